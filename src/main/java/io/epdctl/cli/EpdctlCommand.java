@@ -1,0 +1,29 @@
+package io.epdctl.cli;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+@Command(
+        name = "epdctl",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        description = "Deploys vLLM-Ascend encode/prefill/decode (EPD) disaggregated serving from one topology file.",
+        subcommands = {},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            "0:success",
+            "1:the deployment, a host or a node failed",
+            "2:invalid command line or topology file; nothing was touched",
+            "70:internal error in epdctl"
+        })
+public final class EpdctlCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new ParameterException(spec.commandLine(), "a command is required");
+    }
+}
