@@ -1,0 +1,193 @@
+package io.epdctl.render;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.epdctl.topology.ArgValue;
+import io.epdctl.topology.Host;
+import io.epdctl.topology.KvTransfer;
+import io.epdctl.topology.Node;
+import io.epdctl.topology.ProxySpec;
+import io.epdctl.topology.Role;
+import io.epdctl.topology.Topology;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/** Derives each node's {@code vllm serve} command and the proxy's command from a validated topology. */
+public final class DeploymentRenderer {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Topology topology;
+
+    public DeploymentRenderer(Topology topology) {
+        this.topology = topology;
+    }
+
+    public RenderedDeployment render() {
+        List<LaunchSpec> nodes = topology.nodes().stream().map(this::node).toList();
+        return new RenderedDeployment(topology.name(), nodes, proxy());
+    }
+
+    /**
+     * Flags every node of a role gets unless the topology overrides them: what the vLLM-Ascend EPD guide
+     * uses. An encoder keeps no KV cache (0.01 of the memory), runs eagerly, and takes whole images at once.
+     */
+    static Map<String, ArgValue> roleDefaults(Role role) {
+        Map<String, ArgValue> defaults = new LinkedHashMap<>();
+        if (role == Role.ENCODER) {
+            defaults.put("gpu-memory-utilization", new ArgValue.Single("0.01"));
+            defaults.put("enforce-eager", new ArgValue.Bare());
+            defaults.put("enable-request-id-headers", new ArgValue.Bare());
+            defaults.put("no-enable-prefix-caching", new ArgValue.Bare());
+            defaults.put("max-num-batched-tokens", new ArgValue.Single("114688"));
+        } else {
+            defaults.put("gpu-memory-utilization", new ArgValue.Single("0.7"));
+            defaults.put("enable-request-id-headers", new ArgValue.Bare());
+        }
+        return defaults;
+    }
+
+    private LaunchSpec node(Node node) {
+        Host host = topology.hostOf(node);
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put(Node.DEVICES_VARIABLE, node.devices().stream().map(String::valueOf).collect(Collectors.joining(",")));
+        env.putAll(topology.vllm().env());
+        env.putAll(node.env());
+
+        List<String> argv = new ArrayList<>(List.of(topology.vllm().command(), "serve", topology.model()));
+        argv.addAll(List.of("--port", String.valueOf(node.port()), "--served-model-name", topology.servedModelName()));
+        if (node.tensorParallelSize() != 1) {
+            argv.addAll(List.of("--tensor-parallel-size", String.valueOf(node.tensorParallelSize())));
+        }
+        if (node.dataParallelSize() != 1) {
+            argv.addAll(List.of("--data-parallel-size", String.valueOf(node.dataParallelSize())));
+        }
+        Map<String, ArgValue> flags = roleDefaults(node.role());
+        override(flags, topology.vllm().args());
+        override(flags, node.args());
+        appendFlags(argv, flags);
+        List<String> directories = new ArrayList<>();
+        if (node.role().ecRole() != null) {
+            argv.addAll(List.of("--ec-transfer-config", json(ecTransferConfig(node))));
+            if (topology.ecTransfer().sharedStoragePath() != null) {
+                directories.add(topology.ecTransfer().sharedStoragePath());
+            }
+        }
+        if (node.role().kvRole() != null) {
+            argv.addAll(List.of("--kv-transfer-config", json(kvTransferConfig(node))));
+        }
+        return new LaunchSpec(node.name(), node.role().yamlName(), node.host(), host.address(), node.port(),
+                node.devices(), env, topology.vllm().setup(), directories, argv);
+    }
+
+    /** Later settings win; turning on {@code x} also drops a {@code no-x} set earlier, and the other way round. */
+    static void override(Map<String, ArgValue> flags, Map<String, ArgValue> overrides) {
+        overrides.forEach((flag, value) -> {
+            if (value instanceof ArgValue.Omitted) {
+                flags.remove(flag);
+                return;
+            }
+            flags.remove(flag.startsWith("no-") ? flag.substring(3) : "no-" + flag);
+            flags.put(flag, value);
+        });
+    }
+
+    static void appendFlags(List<String> argv, Map<String, ArgValue> flags) {
+        flags.forEach((flag, value) -> {
+            if (value instanceof ArgValue.Bare) {
+                argv.add("--" + flag);
+            } else if (value instanceof ArgValue.Single single) {
+                argv.addAll(List.of("--" + flag, single.value()));
+            } else if (value instanceof ArgValue.Listed listed) {
+                argv.add("--" + flag);
+                argv.addAll(listed.values());
+            }
+        });
+    }
+
+    private Map<String, Object> ecTransferConfig(Node node) {
+        Map<String, Object> extra = new LinkedHashMap<>();
+        if (topology.ecTransfer().sharedStoragePath() != null) {
+            extra.put("shared_storage_path", topology.ecTransfer().sharedStoragePath());
+        }
+        extra.putAll(topology.ecTransfer().extraConfig());
+        Map<String, Object> config = new LinkedHashMap<>();
+        config.put("ec_connector", topology.ecTransfer().connector());
+        config.put("ec_role", node.role().ecRole());
+        config.put("ec_connector_extra_config", extra);
+        return config;
+    }
+
+    private Map<String, Object> kvTransferConfig(Node node) {
+        KvTransfer kv = topology.kvTransfer();
+        Map<String, Object> extra = new LinkedHashMap<>(kv.extraConfig());
+        // Each instance checks its own side against its parallel sizes; validation made each side uniform.
+        extra.put("prefill", parallelism(topology.nodes(Role.PREFILL).get(0)));
+        extra.put("decode", parallelism(topology.nodes(Role.DECODE).get(0)));
+        Map<String, Object> config = new LinkedHashMap<>();
+        config.put("kv_connector", kv.connector());
+        config.put("kv_role", node.role().kvRole());
+        config.put("kv_port", node.role() == Role.DECODE ? topology.kvPortOf(node) : kv.kvPort());
+        config.put("engine_id", engineId(node));
+        if (kv.modulePath() != null) {
+            config.put("kv_connector_module_path", kv.modulePath());
+        }
+        config.put("kv_connector_extra_config", extra);
+        return config;
+    }
+
+    private static Map<String, Object> parallelism(Node node) {
+        Map<String, Object> block = new LinkedHashMap<>();
+        block.put("dp_size", node.dataParallelSize());
+        block.put("tp_size", node.tensorParallelSize());
+        return block;
+    }
+
+    /** Unique per P/D instance: its position among them, as the guide numbers them ("0" for P, "1" for D). */
+    private String engineId(Node node) {
+        List<Node> kvNodes = topology.nodes().stream().filter(n -> n.role().kvRole() != null).toList();
+        return String.valueOf(kvNodes.indexOf(node));
+    }
+
+    private LaunchSpec proxy() {
+        ProxySpec proxy = topology.proxy();
+        Host host = topology.hosts().get(proxy.host());
+        List<String> argv = new ArrayList<>();
+        if (proxy.isBuiltIn()) {
+            argv.addAll(List.of(proxy.command(), "proxy"));
+        } else {
+            argv.addAll(List.of(proxy.python(), proxy.script()));
+        }
+        // --host is where the proxy listens and also the metaserver URL decode nodes call back.
+        argv.addAll(List.of("--host", host.address(), "--port", String.valueOf(proxy.port())));
+        addBackends(argv, "encoder", Role.ENCODER);
+        if (topology.isDisaggregated()) {
+            addBackends(argv, "prefiller", Role.PREFILL);
+            addBackends(argv, "decoder", Role.DECODE);
+        } else {
+            addBackends(argv, "pd", Role.PD);
+        }
+        appendFlags(argv, proxy.args());
+        Map<String, String> env = new LinkedHashMap<>(proxy.env());
+        return new LaunchSpec("proxy", "proxy", proxy.host(), host.address(), proxy.port(), List.of(), env,
+                proxy.setup(), List.of(), argv);
+    }
+
+    private void addBackends(List<String> argv, String prefix, Role role) {
+        List<Node> nodes = topology.nodes(role);
+        argv.add("--" + prefix + "-hosts");
+        nodes.forEach(node -> argv.add(topology.hostOf(node).address()));
+        argv.add("--" + prefix + "-ports");
+        nodes.forEach(node -> argv.add(String.valueOf(node.port())));
+    }
+
+    private static String json(Map<String, Object> value) {
+        try {
+            return JSON.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("maps of strings and numbers always convert to JSON", e);
+        }
+    }
+}

@@ -1,0 +1,23 @@
+package io.epdctl.topology;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The proxy in front of the nodes. With a {@code script}, the vLLM-Ascend example proxy is run by
+ * {@code python}; without one, epdctl's built-in proxy is run by {@code command}.
+ */
+public record ProxySpec(
+        String host,
+        int port,
+        String script,
+        String python,
+        String command,
+        Map<String, String> env,
+        List<String> setup,
+        Map<String, ArgValue> args) {
+
+    public boolean isBuiltIn() {
+        return script == null;
+    }
+}

@@ -1,0 +1,176 @@
+package io.epdctl.topology;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns the YAML tree into the model, reporting every structural problem (unknown keys, types, missing
+ * fields). Parts with a problem come back null so that the cross-checks of {@link TopologyValidator} can
+ * still run on the rest; such a draft never leaves the package.
+ */
+final class TopologyBinder {
+    static final List<String> TOP_KEYS = List.of(
+            "name", "model", "served-model-name", "hosts", "vllm", "ec-transfer", "kv-transfer", "nodes", "proxy");
+    static final List<String> HOST_KEYS = List.of(
+            "address", "transport", "user", "ssh-port", "identity-file", "npus");
+    static final List<String> VLLM_KEYS = List.of("command", "env", "setup", "args");
+    static final List<String> EC_KEYS = List.of("connector", "shared-storage-path", "extra-config");
+    static final List<String> KV_KEYS = List.of("connector", "kv-port", "module-path", "extra-config");
+    static final List<String> NODE_KEYS = List.of(
+            "name", "role", "host", "devices", "port", "tensor-parallel-size", "data-parallel-size", "kv-port",
+            "env", "args");
+    static final List<String> PROXY_KEYS = List.of(
+            "host", "port", "script", "python", "command", "env", "setup", "args");
+
+    static final int MAX_PORT = 65535;
+    static final int MAX_DEVICE = 1023;
+
+    private final Problems problems;
+
+    TopologyBinder(Problems problems) {
+        this.problems = problems;
+    }
+
+    /** A draft: top-level fields that had problems are null; see the class comment. */
+    Topology bind(YamlNode root) {
+        MappingReader top = new MappingReader(root, TOP_KEYS, problems);
+        String name = top.requiredString("name");
+        String model = top.requiredString("model");
+        String served = top.requiredString("served-model-name");
+        Map<String, Host> hosts = hosts(top.required("hosts"));
+        VllmSettings vllm = vllm(top.node("vllm"), root);
+        YamlNode ec = top.required("ec-transfer");
+        EcTransfer ecTransfer = ec == null ? null : ecTransfer(ec);
+        YamlNode kv = top.node("kv-transfer");
+        KvTransfer kvTransfer = kv == null ? null : kvTransfer(kv);
+        List<Node> nodes = nodes(top.required("nodes"), hosts);
+        YamlNode proxyNode = top.required("proxy");
+        ProxySpec proxy = proxyNode == null ? null : proxy(proxyNode, hosts);
+        return new Topology(name, model, served, hosts, vllm, ecTransfer, kvTransfer, nodes, proxy);
+    }
+
+    private Map<String, Host> hosts(YamlNode node) {
+        Map<String, Host> hosts = new LinkedHashMap<>();
+        if (node == null) {
+            return hosts;
+        }
+        if (!(node instanceof YamlNode.Mapping mapping) || mapping.entries().isEmpty()) {
+            problems.error(node.path(), node.location(), "expected a mapping of host names to hosts, got " + node.kind());
+            return hosts;
+        }
+        for (YamlNode.Entry entry : mapping.entries().values()) {
+            MappingReader reader = new MappingReader(entry.value(), HOST_KEYS, problems);
+            String address = reader.requiredString("address");
+            String transport = reader.optionalString("transport", null);
+            Host.TransportKind kind = null;
+            if (transport == null && address != null) {
+                kind = Addresses.isLoopback(address) ? Host.TransportKind.LOCAL : Host.TransportKind.SSH;
+            } else if ("local".equals(transport)) {
+                kind = Host.TransportKind.LOCAL;
+            } else if ("ssh".equals(transport)) {
+                kind = Host.TransportKind.SSH;
+            } else if (transport != null) {
+                YamlNode at = reader.node("transport");
+                reader.fail(at.path(), at.location(), "unknown transport '" + transport + "' (expected local or ssh)");
+            }
+            String user = reader.optionalString("user", null);
+            Integer sshPort = reader.optionalInt("ssh-port", 1, MAX_PORT, null);
+            String identityFile = reader.optionalString("identity-file", null);
+            Integer npus = reader.optionalInt("npus", 1, MAX_DEVICE + 1, null);
+            // A broken host stays declared (as null), so that nodes naming it are not also told it is unknown.
+            hosts.put(entry.key(), reader.isComplete()
+                    ? new Host(entry.key(), address, kind, user, sshPort, identityFile, npus)
+                    : null);
+        }
+        return hosts;
+    }
+
+    private VllmSettings vllm(YamlNode node, YamlNode root) {
+        MappingReader reader = new MappingReader(
+                node == null ? new YamlNode.Mapping("vllm", root.location(), Map.of()) : node, VLLM_KEYS, problems);
+        return new VllmSettings(
+                reader.optionalString("command", "vllm"), reader.env("env"), reader.stringList("setup"), reader.args("args"));
+    }
+
+    private EcTransfer ecTransfer(YamlNode node) {
+        MappingReader reader = new MappingReader(node, EC_KEYS, problems);
+        String connector = reader.optionalString("connector", EcTransfer.EXAMPLE_CONNECTOR);
+        String path = reader.optionalString("shared-storage-path", null);
+        Map<String, Object> extra = reader.jsonObject("extra-config");
+        return reader.isComplete() ? new EcTransfer(connector, path, extra) : null;
+    }
+
+    private KvTransfer kvTransfer(YamlNode node) {
+        MappingReader reader = new MappingReader(node, KV_KEYS, problems);
+        String connector = reader.optionalString("connector", KvTransfer.LAYERWISE_CONNECTOR);
+        Integer kvPort = reader.requiredInt("kv-port", 1, MAX_PORT);
+        String modulePath = reader.optionalString("module-path", null);
+        Map<String, Object> extra = reader.jsonObject("extra-config");
+        return reader.isComplete() ? new KvTransfer(connector, kvPort, modulePath, extra) : null;
+    }
+
+    /** Checked here rather than in the validator, so that a node with other problems is still told. */
+    private static String hostReference(MappingReader reader, Map<String, Host> hosts) {
+        String name = reader.requiredString("host");
+        if (name != null && !hosts.isEmpty() && !hosts.containsKey(name)) {
+            YamlNode at = reader.node("host");
+            reader.fail(at.path(), at.location(), "unknown host '" + name + "'" + Suggestions.hint(name, hosts.keySet()));
+        }
+        return name;
+    }
+
+    private List<Node> nodes(YamlNode node, Map<String, Host> hosts) {
+        List<Node> nodes = new ArrayList<>();
+        if (node == null) {
+            return nodes;
+        }
+        if (!(node instanceof YamlNode.Sequence sequence) || sequence.items().isEmpty()) {
+            problems.error(node.path(), node.location(), "expected a list of nodes, got " + node.kind());
+            return nodes;
+        }
+        // A broken node stays as null, so that nodes[i] in the validator's messages is still the i-th node.
+        for (YamlNode item : sequence.items()) {
+            nodes.add(node(item, hosts));
+        }
+        return nodes;
+    }
+
+    /** One node, or null when it has a structural problem (so cross-checks do not trip over it). */
+    private Node node(YamlNode item, Map<String, Host> hosts) {
+        MappingReader reader = new MappingReader(item, NODE_KEYS, problems);
+        String name = reader.requiredString("name");
+        String roleName = reader.requiredString("role");
+        Role role = roleName == null ? null : Role.fromYaml(roleName);
+        if (roleName != null && role == null) {
+            YamlNode at = reader.node("role");
+            reader.fail(at.path(), at.location(), "unknown role '" + roleName + "'" + Suggestions.hint(roleName, Role.yamlNames()));
+        }
+        String host = hostReference(reader, hosts);
+        List<Integer> devices = reader.requiredIntList("devices", 0, MAX_DEVICE);
+        Integer port = reader.requiredInt("port", 1, MAX_PORT);
+        Integer tp = reader.optionalInt("tensor-parallel-size", 1, MAX_DEVICE + 1, 1);
+        Integer dp = reader.optionalInt("data-parallel-size", 1, MAX_DEVICE + 1, 1);
+        Integer kvPort = reader.optionalInt("kv-port", 1, MAX_PORT, null);
+        Map<String, String> env = reader.env("env");
+        Map<String, ArgValue> args = reader.args("args");
+        if (!reader.isComplete()) {
+            return null;
+        }
+        return new Node(name, role, host, devices, port, tp, dp, kvPort, env, args);
+    }
+
+    private ProxySpec proxy(YamlNode node, Map<String, Host> hosts) {
+        MappingReader reader = new MappingReader(node, PROXY_KEYS, problems);
+        String host = hostReference(reader, hosts);
+        Integer port = reader.requiredInt("port", 1, MAX_PORT);
+        String script = reader.optionalString("script", null);
+        String python = reader.optionalString("python", "python3");
+        String command = reader.optionalString("command", "epdctl");
+        Map<String, String> env = reader.env("env");
+        List<String> setup = reader.stringList("setup");
+        Map<String, ArgValue> args = reader.args("args");
+        return reader.isComplete() ? new ProxySpec(host, port, script, python, command, env, setup, args) : null;
+    }
+}

@@ -1,0 +1,504 @@
+package io.epdctl.topology;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.stream.IntStream;
+
+/**
+ * The cross-checks: everything about a topology that is wrong although each field alone is well formed.
+ * Runs on the binder's draft, skipping the parts that already had a problem.
+ */
+final class TopologyValidator {
+    /** Names end up in file names, state directories and scripts: keep them plain. */
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]*");
+
+    /** Flags epdctl derives, with where the value comes from. */
+    private static final Map<String, String> DERIVED_FLAGS = Map.of(
+            "port", "the node's port",
+            "served-model-name", "served-model-name",
+            "tensor-parallel-size", "the node's tensor-parallel-size",
+            "data-parallel-size", "the node's data-parallel-size",
+            "ec-transfer-config", "the ec-transfer section and the node's role",
+            "kv-transfer-config", "the kv-transfer section and the node's role");
+    private static final Set<String> DERIVED_PROXY_FLAGS = Set.of(
+            "host", "port", "encoder-hosts", "encoder-ports", "pd-hosts", "pd-ports",
+            "prefiller-hosts", "prefiller-ports", "decoder-hosts", "decoder-ports");
+
+    /** The Mooncake transfer engine picks its ports from [base, base + 1000 per NPU) on each host. */
+    static final int MOONCAKE_BASE_PORT = 20000;
+    static final int MOONCAKE_PORTS_PER_NPU = 1000;
+    /** The most NPUs one host has today (A3): beyond its range a kv-port is safe whatever the host. */
+    static final int MOST_NPUS_PER_HOST = 16;
+
+    /** Directories whose loss breaks the machine: never an EC cache, which `up` wipes. */
+    private static final Set<String> SYSTEM_DIRECTORIES = Set.of(
+            "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/media", "/mnt", "/opt",
+            "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/data");
+
+    private final Topology t;
+    private final SourceMap sources;
+    private final Problems problems;
+
+    TopologyValidator(Topology draft, SourceMap sources, Problems problems) {
+        this.t = draft;
+        this.sources = sources;
+        this.problems = problems;
+    }
+
+    void validate() {
+        checkNames();
+        checkRoles();
+        checkParallelism();
+        checkDevices();
+        checkKvPorts();
+        checkListeners();
+        checkEcTransfer();
+        checkKvTransfer();
+        checkReachability();
+        checkDerivedSettings();
+        checkUnusedHosts();
+    }
+
+    private void error(String path, String message) {
+        problems.error(path, sources.locate(path), message);
+    }
+
+    private void warning(String path, String message) {
+        problems.warning(path, sources.locate(path), message);
+    }
+
+    /** Indices of the nodes that bound without problems. */
+    private List<Integer> nodeIndices() {
+        return IntStream.range(0, t.nodes().size()).filter(i -> t.nodes().get(i) != null).boxed().toList();
+    }
+
+    private Node node(int i) {
+        return t.nodes().get(i);
+    }
+
+    private static String nodePath(int i) {
+        return "nodes[" + i + "]";
+    }
+
+    private String describe(int i) {
+        return nodePath(i) + " (" + node(i).name() + ")";
+    }
+
+    /** The host of a node or of the proxy, or null when the name is unknown (reported elsewhere). */
+    private Host host(String name) {
+        return name == null ? null : t.hosts().get(name);
+    }
+
+    private void checkNames() {
+        if (t.name() != null && !NAME.matcher(t.name()).matches()) {
+            error("name", "'" + t.name() + "' is not a plain name: use letters, digits, '.', '_' and '-'");
+        }
+        for (String host : t.hosts().keySet()) {
+            if (!NAME.matcher(host).matches()) {
+                error("hosts." + host, "host name '" + host + "' is not a plain name: use letters, digits, '.', '_' and '-'");
+            }
+        }
+        Map<String, Integer> seen = new HashMap<>();
+        for (int i : nodeIndices()) {
+            String name = node(i).name();
+            String path = nodePath(i) + ".name";
+            if (!NAME.matcher(name).matches()) {
+                error(path, "'" + name + "' is not a plain name: use letters, digits, '.', '_' and '-'");
+            } else if (name.equals("proxy")) {
+                error(path, "'proxy' is the name of the proxy's script; choose another node name");
+            }
+            Integer first = seen.putIfAbsent(name, i);
+            if (first != null) {
+                error(path, "duplicate node name '" + name + "' (also " + nodePath(first)
+                        + " at line " + sources.locate(nodePath(first)).line() + ")");
+            }
+        }
+    }
+
+    private void checkRoles() {
+        Map<Role, List<Integer>> byRole = new LinkedHashMap<>();
+        for (Role role : Role.values()) {
+            byRole.put(role, new ArrayList<>());
+        }
+        for (int i : nodeIndices()) {
+            byRole.get(node(i).role()).add(i);
+        }
+        if (t.nodes().contains(null)) {
+            return; // a node whose role may be unknown: role rules would only add noise
+        }
+        List<Integer> encoders = byRole.get(Role.ENCODER);
+        List<Integer> pds = byRole.get(Role.PD);
+        List<Integer> prefills = byRole.get(Role.PREFILL);
+        List<Integer> decodes = byRole.get(Role.DECODE);
+        if (!t.nodes().isEmpty() && encoders.isEmpty()) {
+            error("nodes", "no encoder: an EPD deployment needs at least one node with role encoder");
+        }
+        if (!pds.isEmpty() && !(prefills.isEmpty() && decodes.isEmpty())) {
+            int mixed = prefills.isEmpty() ? decodes.get(0) : prefills.get(0);
+            error(nodePath(mixed) + ".role", "role " + node(mixed).role().yamlName() + " cannot be mixed with pd nodes ("
+                    + describe(pds.get(0)) + " is pd): use either pd nodes, or prefill and decode nodes");
+        } else if (!prefills.isEmpty() && decodes.isEmpty()) {
+            error(nodePath(prefills.get(0)) + ".role", "prefill nodes need at least one decode node to hand the KV cache to");
+        } else if (prefills.isEmpty() && !decodes.isEmpty()) {
+            error(nodePath(decodes.get(0)) + ".role", "decode nodes need at least one prefill node to receive the KV cache from");
+        } else if (!encoders.isEmpty() && pds.isEmpty() && prefills.isEmpty()) {
+            error("nodes", "the encoders have no consumer: add pd nodes, or prefill and decode nodes");
+        }
+    }
+
+    private void checkParallelism() {
+        for (int i : nodeIndices()) {
+            Node node = node(i);
+            if (node.devices().size() != node.ranks()) {
+                error(nodePath(i) + ".devices", node.devices().size() + " device(s) given, but tensor-parallel-size "
+                        + node.tensorParallelSize() + " x data-parallel-size " + node.dataParallelSize()
+                        + " needs " + node.ranks());
+            }
+        }
+        // Every P and D instance carries one shared {dp_size, tp_size} block per side and checks its own.
+        Integer prefill = firstOf(Role.PREFILL);
+        Integer decode = firstOf(Role.DECODE);
+        sameParallelism(Role.PREFILL, prefill);
+        sameParallelism(Role.DECODE, decode);
+        if (prefill != null && decode != null
+                && node(prefill).tensorParallelSize() % node(decode).tensorParallelSize() != 0) {
+            error(nodePath(prefill) + ".tensor-parallel-size", "the prefill tensor-parallel-size ("
+                    + node(prefill).tensorParallelSize() + ") must be a multiple of the decode tensor-parallel-size ("
+                    + node(decode).tensorParallelSize() + ", " + describe(decode) + ")");
+        }
+    }
+
+    private Integer firstOf(Role role) {
+        return nodeIndices().stream().filter(i -> node(i).role() == role).findFirst().orElse(null);
+    }
+
+    private void sameParallelism(Role role, Integer first) {
+        if (first == null) {
+            return;
+        }
+        for (int i : nodeIndices()) {
+            Node node = node(i);
+            if (node.role() == role && (node.tensorParallelSize() != node(first).tensorParallelSize()
+                    || node.dataParallelSize() != node(first).dataParallelSize())) {
+                error(nodePath(i) + ".tensor-parallel-size", "all " + role.yamlName() + " nodes need the same tensor and "
+                        + "data parallel sizes (the KV connector describes them in one block), but " + describe(first)
+                        + " has tp " + node(first).tensorParallelSize() + " x dp " + node(first).dataParallelSize()
+                        + " and this one tp " + node.tensorParallelSize() + " x dp " + node.dataParallelSize());
+            }
+        }
+    }
+
+    private void checkDevices() {
+        Map<String, Integer> owners = new HashMap<>(); // machine + NPU -> node index
+        for (int i : nodeIndices()) {
+            Node node = node(i);
+            Host host = host(node.host());
+            Set<Integer> own = new LinkedHashSet<>();
+            for (int j = 0; j < node.devices().size(); j++) {
+                int device = node.devices().get(j);
+                String path = nodePath(i) + ".devices[" + j + "]";
+                if (!own.add(device)) {
+                    error(path, "NPU " + device + " is listed twice");
+                    continue;
+                }
+                if (host == null) {
+                    continue;
+                }
+                if (host.npus() != null && device >= host.npus()) {
+                    error(path, "NPU " + device + " does not exist: host '" + node.host() + "' has " + host.npus()
+                            + " NPUs (0-" + (host.npus() - 1) + ")");
+                }
+                Integer owner = owners.putIfAbsent(host.machine() + "/" + device, i);
+                if (owner != null) {
+                    error(path, "NPU " + device + " on " + machineName(host) + " is already given to " + describe(owner));
+                }
+            }
+        }
+    }
+
+    private static String machineName(Host host) {
+        return host.machine().equals("this machine") ? "this machine" : "host " + host.address();
+    }
+
+    private void checkKvPorts() {
+        for (int i : nodeIndices()) {
+            Node node = node(i);
+            if (node.kvPort() != null && node.role() != Role.DECODE) {
+                error(nodePath(i) + ".kv-port", "kv-port is for decode nodes only: they listen on it, "
+                        + "prefill nodes connect to the port a decode node announces");
+            }
+        }
+        if (t.kvTransfer() == null || !hasKvNodes()) {
+            return;
+        }
+        for (int i : nodeIndices()) {
+            Node node = node(i);
+            Host host = host(node.host());
+            if (node.role() != Role.DECODE || host == null) {
+                continue;
+            }
+            int first = t.kvPortOf(node);
+            int last = first + node.ranks() - 1;
+            String path = node.kvPort() != null ? nodePath(i) + ".kv-port" : "kv-transfer.kv-port";
+            if (last > TopologyBinder.MAX_PORT) {
+                error(path, "the KV ports of " + describe(i) + " would run past 65535 (" + first + "-" + last + ")");
+                continue;
+            }
+            boolean npusKnown = host.npus() != null;
+            int npus = npusKnown ? host.npus() : devicesUsedOn(host.machine());
+            int engineEnd = MOONCAKE_BASE_PORT + MOONCAKE_PORTS_PER_NPU * npus;
+            if (first < engineEnd && last >= MOONCAKE_BASE_PORT) {
+                error(path, "the KV ports " + first + "-" + last + " of " + describe(i) + " fall inside the range the "
+                        + "Mooncake transfer engine takes its ports from on host '" + node.host() + "' ("
+                        + MOONCAKE_BASE_PORT + "-" + (engineEnd - 1) + " for " + (npusKnown ? "" : "at least ") + npus
+                        + " NPUs), which fails now and then with 'Address already in use'; use a kv-port of at least "
+                        + engineEnd);
+            } else if (!npusKnown && first < MOONCAKE_BASE_PORT + MOONCAKE_PORTS_PER_NPU * MOST_NPUS_PER_HOST
+                    && last >= MOONCAKE_BASE_PORT) {
+                warning(path, "the KV ports " + first + "-" + last + " of " + describe(i) + " may fall inside the Mooncake "
+                        + "transfer engine's range (20000 + 1000 per NPU) if host '" + node.host() + "' has more than "
+                        + npus + " NPUs; set hosts." + node.host() + ".npus to check exactly");
+            }
+        }
+    }
+
+    /** The fewest NPUs a machine can have, given the device ids used on it. */
+    private int devicesUsedOn(String machine) {
+        return nodeIndices().stream()
+                .map(this::node)
+                .filter(node -> host(node.host()) != null && host(node.host()).machine().equals(machine))
+                .flatMap(node -> node.devices().stream())
+                .mapToInt(device -> device + 1)
+                .max()
+                .orElse(1);
+    }
+
+    /** A port or port range something listens on; {@code what} names it in messages. */
+    private record Listener(String machine, int first, int last, String path, String what) {
+        boolean overlaps(Listener other) {
+            return machine.equals(other.machine) && first <= other.last && other.first <= last;
+        }
+    }
+
+    private void checkListeners() {
+        List<Listener> listeners = new ArrayList<>();
+        for (int i : nodeIndices()) {
+            Node node = node(i);
+            Host host = host(node.host());
+            if (host == null) {
+                continue;
+            }
+            listeners.add(new Listener(host.machine(), node.port(), node.port(), nodePath(i) + ".port",
+                    "port " + node.port() + " of " + describe(i)));
+            if (node.role() == Role.DECODE && t.kvTransfer() != null) {
+                int first = t.kvPortOf(node);
+                int last = first + node.ranks() - 1;
+                String path = node.kvPort() != null ? nodePath(i) + ".kv-port" : "kv-transfer.kv-port";
+                listeners.add(new Listener(host.machine(), first, last, path,
+                        (first == last ? "KV port " + first : "KV ports " + first + "-" + last) + " of " + describe(i)));
+            }
+        }
+        Host proxyHost = t.proxy() == null ? null : host(t.proxy().host());
+        if (proxyHost != null) {
+            listeners.add(new Listener(proxyHost.machine(), t.proxy().port(), t.proxy().port(), "proxy.port",
+                    "port " + t.proxy().port() + " of the proxy"));
+        }
+        for (int a = 0; a < listeners.size(); a++) {
+            for (int b = 0; b < a; b++) {
+                Listener later = listeners.get(a);
+                Listener earlier = listeners.get(b);
+                if (later.overlaps(earlier)) {
+                    String machine = later.machine().equals("this machine") ? "this machine" : "host " + later.machine();
+                    error(later.path(), later.what() + " on " + machine + " overlaps " + earlier.what());
+                }
+            }
+        }
+    }
+
+    private void checkEcTransfer() {
+        EcTransfer ec = t.ecTransfer();
+        if (ec == null) {
+            return;
+        }
+        if (ec.connector().equals("ECSharedStorageConnector")) {
+            error("ec-transfer.connector", "ECSharedStorageConnector was renamed ECExampleConnector in vLLM 0.13; "
+                    + "the old name fails with 'Unsupported connector type'");
+        }
+        String path = ec.sharedStoragePath();
+        if (path == null) {
+            if (ec.connector().equals(EcTransfer.EXAMPLE_CONNECTOR)) {
+                error("ec-transfer.shared-storage-path", "missing required key 'shared-storage-path': the directory "
+                        + "where encoders leave the embeddings for their consumers");
+            }
+            return;
+        }
+        String reason = unsafeDirectoryReason(path);
+        if (reason != null) {
+            error("ec-transfer.shared-storage-path", reason);
+        }
+        if (ec.extraConfig().containsKey("shared_storage_path")) {
+            error("ec-transfer.extra-config.shared_storage_path", "set it as ec-transfer.shared-storage-path");
+        }
+        checkEcSharing();
+    }
+
+    /** Why {@code path} must not be the EC cache, which `epdctl up` wipes; null when it is fine. */
+    static String unsafeDirectoryReason(String path) {
+        if (!path.startsWith("/")) {
+            return "'" + path + "' is relative: give an absolute path, the same on every host";
+        }
+        for (String segment : path.split("/")) {
+            if (segment.equals("..") || segment.equals(".")) {
+                return "'" + path + "' contains '" + segment + "': give the directory itself";
+            }
+        }
+        String normalized = path.replaceAll("/+", "/").replaceAll("(.)/$", "$1");
+        if (normalized.equals("/") || SYSTEM_DIRECTORIES.contains(normalized)
+                || normalized.matches("/(home|root)/[^/]+")) {
+            return "'" + path + "' is a system or home directory; the EC cache is wiped on every `up`: "
+                    + "give a directory of its own, such as /data/ec_cache";
+        }
+        if (normalized.chars().anyMatch(c -> c < 0x20)) {
+            return "the path contains control characters";
+        }
+        return null;
+    }
+
+    /** ECExampleConnector fails silently when a consumer does not see the encoder's files. */
+    private void checkEcSharing() {
+        Set<String> encoderHosts = new LinkedHashSet<>();
+        for (int i : nodeIndices()) {
+            if (node(i).role() == Role.ENCODER && host(node(i).host()) != null) {
+                encoderHosts.add(node(i).host());
+            }
+        }
+        Set<String> warned = new LinkedHashSet<>();
+        for (int i : nodeIndices()) {
+            Node node = node(i);
+            Host host = host(node.host());
+            if (node.role().ecRole() == null || node.role() == Role.ENCODER || host == null) {
+                continue;
+            }
+            for (String encoderHost : encoderHosts) {
+                if (!host(encoderHost).machine().equals(host.machine()) && warned.add(encoderHost + "|" + node.host())) {
+                    warning(nodePath(i) + ".host", "encoders on host '" + encoderHost + "' and " + describe(i) + " on '"
+                            + node.host() + "' must see " + t.ecTransfer().sharedStoragePath() + " as one shared mount "
+                            + "(a consumer that misses the encoder's files silently encodes again); "
+                            + "`epdctl check` verifies it");
+                }
+            }
+        }
+    }
+
+    /** Whether prefill or decode nodes are present: {@link Topology#isDisaggregated} for a draft. */
+    private boolean hasKvNodes() {
+        return nodeIndices().stream().anyMatch(i -> node(i).role().kvRole() != null);
+    }
+
+    private void checkKvTransfer() {
+        boolean disaggregated = hasKvNodes();
+        if (t.kvTransfer() == null) {
+            if (disaggregated && !sources.contains("kv-transfer")) {
+                error("kv-transfer", "missing required key 'kv-transfer': prefill and decode nodes hand over the KV "
+                        + "cache through it");
+            }
+            return;
+        }
+        if (!disaggregated) {
+            warning("kv-transfer", "ignored: there are no prefill or decode nodes");
+            return;
+        }
+        if (!t.kvTransfer().connector().equals(KvTransfer.LAYERWISE_CONNECTOR)) {
+            warning("kv-transfer.connector", "the EPD proxy speaks the layerwise protocol (decode nodes call its "
+                    + "metaserver back); " + t.kvTransfer().connector() + " may not work behind it");
+        }
+        for (String side : List.of("prefill", "decode")) {
+            if (t.kvTransfer().extraConfig().containsKey(side)) {
+                error("kv-transfer.extra-config." + side, "derived from the " + side + " nodes' parallel sizes; remove it");
+            }
+        }
+    }
+
+    /** Addresses are used across hosts: the proxy calls every node, decode nodes call the proxy back. */
+    private void checkReachability() {
+        for (Map.Entry<String, Host> entry : t.hosts().entrySet()) {
+            if (entry.getValue() != null && Addresses.isWildcard(entry.getValue().address())) {
+                error("hosts." + entry.getKey() + ".address", entry.getValue().address()
+                        + " is a wildcard, not an address other hosts or epdctl can reach; give the host's address");
+            }
+        }
+        ProxySpec proxy = t.proxy();
+        Host proxyHost = proxy == null ? null : host(proxy.host());
+        if (proxyHost == null) {
+            return;
+        }
+        for (int i : nodeIndices()) {
+            Node node = node(i);
+            Host host = host(node.host());
+            if (host == null || host.machine().equals(proxyHost.machine())) {
+                continue;
+            }
+            if (Addresses.isLoopback(host.address())) {
+                error(nodePath(i) + ".host", describe(i) + " is on host '" + node.host() + "' whose address "
+                        + host.address() + " is loopback, but the proxy runs on '" + proxy.host()
+                        + "' and cannot reach it there; give host '" + node.host() + "' an address the other hosts reach");
+            }
+            if (node.role() == Role.DECODE && Addresses.isLoopback(proxyHost.address())) {
+                error("proxy.host", "the proxy listens on " + proxyHost.address() + " (host '" + proxy.host()
+                        + "'), but decode node " + describe(i) + " on host '" + node.host() + "' must call its metaserver "
+                        + "back at that address; give host '" + proxy.host() + "' an address the other hosts reach");
+            }
+        }
+    }
+
+    private void checkDerivedSettings() {
+        checkDerivedFlags("vllm.args", t.vllm().args());
+        checkDerivedEnv("vllm.env", t.vllm().env());
+        for (int i : nodeIndices()) {
+            checkDerivedFlags(nodePath(i) + ".args", node(i).args());
+            checkDerivedEnv(nodePath(i) + ".env", node(i).env());
+        }
+        if (t.proxy() != null) {
+            for (String flag : t.proxy().args().keySet()) {
+                if (DERIVED_PROXY_FLAGS.contains(flag)) {
+                    error("proxy.args." + flag, "epdctl derives --" + flag + " from the topology; remove it here");
+                }
+            }
+        }
+    }
+
+    private void checkDerivedFlags(String path, Map<String, ArgValue> args) {
+        for (String flag : args.keySet()) {
+            String source = DERIVED_FLAGS.get(flag);
+            if (source != null) {
+                error(path + "." + flag, "epdctl derives --" + flag + " from " + source + "; remove it here");
+            }
+        }
+    }
+
+    private void checkDerivedEnv(String path, Map<String, String> env) {
+        if (env.containsKey(Node.DEVICES_VARIABLE)) {
+            error(path + "." + Node.DEVICES_VARIABLE, "epdctl sets " + Node.DEVICES_VARIABLE + " from the node's devices; "
+                    + "remove it here");
+        }
+    }
+
+    private void checkUnusedHosts() {
+        Set<String> used = new LinkedHashSet<>();
+        nodeIndices().forEach(i -> used.add(node(i).host()));
+        if (t.proxy() != null) {
+            used.add(t.proxy().host());
+        }
+        for (String host : t.hosts().keySet()) {
+            if (!used.contains(host) && !t.nodes().contains(null)) {
+                warning("hosts." + host, "host '" + host + "' runs no node and no proxy");
+            }
+        }
+    }
+}
