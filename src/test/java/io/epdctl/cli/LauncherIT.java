@@ -1,0 +1,53 @@
+package io.epdctl.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The launcher as a user runs it, on the jar `mvn package` built (runs after it, as a failsafe test). */
+class LauncherIT {
+    record Run(int exitCode, String out, String err) {
+    }
+
+    private static Run launch(String... args) throws Exception {
+        List<String> command = new java.util.ArrayList<>(List.of("bin/epdctl"));
+        command.addAll(List.of(args));
+        Process process = new ProcessBuilder(command).start();
+        process.getOutputStream().close();
+        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!process.waitFor(60, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError("bin/epdctl " + String.join(" ", args) + " did not finish");
+        }
+        return new Run(process.exitValue(), out, err);
+    }
+
+    @Test
+    void theReadmesMainCommandRendersTheGuideDeployment() throws Exception {
+        Run run = launch("render", "topologies/1e1p1d.yaml");
+
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        assertThat(run.out()).startsWith("# ==> e0.sh <==\n#!/usr/bin/env bash\n").contains("# ==> proxy.sh <==");
+        assertThat(run.err()).isEmpty();
+    }
+
+    @Test
+    void reportsTheVersionFromTheJar() throws Exception {
+        Run run = launch("--version");
+
+        assertThat(run.exitCode()).isZero();
+        assertThat(run.out()).matches("epdctl \\d+\\.\\d+\\.\\d+.*\n");
+    }
+
+    @Test
+    void invalidTopologiesExitWithTwoAndNoStackTrace() throws Exception {
+        Run run = launch("validate", "pom.xml");
+
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).contains("pom.xml:").doesNotContain("Exception").doesNotContain("\tat ");
+    }
+}

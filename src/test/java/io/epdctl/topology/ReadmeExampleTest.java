@@ -1,0 +1,25 @@
+package io.epdctl.topology;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.epdctl.testing.Cli;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The README's example topology is valid, so that the reference a user starts from is true. */
+class ReadmeExampleTest {
+    @Test
+    void theReadmeTopologyIsValid(@TempDir Path dir) throws Exception {
+        Matcher yaml = Pattern.compile("```yaml\n(.*?)```", Pattern.DOTALL).matcher(Files.readString(Path.of("README.md")));
+        assertThat(yaml.find()).as("a yaml block in README.md").isTrue();
+
+        Cli.Result result = Cli.run("validate", TopologyText.write(dir, yaml.group(1)).toString());
+
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        assertThat(result.err()).as(result.toString()).isEmpty();
+    }
+}

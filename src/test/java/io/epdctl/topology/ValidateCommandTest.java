@@ -1,0 +1,282 @@
+package io.epdctl.topology;
+
+import static io.epdctl.topology.TopologyText.VALID;
+import static io.epdctl.topology.TopologyText.locate;
+import static io.epdctl.topology.TopologyText.replace;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.epdctl.testing.Cli;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Each validation rule, broken once, through the real command line: message, line, column, exit code. */
+class ValidateCommandTest {
+    @TempDir
+    Path dir;
+
+    /**
+     * A topology that breaks one rule; the problem must be reported at {@code path}, located where the
+     * {@code occurrence}-th {@code needle} starts (plus {@code shift} columns), with {@code message} in it.
+     */
+    record Case(String rule, String yaml, String needle, int occurrence, int shift, String path, String message) {
+        Case(String rule, String yaml, String needle, String path, String message) {
+            this(rule, yaml, needle, 1, 0, path, message);
+        }
+
+        String location() {
+            String[] at = locate(yaml, needle, occurrence).split(":");
+            return at[0] + ":" + (Integer.parseInt(at[1]) + shift);
+        }
+
+        @Override
+        public String toString() {
+            return rule;
+        }
+    }
+
+    private static final String NODES_1E1P1D = """
+              - {name: e0, role: encoder, host: local, devices: [0], port: 23001}
+              - {name: p0, role: prefill, host: local, devices: [1], port: 33003}
+              - {name: d0, role: decode, host: local, devices: [2], port: 33006}
+            """;
+
+    private static String nodes(String nodes) {
+        return replace(VALID, NODES_1E1P1D, nodes);
+    }
+
+    static Stream<Case> cases() {
+        String onePdNoEncoder = nodes("  - {name: pd0, role: pd, host: local, devices: [0], port: 33003}\n")
+                .replace("kv-transfer: {kv-port: 50001}\n", "");
+        return Stream.of(
+                new Case("YAML syntax",
+                        replace(VALID, "served-model-name: qwenvl", "served-model-name: qwenvl: x"),
+                        ": x", 1, 0, "", "invalid YAML: mapping values are not allowed here"),
+                new Case("duplicate YAML key",
+                        replace(VALID, "model: /models/qwen\n", "model: /models/qwen\nmodel: /models/other\n"),
+                        "model: /models/other", "model", "duplicate key 'model' (first given at line 2)"),
+                new Case("unknown key, with a suggestion",
+                        replace(VALID, "user: root", "usr: root"),
+                        "usr", "hosts.npu-a.usr", "unknown key 'usr', did you mean 'user'?"),
+                new Case("wrong type",
+                        replace(VALID, "port: 33006", "port: \"33006\""),
+                        "\"33006\"", "nodes[2].port", "expected a whole number, got a string"),
+                new Case("missing field",
+                        replace(VALID, ", port: 33006}", "}"),
+                        "{name: d0", "nodes[2].port", "missing required key 'port'"),
+                new Case("missing section",
+                        replace(VALID, "proxy: {host: local, port: 8001}\n", ""),
+                        "name: test", "proxy", "missing required key 'proxy'"),
+                new Case("unknown role, with a suggestion",
+                        replace(VALID, "role: decode", "role: decoder"),
+                        "decoder", "nodes[2].role", "unknown role 'decoder', did you mean 'decode'?"),
+                new Case("unknown host, with a suggestion",
+                        replace(VALID, "role: decode, host: local", "role: decode, host: npu-b"),
+                        "npu-b", "nodes[2].host", "unknown host 'npu-b', did you mean 'npu-a'?"),
+                new Case("PD mixed with P/D",
+                        nodes(NODES_1E1P1D + "  - {name: pd0, role: pd, host: local, devices: [3], port: 33009}\n"),
+                        "prefill", "nodes[1].role", "role prefill cannot be mixed with pd nodes (nodes[3] (pd0) is pd)"),
+                new Case("no encoder",
+                        onePdNoEncoder,
+                        "- {name: pd0", "nodes", "no encoder: an EPD deployment needs at least one node with role encoder"),
+                new Case("prefill without decode",
+                        replace(VALID, "  - {name: d0, role: decode, host: local, devices: [2], port: 33006}\n", ""),
+                        "prefill", "nodes[1].role", "prefill nodes need at least one decode node"),
+                new Case("decode without prefill",
+                        replace(VALID, "  - {name: p0, role: prefill, host: local, devices: [1], port: 33003}\n", ""),
+                        "decode", "nodes[1].role", "decode nodes need at least one prefill node"),
+                new Case("duplicate node names",
+                        replace(VALID, "name: d0", "name: p0"),
+                        "p0", 2, 0, "nodes[2].name", "duplicate node name 'p0' (also nodes[1] at line 11)"),
+                new Case("two nodes on one host and port",
+                        replace(VALID, "port: 33006", "port: 33003"),
+                        "33003", 2, 0, "nodes[2].port",
+                        "port 33003 of nodes[2] (d0) on this machine overlaps port 33003 of nodes[1] (p0)"),
+                new Case("the proxy on a node's port",
+                        replace(VALID, "port: 8001", "port: 23001"),
+                        "23001", 2, 0, "proxy.port",
+                        "port 23001 of the proxy on this machine overlaps port 23001 of nodes[0] (e0)"),
+                new Case("a node port inside a decode node's KV port range",
+                        nodes(NODES_1E1P1D + "  - {name: e1, role: encoder, host: local, devices: [3], port: 50001}\n"),
+                        "50001", 2, 0, "nodes[3].port",
+                        "port 50001 of nodes[3] (e1) on this machine overlaps KV port 50001 of nodes[2] (d0)"),
+                new Case("two decode nodes' KV port ranges",
+                        nodes(NODES_1E1P1D + "  - {name: d1, role: decode, host: local, devices: [3, 4], port: 33009,"
+                                + " tensor-parallel-size: 2, kv-port: 50000}\n"),
+                        "50000", "nodes[3].kv-port",
+                        "KV ports 50000-50001 of nodes[3] (d1) on this machine overlaps KV port 50001 of nodes[2] (d0)"),
+                new Case("one NPU given to two nodes",
+                        replace(VALID, "devices: [2], port: 33006", "devices: [1], port: 33006"),
+                        "1], port: 33006", "nodes[2].devices[0]",
+                        "NPU 1 on this machine is already given to nodes[1] (p0)"),
+                new Case("an NPU the host does not have",
+                        replace(replace(VALID, "role: encoder, host: local", "role: encoder, host: npu-a"),
+                                "devices: [0], port: 23001", "devices: [8], port: 23001"),
+                        "8], port: 23001", "nodes[0].devices[0]", "NPU 8 does not exist: host 'npu-a' has 8 NPUs (0-7)"),
+                new Case("devices count not tp x dp",
+                        replace(VALID, "devices: [2], port: 33006", "devices: [2], port: 33006, data-parallel-size: 2"),
+                        "[2], port: 33006", "nodes[2].devices",
+                        "1 device(s) given, but tensor-parallel-size 1 x data-parallel-size 2 needs 2"),
+                new Case("prefill tp not a multiple of decode tp",
+                        replace(replace(VALID, "devices: [1], port: 33003", "devices: [1, 3, 4], port: 33003, tensor-parallel-size: 3"),
+                                "devices: [2], port: 33006", "devices: [2, 5], port: 33006, tensor-parallel-size: 2"),
+                        "size: 3", 1, 6, "nodes[1].tensor-parallel-size",
+                        "the prefill tensor-parallel-size (3) must be a multiple of the decode tensor-parallel-size (2, nodes[2] (d0))"),
+                new Case("KV ports inside the Mooncake transfer engine's range",
+                        replace(replace(VALID, "kv-transfer: {kv-port: 50001}", "kv-transfer: {kv-port: 27000}"),
+                                "role: decode, host: local", "role: decode, host: npu-a"),
+                        "27000", "kv-transfer.kv-port",
+                        "the KV ports 27000-27000 of nodes[2] (d0) fall inside the range the Mooncake transfer engine takes "
+                                + "its ports from on host 'npu-a' (20000-27999 for 8 NPUs)"),
+                new Case("KV ports inside the Mooncake range of a host whose NPU count is unknown",
+                        replace(VALID, "kv-transfer: {kv-port: 50001}", "kv-transfer: {kv-port: 21000}"),
+                        "21000", "kv-transfer.kv-port",
+                        "(20000-22999 for at least 3 NPUs), which fails now and then with 'Address already in use'; "
+                                + "use a kv-port of at least 23000"),
+                new Case("relative EC path",
+                        replace(VALID, "/data/ec_cache", "data/ec_cache"),
+                        "data/ec_cache", "ec-transfer.shared-storage-path",
+                        "'data/ec_cache' is relative: give an absolute path, the same on every host"),
+                new Case("EC path /",
+                        replace(VALID, "shared-storage-path: /data/ec_cache", "shared-storage-path: /"),
+                        "/}", "ec-transfer.shared-storage-path", "'/' is a system or home directory"),
+                new Case("EC path with ..",
+                        replace(VALID, "/data/ec_cache", "/data/../etc"),
+                        "/data/../etc", "ec-transfer.shared-storage-path", "contains '..'"),
+                new Case("empty EC path",
+                        replace(VALID, "shared-storage-path: /data/ec_cache", "shared-storage-path: ''"),
+                        "''", "ec-transfer.shared-storage-path", "must not be empty"),
+                new Case("proxy on loopback while a decode node is on another host",
+                        replace(VALID, "role: decode, host: local", "role: decode, host: npu-a"),
+                        "local, port: 8001", "proxy.host",
+                        "the proxy listens on 127.0.0.1 (host 'local'), but decode node nodes[2] (d0) on host 'npu-a' must "
+                                + "call its metaserver back at that address"),
+                new Case("proxy on a wildcard address",
+                        replace(VALID, "local: {address: 127.0.0.1}", "local: {address: 0.0.0.0}"),
+                        "0.0.0.0", "hosts.local.address", "0.0.0.0 is a wildcard, not an address other hosts"),
+                new Case("a node on loopback while the proxy is on another host",
+                        replace(VALID, "proxy: {host: local", "proxy: {host: npu-a"),
+                        "local, devices: [0]", "nodes[0].host",
+                        "nodes[0] (e0) is on host 'local' whose address 127.0.0.1 is loopback, but the proxy runs on 'npu-a'"),
+                new Case("a flag epdctl derives",
+                        replace(VALID, "ec-transfer:", "vllm: {args: {served-model-name: other}}\nec-transfer:"),
+                        "other", "vllm.args.served-model-name",
+                        "epdctl derives --served-model-name from served-model-name; remove it here"),
+                new Case("a flag written with its dashes",
+                        replace(VALID, "ec-transfer:", "vllm: {args: {--max-model-len: 1024}}\nec-transfer:"),
+                        "--max-model-len", "vllm.args.--max-model-len", "write the flag without its dashes: 'max-model-len'"),
+                new Case("the devices variable set by hand",
+                        replace(VALID, "port: 33006}", "port: 33006, env: {ASCEND_RT_VISIBLE_DEVICES: '2'}}"),
+                        "'2'", "nodes[2].env.ASCEND_RT_VISIBLE_DEVICES",
+                        "epdctl sets ASCEND_RT_VISIBLE_DEVICES from the node's devices"),
+                new Case("a node named like the proxy's script",
+                        replace(VALID, "name: d0", "name: proxy"),
+                        "proxy,", "nodes[2].name", "'proxy' is the name of the proxy's script"),
+                new Case("P and D without kv-transfer",
+                        replace(VALID, "kv-transfer: {kv-port: 50001}\n", ""),
+                        "name: test", "kv-transfer", "missing required key 'kv-transfer'"),
+                new Case("kv-port on a prefill node",
+                        replace(VALID, "port: 33003}", "port: 33003, kv-port: 50010}"),
+                        "50010", "nodes[1].kv-port", "kv-port is for decode nodes only"),
+                new Case("the pre-0.13 EC connector name",
+                        replace(VALID, "ec-transfer: {", "ec-transfer: {connector: ECSharedStorageConnector, "),
+                        "ECSharedStorageConnector", "ec-transfer.connector",
+                        "ECSharedStorageConnector was renamed ECExampleConnector in vLLM 0.13"),
+                new Case("unequal parallel sizes among decode nodes",
+                        nodes(NODES_1E1P1D + "  - {name: d1, role: decode, host: local, devices: [3, 4], port: 33009,"
+                                + " tensor-parallel-size: 2, kv-port: 50010}\n"),
+                        "2, kv-port: 50010", "nodes[3].tensor-parallel-size",
+                        "all decode nodes need the same tensor and data parallel sizes"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void reportsTheBrokenRuleWhereItIs(Case c) {
+        Path file = TopologyText.write(dir, c.yaml());
+
+        Cli.Result result = Cli.run("validate", file.toString());
+
+        assertThat(result.exitCode()).as(result.toString()).isEqualTo(2);
+        String prefix = file + ":" + c.location() + ": " + (c.path().isEmpty() ? "" : c.path() + ": ");
+        assertThat(result.err().lines())
+                .as(result.toString())
+                .anySatisfy(line -> assertThat(line).startsWith(prefix).contains(c.message()));
+        assertThat(result.err()).doesNotContain("Exception").doesNotContain("\tat ");
+        assertThat(result.out()).isEmpty();
+    }
+
+    @Test
+    void theValidBaseIsValid() {
+        Cli.Result result = Cli.run("validate", TopologyText.write(dir, VALID).toString());
+
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        assertThat(result.out()).contains("valid: deployment test, 3 nodes (1 encoder, 1 prefill, 1 decode) on 1 host");
+        assertThat(result.err()).as("warnings").contains("host 'npu-a' runs no node and no proxy");
+    }
+
+    @Test
+    void reportsEveryProblemAtOnce() {
+        String yaml = replace(replace(replace(VALID, "user: root", "usr: root"), "role: decode", "role: decoder"),
+                "port: 33003", "port: 23001");
+        Path file = TopologyText.write(dir, yaml);
+
+        Cli.Result result = Cli.run("validate", file.toString());
+
+        assertThat(result.exitCode()).isEqualTo(2);
+        assertThat(result.err()).contains(file + ":" + locate(yaml, "usr") + ": hosts.npu-a.usr: unknown key")
+                .contains(file + ":" + locate(yaml, "decoder") + ": nodes[2].role: unknown role")
+                .contains(file + ":" + locate(yaml, "23001", 2) + ": nodes[1].port: port 23001")
+                .contains("epdctl: " + file + ": 3 errors; nothing was done");
+    }
+
+    @Test
+    void warnsWithoutFailingWhenTheEncoderIsOnAnotherHostThanItsConsumers() {
+        String yaml = replace(VALID, "role: encoder, host: local", "role: encoder, host: npu-a");
+        Path file = TopologyText.write(dir, yaml);
+
+        Cli.Result result = Cli.run("validate", file.toString());
+
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        assertThat(result.err()).contains(file + ":" + locate(yaml, "local, devices: [1]") + ": nodes[1].host: warning: "
+                + "encoders on host 'npu-a' and nodes[1] (p0) on 'local' must see /data/ec_cache as one shared mount");
+    }
+
+    @Test
+    void warnsWhenTheKvPortMayMeetMooncakeOnAHostOfUnknownSize() {
+        Path file = TopologyText.write(dir, replace(VALID, "kv-port: 50001", "kv-port: 30000"));
+
+        Cli.Result result = Cli.run("validate", file.toString());
+
+        assertThat(result.exitCode()).isZero();
+        assertThat(result.err()).contains("warning: the KV ports 30000-30000 of nodes[2] (d0) may fall inside the Mooncake "
+                + "transfer engine's range (20000 + 1000 per NPU) if host 'local' has more than 3 NPUs");
+    }
+
+    @Test
+    void reportsFilesThatCannotBeRead() {
+        Cli.Result missing = Cli.run("validate", dir.resolve("missing.yaml").toString());
+        Cli.Result directory = Cli.run("validate", dir.toString());
+        Path empty = TopologyText.write(dir, "");
+        Cli.Result emptyFile = Cli.run("validate", empty.toString());
+
+        assertThat(missing.exitCode()).isEqualTo(2);
+        assertThat(missing.err()).startsWith(dir.resolve("missing.yaml") + ":1:1: no such file");
+        assertThat(directory.exitCode()).isEqualTo(2);
+        assertThat(directory.err()).contains("is a directory, not a topology file");
+        assertThat(emptyFile.exitCode()).isEqualTo(2);
+        assertThat(emptyFile.err()).contains(empty + ":1:1: the file is empty");
+    }
+
+    @Test
+    void theGuideTopologiesAreValid() {
+        for (String topology : new String[] {"topologies/1e1pd.yaml", "topologies/1e1p1d.yaml"}) {
+            Cli.Result result = Cli.run("validate", topology);
+            assertThat(result.exitCode()).as(result.toString()).isZero();
+            assertThat(result.err()).as(topology + " has no warnings").isEmpty();
+        }
+    }
+}
