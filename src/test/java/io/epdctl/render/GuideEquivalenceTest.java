@@ -1,5 +1,6 @@
 package io.epdctl.render;
 
+import static io.epdctl.testing.CommandRecorder.only;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -122,11 +123,6 @@ class GuideEquivalenceTest {
         return calls;
     }
 
-    private static Call only(List<Call> calls, String command) {
-        List<Call> matching = calls.stream().filter(call -> call.command().equals(command)).toList();
-        assertThat(matching).as("calls of " + command).hasSize(1);
-        return matching.get(0);
-    }
 
     private static void assertSameNode(List<Call> guide, List<Call> rendered) {
         Call theirs = only(guide, "vllm");

@@ -1,5 +1,6 @@
 package io.epdctl.render;
 
+import static io.epdctl.testing.CommandRecorder.only;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -201,11 +202,6 @@ class RenderCommandTest {
         assertThat(scripts).doesNotExist();
     }
 
-    private static Call only(List<Call> calls, String command) {
-        List<Call> matching = calls.stream().filter(call -> call.command().equals(command)).toList();
-        assertThat(matching).as("calls of " + command + " in " + calls).hasSize(1);
-        return matching.get(0);
-    }
 
     private static List<String> strings(JsonNode array) {
         List<String> values = new ArrayList<>();

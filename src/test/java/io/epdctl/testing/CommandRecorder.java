@@ -79,6 +79,15 @@ public final class CommandRecorder {
         return calls;
     }
 
+    /** The one call of {@code command} among {@code calls}; fails unless there is exactly one. */
+    public static Call only(List<Call> calls, String command) {
+        List<Call> matching = calls.stream().filter(call -> call.command().equals(command)).toList();
+        if (matching.size() != 1) {
+            throw new AssertionError("expected one call of " + command + ", got " + calls);
+        }
+        return matching.get(0);
+    }
+
     private static List<String> split(Path file) throws IOException {
         String text = Files.readString(file);
         return text.isEmpty() ? List.of() : Arrays.asList(text.substring(0, text.length() - 1).split("\0", -1));
