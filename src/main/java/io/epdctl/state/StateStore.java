@@ -1,0 +1,153 @@
+package io.epdctl.state;
+
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * Deployment state on the machine epdctl runs on: {@code ROOT/NAME/state.json}, written atomically (a
+ * crash leaves the old or the new file, never half of one), and {@code ROOT/NAME/lock}, held by the one
+ * epdctl process acting on that deployment.
+ */
+public final class StateStore {
+    private final Path root;
+    /** Records as their components only: helpers such as {@code Host.isLocal()} are not state. */
+    private final ObjectMapper json = JsonMapper.builder()
+            .addModule(new JavaTimeModule())
+            .disable(MapperFeature.AUTO_DETECT_IS_GETTERS)
+            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .build();
+
+    public StateStore(Path root) {
+        this.root = root;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    /**
+     * Takes the deployment's lock, or fails at once with who holds it: a second {@code up} or {@code down}
+     * must not act on processes the first one is starting or stopping.
+     */
+    public DeploymentLock lock(String deployment) throws IOException, LockedException {
+        Path directory = Files.createDirectories(root.resolve(deployment));
+        Path lockFile = directory.resolve("lock");
+        FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
+        FileLock lock;
+        try {
+            lock = channel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
+        }
+        if (lock == null) {
+            String holder = Files.readString(lockFile).strip();
+            channel.close();
+            throw new LockedException("deployment " + deployment + " is being changed by another epdctl"
+                    + (holder.isEmpty() ? "" : " (pid " + holder + ")") + "; wait for it to finish");
+        }
+        channel.truncate(0);
+        channel.write(ByteBuffer.wrap(String.valueOf(ProcessHandle.current().pid()).getBytes(StandardCharsets.UTF_8)));
+        channel.force(false);
+        return new DeploymentLock(channel, lock);
+    }
+
+    public Optional<DeploymentState> read(String deployment) throws IOException {
+        Path file = stateFile(deployment);
+        if (!Files.exists(file)) {
+            return Optional.empty();
+        }
+        return Optional.of(json.readValue(file.toFile(), DeploymentState.class));
+    }
+
+    public void write(DeploymentState state) throws IOException {
+        Path file = stateFile(state.deployment());
+        Files.createDirectories(file.getParent());
+        Path temporary = Files.createTempFile(file.getParent(), "state", ".tmp");
+        try {
+            json.writeValue(temporary.toFile(), state);
+            try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
+                channel.force(true);
+            }
+            try {
+                Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } finally {
+            Files.deleteIfExists(temporary);
+        }
+    }
+
+    /** Forgets a deployment whose processes are all gone. */
+    public void delete(String deployment) throws IOException {
+        Files.deleteIfExists(stateFile(deployment));
+    }
+
+    /** Names of the deployments that have state. */
+    public List<String> deployments() {
+        if (!Files.isDirectory(root)) {
+            return List.of();
+        }
+        try (Stream<Path> entries = Files.list(root)) {
+            return entries.filter(dir -> Files.exists(dir.resolve("state.json")))
+                    .map(dir -> dir.getFileName().toString())
+                    .sorted()
+                    .toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private Path stateFile(String deployment) {
+        return root.resolve(deployment).resolve("state.json");
+    }
+
+    /** Held while a command acts on a deployment; closing releases it. */
+    public static final class DeploymentLock implements AutoCloseable {
+        private final FileChannel channel;
+        private final FileLock lock;
+
+        private DeploymentLock(FileChannel channel, FileLock lock) {
+            this.channel = channel;
+            this.lock = lock;
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                lock.release();
+            } finally {
+                channel.close();
+            }
+        }
+    }
+
+    /** Another process holds the deployment's lock. */
+    public static final class LockedException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        public LockedException(String message) {
+            super(message);
+        }
+    }
+}
