@@ -1,0 +1,27 @@
+package io.epdctl.lifecycle;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Lines in a node's log after which it will not become ready, so {@code up} stops waiting at once instead
+ * of at the timeout. vLLM prints them before its process exits, which may take a while (engine teardown).
+ */
+final class FatalLog {
+    private static final List<String> MARKERS = List.of(
+            "Traceback (most recent call last)",
+            "Engine core initialization failed",
+            "RuntimeError:",
+            "Address already in use",
+            "out of memory",
+            "error: unrecognized arguments",
+            "error: argument");
+
+    private FatalLog() {
+    }
+
+    /** The first fatal line in {@code lines}, if any. */
+    static Optional<String> firstFatalLine(List<String> lines) {
+        return lines.stream().filter(line -> MARKERS.stream().anyMatch(line::contains)).findFirst();
+    }
+}
