@@ -62,7 +62,7 @@ final class ServeArgsParser {
         for (int i = 0; i < args.size(); i++) {
             String arg = args.get(i);
             if (!arg.startsWith("-") || arg.equals("-")) {
-                positionals.add(arg);
+                (positionals.isEmpty() ? positionals : unrecognized).add(arg);
                 continue;
             }
             String name;
@@ -113,9 +113,6 @@ final class ServeArgsParser {
                 }
                 values.put(key, convert(display, kind, value));
             }
-        }
-        if (positionals.size() > 1) {
-            unrecognized.addAll(0, positionals.subList(1, positionals.size()));
         }
         if (!unrecognized.isEmpty()) {
             throw new ArgumentError("unrecognized arguments: " + String.join(" ", unrecognized));

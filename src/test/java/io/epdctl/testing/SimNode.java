@@ -31,7 +31,7 @@ public final class SimNode implements AutoCloseable {
     public static final String MODEL = "/models/sim-vl";
     /** The bounded heap every simulator gets, as bin/vllm-sim gives it. */
     public static final List<String> JVM_FLAGS =
-            List.of("-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k");
+            List.of("-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:-UsePerfData");
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
     private static final int BIND_ATTEMPTS = 3;
 
