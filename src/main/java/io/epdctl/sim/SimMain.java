@@ -82,7 +82,9 @@ public final class SimMain {
         log.info("core.py", "EngineCore started (pid=" + engine.pid() + ")");
         Optional<KvReceiver> kvReceiver = Optional.empty();
         try {
+            log.info("default_loader.py", "Loading weights took (simulated) ...");
             sleep(faults.startupDelayMillis()); // "loading the model": the port refuses connections meanwhile
+            log.info("gpu_model_runner.py", "Model loading took " + faults.startupDelayMillis() + " ms (simulated)");
             if (faults.crashOnStartup()) {
                 throw new StartupFailure("RuntimeError: NPU out of memory while loading the model "
                         + "(simulated by VLLM_SIM_CRASH_ON_STARTUP)");
