@@ -67,7 +67,9 @@ final class SimServer {
             thread.setDaemon(true);
             return thread;
         });
-        this.callbackClient = HttpClient.newBuilder().executor(handlers).connectTimeout(Duration.ofSeconds(10))
+        // HTTP/1.1: the JDK's default h2c upgrade is refused by uvicorn ("Unsupported upgrade request", 400)
+        this.callbackClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(handlers)
+                .connectTimeout(Duration.ofSeconds(10))
                 .proxy(HttpClient.Builder.NO_PROXY).build();
     }
 
@@ -180,7 +182,7 @@ final class SimServer {
                 if (body.path("stream").asBoolean(false)) {
                     stream(exchange, chat, responseId, model, tokens, prompt, body);
                 } else {
-                    answer(exchange, chat, responseId, model, tokens, prompt, kvParams);
+                    answer(exchange, chat, responseId, model, tokens, prompt);
                 }
                 metrics.requestSuccess.incrementAndGet();
             } finally {
@@ -334,7 +336,7 @@ final class SimServer {
     }
 
     private void answer(HttpExchange exchange, boolean chat, String id, String model, List<String> tokens,
-            Prompt prompt, JsonNode kvParams) throws IOException {
+            Prompt prompt) throws IOException {
         sleep((long) tokens.size() * faults.tokenDelayMillis());
         String text = String.join("", tokens);
         metrics.generationTokens.addAndGet(tokens.size());
@@ -349,7 +351,7 @@ final class SimServer {
         choice.putNull("logprobs").put("finish_reason", "length").putNull("stop_reason");
         response.set("usage", usage(prompt.tokens(), tokens.size()));
         response.putNull("prompt_logprobs");
-        response.set("kv_transfer_params", kvParams.isMissingNode() ? null : kvParams);
+        response.putNull("kv_transfer_params"); // the layerwise connector hands nothing back in the answer
         sendJson(exchange, 200, response);
     }
 

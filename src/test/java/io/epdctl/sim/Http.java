@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
 /** Small HTTP helpers for the simulator tests. */
 final class Http {
     static final ObjectMapper JSON = new ObjectMapper();
-    private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
+    private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10))
             .proxy(HttpClient.Builder.NO_PROXY).build();
 
     private Http() {
