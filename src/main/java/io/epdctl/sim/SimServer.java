@@ -12,6 +12,7 @@ import io.epdctl.sim.transfer.KvSender;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.ProxySelector;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -53,7 +54,7 @@ final class SimServer {
 
     /** {@code crash} ends the process as a dying engine would; called after the N-th request when asked to. */
     SimServer(ServeArgs args, Faults faults, SimLog log, Optional<KvReceiver> kvReceiver, String advertisedHost,
-            Runnable crash) {
+            ProxySelector callbackProxy, Runnable crash) {
         this.args = args;
         this.faults = faults;
         this.log = log;
@@ -70,7 +71,7 @@ final class SimServer {
         // HTTP/1.1: the JDK's default h2c upgrade is refused by uvicorn ("Unsupported upgrade request", 400)
         this.callbackClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(handlers)
                 .connectTimeout(Duration.ofSeconds(10))
-                .proxy(HttpClient.Builder.NO_PROXY).build();
+                .proxy(callbackProxy).build();
     }
 
     /** Starts listening; the port refused connections until now, as vLLM's does while loading. */

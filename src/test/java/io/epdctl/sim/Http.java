@@ -67,6 +67,25 @@ final class Http {
         return Double.parseDouble(matcher.group(2));
     }
 
+    /**
+     * Waits (up to a minute) for a series to reach {@code expected}: counters updated by a background callback
+     * may trail the answer that caused them. Returns the last value read.
+     */
+    static double metricReaching(String baseUrl, String name, double expected) {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
+        double value = metric(baseUrl, name);
+        while (value < expected && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            value = metric(baseUrl, name);
+        }
+        return value;
+    }
+
     private static HttpResponse<String> send(HttpRequest request) {
         try {
             return CLIENT.send(request, HttpResponse.BodyHandlers.ofString());

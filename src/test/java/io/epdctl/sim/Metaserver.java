@@ -63,7 +63,13 @@ final class Metaserver implements AutoCloseable {
     }
 
     List<JsonNode> callbacks() {
-        return callbacks;
+        return List.copyOf(callbacks);
+    }
+
+    /** The callbacks, once {@code count} arrived (the decoder sends them in the background). */
+    List<JsonNode> callbacks(int count) {
+        awaitSize(callbacks, count);
+        return List.copyOf(callbacks);
     }
 
     /**
@@ -71,16 +77,20 @@ final class Metaserver implements AutoCloseable {
      * answers the metaserver (it only needs the KV), so tests wait for them.
      */
     List<Integer> prefillStatuses(int count) {
+        awaitSize(prefillStatuses, count);
+        return List.copyOf(prefillStatuses);
+    }
+
+    private static void awaitSize(List<?> list, int count) {
         long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
-        while (prefillStatuses.size() < count && System.nanoTime() < deadline) {
+        while (list.size() < count && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(10);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                break;
+                return;
             }
         }
-        return List.copyOf(prefillStatuses);
     }
 
     private static String originalId(String engineId) {

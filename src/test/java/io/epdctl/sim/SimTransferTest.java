@@ -2,6 +2,7 @@ package io.epdctl.sim;
 
 import static io.epdctl.sim.Http.json;
 import static io.epdctl.sim.Http.metric;
+import static io.epdctl.sim.Http.metricReaching;
 import static io.epdctl.sim.Http.post;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -92,7 +93,7 @@ class SimTransferTest {
 
             assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
             assertThat(answer.body()).contains("\"id\":\"chatcmpl-" + id + "\"").endsWith("data: [DONE]\n\n");
-            JsonNode callback = metaserver.callbacks().get(0);
+            JsonNode callback = metaserver.callbacks(1).get(0);
             assertThat(callback.path("request_id").asText()).isEqualTo("chatcmpl-" + id);
             assertThat(callback.path("do_remote_decode").asBoolean()).isTrue();
             assertThat(callback.path("do_remote_prefill").asBoolean()).isFalse();
@@ -123,7 +124,7 @@ class SimTransferTest {
             HttpResponse<String> answer = post(decode.baseUrl() + "/v1/completions", request, Map.of("X-Request-Id", id));
             assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
             assertThat(json(answer).path("choices").get(0).path("text").asText().strip().split(" ")).hasSize(4);
-            assertThat(metaserver.callbacks()).extracting(c -> c.path("request_id").asText())
+            assertThat(metaserver.callbacks(1)).extracting(c -> c.path("request_id").asText())
                     .containsExactly("cmpl-" + id + "-0");
         }
     }
@@ -159,7 +160,40 @@ class SimTransferTest {
                 .put("metaserver", "http://127.0.0.1:" + SimNode.freePort() + "/v1/metaserver");
         HttpResponse<String> answer = post(decode.baseUrl() + "/v1/chat/completions", request, Map.of());
         assertThat(answer.statusCode()).isEqualTo(500);
-        assertThat(metric(decode.baseUrl(), "vllm_sim:kv_metaserver_callback_failures_total")).isEqualTo(failures + 1);
+        assertThat(metricReaching(decode.baseUrl(), "vllm_sim:kv_metaserver_callback_failures_total", failures + 1))
+                .isEqualTo(failures + 1);
+    }
+
+    @Test
+    void theCallbackHonoursHttpProxyAsHttpxDoes(@TempDir Path dir) {
+        String deadProxy = "http://127.0.0.1:" + SimNode.freePort();
+        String kv = "{\"kv_connector\":\"MooncakeLayerwiseConnector\",\"kv_role\":\"kv_consumer\",\"kv_port\":"
+                + SimNode.freePort() + "}";
+        try (Metaserver metaserver = new Metaserver(null, UnaryOperator.identity());
+                SimNode proxied = SimNode.builder(dir).name("proxied").flags(SimCluster.commonFlags()).flags("--kv-transfer-config", kv)
+                        .env("http_proxy", deadProxy).env("VLLM_SIM_KV_TIMEOUT_MS", "1000").start()) {
+            ObjectNode request = chatWithImage("x", IMAGE, 1);
+            request.putObject("kv_transfer_params").put("do_remote_prefill", true).put("metaserver", metaserver.url());
+            assertThat(post(proxied.baseUrl() + "/v1/chat/completions", request, Map.of()).statusCode()).isEqualTo(500);
+            assertThat(metricReaching(proxied.baseUrl(), "vllm_sim:kv_metaserver_callback_failures_total", 1))
+                    .isEqualTo(1);
+            assertThat(metaserver.callbacks()).isEmpty();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        String kvExempt = "{\"kv_connector\":\"MooncakeLayerwiseConnector\",\"kv_role\":\"kv_consumer\",\"kv_port\":"
+                + SimNode.freePort() + "}";
+        try (Metaserver metaserver = new Metaserver(null, UnaryOperator.identity());
+                SimNode exempt = SimNode.builder(dir).name("exempt").flags(SimCluster.commonFlags()).flags("--kv-transfer-config", kvExempt)
+                        .env("http_proxy", deadProxy).env("no_proxy", "localhost,127.0.0.1")
+                        .env("VLLM_SIM_KV_TIMEOUT_MS", "1000").start()) {
+            ObjectNode request = chatWithImage("x", IMAGE, 1);
+            request.putObject("kv_transfer_params").put("do_remote_prefill", true).put("metaserver", metaserver.url());
+            post(exempt.baseUrl() + "/v1/chat/completions", request, Map.of());
+            assertThat(metaserver.callbacks(1)).hasSize(1);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     @Test

@@ -33,6 +33,8 @@ public final class SimNode implements AutoCloseable {
     public static final List<String> JVM_FLAGS =
             List.of("-Xmx64m", "-Xms8m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
                     "-XX:ReservedCodeCacheSize=16m", "-XX:-UsePerfData");
+    private static final Set<String> PROXY_VARIABLES = Set.of("http_proxy", "https_proxy", "ftp_proxy", "all_proxy",
+            "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY");
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
     private static final int BIND_ATTEMPTS = 3;
 
@@ -146,6 +148,8 @@ public final class SimNode implements AutoCloseable {
                 Path logFile = dir.resolve(name + ".log");
                 ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                         .redirectOutput(logFile.toFile());
+                // as the rendered node scripts do: a proxy variable breaks the instances' calls to each other
+                builder.environment().keySet().removeAll(PROXY_VARIABLES);
                 builder.environment().putAll(env);
                 return new SimNode(name, builder.start(), logFile, chosen);
             } catch (IOException e) {
