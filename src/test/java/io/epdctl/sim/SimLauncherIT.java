@@ -20,8 +20,9 @@ class SimLauncherIT {
             assertThat(Http.json(Http.get(node.baseUrl() + "/v1/models")).path("data").get(0).path("id").asText())
                     .isEqualTo("qwenvl");
             // the launcher execs java: the simulator is the launched process itself, with its engine child
+            // (the launcher's own short-lived helpers, such as the jar staleness check, are gone by now)
             assertThat(node.process().info().command().orElse("")).endsWith("java");
-            assertThat(node.descendantsSeen()).hasSize(1);
+            assertThat(node.descendantsSeen()).filteredOn(ProcessHandle::isAlive).hasSize(1);
         }
     }
 

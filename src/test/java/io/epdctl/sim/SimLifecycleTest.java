@@ -105,6 +105,16 @@ class SimLifecycleTest {
     }
 
     @Test
+    void aTakenHttpPortFailsStartup() throws IOException {
+        try (ServerSocket taken = new ServerSocket(0)) {
+            try (SimNode node = SimNode.builder(dir).port(taken.getLocalPort()).launch()) {
+                assertThat(node.awaitExit(EXIT)).isEqualTo(1);
+                assertThat(node.log()).contains("OSError: [Errno 98] Address already in use");
+            }
+        }
+    }
+
+    @Test
     void thePortRefusesConnectionsWhileLoading() throws Exception {
         try (SimNode node = SimNode.builder(dir).env("VLLM_SIM_STARTUP_DELAY_MS", "5000").launch()) {
             while (!node.log().contains("Loading weights")) {
