@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -101,7 +102,7 @@ public final class Deployer {
         List<LaunchPlan.Launch> proxy = toStart.stream().filter(launch -> launch.record().role().equals("proxy")).toList();
         List<ProcessRecord> startedHere = new ArrayList<>();
         try {
-            checkPortsFree(toStart);
+            checkHostsFree(toStart);
             prepareEcDirectory(previous == null);
             state = launch(state, nodes, startedHere);
             new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
@@ -140,9 +141,13 @@ public final class Deployer {
         return healthy;
     }
 
-    /** Every process's ports must be free on its host before anything starts: else it would fail minutes later. */
-    private void checkPortsFree(List<LaunchPlan.Launch> launches) throws DeploymentException, TransportException {
+    /**
+     * Every process's ports, and its NPUs where npu-smi can tell, must be free on its host before anything
+     * starts: else it would fail minutes later, in the middle of loading.
+     */
+    private void checkHostsFree(List<LaunchPlan.Launch> launches) throws DeploymentException, TransportException {
         Map<String, Set<Integer>> listening = new HashMap<>();
+        Map<String, Optional<NpuSmi.Report>> npuReports = new HashMap<>();
         List<String> taken = new ArrayList<>();
         for (LaunchPlan.Launch launch : launches) {
             ProcessRecord record = launch.record();
@@ -156,6 +161,19 @@ public final class Deployer {
             wanted.retainAll(open);
             if (!wanted.isEmpty()) {
                 taken.add(record.name() + " needs port " + wanted + " on " + record.host() + ", which something already listens on");
+            }
+            if (!record.devices().isEmpty()) {
+                Optional<NpuSmi.Report> npus = npuReports.get(record.host());
+                if (npus == null) {
+                    npus = NpuSmi.read(control.hosts().require(record.host()));
+                    npuReports.put(record.host(), npus);
+                }
+                for (int device : record.devices()) {
+                    Long user = npus.map(report -> report.busy().get(device)).orElse(null);
+                    if (user != null) {
+                        taken.add(record.name() + " needs NPU " + device + " on " + record.host() + ", which pid " + user + " uses");
+                    }
+                }
             }
         }
         if (!taken.isEmpty()) {

@@ -1,6 +1,11 @@
 package io.epdctl.lifecycle;
 
+import io.epdctl.transport.CommandResult;
+import io.epdctl.transport.Transport;
+import io.epdctl.transport.TransportException;
+import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -13,13 +18,25 @@ import java.util.regex.Pattern;
  * a row per process whose first cell is {@code NPU CHIP}).
  */
 final class NpuSmi {
-    private static final Pattern NPU_ROW = Pattern.compile("^\\|\\s*(\\d+)\\s+[A-Za-z][\\w.-]*\\s*\\|");
+    private static final Pattern NPU_ROW = Pattern.compile("^\\|\\s*(\\d+)\\s+[\\w.-]+\\s*\\|");
     private static final Pattern PROCESS_ROW = Pattern.compile("^\\|\\s*(\\d+)\\s+\\d+\\s*\\|\\s*(\\d+)\\s*\\|");
 
     record Report(Set<Integer> npus, Map<Integer, Long> busy) {
     }
 
     private NpuSmi() {
+    }
+
+    /** The host's NPUs per npu-smi; empty when npu-smi is not installed (no Ascend driver there). */
+    static Optional<Report> read(Transport transport) throws TransportException {
+        CommandResult result = transport.run("command -v npu-smi >/dev/null || exit 127; npu-smi info", Duration.ofSeconds(30));
+        if (result.exitCode() == 127) {
+            return Optional.empty();
+        }
+        if (!result.succeeded()) {
+            throw new TransportException(transport.host() + ": npu-smi info failed: " + result.stderr().strip());
+        }
+        return Optional.of(parse(result.stdout()));
     }
 
     static Report parse(String output) {

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
@@ -98,14 +99,16 @@ public final class Preflight {
 
     /** With npu-smi, the NPUs must exist and run no process; without it (no driver here), a warning. */
     private static List<Finding> npus(Transport transport, String host, List<Node> nodes) throws TransportException {
-        CommandResult result = transport.run("command -v npu-smi >/dev/null || exit 127; npu-smi info", TIMEOUT);
-        if (result.exitCode() == 127) {
+        Optional<NpuSmi.Report> npuSmi;
+        try {
+            npuSmi = NpuSmi.read(transport);
+        } catch (TransportException e) {
+            return List.of(new Finding(host, "npus", Level.FAILED, e.getMessage()));
+        }
+        if (npuSmi.isEmpty()) {
             return List.of(new Finding(host, "npus", Level.WARNING, "npu-smi is not installed; NPUs not checked"));
         }
-        if (!result.succeeded()) {
-            return List.of(new Finding(host, "npus", Level.FAILED, "npu-smi info failed: " + result.stderr().strip()));
-        }
-        NpuSmi.Report report = NpuSmi.parse(result.stdout());
+        NpuSmi.Report report = npuSmi.get();
         List<Finding> findings = new ArrayList<>();
         for (Node node : nodes) {
             for (int device : node.devices()) {
