@@ -166,15 +166,18 @@ public final class SshTransport implements Transport {
         }
         try {
             ChannelExec channel = openChannel();
-            // exec: the shell the user's login shell starts is /bin/sh, whatever that login shell is.
-            channel.setCommand("exec /bin/sh -c " + Shell.quote(command));
+            // sshd starts each command as a session leader; its pid, printed first, names the process
+            // group to kill when the command is abandoned (sshd refuses "signal" requests for root).
+            // exec: the command runs in /bin/sh, whatever the user's login shell is.
+            channel.setCommand("echo $$ && exec /bin/sh -c " + Shell.quote(command));
             channel.setInputStream(stdin);
             CountDownLatch ended = new CountDownLatch(1);
-            channel.setOutputStream(new KeepOpen(out, null));
+            PidThenOutput stdout = new PidThenOutput(out);
+            channel.setOutputStream(stdout);
             // JSch closes the error stream last, when the channel closes, after the exit status arrived.
             channel.setExtOutputStream(new KeepOpen(err, ended));
             channel.connect(Math.toIntExact(options.connectTimeout().toMillis()));
-            return new RemoteCommand(channel, channel.getSession(), ended);
+            return new RemoteCommand(channel, channel.getSession(), stdout, ended);
         } catch (JSchException | RuntimeException e) {
             commandSlots.release();
             throw new TransportException(host.name() + ": cannot start a command over SSH: " + e.getMessage(), e);
@@ -199,11 +202,13 @@ public final class SshTransport implements Transport {
     private final class RemoteCommand {
         private final ChannelExec channel;
         private final Session session;
+        private final PidThenOutput stdout;
         private final CountDownLatch ended;
 
-        RemoteCommand(ChannelExec channel, Session session, CountDownLatch ended) {
+        RemoteCommand(ChannelExec channel, Session session, PidThenOutput stdout, CountDownLatch ended) {
             this.channel = channel;
             this.session = session;
+            this.stdout = stdout;
             this.ended = ended;
         }
 
@@ -216,15 +221,24 @@ public final class SshTransport implements Transport {
             return ended.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
         }
 
-        /**
-         * Signals the command's process group (sshd runs each session in its own), then closes the
-         * channel. Without the signal, sshd would leave a command without a terminal running.
-         */
+        /** Kills the command's process group (commands it started detached, with setsid, live on), then closes the channel. */
         void kill() {
-            try {
-                channel.sendSignal("KILL");
-            } catch (Exception e) {
-                // The channel or the connection is already gone; closing it below is all that is left.
+            long pid = stdout.pid();
+            if (pid > 1 && session.isConnected()) {
+                try {
+                    ChannelExec killer = (ChannelExec) session.openChannel("exec");
+                    killer.setCommand("kill -KILL -- -" + pid + " 2>/dev/null || kill -KILL " + pid + " 2>/dev/null; true");
+                    killer.setInputStream(InputStream.nullInputStream());
+                    CountDownLatch done = new CountDownLatch(1);
+                    killer.setExtOutputStream(new KeepOpen(OutputStream.nullOutputStream(), done));
+                    killer.connect(Math.toIntExact(options.connectTimeout().toMillis()));
+                    done.await(options.connectTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                    killer.disconnect();
+                } catch (JSchException | RuntimeException e) {
+                    // The connection is failing; closing the channel below is all that is left to do.
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
             channel.disconnect();
         }
@@ -244,8 +258,46 @@ public final class SshTransport implements Transport {
         }
     }
 
+    /** Takes the pid line the wrapper prints first, then passes the command's own output through. */
+    private static final class PidThenOutput extends KeepOpen {
+        private volatile long pid = -1;
+        private long digits;
+        private boolean pidRead;
+
+        PidThenOutput(OutputStream target) {
+            super(target, null);
+        }
+
+        long pid() {
+            return pid;
+        }
+
+        @Override
+        public void write(byte[] bytes, int offset, int length) throws IOException {
+            int i = offset;
+            int end = offset + length;
+            while (!pidRead && i < end) {
+                byte b = bytes[i++];
+                if (b == '\n') {
+                    pidRead = true;
+                    pid = digits;
+                } else if (b >= '0' && b <= '9') {
+                    digits = digits * 10 + (b - '0');
+                }
+            }
+            if (i < end) {
+                out.write(bytes, i, end - i);
+            }
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+    }
+
     /** Passes output through; the channel's close of it is a signal, never a close of the caller's stream. */
-    private static final class KeepOpen extends FilterOutputStream {
+    private static class KeepOpen extends FilterOutputStream {
         private final CountDownLatch closed;
 
         KeepOpen(OutputStream target, CountDownLatch closed) {
