@@ -71,7 +71,7 @@ public final class UpCommand implements Callable<Integer> {
     String remoteDir;
 
     @Option(names = "--poll-interval", paramLabel = "DURATION", defaultValue = "250ms", converter = DurationConverter.class,
-            hidden = true, description = "How often readiness is polled.")
+            description = "How often the nodes' processes and readiness are polled (default: ${DEFAULT-VALUE}).")
     Duration pollInterval;
 
     @Override

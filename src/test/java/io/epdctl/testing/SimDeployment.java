@@ -41,8 +41,11 @@ public final class SimDeployment implements AutoCloseable {
     public static final class Builder {
         private final Path dir;
         private String name = "t-" + UUID.randomUUID().toString().substring(0, 8);
-        private boolean disaggregated = true;
         private int encoders = 1;
+        private int prefills = 1;
+        private int decodes = 1;
+        private int combined = 0;
+        private List<String> spreadOver = List.of();
         private int startupDelayMs = 300;
         private final Map<String, String> hosts = new LinkedHashMap<>(Map.of("local", "{address: 127.0.0.1}"));
         private final Map<String, String> nodeHosts = new LinkedHashMap<>();
@@ -61,12 +64,23 @@ public final class SimDeployment implements AutoCloseable {
 
         /** E+PD instead of E+P+D. */
         public Builder combinedPrefillDecode() {
-            this.disaggregated = false;
+            this.combined = 1;
+            this.prefills = 0;
+            this.decodes = 0;
             return this;
         }
 
-        public Builder encoders(int count) {
-            this.encoders = count;
+        /** How many nodes of each role (E+P+D); decode nodes each get their own KV port. */
+        public Builder shape(int encoders, int prefills, int decodes) {
+            this.encoders = encoders;
+            this.prefills = prefills;
+            this.decodes = decodes;
+            return this;
+        }
+
+        /** Nodes not placed with {@link #nodeOn} go to these hosts in turn. */
+        public Builder spreadOver(List<String> hosts) {
+            this.spreadOver = List.copyOf(hosts);
             return this;
         }
 
@@ -109,11 +123,14 @@ public final class SimDeployment implements AutoCloseable {
             for (int i = 0; i < encoders; i++) {
                 nodes.add(new String[] {"e" + i, "encoder"});
             }
-            if (disaggregated) {
-                nodes.add(new String[] {"p0", "prefill"});
-                nodes.add(new String[] {"d0", "decode"});
-            } else {
-                nodes.add(new String[] {"pd0", "pd"});
+            for (int i = 0; i < prefills; i++) {
+                nodes.add(new String[] {"p" + i, "prefill"});
+            }
+            for (int i = 0; i < decodes; i++) {
+                nodes.add(new String[] {"d" + i, "decode"});
+            }
+            for (int i = 0; i < combined; i++) {
+                nodes.add(new String[] {"pd" + i, "pd"});
             }
             StringBuilder yaml = new StringBuilder();
             yaml.append("name: ").append(name).append('\n')
@@ -124,19 +141,21 @@ public final class SimDeployment implements AutoCloseable {
                     .append("  env: {").append(MARKER).append(": ").append(marker)
                     .append(", VLLM_SIM_STARTUP_DELAY_MS: '").append(startupDelayMs).append("'}\n")
                     .append("ec-transfer: {connector: ECExampleConnector, shared-storage-path: ").append(dir.resolve("ec")).append("}\n");
-            if (disaggregated) {
-                int kvPort = SimNode.freePort();
-                ports.put("kv", kvPort);
-                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(kvPort).append("}\n");
+            if (decodes > 0) {
+                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(SimNode.freePort()).append("}\n");
             }
             yaml.append("nodes:\n");
             for (int i = 0; i < nodes.size(); i++) {
                 String node = nodes.get(i)[0];
                 int port = SimNode.freePort();
                 ports.put(node, port);
+                String host = nodeHosts.getOrDefault(node, spreadOver.isEmpty() ? "local" : spreadOver.get(i % spreadOver.size()));
                 yaml.append("  - {name: ").append(node).append(", role: ").append(nodes.get(i)[1])
-                        .append(", host: ").append(nodeHosts.getOrDefault(node, "local"))
+                        .append(", host: ").append(host)
                         .append(", devices: [").append(i).append("], port: ").append(port);
+                if (nodes.get(i)[1].equals("decode")) {
+                    yaml.append(", kv-port: ").append(SimNode.freePort());
+                }
                 Map<String, String> env = nodeEnv.get(node);
                 if (env != null) {
                     yaml.append(", env: {");
