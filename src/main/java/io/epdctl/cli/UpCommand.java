@@ -94,7 +94,16 @@ public final class UpCommand implements Callable<Integer> {
                 usedHostsReachable(topology, connections);
                 Deployer deployer = new Deployer(topology, topologyFile.file(), plan, store, new ProcessControl(connections),
                         new NodeProbe(Duration.ofSeconds(2)), err, new Deployer.Options(timeout, grace, pollInterval, keepOnFailure));
-                Deployer.Outcome outcome = deployer.up();
+                // Interrupted (Ctrl-C, a lost terminal): what was started is in the state already; say how to clean it.
+                Thread hint = new Thread(() -> err.println("epdctl: up interrupted; what it started is recorded: "
+                        + "epdctl down " + topology.name() + " stops it"));
+                Runtime.getRuntime().addShutdownHook(hint);
+                Deployer.Outcome outcome;
+                try {
+                    outcome = deployer.up();
+                } finally {
+                    Runtime.getRuntime().removeShutdownHook(hint);
+                }
                 out.println(outcome.endpoint());
                 return ExitCodes.OK;
             }
