@@ -2,6 +2,8 @@
 # older than the sources. Build output goes to stderr so that stdout stays the command's data.
 epdctl_root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 EPDCTL_JAR="$epdctl_root/target/epdctl.jar"
+. "$epdctl_root/bin/lib/install.sh"
+epdctl_install openjdk-17-jdk-headless:java
 
 epdctl_jar_is_stale() {
     [ ! -f "$EPDCTL_JAR" ] ||
@@ -15,6 +17,7 @@ if epdctl_jar_is_stale; then
     exec 9>"$epdctl_root/target/.build.lock"
     flock 9
     if epdctl_jar_is_stale; then
+        epdctl_install maven:mvn
         echo "epdctl: building $EPDCTL_JAR (first use or sources changed) ..." >&2
         if ! (cd "$epdctl_root" && mvn -B -q -DskipTests package) >&2; then
             echo "epdctl: the build failed; see the Maven output above" >&2

@@ -51,10 +51,8 @@ public final class RenderCommand implements Callable<Integer> {
                     + "address, port, devices, env, setup, directories and argv). Default: ${DEFAULT-VALUE}.")
     Format format;
 
-    @Option(names = {"-t", "--templates"}, paramLabel = "DIR",
-            description = "Use the script skeletons node.sh and proxy.sh from DIR instead of the built-in ones "
-                    + "(copy them from the templates/ directory of epdctl to start).")
-    Path templatesDir;
+    @Mixin
+    TemplatesOption templatesOption;
 
     @Override
     public Integer call() {
@@ -68,7 +66,7 @@ public final class RenderCommand implements Callable<Integer> {
             out.println(json(deployment));
             return ExitCodes.OK;
         }
-        ScriptTemplates templates = templates();
+        ScriptTemplates templates = templatesOption.templates();
         if (outputDir == null) {
             for (LaunchSpec launch : deployment.all()) {
                 out.println("# ==> " + scriptName(launch) + " <==");
@@ -87,19 +85,6 @@ public final class RenderCommand implements Callable<Integer> {
 
     static String scriptName(LaunchSpec launch) {
         return launch.name() + ".sh";
-    }
-
-    private ScriptTemplates templates() {
-        if (templatesDir == null) {
-            return ScriptTemplates.builtIn();
-        }
-        try {
-            return ScriptTemplates.fromDirectory(templatesDir);
-        } catch (ScriptTemplates.TemplateException e) {
-            throw new UserException(ExitCodes.INVALID_INPUT, e.getMessage());
-        } catch (IOException e) {
-            throw new UserException(ExitCodes.INVALID_INPUT, "cannot read templates from " + templatesDir + ": " + e);
-        }
     }
 
     /** Through a temporary file, so a reader never sees half a script. */

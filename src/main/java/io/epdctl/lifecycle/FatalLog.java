@@ -20,6 +20,10 @@ final class FatalLog {
     private FatalLog() {
     }
 
+    static List<String> markers() {
+        return MARKERS;
+    }
+
     /** The first fatal line in {@code lines}, if any. */
     static Optional<String> firstFatalLine(List<String> lines) {
         return lines.stream().filter(line -> MARKERS.stream().anyMatch(line::contains)).findFirst();

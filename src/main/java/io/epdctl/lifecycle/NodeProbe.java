@@ -63,6 +63,67 @@ public final class NodeProbe {
         }
     }
 
+    /**
+     * Whether a proxy is ready: epdctl's proxy answers {@code /health} 200 only when every role has a
+     * healthy backend; the vLLM-Ascend script has no {@code /health}, only {@code /healthcheck}.
+     */
+    public Readiness proxyReadiness(String address, int port, Duration timeout) {
+        try {
+            HttpResponse<String> health = get(address, port, "/health", timeout);
+            if (health.statusCode() == 404) {
+                health = get(address, port, "/healthcheck", timeout);
+            }
+            if (health.statusCode() == 200) {
+                return new Readiness(true, true, "ready");
+            }
+            return new Readiness(true, false, "/health answers " + health.statusCode() + ": " + abbreviate(health.body()));
+        } catch (ConnectException e) {
+            return new Readiness(false, false, "not listening yet");
+        } catch (HttpTimeoutException e) {
+            return new Readiness(true, false, "no answer within " + timeout.toMillis() + " ms");
+        } catch (IOException e) {
+            return new Readiness(false, false, e.getClass().getSimpleName() + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Readiness(false, false, "interrupted");
+        }
+    }
+
+    /** The answer to one chat completion request, or why there was none. */
+    public record Completion(int status, String body, String failure) {
+        public boolean succeeded() {
+            return failure == null && status == 200;
+        }
+
+        public String describe() {
+            return failure != null ? failure : "HTTP " + status + ": " + abbreviate(body);
+        }
+    }
+
+    public Completion chat(String address, int port, String body, Duration timeout) {
+        HttpRequest request = HttpRequest.newBuilder(uri(address, port, "/v1/chat/completions"))
+                .timeout(timeout)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build();
+        try {
+            HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
+            return new Completion(response.statusCode(), response.body(), null);
+        } catch (HttpTimeoutException e) {
+            return new Completion(0, "", "no answer within " + timeout.toSeconds() + " s");
+        } catch (IOException e) {
+            return new Completion(0, "", e.getClass().getSimpleName() + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Completion(0, "", "interrupted");
+        }
+    }
+
+    private static String abbreviate(String text) {
+        String line = text.strip().replaceAll("\\s+", " ");
+        return line.length() <= 300 ? line : line.substring(0, 300) + "...";
+    }
+
     public Load load(String address, int port, Duration timeout) {
         try {
             HttpResponse<String> metrics = get(address, port, "/metrics", timeout);

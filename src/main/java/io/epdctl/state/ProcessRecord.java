@@ -5,8 +5,12 @@ import java.util.List;
 
 /**
  * One process epdctl started: enough to find it again, probe it and stop it without the topology file.
- * {@code processGroup} is the pid of the process started with setsid, so also its process group id.
- * {@code specHash} identifies what was started, so that an unchanged node is left alone by {@code up}.
+ * {@code processGroup} is the pid of the process started with setsid, so also its process group id; it is 0
+ * while the process is being started (its pid file in {@code directory} then tells). {@code startTicks}
+ * is that process's start time in clock ticks since boot ({@code /proc/PID/stat}), which tells our
+ * process from a later one that reuses the pid. {@code specHash} identifies what was started, so that an
+ * unchanged node is left alone by {@code up}. {@code directory} on the host holds the node's script,
+ * log, pid file and exit status file, all named after the node.
  */
 public record ProcessRecord(
         String name,
@@ -17,8 +21,36 @@ public record ProcessRecord(
         List<Integer> devices,
         List<Integer> extraPorts,
         long processGroup,
+        String startTicks,
         Instant startedAt,
-        String logPath,
-        String scriptPath,
+        String directory,
         String specHash) {
+
+    public String script() {
+        return file(".sh");
+    }
+
+    public String log() {
+        return file(".log");
+    }
+
+    public String pidFile() {
+        return file(".pid");
+    }
+
+    public String exitFile() {
+        return file(".exit");
+    }
+
+    public boolean isStarted() {
+        return processGroup > 0;
+    }
+
+    public ProcessRecord started(long pid, String ticks, Instant at) {
+        return new ProcessRecord(name, role, host, address, port, devices, extraPorts, pid, ticks, at, directory, specHash);
+    }
+
+    private String file(String suffix) {
+        return directory + "/" + name + suffix;
+    }
 }

@@ -27,7 +27,31 @@ public final class TopologyLoader {
         }
         Topology draft = new TopologyBinder(problems).bind(root);
         new TopologyValidator(draft, new SourceMap(root), problems).validate();
-        return new LoadResult(file, problems.hasErrors() ? null : draft, problems.sorted());
+        if (problems.hasErrors()) {
+            return new LoadResult(file, null, problems.sorted());
+        }
+        return new LoadResult(file, resolveRelativeCommands(draft, file.toAbsolutePath().getParent()), problems.sorted());
+    }
+
+    /**
+     * A command or script written as {@code ./x} or {@code ../x} is relative to the topology file, so that a
+     * checked-out repository (its demo runs bin/vllm-sim) works from any directory.
+     */
+    private static Topology resolveRelativeCommands(Topology topology, Path directory) {
+        VllmSettings vllm = topology.vllm();
+        ProxySpec proxy = topology.proxy();
+        return new Topology(topology.name(), topology.model(), topology.servedModelName(), topology.hosts(),
+                new VllmSettings(resolve(vllm.command(), directory), vllm.env(), vllm.setup(), vllm.args()),
+                topology.ecTransfer(), topology.kvTransfer(), topology.nodes(),
+                new ProxySpec(proxy.host(), proxy.port(), resolve(proxy.script(), directory), proxy.python(),
+                        resolve(proxy.command(), directory), proxy.env(), proxy.setup(), proxy.args()));
+    }
+
+    private static String resolve(String command, Path directory) {
+        if (command == null || !(command.startsWith("./") || command.startsWith("../"))) {
+            return command;
+        }
+        return directory.resolve(command).normalize().toString();
     }
 
     private static String read(Path file, Problems problems) {

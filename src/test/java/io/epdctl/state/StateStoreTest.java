@@ -19,7 +19,7 @@ class StateStoreTest {
     private static DeploymentState state() {
         Host host = new Host("local", "127.0.0.1", Host.TransportKind.LOCAL, null, null, null, null);
         ProcessRecord e0 = new ProcessRecord("e0", "encoder", "local", "127.0.0.1", 23001, List.of(0), List.of(),
-                4242, Instant.parse("2026-11-24T10:00:00Z"), "/var/log/e0.log", "/run/e0.sh", "abc");
+                4242, "123456", Instant.parse("2026-11-24T10:00:00Z"), "/run/epdctl/demo", "abc");
         return new DeploymentState("demo", "/t.yaml", "qwenvl", "/data/ec", Map.of("local", host), List.of(e0),
                 Instant.parse("2026-11-24T10:00:01Z"));
     }

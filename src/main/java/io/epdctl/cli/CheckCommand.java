@@ -1,0 +1,48 @@
+package io.epdctl.cli;
+
+import io.epdctl.lifecycle.HostConnections;
+import io.epdctl.lifecycle.Preflight;
+import io.epdctl.topology.Topology;
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+@Command(
+        name = "check",
+        mixinStandardHelpOptions = true,
+        description = "Checks on every host at once, without starting anything, that up can succeed: SSH login, the vllm "
+                + "command, the model, the NPUs, free ports, and an EC directory that is writable and shared.",
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:every check passed (warnings aside)", "1:a check failed", "2:the topology has errors"})
+public final class CheckCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    TopologyFileParameter topologyFile;
+
+    @Mixin
+    ConnectionOptions connectionOptions;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        PrintWriter out = spec.commandLine().getOut();
+        Topology topology = topologyFile.load(spec.commandLine().getErr());
+        List<Preflight.Finding> findings;
+        try (HostConnections connections = connectionOptions.open(topology.hosts().values())) {
+            findings = new Preflight(topology, connections).run();
+        }
+        for (Preflight.Finding finding : findings) {
+            out.printf("%-7s %-12s %-12s %s%n", finding.level().name().toLowerCase(Locale.ROOT), finding.host(),
+                    finding.check(), finding.message());
+        }
+        long failed = findings.stream().filter(finding -> finding.level() == Preflight.Level.FAILED).count();
+        spec.commandLine().getErr().println("epdctl: " + (failed == 0 ? "all checks passed" : failed + " checks failed"));
+        return failed == 0 ? ExitCodes.OK : ExitCodes.FAILURE;
+    }
+}

@@ -1,0 +1,54 @@
+package io.epdctl.cli;
+
+import io.epdctl.lifecycle.HostConnections;
+import io.epdctl.topology.Host;
+import io.epdctl.transport.LocalTransport;
+import io.epdctl.transport.SshOptions;
+import io.epdctl.transport.SshTransport;
+import io.epdctl.transport.Transport;
+import io.epdctl.transport.TransportException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/**
+ * How epdctl reaches the hosts: the SSH settings every command that touches hosts shares. By default what
+ * {@code ssh} would use: ~/.ssh/known_hosts, ~/.ssh/config, the agent at $SSH_AUTH_SOCK, ~/.ssh/id_ed25519
+ * and id_rsa.
+ */
+public final class ConnectionOptions {
+    @Option(names = "--accept-new-host-keys",
+            description = "Add the keys of SSH hosts not yet in known_hosts (a changed key is always refused).")
+    boolean acceptNewHostKeys;
+
+    @Option(names = "--known-hosts", paramLabel = "FILE", description = "The known_hosts file (default: ~/.ssh/known_hosts).")
+    Path knownHosts;
+
+    @Option(names = "--ssh-config", paramLabel = "FILE",
+            description = "The ssh_config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config.")
+    Path sshConfig;
+
+    /** Opens one transport per host, all at once; unreachable hosts are reported by the caller. */
+    public HostConnections open(Collection<Host> hosts) {
+        SshOptions options = sshOptions();
+        try {
+            return HostConnections.open(hosts, host -> openOne(host, options));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new UserException(ExitCodes.FAILURE, "interrupted while connecting to the hosts");
+        }
+    }
+
+    private SshOptions sshOptions() {
+        SshOptions defaults = SshOptions.defaults();
+        List<Path> configs = sshConfig != null ? List.of(sshConfig) : new ArrayList<>(defaults.sshConfigs());
+        return new SshOptions(knownHosts != null ? knownHosts : defaults.knownHosts(), acceptNewHostKeys, configs,
+                defaults.agentSocket(), defaults.defaultIdentities(), defaults.connectTimeout());
+    }
+
+    private static Transport openOne(Host host, SshOptions options) throws TransportException {
+        return host.isLocal() ? new LocalTransport(host.name()) : SshTransport.connect(host, options);
+    }
+}

@@ -1,0 +1,101 @@
+package io.epdctl.cli;
+
+import io.epdctl.lifecycle.HostConnections;
+import io.epdctl.lifecycle.ProcessControl;
+import io.epdctl.lifecycle.Teardown;
+import io.epdctl.state.DeploymentState;
+import io.epdctl.state.StateStore;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(
+        name = "down",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Stops a deployment: the proxy first, then every node: SIGTERM to its process group, a grace period, "
+                    + "SIGKILL; then checks that no process of the group is left and its ports are closed.",
+            "What cannot be stopped (an unreachable host) stays recorded for a later down."
+        },
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:everything is stopped (or nothing was running)", "1:something is left; see the messages"})
+public final class DownCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "NAME",
+            description = "The deployment (its topology's name); optional when only one is recorded.")
+    String name;
+
+    @Mixin
+    StateOptions stateOptions;
+
+    @Mixin
+    ConnectionOptions connectionOptions;
+
+    @Option(names = "--grace", paramLabel = "DURATION", defaultValue = "30s", converter = DurationConverter.class,
+            description = "Time between SIGTERM and SIGKILL (default: ${DEFAULT-VALUE}).")
+    Duration grace;
+
+    @Option(names = "--purge-ec-cache", description = "Also remove the EC directory on the hosts that used it.")
+    boolean purgeEcCache;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        PrintWriter err = spec.commandLine().getErr();
+        StateStore store = stateOptions.store();
+        if (name == null && store.deployments().isEmpty()) {
+            err.println("epdctl: no deployment is recorded; nothing to stop");
+            return ExitCodes.OK;
+        }
+        String deployment = StateOptions.deploymentName(store, name);
+        try (StateStore.DeploymentLock lock = store.lock(deployment)) {
+            Optional<DeploymentState> recorded = store.read(deployment);
+            if (recorded.isEmpty()) {
+                err.println("epdctl: deployment " + deployment + " is not recorded; nothing to stop");
+                return ExitCodes.OK;
+            }
+            DeploymentState state = recorded.get();
+            err.println("epdctl: stopping " + deployment);
+            try (HostConnections connections = connectionOptions.open(state.hosts().values())) {
+                ProcessControl control = new ProcessControl(connections);
+                Teardown.Result result = new Teardown(control, err, grace).stop(state, state.processes());
+                if (purgeEcCache) {
+                    purgeEcDirectory(state, control, err);
+                }
+                if (result.state().processes().isEmpty()) {
+                    store.delete(deployment);
+                    err.println("epdctl: " + deployment + " is down");
+                    return ExitCodes.OK;
+                }
+                store.write(result.state());
+                err.println("epdctl: " + deployment + " is not completely down: "
+                        + String.join(", ", result.leftBehind().keySet()) + " left; run down again once fixed");
+                return ExitCodes.FAILURE;
+            }
+        } catch (StateStore.LockedException e) {
+            throw new UserException(ExitCodes.FAILURE, e.getMessage());
+        } catch (IOException e) {
+            throw new UserException(ExitCodes.FAILURE, "cannot use the state directory " + store.root() + ": " + e.getMessage());
+        }
+    }
+
+    private static void purgeEcDirectory(DeploymentState state, ProcessControl control, PrintWriter err) {
+        state.hosts().keySet().forEach(host -> {
+            try {
+                control.removeDirectory(host, state.ecDirectory());
+                err.println("  removed the EC directory " + state.ecDirectory() + " on " + host);
+            } catch (io.epdctl.transport.TransportException e) {
+                err.println("  EC directory on " + host + " not removed: " + e.getMessage());
+            }
+        });
+    }
+}

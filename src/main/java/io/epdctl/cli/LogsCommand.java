@@ -1,0 +1,99 @@
+package io.epdctl.cli;
+
+import io.epdctl.lifecycle.HostConnections;
+import io.epdctl.lifecycle.ProcessControl;
+import io.epdctl.state.DeploymentState;
+import io.epdctl.state.ProcessRecord;
+import io.epdctl.state.StateStore;
+import io.epdctl.transport.TransportException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(
+        name = "logs",
+        mixinStandardHelpOptions = true,
+        description = "Prints a node's log (or the proxy's: NODE proxy) from whichever host it runs on.")
+public final class LogsCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "NODE", description = "The node's name, or proxy.")
+    String node;
+
+    @Option(names = {"-d", "--deployment"}, paramLabel = "NAME",
+            description = "The deployment; optional when only one is recorded.")
+    String deployment;
+
+    @Option(names = {"-n", "--lines"}, paramLabel = "N", defaultValue = "100", description = "How many lines (default: ${DEFAULT-VALUE}).")
+    int lines;
+
+    @Option(names = {"-f", "--follow"}, description = "Keep printing what is appended, until interrupted.")
+    boolean follow;
+
+    @Mixin
+    StateOptions stateOptions;
+
+    @Mixin
+    ConnectionOptions connectionOptions;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        if (lines < 0) {
+            throw new UserException(ExitCodes.INVALID_INPUT, "--lines must not be negative");
+        }
+        StateStore store = stateOptions.store();
+        String name = StateOptions.deploymentName(store, deployment);
+        DeploymentState state = read(store, name);
+        ProcessRecord process = state.process(node).orElseThrow(() -> new UserException(ExitCodes.INVALID_INPUT,
+                "deployment " + name + " has no node " + node + "; it has: "
+                        + String.join(", ", state.processes().stream().map(ProcessRecord::name).toList())));
+        PrintWriter out = spec.commandLine().getOut();
+        try (HostConnections connections = connectionOptions.open(List.of(state.hosts().get(process.host())))) {
+            OutputStream sink = new WriterStream(out);
+            int exit = new ProcessControl(connections).streamLog(process, lines, follow, sink, new WriterStream(spec.commandLine().getErr()));
+            return exit == 0 ? ExitCodes.OK : ExitCodes.FAILURE;
+        } catch (TransportException e) {
+            throw new UserException(ExitCodes.FAILURE, e.getMessage());
+        }
+    }
+
+    private static DeploymentState read(StateStore store, String deployment) {
+        try {
+            Optional<DeploymentState> state = store.read(deployment);
+            return state.orElseThrow(() -> new UserException(ExitCodes.FAILURE, "deployment " + deployment + " is not recorded"));
+        } catch (IOException e) {
+            throw new UserException(ExitCodes.FAILURE, "cannot read the state of " + deployment + ": " + e.getMessage());
+        }
+    }
+
+    /** Bytes from the host, decoded as UTF-8, into picocli's writer (so tests can capture them). */
+    private static final class WriterStream extends OutputStream {
+        private final PrintWriter writer;
+
+        WriterStream(PrintWriter writer) {
+            this.writer = writer;
+        }
+
+        @Override
+        public void write(int b) {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] bytes, int offset, int length) {
+            writer.write(new String(bytes, offset, length, StandardCharsets.UTF_8));
+            writer.flush();
+        }
+    }
+}

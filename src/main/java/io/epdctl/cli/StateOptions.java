@@ -1,0 +1,39 @@
+package io.epdctl.cli;
+
+import io.epdctl.state.StateStore;
+import java.nio.file.Path;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/** Where epdctl keeps what it started ({@code --state-dir}), and picking a deployment by name. */
+public final class StateOptions {
+    @Option(names = "--state-dir", paramLabel = "DIR",
+            description = "Where epdctl keeps the state of deployments (default: $EPDCTL_HOME, else ~/.epdctl).")
+    Path stateDir;
+
+    public StateStore store() {
+        if (stateDir != null) {
+            return new StateStore(stateDir);
+        }
+        String home = System.getenv("EPDCTL_HOME");
+        return new StateStore(home != null && !home.isBlank()
+                ? Path.of(home)
+                : Path.of(System.getProperty("user.home"), ".epdctl"));
+    }
+
+    /** {@code name} if given, else the only deployment there is; a clear error otherwise. */
+    public static String deploymentName(StateStore store, String name) {
+        if (name != null) {
+            return name;
+        }
+        List<String> deployments = store.deployments();
+        if (deployments.size() == 1) {
+            return deployments.get(0);
+        }
+        if (deployments.isEmpty()) {
+            throw new UserException(ExitCodes.FAILURE, "no deployment is recorded in " + store.root() + "; nothing runs");
+        }
+        throw new UserException(ExitCodes.INVALID_INPUT,
+                "several deployments are recorded, name one: " + String.join(", ", deployments));
+    }
+}

@@ -1,0 +1,136 @@
+package io.epdctl.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.epdctl.lifecycle.HostConnections;
+import io.epdctl.lifecycle.NodeProbe;
+import io.epdctl.lifecycle.ProcessControl;
+import io.epdctl.lifecycle.StatusReport;
+import io.epdctl.state.DeploymentState;
+import io.epdctl.state.StateStore;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(
+        name = "status",
+        mixinStandardHelpOptions = true,
+        description = "Probes every node and the proxy of a deployment at once and shows what runs and how it is doing.",
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:everything is ready", "1:something is not ready, or nothing is recorded"})
+public final class StatusCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "NAME",
+            description = "The deployment (its topology's name); optional when only one is recorded.")
+    String name;
+
+    @Mixin
+    StateOptions stateOptions;
+
+    @Mixin
+    ConnectionOptions connectionOptions;
+
+    @Option(names = "--json", description = "Print the rows as JSON, for scripts.")
+    boolean json;
+
+    @Option(names = "--watch", paramLabel = "DURATION", arity = "0..1", fallbackValue = "2s",
+            converter = DurationConverter.class, description = "Refresh every DURATION (default 2s) until interrupted.")
+    Duration watch;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        PrintWriter out = spec.commandLine().getOut();
+        StateStore store = stateOptions.store();
+        String deployment = StateOptions.deploymentName(store, name);
+        DeploymentState state = read(store, deployment);
+        try (HostConnections connections = connectionOptions.open(state.hosts().values())) {
+            StatusReport report = new StatusReport(new ProcessControl(connections), new NodeProbe(Duration.ofSeconds(1)));
+            while (true) {
+                List<StatusReport.Row> rows = report.rows(state);
+                if (watch != null) {
+                    out.print("\033[H\033[2J");
+                }
+                out.println(json ? json(deployment, rows) : table(deployment, rows));
+                out.flush();
+                if (watch == null) {
+                    return rows.stream().allMatch(StatusReport.Row::ready) ? ExitCodes.OK : ExitCodes.FAILURE;
+                }
+                Thread.sleep(watch.toMillis());
+                state = read(store, deployment);
+            }
+        }
+    }
+
+    private static DeploymentState read(StateStore store, String deployment) {
+        try {
+            return store.read(deployment).orElseThrow(() ->
+                    new UserException(ExitCodes.FAILURE, "deployment " + deployment + " is not recorded; nothing runs"));
+        } catch (IOException e) {
+            throw new UserException(ExitCodes.FAILURE, "cannot read the state of " + deployment + ": " + e.getMessage());
+        }
+    }
+
+    static String table(String deployment, List<StatusReport.Row> rows) {
+        List<String[]> cells = new ArrayList<>();
+        cells.add(new String[] {"NODE", "ROLE", "HOST", "NPUS", "PORT", "PID", "STATE", "UPTIME", "RUNNING", "WAITING", "KV%", "REASON"});
+        for (StatusReport.Row row : rows) {
+            cells.add(new String[] {
+                row.name(), row.role(), row.host(),
+                row.devices().isEmpty() ? "-" : row.devices().stream().map(String::valueOf).collect(Collectors.joining(",")),
+                String.valueOf(row.port()), row.pid() > 0 ? String.valueOf(row.pid()) : "-", row.state(),
+                row.uptimeSeconds() == null ? "-" : uptime(row.uptimeSeconds()),
+                number(row.running()), number(row.waiting()),
+                row.kvCacheUsage() == null ? "-" : String.format("%.1f", row.kvCacheUsage() * 100),
+                row.reason() == null ? "" : row.reason()});
+        }
+        int[] widths = new int[cells.get(0).length];
+        for (String[] line : cells) {
+            for (int i = 0; i < line.length; i++) {
+                widths[i] = Math.max(widths[i], line[i].length());
+            }
+        }
+        StringBuilder text = new StringBuilder("deployment " + deployment + "\n");
+        for (String[] line : cells) {
+            StringBuilder row = new StringBuilder();
+            for (int i = 0; i < line.length; i++) {
+                row.append(String.format("%-" + widths[i] + "s", line[i])).append(i < line.length - 1 ? "  " : "");
+            }
+            text.append(row.toString().stripTrailing()).append('\n');
+        }
+        return text.toString().stripTrailing();
+    }
+
+    private static String json(String deployment, List<StatusReport.Row> rows) {
+        try {
+            return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                    .writeValueAsString(Map.of("deployment", deployment, "processes", rows));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("rows of strings and numbers always convert to JSON", e);
+        }
+    }
+
+    private static String number(Double value) {
+        return value == null ? "-" : String.valueOf(Math.round(value));
+    }
+
+    private static String uptime(long seconds) {
+        if (seconds < 120) {
+            return seconds + "s";
+        }
+        return seconds < 7200 ? seconds / 60 + "m" : seconds / 3600 + "h" + (seconds % 3600) / 60 + "m";
+    }
+}

@@ -1,0 +1,26 @@
+package io.epdctl.cli;
+
+import io.epdctl.render.ScriptTemplates;
+import java.io.IOException;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** {@code -t DIR}: the operator's own script templates instead of the built-in ones. */
+public final class TemplatesOption {
+    @Option(names = {"-t", "--templates"}, paramLabel = "DIR",
+            description = "Directory with node.sh and proxy.sh templates to use instead of the built-in ones.")
+    Path templatesDir;
+
+    public ScriptTemplates templates() {
+        if (templatesDir == null) {
+            return ScriptTemplates.builtIn();
+        }
+        try {
+            return ScriptTemplates.fromDirectory(templatesDir);
+        } catch (ScriptTemplates.TemplateException e) {
+            throw new UserException(ExitCodes.INVALID_INPUT, e.getMessage());
+        } catch (IOException e) {
+            throw new UserException(ExitCodes.INVALID_INPUT, "cannot read templates from " + templatesDir + ": " + e);
+        }
+    }
+}

@@ -1,0 +1,299 @@
+package io.epdctl.lifecycle;
+
+import io.epdctl.state.DeploymentState;
+import io.epdctl.state.ProcessRecord;
+import io.epdctl.state.StateStore;
+import io.epdctl.topology.Host;
+import io.epdctl.topology.Role;
+import io.epdctl.topology.Topology;
+import io.epdctl.transport.TransportException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * {@code epdctl up}: brings a deployment to what its topology says. Unchanged, ready processes are left
+ * alone; changed or dead ones are stopped and started again; new ones are started. The caller holds the
+ * deployment's lock. Every process is in the state file before it is started, so that an interrupted
+ * {@code up} can always be cleaned by {@code down}.
+ */
+public final class Deployer {
+
+    public record Options(Duration readyTimeout, Duration grace, Duration pollInterval, boolean keepOnFailure) {
+    }
+
+    /** How {@code up} ended: {@code changed} is false when everything was already running as specified. */
+    public record Outcome(boolean changed, String endpoint) {
+    }
+
+    private final Topology topology;
+    private final Path topologyFile;
+    private final LaunchPlan plan;
+    private final StateStore store;
+    private final ProcessControl control;
+    private final NodeProbe probe;
+    private final PrintWriter progress;
+    private final Options options;
+
+    public Deployer(Topology topology, Path topologyFile, LaunchPlan plan, StateStore store, ProcessControl control,
+            NodeProbe probe, PrintWriter progress, Options options) {
+        this.topology = topology;
+        this.topologyFile = topologyFile;
+        this.plan = plan;
+        this.store = store;
+        this.control = control;
+        this.probe = probe;
+        this.progress = progress;
+        this.options = options;
+    }
+
+    public Outcome up() throws DeploymentException, InterruptedException, IOException {
+        long start = System.nanoTime();
+        DeploymentState previous = store.read(topology.name()).orElse(null);
+        Map<String, ProcessRecord> running = previous == null ? Map.of() : healthyProcesses(previous);
+
+        List<LaunchPlan.Launch> toStart = new ArrayList<>();
+        for (LaunchPlan.Launch launch : plan.all()) {
+            ProcessRecord current = running.get(launch.name());
+            if (current == null || !current.specHash().equals(launch.record().specHash())) {
+                toStart.add(launch);
+            }
+        }
+        Set<String> planned = new LinkedHashSet<>();
+        plan.all().forEach(launch -> planned.add(launch.name()));
+        List<ProcessRecord> toStop = new ArrayList<>();
+        if (previous != null) {
+            for (ProcessRecord process : previous.processes()) {
+                boolean replaced = toStart.stream().anyMatch(launch -> launch.name().equals(process.name()));
+                if (replaced || !planned.contains(process.name())) {
+                    toStop.add(process);
+                }
+            }
+        }
+        if (toStart.isEmpty() && toStop.isEmpty()) {
+            say("deployment " + topology.name() + " is up and unchanged; nothing to do");
+            return new Outcome(false, endpoint());
+        }
+
+        DeploymentState state = previous != null ? withHosts(previous) : emptyState();
+        if (!toStop.isEmpty()) {
+            say("stopping " + names(toStop) + " (changed, failed or no longer in the topology)");
+            Teardown.Result stopped = new Teardown(control, progress, options.grace()).stop(state, toStop);
+            state = stopped.state();
+            store.write(state);
+            if (!stopped.clean()) {
+                throw new DeploymentException("cannot replace " + String.join(", ", stopped.leftBehind().keySet())
+                        + ": the old processes could not be stopped");
+            }
+        }
+
+        List<LaunchPlan.Launch> nodes = toStart.stream().filter(launch -> !launch.record().role().equals("proxy")).toList();
+        List<LaunchPlan.Launch> proxy = toStart.stream().filter(launch -> launch.record().role().equals("proxy")).toList();
+        List<ProcessRecord> startedHere = new ArrayList<>();
+        try {
+            checkHostsFree(toStart);
+            prepareEcDirectory(previous == null);
+            state = launch(state, nodes, startedHere);
+            new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
+                    .await(startedHere, options.readyTimeout());
+            if (!proxy.isEmpty()) {
+                List<ProcessRecord> nodesStarted = List.copyOf(startedHere);
+                state = launch(state, proxy, startedHere);
+                List<ProcessRecord> proxyStarted = new ArrayList<>(startedHere);
+                proxyStarted.removeAll(nodesStarted);
+                new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
+                        .await(proxyStarted, options.readyTimeout());
+            }
+            sendSmokeRequest();
+        } catch (DeploymentException | TransportException e) {
+            throw cleanUp(state, startedHere, e.getMessage());
+        }
+        say("deployment " + topology.name() + " is ready after " + String.format("%.1f s", (System.nanoTime() - start) / 1e9));
+        return new Outcome(true, endpoint());
+    }
+
+    /** The previous processes that are running and ready, by name; the others will be replaced. */
+    private Map<String, ProcessRecord> healthyProcesses(DeploymentState previous) throws InterruptedException {
+        Map<String, ProcessState> states = control.probe(previous.processes(), false);
+        Map<String, ProcessRecord> healthy = new HashMap<>();
+        List<ProcessRecord> running = previous.processes().stream()
+                .filter(process -> states.get(process.name()) != null && states.get(process.name()).isRunning())
+                .toList();
+        Map<ProcessRecord, NodeProbe.Readiness> readiness = Parallel.map(running, process -> process.role().equals("proxy")
+                ? probe.proxyReadiness(process.address(), process.port(), Duration.ofSeconds(2))
+                : probe.readiness(process.address(), process.port(), previous.servedModelName(), Duration.ofSeconds(2)));
+        readiness.forEach((process, answer) -> {
+            if (answer.ready()) {
+                healthy.put(process.name(), process);
+            }
+        });
+        return healthy;
+    }
+
+    /**
+     * Every process's ports, and its NPUs where npu-smi can tell, must be free on its host before anything
+     * starts: else it would fail minutes later, in the middle of loading.
+     */
+    private void checkHostsFree(List<LaunchPlan.Launch> launches) throws DeploymentException, TransportException {
+        Map<String, Set<Integer>> listening = new HashMap<>();
+        Map<String, Optional<NpuSmi.Report>> npuReports = new HashMap<>();
+        List<String> taken = new ArrayList<>();
+        for (LaunchPlan.Launch launch : launches) {
+            ProcessRecord record = launch.record();
+            Set<Integer> open = listening.get(record.host());
+            if (open == null) {
+                open = control.listeningPorts(record.host());
+                listening.put(record.host(), open);
+            }
+            Set<Integer> wanted = new TreeSet<>(record.extraPorts());
+            wanted.add(record.port());
+            wanted.retainAll(open);
+            if (!wanted.isEmpty()) {
+                taken.add(record.name() + " needs port " + wanted + " on " + record.host() + ", which something already listens on");
+            }
+            if (!record.devices().isEmpty()) {
+                Optional<NpuSmi.Report> npus = npuReports.get(record.host());
+                if (npus == null) {
+                    npus = NpuSmi.read(control.hosts().require(record.host()));
+                    npuReports.put(record.host(), npus);
+                }
+                for (int device : record.devices()) {
+                    Long user = npus.map(report -> report.busy().get(device)).orElse(null);
+                    if (user != null) {
+                        taken.add(record.name() + " needs NPU " + device + " on " + record.host() + ", which pid " + user + " uses");
+                    }
+                }
+            }
+        }
+        if (!taken.isEmpty()) {
+            throw new DeploymentException(String.join("\n", taken) + "\nnothing was started");
+        }
+    }
+
+    /**
+     * Empties the EC directory on encoder hosts, as the guide does, when the deployment starts afresh (a
+     * running consumer may still read it otherwise), and creates it on every host that uses it.
+     */
+    private void prepareEcDirectory(boolean fresh) throws TransportException {
+        String path = topology.ecTransfer().sharedStoragePath();
+        Set<String> encoderHosts = new LinkedHashSet<>();
+        Set<String> users = new LinkedHashSet<>();
+        topology.nodes().forEach(node -> {
+            users.add(node.host());
+            if (node.role() == Role.ENCODER) {
+                encoderHosts.add(node.host());
+            }
+        });
+        for (String host : users) {
+            boolean wipe = fresh && encoderHosts.contains(host);
+            control.runChecked(host, wipe ? HostCommands.recreateDirectory(path) : HostCommands.createDirectory(path),
+                    (wipe ? "emptying " : "creating ") + "the EC directory " + path);
+        }
+    }
+
+    /** Records the launches as being started, starts them all at once, and records their pids. */
+    private DeploymentState launch(DeploymentState state, List<LaunchPlan.Launch> launches, List<ProcessRecord> startedHere)
+            throws IOException, InterruptedException, TransportException {
+        for (LaunchPlan.Launch launch : launches) {
+            state = state.with(launch.record());
+        }
+        store.write(state);
+        Map<LaunchPlan.Launch, Object> results = Parallel.map(launches, launch -> {
+            try {
+                return control.start(launch.record(), launch.script());
+            } catch (TransportException e) {
+                return e;
+            }
+        });
+        TransportException firstFailure = null;
+        for (Map.Entry<LaunchPlan.Launch, Object> result : results.entrySet()) {
+            if (result.getValue() instanceof ProcessRecord started) {
+                state = state.with(started);
+                startedHere.add(started);
+                say(started.name() + ": started on " + started.host() + ", pid " + started.processGroup());
+            } else {
+                // Still recorded with pid 0: down finds the pid file if it did start after all.
+                startedHere.add(result.getKey().record());
+                firstFailure = firstFailure != null ? firstFailure : (TransportException) result.getValue();
+            }
+        }
+        store.write(state);
+        if (firstFailure != null) {
+            throw firstFailure;
+        }
+        return state;
+    }
+
+    private void sendSmokeRequest() throws DeploymentException {
+        ProcessRecord proxy = plan.proxy().record();
+        long start = System.nanoTime();
+        NodeProbe.Completion answer = probe.chat(proxy.address(), proxy.port(),
+                SmokeRequest.chatBody(topology.servedModelName()), Duration.ofMinutes(2));
+        if (!answer.succeeded()) {
+            throw new DeploymentException("the test request through the proxy (text and an image) failed: " + answer.describe());
+        }
+        say("test request through the proxy (text and an image): answered in "
+                + (System.nanoTime() - start) / 1_000_000 + " ms");
+    }
+
+    private DeploymentException cleanUp(DeploymentState state, List<ProcessRecord> startedHere, String why)
+            throws InterruptedException, IOException {
+        if (options.keepOnFailure() || startedHere.isEmpty()) {
+            if (!startedHere.isEmpty()) {
+                say("leaving " + names(startedHere) + " running (--keep-on-failure); epdctl down " + topology.name() + " stops them");
+            }
+            return new DeploymentException(why);
+        }
+        say("stopping what this run started: " + names(startedHere));
+        Teardown.Result result = new Teardown(control, progress, options.grace()).stop(state, startedHere);
+        writeOrDelete(result.state());
+        String left = result.clean() ? "" : "\nnot everything could be stopped; see above, then run: epdctl down " + topology.name();
+        return new DeploymentException(why + left);
+    }
+
+    private void writeOrDelete(DeploymentState state) throws IOException {
+        if (state.processes().isEmpty()) {
+            store.delete(state.deployment());
+        } else {
+            store.write(state);
+        }
+    }
+
+    private DeploymentState emptyState() {
+        return new DeploymentState(topology.name(), topologyFile.toAbsolutePath().toString(), topology.servedModelName(),
+                topology.ecTransfer().sharedStoragePath(), topology.hosts(), List.of(), Instant.now());
+    }
+
+    /** The previous state, with the hosts it knows and the current topology's (new hosts may have been added). */
+    private DeploymentState withHosts(DeploymentState previous) {
+        Map<String, Host> hosts = new LinkedHashMap<>(previous.hosts());
+        hosts.putAll(topology.hosts());
+        return new DeploymentState(previous.deployment(), topologyFile.toAbsolutePath().toString(),
+                topology.servedModelName(), topology.ecTransfer().sharedStoragePath(), hosts, previous.processes(), Instant.now());
+    }
+
+    private String endpoint() {
+        ProcessRecord proxy = plan.proxy().record();
+        return NodeProbe.uri(proxy.address(), proxy.port(), "").toString();
+    }
+
+    private static String names(List<ProcessRecord> processes) {
+        return String.join(", ", processes.stream().map(ProcessRecord::name).toList());
+    }
+
+    private void say(String line) {
+        progress.println("epdctl: " + line);
+        progress.flush();
+    }
+}

@@ -1,0 +1,50 @@
+package io.epdctl.lifecycle;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Function;
+
+/**
+ * Runs one task per item at once, each on its own thread: the items are hosts or nodes, a few dozen at
+ * most, and each task mostly waits on the network.
+ */
+final class Parallel {
+    private Parallel() {
+    }
+
+    /** The result of {@code task} for every item, in the items' order. Exceptions belong in the result type. */
+    static <T, R> Map<T, R> map(List<T> items, Function<T, R> task) throws InterruptedException {
+        if (items.isEmpty()) {
+            return Map.of();
+        }
+        ExecutorService threads = Executors.newFixedThreadPool(items.size(), runnable -> {
+            Thread thread = new Thread(runnable, "epdctl-parallel");
+            thread.setDaemon(true);
+            return thread;
+        });
+        try {
+            List<Future<R>> futures = new ArrayList<>();
+            for (T item : items) {
+                futures.add(threads.submit(() -> task.apply(item)));
+            }
+            Map<T, R> results = new LinkedHashMap<>();
+            for (int i = 0; i < items.size(); i++) {
+                try {
+                    results.put(items.get(i), futures.get(i).get());
+                } catch (ExecutionException e) {
+                    // A task threw an unchecked exception: a bug, not an outcome.
+                    throw new IllegalStateException("task for " + items.get(i) + " failed", e.getCause());
+                }
+            }
+            return results;
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+}

@@ -1,0 +1,220 @@
+package io.epdctl.lifecycle;
+
+import static io.epdctl.shell.Shell.quote;
+
+import io.epdctl.topology.Node;
+import io.epdctl.topology.ProxySpec;
+import io.epdctl.topology.Role;
+import io.epdctl.topology.Topology;
+import io.epdctl.transport.CommandResult;
+import io.epdctl.transport.Transport;
+import io.epdctl.transport.TransportException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+
+/**
+ * {@code epdctl check}: everything {@code up} needs from the hosts, checked on all hosts at once without
+ * starting anything: login, the commands, the model, the NPUs, free ports, and an EC directory that is
+ * writable and really the same directory for an encoder and its consumers on other machines.
+ */
+public final class Preflight {
+    private static final Duration TIMEOUT = Duration.ofSeconds(30);
+
+    public enum Level { OK, WARNING, FAILED }
+
+    public record Finding(String host, String check, Level level, String message) {
+    }
+
+    private final Topology topology;
+    private final HostConnections connections;
+
+    public Preflight(Topology topology, HostConnections connections) {
+        this.topology = topology;
+        this.connections = connections;
+    }
+
+    public List<Finding> run() throws InterruptedException {
+        List<Finding> findings = new ArrayList<>();
+        Map<String, List<Finding>> perHost = Parallel.map(List.copyOf(topology.hosts().keySet()), this::checkHost);
+        perHost.values().forEach(findings::addAll);
+        findings.addAll(checkEcSharing());
+        return findings;
+    }
+
+    private List<Finding> checkHost(String host) {
+        List<Finding> findings = new ArrayList<>();
+        Transport transport;
+        try {
+            transport = connections.require(host);
+            findings.add(new Finding(host, "login", Level.OK, "reached"));
+        } catch (TransportException e) {
+            findings.add(new Finding(host, "login", Level.FAILED, e.getMessage()));
+            return findings;
+        }
+        List<Node> nodes = topology.nodes().stream().filter(node -> node.host().equals(host)).toList();
+        boolean proxyHere = topology.proxy().host().equals(host);
+        try {
+            if (!nodes.isEmpty()) {
+                findings.add(commandPresent(transport, host, topology.vllm().setup(), topology.vllm().command()));
+                findings.add(modelPresent(transport, host));
+                findings.addAll(npus(transport, host, nodes));
+                findings.add(ecWritable(transport, host));
+            }
+            if (proxyHere) {
+                findings.add(proxyRunnable(transport, host));
+            }
+            findings.add(portsFree(transport, host, nodes, proxyHere));
+        } catch (TransportException e) {
+            findings.add(new Finding(host, "commands", Level.FAILED, e.getMessage()));
+        }
+        return findings;
+    }
+
+    private static Finding commandPresent(Transport transport, String host, List<String> setup, String command)
+            throws TransportException {
+        String script = String.join("\n", setup) + "\ncommand -v " + quote(command);
+        CommandResult result = transport.run(script, TIMEOUT);
+        return result.succeeded()
+                ? new Finding(host, "command", Level.OK, command + " is " + result.stdout().strip())
+                : new Finding(host, "command", Level.FAILED, command + " is not found (after the setup lines)");
+    }
+
+    private Finding modelPresent(Transport transport, String host) throws TransportException {
+        String model = topology.model();
+        if (!model.startsWith("/")) {
+            return new Finding(host, "model", Level.WARNING, model + " is not a path; vLLM will look it up by name");
+        }
+        CommandResult result = transport.run("test -e " + quote(model), TIMEOUT);
+        return result.succeeded()
+                ? new Finding(host, "model", Level.OK, model + " is present")
+                : new Finding(host, "model", Level.FAILED, model + " does not exist");
+    }
+
+    /** With npu-smi, the NPUs must exist and run no process; without it (no driver here), a warning. */
+    private static List<Finding> npus(Transport transport, String host, List<Node> nodes) throws TransportException {
+        Optional<NpuSmi.Report> npuSmi;
+        try {
+            npuSmi = NpuSmi.read(transport);
+        } catch (TransportException e) {
+            return List.of(new Finding(host, "npus", Level.FAILED, e.getMessage()));
+        }
+        if (npuSmi.isEmpty()) {
+            return List.of(new Finding(host, "npus", Level.WARNING, "npu-smi is not installed; NPUs not checked"));
+        }
+        NpuSmi.Report report = npuSmi.get();
+        List<Finding> findings = new ArrayList<>();
+        for (Node node : nodes) {
+            for (int device : node.devices()) {
+                if (!report.npus().contains(device)) {
+                    findings.add(new Finding(host, "npus", Level.FAILED, node.name() + ": NPU " + device + " is not on this host "
+                            + "(npu-smi lists " + report.npus() + ")"));
+                } else if (report.busy().containsKey(device)) {
+                    findings.add(new Finding(host, "npus", Level.FAILED, node.name() + ": NPU " + device + " is in use by pid "
+                            + report.busy().get(device)));
+                }
+            }
+        }
+        if (findings.isEmpty()) {
+            findings.add(new Finding(host, "npus", Level.OK, "NPUs present and idle"));
+        }
+        return findings;
+    }
+
+    private Finding ecWritable(Transport transport, String host) throws TransportException {
+        String directory = topology.ecTransfer().sharedStoragePath();
+        String marker = directory + "/.epdctl-check-" + UUID.randomUUID();
+        CommandResult result = transport.run("mkdir -p -- " + quote(directory) + " && : > " + quote(marker)
+                + " && rm -f -- " + quote(marker), TIMEOUT);
+        return result.succeeded()
+                ? new Finding(host, "ec-directory", Level.OK, directory + " is writable")
+                : new Finding(host, "ec-directory", Level.FAILED, directory + " is not writable: " + result.stderr().strip());
+    }
+
+    private Finding proxyRunnable(Transport transport, String host) throws TransportException {
+        ProxySpec proxy = topology.proxy();
+        if (proxy.isBuiltIn()) {
+            return commandPresent(transport, host, proxy.setup(), proxy.command());
+        }
+        String script = String.join("\n", proxy.setup()) + "\ncommand -v " + quote(proxy.python())
+                + " >/dev/null && test -r " + quote(proxy.script());
+        CommandResult result = transport.run(script, TIMEOUT);
+        return result.succeeded()
+                ? new Finding(host, "proxy", Level.OK, proxy.python() + " and " + proxy.script() + " are present")
+                : new Finding(host, "proxy", Level.FAILED, proxy.python() + " or " + proxy.script() + " is missing");
+    }
+
+    private Finding portsFree(Transport transport, String host, List<Node> nodes, boolean proxyHere) throws TransportException {
+        Set<Integer> wanted = new TreeSet<>();
+        for (Node node : nodes) {
+            wanted.add(node.port());
+            if (node.role() == Role.DECODE) {
+                int base = topology.kvPortOf(node);
+                for (int port = base; port < base + node.ranks(); port++) {
+                    wanted.add(port);
+                }
+            }
+        }
+        if (proxyHere) {
+            wanted.add(topology.proxy().port());
+        }
+        Set<Integer> taken = new TreeSet<>(wanted);
+        taken.retainAll(Listeners.ports(transport.run(HostCommands.tcpTables(), TIMEOUT).stdout()));
+        return taken.isEmpty()
+                ? new Finding(host, "ports", Level.OK, "ports " + wanted + " are free")
+                : new Finding(host, "ports", Level.FAILED, "ports " + taken + " are already in use");
+    }
+
+    /** A marker written on each encoder host must be readable on every consumer host that is another machine. */
+    private List<Finding> checkEcSharing() throws InterruptedException {
+        String directory = topology.ecTransfer().sharedStoragePath();
+        List<Finding> findings = new ArrayList<>();
+        for (Node encoder : topology.nodes(Role.ENCODER)) {
+            Set<String> consumerHosts = new LinkedHashSet<>();
+            topology.nodes().stream()
+                    .filter(node -> "ec_consumer".equals(node.role().ecRole()))
+                    .filter(node -> !topology.hostOf(node).machine().equals(topology.hostOf(encoder).machine()))
+                    .forEach(node -> consumerHosts.add(node.host()));
+            if (consumerHosts.isEmpty()) {
+                continue;
+            }
+            findings.addAll(shared(encoder.host(), List.copyOf(consumerHosts), directory));
+        }
+        return findings;
+    }
+
+    private List<Finding> shared(String encoderHost, List<String> consumerHosts, String directory) throws InterruptedException {
+        String token = UUID.randomUUID().toString();
+        String marker = directory + "/.epdctl-shared-" + token;
+        List<Finding> findings = new ArrayList<>();
+        try {
+            connections.require(encoderHost).run("echo " + quote(token) + " > " + quote(marker), TIMEOUT);
+        } catch (TransportException e) {
+            return List.of(new Finding(encoderHost, "ec-shared", Level.FAILED, "cannot write a marker: " + e.getMessage()));
+        }
+        Map<String, Finding> reads = Parallel.map(consumerHosts, host -> {
+            try {
+                CommandResult result = connections.require(host).run("cat -- " + quote(marker), TIMEOUT);
+                return result.succeeded() && result.stdout().strip().equals(token)
+                        ? new Finding(host, "ec-shared", Level.OK, directory + " is shared with " + encoderHost)
+                        : new Finding(host, "ec-shared", Level.FAILED, directory + " is not the same directory as on "
+                                + encoderHost + " (a marker written there is not here): mount shared storage on both");
+            } catch (TransportException e) {
+                return new Finding(host, "ec-shared", Level.FAILED, e.getMessage());
+            }
+        });
+        findings.addAll(reads.values());
+        try {
+            connections.require(encoderHost).run("rm -f -- " + quote(marker), TIMEOUT);
+        } catch (TransportException e) {
+            findings.add(new Finding(encoderHost, "ec-shared", Level.WARNING, "marker " + marker + " not removed: " + e.getMessage()));
+        }
+        return findings;
+    }
+}

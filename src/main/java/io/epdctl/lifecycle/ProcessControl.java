@@ -1,0 +1,192 @@
+package io.epdctl.lifecycle;
+
+import io.epdctl.state.ProcessRecord;
+import io.epdctl.transport.CommandResult;
+import io.epdctl.transport.Transport;
+import io.epdctl.transport.TransportException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Starts, probes and stops a deployment's processes on their hosts, through the hosts' transports. All
+ * the process handling of {@code up}, {@code status} and {@code down} goes through here.
+ */
+public final class ProcessControl {
+    private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(30);
+
+    private final HostConnections hosts;
+
+    public ProcessControl(HostConnections hosts) {
+        this.hosts = hosts;
+    }
+
+    public HostConnections hosts() {
+        return hosts;
+    }
+
+    /** Writes the node's script and starts it detached in its own process group; returns the record with its pid. */
+    ProcessRecord start(ProcessRecord node, String script) throws TransportException {
+        Transport transport = hosts.require(node.host());
+        CommandResult written = transport.run(HostCommands.writeExecutable(node.script()),
+                script.getBytes(StandardCharsets.UTF_8), COMMAND_TIMEOUT);
+        if (!written.succeeded()) {
+            throw new TransportException(node.host() + ": cannot write " + node.script() + ": " + written.stderr().strip());
+        }
+        CommandResult started = transport.run(HostCommands.start(node), COMMAND_TIMEOUT);
+        String[] pidAndTicks = started.stdout().strip().split(" ");
+        if (!started.succeeded() || pidAndTicks.length != 2) {
+            throw new TransportException(node.host() + ": cannot start " + node.name() + ": " + started.stderr().strip());
+        }
+        return node.started(Long.parseLong(pidAndTicks[0]), pidAndTicks[1], Instant.now());
+    }
+
+    /**
+     * A node whose start was interrupted (pid 0 in the state) gets its pid from the pid file on its host;
+     * the record comes back unchanged when there is none.
+     */
+    ProcessRecord recover(ProcessRecord node) throws TransportException {
+        if (node.isStarted()) {
+            return node;
+        }
+        CommandResult result = hosts.require(node.host()).run(HostCommands.recoverPid(node), COMMAND_TIMEOUT);
+        String[] pidAndTicks = result.stdout().strip().split(" ");
+        if (pidAndTicks.length != 2) {
+            return node;
+        }
+        return node.started(Long.parseLong(pidAndTicks[0]), pidAndTicks[1], Instant.now());
+    }
+
+    /** The state of every given process: one command per host, all hosts at once. */
+    public Map<String, ProcessState> probe(List<ProcessRecord> nodes, boolean scanLogs) throws InterruptedException {
+        Map<String, List<ProcessRecord>> byHost = new LinkedHashMap<>();
+        for (ProcessRecord node : nodes) {
+            byHost.computeIfAbsent(node.host(), host -> new ArrayList<>()).add(node);
+        }
+        Map<String, Map<String, ProcessState>> perHost = Parallel.map(List.copyOf(byHost.keySet()),
+                host -> probeHost(host, byHost.get(host), scanLogs));
+        Map<String, ProcessState> states = new HashMap<>();
+        perHost.values().forEach(states::putAll);
+        return states;
+    }
+
+    private Map<String, ProcessState> probeHost(String host, List<ProcessRecord> nodes, boolean scanLogs) {
+        Map<String, ProcessState> states = new HashMap<>();
+        List<ProcessRecord> started = nodes.stream().filter(ProcessRecord::isStarted).toList();
+        nodes.stream().filter(node -> !node.isStarted())
+                .forEach(node -> states.put(node.name(), ProcessState.of(ProcessState.Kind.NOT_STARTED)));
+        if (started.isEmpty()) {
+            return states;
+        }
+        CommandResult result;
+        try {
+            result = hosts.require(host).run(HostCommands.probe(started, scanLogs), COMMAND_TIMEOUT);
+            if (!result.succeeded()) {
+                throw new TransportException(host + ": probing processes failed: " + result.stderr().strip());
+            }
+        } catch (TransportException e) {
+            started.forEach(node -> states.put(node.name(), ProcessState.unreachable(e.getMessage())));
+            return states;
+        }
+        for (String line : result.stdout().split("\n")) {
+            String[] fields = line.split(" ", 3);
+            if (fields.length < 2) {
+                continue;
+            }
+            String name = fields[0];
+            if (fields[1].equals("fatal") && fields.length == 3) {
+                states.computeIfPresent(name, (key, state) -> state.withFatalLine(fields[2]));
+            } else {
+                states.put(name, parseState(fields));
+            }
+        }
+        return states;
+    }
+
+    private static ProcessState parseState(String[] fields) {
+        return switch (fields[1]) {
+            case "running" -> ProcessState.of(ProcessState.Kind.RUNNING);
+            case "orphaned" -> ProcessState.of(ProcessState.Kind.ORPHANED);
+            case "reused" -> ProcessState.of(ProcessState.Kind.REUSED);
+            case "exited" -> new ProcessState(ProcessState.Kind.EXITED, parseExitCode(fields), null, null);
+            default -> ProcessState.of(ProcessState.Kind.GONE);
+        };
+    }
+
+    private static Integer parseExitCode(String[] fields) {
+        try {
+            return fields.length == 3 ? Integer.valueOf(fields[2].strip()) : null;
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    /** How stopping one process went. {@code leftPids} lists processes of its group still alive after SIGKILL. */
+    public record StopOutcome(String how, List<Long> leftPids) {
+        public boolean clean() {
+            return leftPids.isEmpty();
+        }
+    }
+
+    /** SIGTERM to the process group, {@code grace}, SIGKILL; then checks that no process of the group is left. */
+    StopOutcome stop(ProcessRecord node, Duration grace) throws TransportException {
+        CommandResult result = hosts.require(node.host()).run(HostCommands.stop(node, grace), grace.plus(COMMAND_TIMEOUT));
+        if (!result.succeeded()) {
+            throw new TransportException(node.host() + ": stopping " + node.name() + " failed: " + result.stderr().strip());
+        }
+        String[] fields = result.stdout().strip().split("\\s+");
+        List<Long> left = new ArrayList<>();
+        int firstPid = fields[0].equals("exited") ? 2 : 1;
+        for (int i = firstPid; i < fields.length; i++) {
+            left.add(Long.parseLong(fields[i]));
+        }
+        String how = switch (fields[0]) {
+            case "terminated" -> "stopped by SIGTERM";
+            case "killed" -> "killed with SIGKILL after the " + grace.toSeconds() + " s grace period";
+            case "exited" -> "had already exited" + (fields.length > 1 ? " with status " + fields[1] : "");
+            default -> "was no longer running";
+        };
+        return new StopOutcome(how, left);
+    }
+
+    /** The last {@code lines} lines of the node's log, or why they cannot be read. */
+    String tail(ProcessRecord node, int lines) {
+        try {
+            CommandResult result = hosts.require(node.host()).run(HostCommands.tail(node.log(), lines, false), COMMAND_TIMEOUT);
+            return result.succeeded() ? result.stdout() : "(cannot read " + node.log() + ": " + result.stderr().strip() + ")";
+        } catch (TransportException e) {
+            return "(cannot read " + node.log() + ": " + e.getMessage() + ")";
+        }
+    }
+
+    /** Copies the node's log to {@code out}: the last {@code lines}, and with {@code follow} what comes after. */
+    public int streamLog(ProcessRecord node, int lines, boolean follow, java.io.OutputStream out, java.io.OutputStream err)
+            throws TransportException, InterruptedException {
+        return hosts.require(node.host()).stream(HostCommands.tail(node.log(), lines, follow), out, err);
+    }
+
+    /** The TCP ports something listens on at {@code host}. */
+    Set<Integer> listeningPorts(String host) throws TransportException {
+        CommandResult result = hosts.require(host).run(HostCommands.tcpTables(), COMMAND_TIMEOUT);
+        return Listeners.ports(result.stdout());
+    }
+
+    /** Removes a directory on a host; the path was validated as an absolute, non-system path. */
+    public void removeDirectory(String host, String path) throws TransportException {
+        runChecked(host, HostCommands.removeDirectory(path), "removing " + path);
+    }
+
+    /** Runs a command that must succeed, e.g. preparing a directory. */
+    void runChecked(String host, String command, String what) throws TransportException {
+        CommandResult result = hosts.require(host).run(command, COMMAND_TIMEOUT);
+        if (!result.succeeded()) {
+            throw new TransportException(host + ": " + what + " failed: " + result.stderr().strip());
+        }
+    }
+}

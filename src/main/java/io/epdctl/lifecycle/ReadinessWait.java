@@ -1,0 +1,108 @@
+package io.epdctl.lifecycle;
+
+import io.epdctl.state.ProcessRecord;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * Waits until started processes are ready, and gives up at once when one of them exits or logs a fatal
+ * error: a crash is reported in the time of one poll, not at the timeout. Each poll asks every host for
+ * its processes' states (one command per host) and every not-yet-ready process over HTTP, all at once.
+ */
+final class ReadinessWait {
+    private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(2);
+    private static final Duration SUMMARY_EVERY = Duration.ofSeconds(15);
+    private static final int LOG_LINES = 20;
+
+    private final ProcessControl control;
+    private final NodeProbe probe;
+    private final String servedModelName;
+    private final PrintWriter progress;
+    private final Duration pollInterval;
+
+    ReadinessWait(ProcessControl control, NodeProbe probe, String servedModelName, PrintWriter progress, Duration pollInterval) {
+        this.control = control;
+        this.probe = probe;
+        this.servedModelName = servedModelName;
+        this.progress = progress;
+        this.pollInterval = pollInterval;
+    }
+
+    void await(List<ProcessRecord> processes, Duration timeout) throws DeploymentException, InterruptedException {
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos();
+        long nextSummary = start + SUMMARY_EVERY.toNanos();
+        Map<String, String> waitingFor = new LinkedHashMap<>();
+        processes.forEach(process -> waitingFor.put(process.name(), "not listening yet"));
+        Map<String, ProcessRecord> byName = new HashMap<>();
+        processes.forEach(process -> byName.put(process.name(), process));
+
+        while (true) {
+            Map<String, ProcessState> states = control.probe(processes, true);
+            for (ProcessRecord process : processes) {
+                ProcessState state = states.get(process.name());
+                if (state == null || !state.isRunning() || state.fatalLine() != null) {
+                    throw failure(process, state == null ? "no longer running" : state.describe());
+                }
+            }
+            List<ProcessRecord> pending = waitingFor.keySet().stream().map(byName::get).toList();
+            Map<ProcessRecord, NodeProbe.Readiness> answers = Parallel.map(pending, this::readiness);
+            for (Map.Entry<ProcessRecord, NodeProbe.Readiness> answer : answers.entrySet()) {
+                String name = answer.getKey().name();
+                if (answer.getValue().ready()) {
+                    waitingFor.remove(name);
+                    say(name + ": ready after " + seconds(System.nanoTime() - start));
+                } else {
+                    waitingFor.put(name, answer.getValue().detail());
+                }
+            }
+            if (waitingFor.isEmpty()) {
+                return;
+            }
+            long now = System.nanoTime();
+            if (now >= deadline) {
+                throw new DeploymentException("not ready within " + timeout.toSeconds() + " s (raise it with --timeout): "
+                        + describe(waitingFor));
+            }
+            if (now >= nextSummary) {
+                say("waiting " + seconds(now - start) + " for " + describe(waitingFor));
+                nextSummary = now + SUMMARY_EVERY.toNanos();
+            }
+            Thread.sleep(Math.min(pollInterval.toMillis(), Math.max(1, (deadline - now) / 1_000_000)));
+        }
+    }
+
+    private NodeProbe.Readiness readiness(ProcessRecord process) {
+        return process.role().equals("proxy")
+                ? probe.proxyReadiness(process.address(), process.port(), HTTP_TIMEOUT)
+                : probe.readiness(process.address(), process.port(), servedModelName, HTTP_TIMEOUT);
+    }
+
+    private DeploymentException failure(ProcessRecord process, String what) {
+        List<String> lines = new ArrayList<>();
+        lines.add(process.name() + " (" + process.role() + " on " + process.host() + ") " + what + ".");
+        lines.add("Last lines of " + process.host() + ":" + process.log() + ":");
+        control.tail(process, LOG_LINES).lines().forEach(line -> lines.add("  | " + line));
+        return new DeploymentException(String.join("\n", lines));
+    }
+
+    private static String describe(Map<String, String> waitingFor) {
+        return waitingFor.entrySet().stream().map(entry -> entry.getKey() + " (" + entry.getValue() + ")")
+                .collect(Collectors.joining(", "));
+    }
+
+    private static String seconds(long nanos) {
+        return String.format("%.1f s", nanos / 1e9);
+    }
+
+    private void say(String line) {
+        progress.println("  " + line);
+        progress.flush();
+    }
+}

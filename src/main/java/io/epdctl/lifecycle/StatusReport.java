@@ -1,0 +1,71 @@
+package io.epdctl.lifecycle;
+
+import io.epdctl.state.DeploymentState;
+import io.epdctl.state.ProcessRecord;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code epdctl status}: every process of a deployment probed at once (its host for the process, HTTP for
+ * readiness and load), with short timeouts so that a dead host costs seconds, not minutes.
+ */
+public final class StatusReport {
+    private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(2);
+
+    /** One row of the table. Load figures are null when the process does not export them or is not ready. */
+    public record Row(
+            String name,
+            String role,
+            String host,
+            List<Integer> devices,
+            int port,
+            long pid,
+            String state,
+            Long uptimeSeconds,
+            Double running,
+            Double waiting,
+            Double kvCacheUsage,
+            String reason) {
+
+        public boolean ready() {
+            return state.equals("ready");
+        }
+    }
+
+    private final ProcessControl control;
+    private final NodeProbe probe;
+
+    public StatusReport(ProcessControl control, NodeProbe probe) {
+        this.control = control;
+        this.probe = probe;
+    }
+
+    public List<Row> rows(DeploymentState state) throws InterruptedException {
+        Map<String, ProcessState> processes = control.probe(state.processes(), true);
+        Map<ProcessRecord, Row> rows = Parallel.map(state.processes(),
+                process -> row(process, processes.get(process.name()), state.servedModelName()));
+        return List.copyOf(rows.values());
+    }
+
+    private Row row(ProcessRecord process, ProcessState processState, String servedModelName) {
+        Long uptime = process.startedAt() == null ? null : Duration.between(process.startedAt(), Instant.now()).toSeconds();
+        if (processState == null || !processState.isRunning()) {
+            String state = processState != null && processState.kind() == ProcessState.Kind.UNREACHABLE ? "unreachable host" : "exited";
+            String reason = processState == null ? "not found" : processState.describe();
+            return new Row(process.name(), process.role(), process.host(), process.devices(), process.port(),
+                    process.processGroup(), state, null, null, null, null, reason);
+        }
+        boolean isProxy = process.role().equals("proxy");
+        NodeProbe.Readiness readiness = isProxy
+                ? probe.proxyReadiness(process.address(), process.port(), HTTP_TIMEOUT)
+                : probe.readiness(process.address(), process.port(), servedModelName, HTTP_TIMEOUT);
+        String state = readiness.ready() ? "ready" : readiness.listening() ? "unhealthy" : "running";
+        String reason = readiness.ready() ? processState.fatalLine() : readiness.detail();
+        NodeProbe.Load load = readiness.ready() && !isProxy ? probe.load(process.address(), process.port(), HTTP_TIMEOUT)
+                : new NodeProbe.Load(null, null, null);
+        return new Row(process.name(), process.role(), process.host(), process.devices(), process.port(),
+                process.processGroup(), state, uptime, load.running(), load.waiting(), load.kvCacheUsage(), reason);
+    }
+}

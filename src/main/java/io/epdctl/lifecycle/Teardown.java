@@ -1,0 +1,99 @@
+package io.epdctl.lifecycle;
+
+import io.epdctl.state.DeploymentState;
+import io.epdctl.state.ProcessRecord;
+import io.epdctl.transport.TransportException;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Stops processes of a deployment: the proxy first (so no request reaches a node being stopped), then the
+ * nodes, all at once. A process is forgotten only once its whole group is gone and its ports are closed;
+ * anything else stays in the state for a later {@code down}, and is reported.
+ */
+public final class Teardown {
+    private final ProcessControl control;
+    private final PrintWriter progress;
+    private final Duration grace;
+
+    public Teardown(ProcessControl control, PrintWriter progress, Duration grace) {
+        this.control = control;
+        this.progress = progress;
+        this.grace = grace;
+    }
+
+    /** The state without what was stopped, and what could not be stopped (name to reason). */
+    public record Result(DeploymentState state, Map<String, String> leftBehind) {
+        public boolean clean() {
+            return leftBehind.isEmpty();
+        }
+    }
+
+    public Result stop(DeploymentState state, List<ProcessRecord> processes) throws InterruptedException {
+        List<ProcessRecord> proxies = processes.stream().filter(process -> process.role().equals("proxy")).toList();
+        List<ProcessRecord> nodes = processes.stream().filter(process -> !process.role().equals("proxy")).toList();
+        Map<String, String> leftBehind = new LinkedHashMap<>();
+        DeploymentState remaining = state;
+        for (List<ProcessRecord> wave : List.of(proxies, nodes)) {
+            Map<ProcessRecord, String> outcomes = Parallel.map(wave, this::stopOne);
+            for (Map.Entry<ProcessRecord, String> outcome : outcomes.entrySet()) {
+                if (outcome.getValue() == null) {
+                    remaining = remaining.without(outcome.getKey().name());
+                } else {
+                    leftBehind.put(outcome.getKey().name(), outcome.getValue());
+                }
+            }
+        }
+        return new Result(remaining, leftBehind);
+    }
+
+    /** Null when the process is gone and its ports are closed; else what is left. */
+    private String stopOne(ProcessRecord declared) {
+        String name = declared.name();
+        try {
+            ProcessRecord process = control.recover(declared);
+            if (!process.isStarted()) {
+                report(name + ": had not been started");
+                return null;
+            }
+            ProcessControl.StopOutcome outcome = control.stop(process, grace);
+            if (!outcome.clean()) {
+                String left = "processes " + outcome.leftPids() + " of its group (pgid " + process.processGroup()
+                        + ") on " + process.host() + " survived SIGKILL";
+                report(name + ": " + left);
+                return left;
+            }
+            Set<Integer> open = new TreeSet<>(ports(process));
+            open.retainAll(control.listeningPorts(process.host()));
+            if (!open.isEmpty()) {
+                String left = "port " + open + " on " + process.host() + " is still listening after its processes ended";
+                report(name + ": " + outcome.how() + ", but " + left);
+                return left;
+            }
+            report(name + ": " + outcome.how());
+            return null;
+        } catch (TransportException e) {
+            report(name + ": not stopped: " + e.getMessage() + " (kept in the state; run down again when the host is back)");
+            return "host unreachable: " + e.getMessage();
+        }
+    }
+
+    private static List<Integer> ports(ProcessRecord process) {
+        List<Integer> ports = new ArrayList<>(process.extraPorts());
+        ports.add(process.port());
+        return ports;
+    }
+
+    private void report(String line) {
+        synchronized (progress) {
+            progress.println("  " + line);
+            progress.flush();
+        }
+    }
+}

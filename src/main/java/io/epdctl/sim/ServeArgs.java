@@ -1,0 +1,36 @@
+package io.epdctl.sim;
+
+import io.epdctl.sim.transfer.EcConfig;
+import io.epdctl.sim.transfer.KvConfig;
+import java.util.List;
+import java.util.Optional;
+
+/** The {@code vllm serve} command line the simulator understood. */
+record ServeArgs(
+        String model,
+        Optional<String> host,
+        int port,
+        List<String> servedModelNames,
+        double gpuMemoryUtilization,
+        int maxModelLen,
+        int maxNumSeqs,
+        Optional<Integer> maxNumBatchedTokens,
+        boolean enforceEager,
+        boolean enableRequestIdHeaders,
+        boolean enablePrefixCaching,
+        int tensorParallelSize,
+        int dataParallelSize,
+        Optional<EcConfig> ecTransfer,
+        Optional<KvConfig> kvTransfer,
+        Optional<String> allowedLocalMediaPath,
+        boolean mmEncoderOnly) {
+
+    /** The name clients use: the first served name, or the model path as vLLM does. */
+    String servedModelName() {
+        return servedModelNames.isEmpty() ? model : servedModelNames.get(0);
+    }
+
+    boolean serves(String name) {
+        return servedModelNames.isEmpty() ? model.equals(name) : servedModelNames.contains(name);
+    }
+}

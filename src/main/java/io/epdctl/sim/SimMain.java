@@ -1,0 +1,234 @@
+package io.epdctl.sim;
+
+import io.epdctl.sim.transfer.KvConfig;
+import io.epdctl.sim.transfer.KvReceiver;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.BindException;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
+
+/**
+ * {@code vllm-sim serve MODEL [flags]}: a stand-in for {@code vllm serve} that starts like it, answers its
+ * HTTP API with deterministic text, and performs the EC and KV hand-offs of the EPD connectors for real.
+ */
+public final class SimMain {
+    static final String EC_CONNECTOR = "ECExampleConnector";
+    static final String KV_CONNECTOR = "MooncakeLayerwiseConnector";
+    private static final String USAGE = "usage: vllm serve [model_tag] [options]";
+
+    private final Map<String, String> env;
+    private final SimLog log;
+    private final PrintStream err;
+
+    private SimMain(Map<String, String> env, PrintStream out, PrintStream err) {
+        this.env = env;
+        this.err = err;
+        this.log = new SimLog(out, err);
+    }
+
+    public static void main(String[] argv) {
+        int exitCode = new SimMain(System.getenv(), System.out, System.err).run(Arrays.asList(argv));
+        if (exitCode != 0) {
+            System.exit(exitCode);
+        }
+        // 0: the HTTP server's thread keeps the process alive until SIGTERM
+    }
+
+    private int run(List<String> argv) {
+        if (argv.isEmpty() || !argv.get(0).equals("serve")) {
+            err.println(USAGE);
+            err.println("vllm-sim: error: the only command is: serve MODEL [flags]");
+            return 2;
+        }
+        ServeArgs args;
+        Faults faults;
+        try {
+            args = ServeArgsParser.parse(argv.subList(1, argv.size()));
+            faults = Faults.fromEnvironment(env);
+        } catch (ArgumentError e) {
+            err.println(USAGE);
+            err.println("vllm serve: error: " + e.getMessage());
+            return 2;
+        } catch (StartupFailure e) {
+            log.traceback("arg_utils.py", "Invalid engine configuration.", e.exceptionLine());
+            return 1;
+        } catch (IllegalArgumentException e) {
+            err.println("vllm-sim: error: " + e.getMessage());
+            return 2;
+        }
+        if (faults.ignoreSigterm()) {
+            Signal.handle(new Signal("TERM"), SignalHandler.SIG_IGN);
+        }
+        log.info("api_server.py", "vLLM API server version 0.13.0+sim (vllm-sim)");
+        log.info("api_server.py", "args: " + args);
+        try {
+            return serve(args, faults);
+        } catch (IOException e) {
+            log.traceback("core.py", "EngineCore failed to start.", "OSError: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private int serve(ServeArgs args, Faults faults) throws IOException {
+        EngineChild engine = EngineChild.start();
+        log.info("core.py", "EngineCore started (pid=" + engine.pid() + ")");
+        Optional<KvReceiver> kvReceiver = Optional.empty();
+        try {
+            sleep(faults.startupDelayMillis()); // "loading the model": the port refuses connections meanwhile
+            if (faults.crashOnStartup()) {
+                throw new StartupFailure("RuntimeError: NPU out of memory while loading the model "
+                        + "(simulated by VLLM_SIM_CRASH_ON_STARTUP)");
+            }
+            checkEngine(args);
+            String advertisedHost = advertisedHost();
+            kvReceiver = bindKvPorts(args, advertisedHost);
+            SimServer server = new SimServer(args, faults, log, kvReceiver, advertisedHost, () -> crash(engine));
+            InetSocketAddress address = args.host().filter(h -> !h.isEmpty())
+                    .map(h -> new InetSocketAddress(h, args.port())).orElse(new InetSocketAddress(args.port()));
+            try {
+                server.start(address);
+            } catch (BindException e) {
+                throw new StartupFailure("OSError: [Errno 98] Address already in use: " + address);
+            }
+            Optional<KvReceiver> receiver = kvReceiver;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> shutDown(server, receiver, engine)));
+            log.info("api_server.py", "Starting vLLM API server 0 on http://"
+                    + args.host().orElse("0.0.0.0") + ":" + server.port());
+            log.info("launcher.py", "Available routes are: /health, /v1/models, /version, /metrics, "
+                    + "/v1/chat/completions, /v1/completions");
+            log.info("on.py", "Waiting for application startup.");
+            log.info("on.py", "Application startup complete.");
+            return 0;
+        } catch (StartupFailure e) {
+            log.traceback("core.py", "EngineCore failed to start.", e.exceptionLine()
+                    + "\nRuntimeError: Engine core initialization failed. See root cause above. "
+                    + "Failed core proc(s): {}");
+            kvReceiver.ifPresent(KvReceiver::close);
+            engine.stop();
+            return 1;
+        }
+    }
+
+    /** What vLLM and vLLM-Ascend check while building the engine, before the port opens. */
+    private void checkEngine(ServeArgs args) throws StartupFailure {
+        String devices = env.get("ASCEND_RT_VISIBLE_DEVICES");
+        if (devices != null) {
+            if (!devices.strip().matches("\\d+(\\s*,\\s*\\d+)*")) {
+                throw new StartupFailure("RuntimeError: ASCEND_RT_VISIBLE_DEVICES='" + devices
+                        + "' is not a comma-separated list of NPU ids (drvRetCode=7)");
+            }
+            int visible = devices.split(",").length;
+            int needed = args.tensorParallelSize() * args.dataParallelSize();
+            if (visible < needed) {
+                throw new StartupFailure("RuntimeError: tensor_parallel_size * data_parallel_size = " + needed
+                        + " NPUs needed but ASCEND_RT_VISIBLE_DEVICES='" + devices + "' makes " + visible + " visible");
+            }
+            log.info("platform.py", "Using NPUs " + devices.strip() + " (ASCEND_RT_VISIBLE_DEVICES)");
+        } else {
+            log.warning("platform.py", "ASCEND_RT_VISIBLE_DEVICES is not set: every NPU of the host is visible");
+        }
+        if (args.ecTransfer().isPresent() && !args.ecTransfer().get().connector().equals(EC_CONNECTOR)) {
+            throw new StartupFailure("ValueError: Unsupported connector type: " + args.ecTransfer().get().connector());
+        }
+        if (args.kvTransfer().isPresent()) {
+            checkKv(args, args.kvTransfer().get());
+        }
+    }
+
+    private static void checkKv(ServeArgs args, KvConfig kv) throws StartupFailure {
+        if (!kv.connector().equals(KV_CONNECTOR)) {
+            throw new StartupFailure("ValueError: Unsupported connector type: " + kv.connector()
+                    + " (vllm-sim simulates " + KV_CONNECTOR + " only)");
+        }
+        String side = kv.producer() ? "prefill" : "decode";
+        Optional<KvConfig.Parallelism> own = kv.producer() ? kv.prefill() : kv.decode();
+        if (own.isPresent() && (own.get().tpSize() != args.tensorParallelSize()
+                || own.get().dpSize() != args.dataParallelSize())) {
+            throw new StartupFailure("AssertionError: kv_connector_extra_config." + side + " says dp_size="
+                    + own.get().dpSize() + ", tp_size=" + own.get().tpSize() + " but this instance runs "
+                    + "--data-parallel-size " + args.dataParallelSize() + " --tensor-parallel-size "
+                    + args.tensorParallelSize());
+        }
+        if (kv.prefill().isPresent() && kv.decode().isPresent()
+                && kv.prefill().get().tpSize() % kv.decode().get().tpSize() != 0) {
+            throw new StartupFailure("AssertionError: prefill tp_size " + kv.prefill().get().tpSize()
+                    + " must be a multiple of decode tp_size " + kv.decode().get().tpSize());
+        }
+        int highest = kv.kvPort() + args.dataParallelSize() * args.tensorParallelSize() - 1;
+        if (kv.kvPort() < 1 || highest > 65535) {
+            throw new StartupFailure("zmq.error.ZMQError: Invalid argument (kv ports " + kv.kvPort() + "-" + highest + ")");
+        }
+    }
+
+    /** Only the decode side binds, one port per dp*tp rank, on the address it advertises. */
+    private static Optional<KvReceiver> bindKvPorts(ServeArgs args, String advertisedHost) throws StartupFailure {
+        if (args.kvTransfer().isEmpty() || !args.kvTransfer().get().consumer()) {
+            return Optional.empty();
+        }
+        int base = args.kvTransfer().get().kvPort();
+        try {
+            return Optional.of(new KvReceiver(InetAddress.getByName(advertisedHost), base,
+                    args.dataParallelSize() * args.tensorParallelSize()));
+        } catch (IOException e) {
+            throw new StartupFailure("zmq.error.ZMQError: Address already in use (addr='tcp://" + advertisedHost
+                    + ":" + base + "'): " + e.getMessage());
+        }
+    }
+
+    /**
+     * As vLLM's get_ip(): VLLM_HOST_IP, else the address of the interface that routes outwards (no packet is
+     * sent), else 0.0.0.0.
+     */
+    private String advertisedHost() {
+        String configured = env.get("VLLM_HOST_IP");
+        if (configured != null && !configured.isBlank()) {
+            return configured.strip();
+        }
+        try (DatagramSocket probe = new DatagramSocket()) {
+            probe.connect(InetAddress.getByName("8.8.8.8"), 80);
+            InetAddress local = probe.getLocalAddress();
+            if (local != null && !local.isAnyLocalAddress()) {
+                return local.getHostAddress();
+            }
+        } catch (IOException e) {
+            // no route out: fall through as vLLM does
+        }
+        log.warning("utils.py", "Failed to get the IP address, using 0.0.0.0 by default. "
+                + "The value can be set by the environment variable VLLM_HOST_IP or HOST_IP.");
+        return "0.0.0.0";
+    }
+
+    private void shutDown(SimServer server, Optional<KvReceiver> kvReceiver, EngineChild engine) {
+        log.info("launcher.py", "Shutting down FastAPI HTTP server.");
+        server.stop();
+        kvReceiver.ifPresent(KvReceiver::close);
+        engine.stop();
+        log.info("on.py", "Application shutdown complete.");
+    }
+
+    /** VLLM_SIM_CRASH_AFTER_REQUESTS: the engine dies; the server reports it and exits non-zero at once. */
+    private void crash(EngineChild engine) {
+        log.traceback("core.py", "EngineCore encountered a fatal error.",
+                "RuntimeError: simulated engine failure (VLLM_SIM_CRASH_AFTER_REQUESTS)");
+        log.error("async_llm.py", "AsyncLLM output_handler failed. EngineDeadError: EngineCore encountered an issue.");
+        engine.stop();
+        Runtime.getRuntime().halt(1);
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+}

@@ -1,0 +1,450 @@
+package io.epdctl.sim;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.epdctl.sim.transfer.EcStore;
+import io.epdctl.sim.transfer.KvReceiver;
+import io.epdctl.sim.transfer.KvSender;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** The OpenAI-compatible HTTP API of one simulated vLLM instance, with its EC and KV hand-offs. */
+final class SimServer {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String VERSION = "0.13.0+sim";
+    private static final int KV_BLOCK_SIZE = 128;
+    /** Bytes of "KV cache" pushed per prompt token: enough to be a real transfer, small enough for tests. */
+    private static final int KV_BYTES_PER_TOKEN = 256;
+    private static final int DEFAULT_MAX_TOKENS = 16;
+
+    private final ServeArgs args;
+    private final Faults faults;
+    private final SimLog log;
+    private final Optional<EcStore> ecStore;
+    private final Optional<KvReceiver> kvReceiver;
+    private final String advertisedHost;
+    private final Runnable crash;
+    private final Metrics metrics = new Metrics();
+    private final Semaphore batchSlots;
+    private final AtomicLong finishedRequests = new AtomicLong();
+    private final HttpClient callbackClient;
+    private final ExecutorService handlers;
+    private HttpServer server;
+
+    /** {@code crash} ends the process as a dying engine would; called after the N-th request when asked to. */
+    SimServer(ServeArgs args, Faults faults, SimLog log, Optional<KvReceiver> kvReceiver, String advertisedHost,
+            Runnable crash) {
+        this.args = args;
+        this.faults = faults;
+        this.log = log;
+        this.ecStore = args.ecTransfer().map(ec -> new EcStore(ec.sharedStoragePath()));
+        this.kvReceiver = kvReceiver;
+        this.advertisedHost = advertisedHost;
+        this.crash = crash;
+        this.batchSlots = new Semaphore(args.maxNumSeqs(), true);
+        this.handlers = Executors.newCachedThreadPool(runnable -> {
+            Thread thread = new Thread(runnable, "http");
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.callbackClient = HttpClient.newBuilder().executor(handlers).connectTimeout(Duration.ofSeconds(10))
+                .proxy(HttpClient.Builder.NO_PROXY).build();
+    }
+
+    /** Starts listening; the port refused connections until now, as vLLM's does while loading. */
+    void start(InetSocketAddress address) throws IOException {
+        server = HttpServer.create(address, 256);
+        server.setExecutor(handlers);
+        server.createContext("/", this::route);
+        server.start();
+    }
+
+    int port() {
+        return server.getAddress().getPort();
+    }
+
+    void stop() {
+        if (server != null) {
+            server.stop(0);
+        }
+        handlers.shutdownNow();
+    }
+
+    private void route(HttpExchange exchange) throws IOException {
+        try (exchange) {
+            String path = exchange.getRequestURI().getPath();
+            switch (path) {
+                case "/health" -> requireMethod(exchange, "GET", () -> send(exchange, faults.healthStatus(), null, ""));
+                case "/v1/models" -> requireMethod(exchange, "GET", () -> sendJson(exchange, 200, models()));
+                case "/version" -> requireMethod(exchange, "GET",
+                        () -> sendJson(exchange, 200, JSON.createObjectNode().put("version", VERSION)));
+                case "/metrics" -> requireMethod(exchange, "GET", () -> send(exchange, 200,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                        metrics.render(args.servedModelName(), args.maxNumSeqs(),
+                                kvReceiver.map(KvReceiver::received).orElse(0L),
+                                kvReceiver.map(KvReceiver::refused).orElse(0L))));
+                case "/v1/chat/completions" -> requireMethod(exchange, "POST", () -> complete(exchange, true));
+                case "/v1/completions" -> requireMethod(exchange, "POST", () -> complete(exchange, false));
+                default -> sendJson(exchange, 404, JSON.createObjectNode().put("detail", "Not Found"));
+            }
+        } catch (IOException e) {
+            // the client went away; nothing to answer
+        }
+        // after the exchange is closed, so that the N-th answer is delivered whole
+        if (faults.crashAfterRequests().isPresent()
+                && finishedRequests.get() >= faults.crashAfterRequests().getAsInt()) {
+            crash.run();
+        }
+    }
+
+    private interface Action {
+        void run() throws IOException;
+    }
+
+    private static void requireMethod(HttpExchange exchange, String method, Action action) throws IOException {
+        if (exchange.getRequestMethod().equals(method)) {
+            action.run();
+        } else {
+            sendJson(exchange, 405, JSON.createObjectNode().put("detail", "Method Not Allowed"));
+        }
+    }
+
+    private ObjectNode models() {
+        ObjectNode list = JSON.createObjectNode().put("object", "list");
+        ArrayNode data = list.putArray("data");
+        List<String> names = args.servedModelNames().isEmpty() ? List.of(args.model()) : args.servedModelNames();
+        for (String name : names) {
+            data.addObject().put("id", name).put("object", "model").put("created", now()).put("owned_by", "vllm")
+                    .put("root", args.model()).putNull("parent").put("max_model_len", args.maxModelLen());
+        }
+        return list;
+    }
+
+    /** One completion request: admission, EC, KV hand-off for its role, then generation. */
+    private void complete(HttpExchange exchange, boolean chat) throws IOException {
+        String headerId = exchange.getRequestHeaders().getFirst("X-Request-Id");
+        String requestId = headerId != null && !headerId.isBlank() ? headerId : UUID.randomUUID().toString().replace("-", "");
+        if (args.enableRequestIdHeaders()) {
+            exchange.getResponseHeaders().set("X-Request-Id", requestId);
+        }
+        // vLLM's internal ids: the ones the KV connector and the proxy's metaserver agree on
+        String responseId = (chat ? "chatcmpl-" : "cmpl-") + requestId;
+        String engineRequestId = chat ? responseId : responseId + "-0";
+        try {
+            JsonNode body = readBody(exchange);
+            String model = body.path("model").asText(args.servedModelName());
+            if (!args.serves(model)) {
+                sendError(exchange, 404, "NotFoundError", "The model `" + model + "` does not exist.");
+                return;
+            }
+            Prompt prompt = chat ? Prompt.ofChat(body) : Prompt.ofCompletion(body);
+            int maxTokens = maxTokens(body, chat);
+            if (prompt.tokens() + maxTokens > args.maxModelLen()) {
+                throw new Prompt.BadRequest("This model's maximum context length is " + args.maxModelLen()
+                        + " tokens. However, you requested " + (prompt.tokens() + maxTokens) + " tokens ("
+                        + prompt.tokens() + " in the messages, " + maxTokens + " in the completion).");
+            }
+            metrics.waiting.incrementAndGet();
+            batchSlots.acquireUninterruptibly();
+            metrics.waiting.decrementAndGet();
+            metrics.running.incrementAndGet();
+            try {
+                handOffEncoderCache(prompt, engineRequestId);
+                JsonNode kvParams = body.path("kv_transfer_params");
+                if (!receiveKv(exchange, kvParams, engineRequestId, prompt)
+                        || !pushKv(exchange, kvParams, engineRequestId, prompt)) {
+                    return;
+                }
+                List<String> tokens = TextGenerator.tokens(prompt.text() + "\u0000" + prompt.images(), maxTokens);
+                metrics.promptTokens.addAndGet(prompt.tokens());
+                if (body.path("stream").asBoolean(false)) {
+                    stream(exchange, chat, responseId, model, tokens, prompt, body);
+                } else {
+                    answer(exchange, chat, responseId, model, tokens, prompt, kvParams);
+                }
+                metrics.requestSuccess.incrementAndGet();
+            } finally {
+                metrics.running.decrementAndGet();
+                batchSlots.release();
+            }
+        } catch (Prompt.BadRequest e) {
+            sendError(exchange, 400, "BadRequestError", e.getMessage());
+        } finally {
+            finishedRequests.incrementAndGet();
+        }
+    }
+
+    private static JsonNode readBody(HttpExchange exchange) throws IOException, Prompt.BadRequest {
+        byte[] bytes = exchange.getRequestBody().readAllBytes();
+        try {
+            JsonNode body = JSON.readTree(bytes);
+            if (body == null || !body.isObject()) {
+                throw new Prompt.BadRequest("the request body must be a JSON object");
+            }
+            return body;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new Prompt.BadRequest("JSON decode error: " + e.getOriginalMessage());
+        }
+    }
+
+    private static int maxTokens(JsonNode body, boolean chat) throws Prompt.BadRequest {
+        JsonNode value = chat && body.hasNonNull("max_completion_tokens") ? body.get("max_completion_tokens")
+                : body.get("max_tokens");
+        if (value == null || value.isNull()) {
+            return DEFAULT_MAX_TOKENS;
+        }
+        if (!value.canConvertToInt() || !value.isIntegralNumber() || value.asInt() < 1) {
+            throw new Prompt.BadRequest("max_tokens must be at least 1, got " + value + ".");
+        }
+        return value.asInt();
+    }
+
+    /** ECExampleConnector: the producer saves each image's encoder output; a consumer looks for it. */
+    private void handOffEncoderCache(Prompt prompt, String requestId) throws IOException {
+        if (ecStore.isEmpty() || prompt.images().isEmpty()) {
+            return;
+        }
+        EcStore store = ecStore.get();
+        for (String image : prompt.images()) {
+            String hash = EcStore.mmHash(image);
+            if (args.ecTransfer().get().producer()) {
+                store.save(hash, Prompt.TOKENS_PER_IMAGE);
+                metrics.ecSaves.incrementAndGet();
+            } else if (store.contains(hash)) {
+                metrics.ecHits.incrementAndGet();
+            } else {
+                metrics.ecMisses.incrementAndGet();
+                log.info("ec_connector.py", "Encoder cache miss for " + requestId + ": " + store.fileOf(hash)
+                        + " not found; running the vision encoder locally");
+            }
+        }
+    }
+
+    /**
+     * kv_consumer with do_remote_prefill: ask the metaserver to have a prefill instance compute this request,
+     * then wait for its KV on our kv port. False when the request failed (already answered).
+     */
+    private boolean receiveKv(HttpExchange exchange, JsonNode kvParams, String engineRequestId, Prompt prompt)
+            throws IOException {
+        if (kvReceiver.isEmpty() || !kvParams.path("do_remote_prefill").asBoolean(false)) {
+            return true;
+        }
+        var arrival = kvReceiver.get().expect(engineRequestId);
+        String metaserver = kvParams.path("metaserver").asText("");
+        if (!metaserver.isEmpty()) {
+            postCallback(metaserver, engineRequestId, prompt);
+        }
+        try {
+            var push = arrival.get(faults.kvTimeoutMillis(), TimeUnit.MILLISECONDS);
+            log.info("mooncake_layerwise_connector.py", "Received KV of " + engineRequestId + " (" + push.bytes()
+                    + " bytes) from engine " + push.senderEngineId());
+            return true;
+        } catch (TimeoutException | InterruptedException | java.util.concurrent.ExecutionException e) {
+            kvReceiver.get().forget(engineRequestId);
+            metrics.kvWaitTimeouts.incrementAndGet();
+            String message = "KV cache of " + engineRequestId + " did not arrive on port "
+                    + args.kvTransfer().get().kvPort() + " within " + faults.kvTimeoutMillis() + " ms";
+            log.error("mooncake_layerwise_connector.py", message);
+            sendError(exchange, 500, "InternalServerError", message);
+            return false;
+        }
+    }
+
+    private void postCallback(String metaserver, String engineRequestId, Prompt prompt) {
+        ObjectNode callback = JSON.createObjectNode()
+                .put("request_id", engineRequestId)
+                .put("do_remote_decode", true)
+                .put("do_remote_prefill", false);
+        ArrayNode blocks = callback.putArray("remote_block_ids");
+        for (int block = 0; block < (prompt.tokens() + KV_BLOCK_SIZE - 1) / KV_BLOCK_SIZE; block++) {
+            blocks.add(block);
+        }
+        callback.put("remote_block_size", KV_BLOCK_SIZE)
+                .put("remote_engine_id", args.kvTransfer().get().engineId())
+                .put("remote_host", advertisedHost)
+                .put("remote_port", args.kvTransfer().get().kvPort())
+                .put("remote_tp_size", args.tensorParallelSize())
+                .put("remote_pcp_size", 1)
+                .put("remote_dcp_size", 1);
+        HttpRequest request;
+        try {
+            request = HttpRequest.newBuilder(URI.create(metaserver)).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(callback))).build();
+        } catch (IllegalArgumentException | IOException e) {
+            metrics.kvCallbackFailures.incrementAndGet();
+            log.error("mooncake_layerwise_connector.py", "Bad metaserver URL " + metaserver + ": " + e.getMessage());
+            return;
+        }
+        metrics.kvCallbacks.incrementAndGet();
+        // The proxy answers only once the prefill is done, so this must not hold up the wait for the KV.
+        callbackClient.sendAsync(request, HttpResponse.BodyHandlers.discarding()).whenComplete((response, error) -> {
+            if (error != null || response.statusCode() >= 400) {
+                metrics.kvCallbackFailures.incrementAndGet();
+                log.error("mooncake_layerwise_connector.py", "Metaserver callback for " + engineRequestId + " to "
+                        + metaserver + " failed: " + (error != null ? error : "HTTP " + response.statusCode()));
+            }
+        });
+    }
+
+    /** kv_producer with do_remote_decode: push this request's KV to the decoder that asked for it. */
+    private boolean pushKv(HttpExchange exchange, JsonNode kvParams, String engineRequestId, Prompt prompt)
+            throws IOException {
+        if (args.kvTransfer().isEmpty() || !args.kvTransfer().get().producer()
+                || !kvParams.path("do_remote_decode").asBoolean(false)) {
+            return true;
+        }
+        String host = kvParams.path("remote_host").asText("");
+        int port = kvParams.path("remote_port").asInt(-1);
+        try {
+            if (host.isEmpty() || port < 1) {
+                throw new IOException("kv_transfer_params lack remote_host/remote_port: " + kvParams);
+            }
+            KvSender.push(host, port, engineRequestId, args.kvTransfer().get().engineId(),
+                    (long) prompt.tokens() * KV_BYTES_PER_TOKEN, (int) Math.min(Integer.MAX_VALUE, faults.kvTimeoutMillis()));
+            metrics.kvPushesSent.incrementAndGet();
+            log.info("mooncake_layerwise_connector.py", "Pushed KV of " + engineRequestId + " to " + host + ":" + port);
+            return true;
+        } catch (IOException e) {
+            metrics.kvPushFailures.incrementAndGet();
+            String message = "KV transfer of " + engineRequestId + " to " + host + ":" + port + " failed: " + e.getMessage();
+            log.error("mooncake_layerwise_connector.py", message);
+            sendError(exchange, 500, "InternalServerError", message);
+            return false;
+        }
+    }
+
+    private void answer(HttpExchange exchange, boolean chat, String id, String model, List<String> tokens,
+            Prompt prompt, JsonNode kvParams) throws IOException {
+        sleep((long) tokens.size() * faults.tokenDelayMillis());
+        String text = String.join("", tokens);
+        metrics.generationTokens.addAndGet(tokens.size());
+        ObjectNode response = JSON.createObjectNode().put("id", id)
+                .put("object", chat ? "chat.completion" : "text_completion").put("created", now()).put("model", model);
+        ObjectNode choice = response.putArray("choices").addObject().put("index", 0);
+        if (chat) {
+            choice.putObject("message").put("role", "assistant").put("content", text);
+        } else {
+            choice.put("text", text);
+        }
+        choice.putNull("logprobs").put("finish_reason", "length").putNull("stop_reason");
+        response.set("usage", usage(prompt.tokens(), tokens.size()));
+        response.putNull("prompt_logprobs");
+        response.set("kv_transfer_params", kvParams.isMissingNode() ? null : kvParams);
+        sendJson(exchange, 200, response);
+    }
+
+    private void stream(HttpExchange exchange, boolean chat, String id, String model, List<String> tokens,
+            Prompt prompt, JsonNode body) throws IOException {
+        exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+        exchange.sendResponseHeaders(200, 0);
+        OutputStream out = exchange.getResponseBody();
+        long created = now();
+        if (chat) {
+            ObjectNode first = chunk(id, true, created, model);
+            ((ObjectNode) first.withArray("choices").get(0)).putObject("delta").put("role", "assistant").put("content", "");
+            event(out, first);
+        }
+        for (int i = 0; i < tokens.size(); i++) {
+            sleep(faults.tokenDelayMillis());
+            ObjectNode chunk = chunk(id, chat, created, model);
+            ObjectNode choice = (ObjectNode) chunk.withArray("choices").get(0);
+            if (chat) {
+                choice.putObject("delta").put("content", tokens.get(i));
+            } else {
+                choice.put("text", tokens.get(i));
+            }
+            choice.putNull("logprobs");
+            if (i == tokens.size() - 1) {
+                choice.put("finish_reason", "length").putNull("stop_reason");
+            } else {
+                choice.putNull("finish_reason");
+            }
+            metrics.generationTokens.incrementAndGet();
+            event(out, chunk);
+        }
+        if (body.path("stream_options").path("include_usage").asBoolean(false)) {
+            ObjectNode usage = JSON.createObjectNode().put("id", id)
+                    .put("object", chat ? "chat.completion.chunk" : "text_completion").put("created", created)
+                    .put("model", model);
+            usage.putArray("choices");
+            usage.set("usage", usage(prompt.tokens(), tokens.size()));
+            event(out, usage);
+        }
+        out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
+    private static ObjectNode chunk(String id, boolean chat, long created, String model) {
+        ObjectNode chunk = JSON.createObjectNode().put("id", id)
+                .put("object", chat ? "chat.completion.chunk" : "text_completion").put("created", created)
+                .put("model", model);
+        chunk.putArray("choices").addObject().put("index", 0);
+        return chunk;
+    }
+
+    private static void event(OutputStream out, ObjectNode data) throws IOException {
+        out.write(("data: " + JSON.writeValueAsString(data) + "\n\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
+    private static ObjectNode usage(int promptTokens, int completionTokens) {
+        return JSON.createObjectNode().put("prompt_tokens", promptTokens).put("completion_tokens", completionTokens)
+                .put("total_tokens", promptTokens + completionTokens);
+    }
+
+    private static void sendError(HttpExchange exchange, int status, String type, String message) throws IOException {
+        ObjectNode error = JSON.createObjectNode();
+        error.putObject("error").put("message", message).put("type", type).putNull("param").put("code", status);
+        sendJson(exchange, status, error);
+    }
+
+    private static void sendJson(HttpExchange exchange, int status, JsonNode body) throws IOException {
+        send(exchange, status, "application/json", JSON.writeValueAsString(body));
+    }
+
+    private static void send(HttpExchange exchange, int status, String contentType, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        if (contentType != null) {
+            exchange.getResponseHeaders().set("Content-Type", contentType);
+        }
+        exchange.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
+        if (bytes.length > 0) {
+            exchange.getResponseBody().write(bytes);
+        }
+    }
+
+    private static long now() {
+        return System.currentTimeMillis() / 1000;
+    }
+
+    private static void sleep(long millis) {
+        if (millis <= 0) {
+            return;
+        }
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,108 @@
+package io.epdctl.bench;
+
+import io.epdctl.testing.Cli;
+import io.epdctl.testing.SimDeployment;
+import io.epdctl.testing.SimNode;
+import io.epdctl.testing.SshServer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * How long {@code epdctl up} takes over the slowest node's own load time, and how long {@code status}
+ * takes, measured side by side in one run (bin/bench-lifecycle). Every simulator "loads" for
+ * {@value #LOAD_MS} ms. The baseline starts the same number of simulators directly, all at once, and
+ * waits for the last one's "Application startup complete.": that is the slowest node's load time on
+ * this machine, JVM start included. {@code up} must add its own work (SSH, scripts, readiness polls,
+ * the proxy, the test request) to that.
+ */
+public final class LifecycleBenchmark {
+    private static final int LOAD_MS = 5000;
+    private static final int STATUS_RUNS = 7;
+
+    public static void main(String[] args) throws Exception {
+        Path dir = Files.createTempDirectory("epdctl-bench");
+        System.out.printf("%-34s %12s %12s %12s%n", "case", "baseline", "epdctl", "added");
+        double local = baseline(dir.resolve("base3"), 3);
+        double up = upAndDown(SimDeployment.builder(dir.resolve("local")).startupDelayMs(LOAD_MS).write(), null, "3 nodes");
+        print("up 1E1P1D, this machine", local, up);
+
+        List<SshServer> servers = new ArrayList<>();
+        try {
+            for (int i = 2; i <= 5; i++) {
+                servers.add(SshServer.start("127.0.0." + i));
+            }
+            SimDeployment.Builder builder = SimDeployment.builder(dir.resolve("ssh")).startupDelayMs(LOAD_MS).shape(4, 6, 6);
+            StringBuilder knownHosts = new StringBuilder();
+            List<String> hosts = new ArrayList<>();
+            for (int i = 0; i < servers.size(); i++) {
+                SshServer server = servers.get(i);
+                String name = "h" + (i + 1);
+                hosts.add(name);
+                builder.host(name, "{address: " + server.address() + ", transport: ssh, user: " + server.user()
+                        + ", ssh-port: " + server.port() + ", identity-file: " + server.ed25519Key() + "}");
+                knownHosts.append(Files.readString(server.knownHosts()));
+            }
+            Path knownHostsFile = Files.writeString(dir.resolve("known_hosts"), knownHosts);
+            double sixteen = baseline(dir.resolve("base16"), 16);
+            double upSixteen = upAndDown(builder.spreadOver(hosts).write(), knownHostsFile, "16 nodes, 4 SSH hosts");
+            print("up 16 nodes on 4 SSH hosts", sixteen, upSixteen);
+        } finally {
+            servers.forEach(SshServer::close);
+        }
+    }
+
+    /** Seconds until the last of {@code count} simulators started at once is ready. */
+    private static double baseline(Path dir, int count) {
+        long start = System.nanoTime();
+        List<SimNode> nodes = new ArrayList<>();
+        try {
+            for (int i = 0; i < count; i++) {
+                nodes.add(SimNode.builder(dir).name("n" + i).flags("--served-model-name", "simvl")
+                        .env("VLLM_SIM_STARTUP_DELAY_MS", String.valueOf(LOAD_MS)).launch());
+            }
+            nodes.forEach(SimNode::awaitReady);
+            return (System.nanoTime() - start) / 1e9;
+        } finally {
+            nodes.forEach(SimNode::close);
+        }
+    }
+
+    /** Seconds {@code up} took; also times {@code status} on the running deployment, then takes it down. */
+    private static double upAndDown(SimDeployment deployment, Path knownHosts, String label) {
+        List<String> ssh = knownHosts == null ? List.of() : List.of("--known-hosts", knownHosts.toString());
+        try (deployment) {
+            List<String> up = new ArrayList<>(ssh);
+            up.addAll(List.of("--remote-dir", deployment.file().getParent().resolve("remote").toString()));
+            long start = System.nanoTime();
+            Cli.Result result = deployment.up(up.toArray(String[]::new));
+            double seconds = (System.nanoTime() - start) / 1e9;
+            if (result.exitCode() != 0) {
+                throw new IllegalStateException("up failed:\n" + result);
+            }
+            List<String> status = new ArrayList<>(List.of("status"));
+            status.addAll(ssh);
+            double[] runs = new double[STATUS_RUNS];
+            for (int i = 0; i < STATUS_RUNS; i++) {
+                long statusStart = System.nanoTime();
+                Cli.Result statusResult = deployment.epdctl(status.toArray(String[]::new));
+                runs[i] = (System.nanoTime() - statusStart) / 1e6;
+                if (statusResult.exitCode() != 0) {
+                    throw new IllegalStateException("status failed:\n" + statusResult);
+                }
+            }
+            Arrays.sort(runs);
+            System.out.printf("%-34s %12s %9.0f ms  (median of %d)%n", "status, " + label, "", runs[STATUS_RUNS / 2], STATUS_RUNS);
+            List<String> down = new ArrayList<>(List.of("down"));
+            down.addAll(ssh);
+            deployment.epdctl(down.toArray(String[]::new));
+            return seconds;
+        }
+    }
+
+    private static void print(String name, double baseline, double epdctl) {
+        System.out.printf("%-34s %10.2f s %10.2f s %10.2f s%n", name, baseline, epdctl, epdctl - baseline);
+    }
+}

@@ -1,0 +1,216 @@
+package io.epdctl.lifecycle;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.epdctl.state.StateStore;
+import io.epdctl.testing.Cli;
+import io.epdctl.testing.SimDeployment;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The whole lifecycle on this machine, against real vllm-sim processes and epdctl's proxy, started by
+ * epdctl itself; every test checks the process table, not only the state file.
+ */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+class LocalLifecycleIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void upServesRequestsThroughEveryRoleThenStatusAndDownLeaveNothing() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).write()) {
+            Cli.Result up = deployment.up();
+
+            assertThat(up.exitCode()).as(up.toString()).isZero();
+            assertThat(up.out().strip()).isEqualTo(deployment.proxyUrl());
+            assertThat(up.err()).contains("e0: ready", "p0: ready", "d0: ready", "proxy: ready",
+                    "test request through the proxy (text and an image): answered");
+
+            HttpResponse<String> chat = chat(deployment.proxyUrl(), "describe the picture");
+            assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+            assertThat(JSON.readTree(chat.body()).at("/choices/0/message/content").asText()).isNotBlank();
+
+            Cli.Result status = deployment.epdctl("status");
+            assertThat(status.exitCode()).as(status.toString()).isZero();
+            assertThat(status.out()).containsPattern("(?m)^e0\\s+encoder\\s+local\\s+0\\s+\\d+\\s+\\d+\\s+ready")
+                    .containsPattern("(?m)^d0\\s+decode\\s+local\\s+2\\s+\\d+\\s+\\d+\\s+ready")
+                    .containsPattern("(?m)^proxy\\s+proxy\\s+local\\s+-\\s+\\d+\\s+\\d+\\s+ready");
+
+            JsonNode rows = JSON.readTree(deployment.epdctl("status", "--json").out()).path("processes");
+            assertThat(rows).hasSize(4);
+            rows.forEach(row -> assertThat(row.path("state").asText()).as(row.toString()).isEqualTo("ready"));
+            assertThat(rows.get(0).path("kvCacheUsage").isNumber()).as(rows.toString()).isTrue();
+
+            Cli.Result logs = deployment.epdctl("logs", "e0", "-n", "200");
+            assertThat(logs.exitCode()).as(logs.toString()).isZero();
+            assertThat(logs.out()).contains("Application startup complete.");
+
+            assertThat(deployment.processes()).as("simulators, engine children and proxy").hasSizeGreaterThanOrEqualTo(7);
+
+            Cli.Result down = deployment.epdctl("down");
+            assertThat(down.exitCode()).as(down.toString()).isZero();
+            assertThat(down.err()).contains("proxy: stopped by SIGTERM", "e0: stopped by SIGTERM", "is down");
+            assertThat(deployment.processes()).isEmpty();
+            assertThat(new StateStore(deployment.stateDir()).deployments()).isEmpty();
+
+            Cli.Result again = deployment.epdctl("down", deployment.name());
+            assertThat(again.exitCode()).as(again.toString()).isZero();
+            assertThat(again.err()).contains("nothing to stop");
+        }
+    }
+
+    @Test
+    void upAgainDoesNothingWhenUnchangedAndRestartsOnlyAChangedNode() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).write()) {
+            assertThat(deployment.up().exitCode()).isZero();
+            List<Long> before = deployment.processes();
+
+            Cli.Result unchanged = deployment.up();
+            assertThat(unchanged.exitCode()).as(unchanged.toString()).isZero();
+            assertThat(unchanged.err()).contains("is up and unchanged; nothing to do");
+            assertThat(deployment.processes()).containsExactlyInAnyOrderElementsOf(before);
+
+            long e0 = pid(deployment, "e0");
+            long d0 = pid(deployment, "d0");
+            String changed = Files.readString(deployment.file()).replace("role: decode,", "role: decode, args: {max-num-seqs: 64},");
+            Files.writeString(deployment.file(), changed);
+
+            Cli.Result restart = deployment.up();
+            assertThat(restart.exitCode()).as(restart.toString()).isZero();
+            assertThat(restart.err()).contains("stopping d0").doesNotContain("e0: started");
+            assertThat(pid(deployment, "e0")).isEqualTo(e0);
+            assertThat(pid(deployment, "d0")).isNotEqualTo(d0);
+            assertThat(ProcessHandle.of(d0)).isEmpty();
+        }
+    }
+
+    @Test
+    void aNodeCrashingDuringStartupFailsUpAtOnceWithItsLogAndLeavesNothing() {
+        try (SimDeployment deployment = SimDeployment.builder(dir).startupDelayMs(1000)
+                .nodeEnv("p0", "VLLM_SIM_CRASH_ON_STARTUP", "1").write()) {
+            // A timeout far longer than the test's own: only failing fast lets the test pass.
+            Cli.Result up = deployment.epdctl("up", deployment.file().toString(), "--timeout", "30m");
+
+            assertThat(up.exitCode()).as(up.toString()).isEqualTo(1);
+            assertThat(up.err()).contains("up failed: p0 (prefill on local) exited with status")
+                    .contains("Last lines of local:").contains("  | ")
+                    .contains("stopping what this run started");
+            assertThat(deployment.processes()).isEmpty();
+            assertThat(new StateStore(deployment.stateDir()).deployments()).isEmpty();
+        }
+    }
+
+    @Test
+    void downEscalatesToSigkillForANodeThatIgnoresSigterm() {
+        try (SimDeployment deployment = SimDeployment.builder(dir).nodeEnv("e0", "VLLM_SIM_IGNORE_SIGTERM", "1").write()) {
+            assertThat(deployment.up().exitCode()).isZero();
+
+            Cli.Result down = deployment.epdctl("down", "--grace", "1s");
+
+            assertThat(down.exitCode()).as(down.toString()).isZero();
+            assertThat(down.err()).contains("e0: killed with SIGKILL after the 1 s grace period")
+                    .contains("p0: stopped by SIGTERM");
+            assertThat(deployment.processes()).isEmpty();
+        }
+    }
+
+    @Test
+    void aSecondEpdctlActingOnTheSameDeploymentIsRefused() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).write();
+                StateStore.DeploymentLock held = new StateStore(deployment.stateDir()).lock(deployment.name())) {
+            Cli.Result up = deployment.up();
+
+            assertThat(up.exitCode()).isEqualTo(1);
+            assertThat(up.err()).contains(deployment.name()).contains("pid " + ProcessHandle.current().pid());
+            assertThat(deployment.processes()).isEmpty();
+        }
+    }
+
+    @Test
+    void anInterruptedUpIsCleanedByALaterDown() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).startupDelayMs(60_000).write()) {
+            Process up = new ProcessBuilder("bin/epdctl", "up", deployment.file().toString(),
+                    "--state-dir", deployment.stateDir().toString())
+                    .redirectErrorStream(true).redirectOutput(dir.resolve("up.log").toFile()).start();
+            try {
+                // Wait until up has started all three nodes, then kill epdctl itself, as a lost terminal would.
+                while (Files.notExists(dir.resolve("up.log"))
+                        || !Files.readString(dir.resolve("up.log")).contains("d0: started")
+                        || !Files.readString(dir.resolve("up.log")).contains("p0: started")
+                        || !Files.readString(dir.resolve("up.log")).contains("e0: started")) {
+                    assertThat(up.isAlive()).as(Files.readString(dir.resolve("up.log"))).isTrue();
+                    Thread.sleep(100);
+                }
+                up.destroyForcibly().waitFor();
+                assertThat(deployment.processes()).hasSizeGreaterThanOrEqualTo(3);
+
+                Cli.Result down = deployment.epdctl("down");
+
+                assertThat(down.exitCode()).as(down.toString()).isZero();
+                assertThat(deployment.processes()).isEmpty();
+            } finally {
+                up.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    void dryRunPrintsTheScriptsAndStartsNothing() {
+        try (SimDeployment deployment = SimDeployment.builder(dir).write()) {
+            Cli.Result dry = deployment.up("--dry-run");
+
+            assertThat(dry.exitCode()).as(dry.toString()).isZero();
+            assertThat(dry.out()).contains("nothing was changed", "# ==> e0 (encoder) on host local", "exec ");
+            assertThat(deployment.processes()).isEmpty();
+            assertThat(new StateStore(deployment.stateDir()).deployments()).isEmpty();
+        }
+    }
+
+    @Test
+    void statusOfAStoppedNodeSaysExitedAndFails() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).write()) {
+            assertThat(deployment.up().exitCode()).isZero();
+            long d0 = pid(deployment, "d0");
+            // Kill the whole group, as the OOM killer or an operator would.
+            new ProcessBuilder("kill", "-KILL", "--", "-" + d0).start().waitFor();
+
+            Cli.Result status = deployment.epdctl("status");
+
+            assertThat(status.exitCode()).isEqualTo(1);
+            assertThat(status.out()).containsPattern("(?m)^d0 .* exited .*gone");
+            assertThat(status.out()).containsPattern("(?m)^e0 .* ready");
+        }
+    }
+
+    private static long pid(SimDeployment deployment, String node) throws Exception {
+        JsonNode rows = JSON.readTree(deployment.epdctl("status", "--json").out()).path("processes");
+        for (JsonNode row : rows) {
+            if (row.path("name").asText().equals(node)) {
+                return row.path("pid").asLong();
+            }
+        }
+        throw new AssertionError("no " + node + " in " + rows);
+    }
+
+    static HttpResponse<String> chat(String baseUrl, String text) throws Exception {
+        String body = JSON.writeValueAsString(JSON.createObjectNode().put("model", "simvl").put("max_tokens", 8)
+                .set("messages", JSON.createArrayNode().add(JSON.createObjectNode().put("role", "user").put("content", text))));
+        HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl + "/v1/chat/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        return HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
+    }
+}

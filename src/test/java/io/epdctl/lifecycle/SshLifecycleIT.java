@@ -1,0 +1,106 @@
+package io.epdctl.lifecycle;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.epdctl.testing.Cli;
+import io.epdctl.testing.SimDeployment;
+import io.epdctl.testing.SimNode;
+import io.epdctl.testing.SshServer;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The lifecycle over SSH: real OpenSSH servers on loopback addresses stand for the hosts (all of 127/8 is
+ * this machine), with their own host keys and a known_hosts file of the test's.
+ */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+class SshLifecycleIT {
+    @TempDir
+    Path dir;
+
+    @Test
+    void upStatusLogsAndDownAcrossTwoSshHosts() throws Exception {
+        try (SshServer h1 = SshServer.start("127.0.0.2"); SshServer h2 = SshServer.start("127.0.0.3")) {
+            Path knownHosts = knownHosts(dir.resolve("known_hosts"), h1, h2);
+            try (SimDeployment deployment = SimDeployment.builder(dir).host("h1", yaml(h1)).host("h2", yaml(h2))
+                    .nodeOn("e0", "h1").nodeOn("d0", "h1").nodeOn("p0", "h2").write()) {
+                Cli.Result up = deployment.up("--known-hosts", knownHosts.toString(), "--remote-dir", dir.resolve("remote").toString());
+
+                assertThat(up.exitCode()).as(up.toString()).isZero();
+                assertThat(up.err()).contains("e0: started on h1", "p0: started on h2", "d0: started on h1");
+                HttpResponse<String> chat = LocalLifecycleIT.chat(deployment.proxyUrl(), "over ssh");
+                assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+                assertThat(Files.readString(dir.resolve("remote").resolve(deployment.name()).resolve("p0.log")))
+                        .contains("Application startup complete.");
+
+                Cli.Result status = deployment.epdctl("status", "--known-hosts", knownHosts.toString());
+                assertThat(status.exitCode()).as(status.toString()).isZero();
+                assertThat(status.out()).containsPattern("(?m)^p0\\s+prefill\\s+h2\\s+.*ready");
+
+                Cli.Result logs = deployment.epdctl("logs", "p0", "--known-hosts", knownHosts.toString());
+                assertThat(logs.exitCode()).as(logs.toString()).isZero();
+                assertThat(logs.out()).contains("Application startup complete.");
+
+                Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
+                assertThat(down.exitCode()).as(down.toString()).isZero();
+                assertThat(deployment.processes()).isEmpty();
+                assertThat(h1.sessionProcesses()).isEmpty();
+                assertThat(h2.sessionProcesses()).isEmpty();
+            }
+        }
+    }
+
+    @Test
+    void anUnknownHostKeyIsRefusedAndNothingStarts() throws Exception {
+        try (SshServer h1 = SshServer.start("127.0.0.2")) {
+            Path emptyKnownHosts = Files.writeString(dir.resolve("known_hosts"), "");
+            try (SimDeployment deployment = SimDeployment.builder(dir).host("h1", yaml(h1)).nodeOn("p0", "h1").write()) {
+                Cli.Result up = deployment.up("--known-hosts", emptyKnownHosts.toString());
+
+                assertThat(up.exitCode()).as(up.toString()).isEqualTo(1);
+                assertThat(up.err()).contains(h1.hostKeyFingerprint()).contains("--accept-new-host-keys")
+                        .contains("host h1 cannot be reached; nothing was started");
+                assertThat(deployment.processes()).isEmpty();
+
+                Cli.Result accepted = deployment.up("--known-hosts", emptyKnownHosts.toString(), "--accept-new-host-keys",
+                        "--remote-dir", dir.resolve("remote").toString());
+                assertThat(accepted.exitCode()).as(accepted.toString()).isZero();
+                assertThat(Files.readString(emptyKnownHosts)).isNotBlank();
+                assertThat(deployment.epdctl("down", "--known-hosts", emptyKnownHosts.toString()).exitCode()).isZero();
+                assertThat(deployment.processes()).isEmpty();
+            }
+        }
+    }
+
+    @Test
+    void anUnreachableHostFailsUpBeforeAnythingStarts() {
+        int closedPort = SimNode.freePort();
+        try (SimDeployment deployment = SimDeployment.builder(dir)
+                .host("gone", "{address: 127.0.0.4, transport: ssh, user: root, ssh-port: " + closedPort + "}")
+                .nodeOn("d0", "gone").write()) {
+            Cli.Result up = deployment.up();
+
+            assertThat(up.exitCode()).as(up.toString()).isEqualTo(1);
+            assertThat(up.err()).contains("gone").contains("refused").contains("nothing was started");
+            assertThat(deployment.processes()).isEmpty();
+        }
+    }
+
+    static String yaml(SshServer server) {
+        return "{address: " + server.address() + ", transport: ssh, user: " + server.user() + ", ssh-port: " + server.port()
+                + ", identity-file: " + server.ed25519Key() + "}";
+    }
+
+    static Path knownHosts(Path file, SshServer... servers) throws Exception {
+        StringBuilder lines = new StringBuilder();
+        for (SshServer server : servers) {
+            lines.append(Files.readString(server.knownHosts()));
+        }
+        return Files.writeString(file, lines);
+    }
+}

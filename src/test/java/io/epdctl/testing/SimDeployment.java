@@ -1,0 +1,236 @@
+package io.epdctl.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * A deployment of vllm-sim nodes and epdctl's proxy, for lifecycle tests: a topology file with free ports in
+ * a temporary directory, its own state directory, and a marker in every process's environment. {@link #close()}
+ * runs {@code epdctl down} and then kills whatever still carries the marker, so a failing test leaves nothing.
+ * Needs the packaged jar (bin/vllm-sim, bin/epdctl): use it from failsafe tests.
+ */
+public final class SimDeployment implements AutoCloseable {
+    public static final String MARKER = "EPDCTL_TEST_RUN";
+    private static final Path ROOT = Path.of("").toAbsolutePath();
+
+    private final String name;
+    private final Path file;
+    private final Path stateDir;
+    private final String marker;
+    private final Map<String, Integer> ports;
+
+    private SimDeployment(String name, Path file, Path stateDir, String marker, Map<String, Integer> ports) {
+        this.name = name;
+        this.file = file;
+        this.stateDir = stateDir;
+        this.marker = marker;
+        this.ports = ports;
+    }
+
+    public static Builder builder(Path dir) {
+        return new Builder(dir);
+    }
+
+    public static final class Builder {
+        private final Path dir;
+        private String name = "t-" + UUID.randomUUID().toString().substring(0, 8);
+        private int encoders = 1;
+        private int prefills = 1;
+        private int decodes = 1;
+        private int combined = 0;
+        private List<String> spreadOver = List.of();
+        private int startupDelayMs = 300;
+        private final Map<String, String> hosts = new LinkedHashMap<>(Map.of("local", "{address: 127.0.0.1}"));
+        private final Map<String, String> nodeHosts = new LinkedHashMap<>();
+        private String proxyHost = "local";
+        private final Map<String, Map<String, String>> nodeEnv = new LinkedHashMap<>();
+        private final Map<String, String> nodeArgs = new LinkedHashMap<>();
+
+        private Builder(Path dir) {
+            this.dir = dir;
+        }
+
+        public Builder name(String name) {
+            this.name = name;
+            return this;
+        }
+
+        /** E+PD instead of E+P+D. */
+        public Builder combinedPrefillDecode() {
+            this.combined = 1;
+            this.prefills = 0;
+            this.decodes = 0;
+            return this;
+        }
+
+        /** How many nodes of each role (E+P+D); decode nodes each get their own KV port. */
+        public Builder shape(int encoders, int prefills, int decodes) {
+            this.encoders = encoders;
+            this.prefills = prefills;
+            this.decodes = decodes;
+            return this;
+        }
+
+        /** Nodes not placed with {@link #nodeOn} go to these hosts in turn. */
+        public Builder spreadOver(List<String> hosts) {
+            this.spreadOver = List.copyOf(hosts);
+            return this;
+        }
+
+        public Builder startupDelayMs(int millis) {
+            this.startupDelayMs = millis;
+            return this;
+        }
+
+        /** Another host, as a YAML flow mapping: {@code {address: 127.0.0.2, transport: ssh, ...}}. */
+        public Builder host(String hostName, String yaml) {
+            hosts.put(hostName, yaml);
+            return this;
+        }
+
+        public Builder nodeOn(String node, String host) {
+            nodeHosts.put(node, host);
+            return this;
+        }
+
+        public Builder proxyOn(String host) {
+            this.proxyHost = host;
+            return this;
+        }
+
+        public Builder nodeEnv(String node, String key, String value) {
+            nodeEnv.computeIfAbsent(node, n -> new LinkedHashMap<>()).put(key, value);
+            return this;
+        }
+
+        /** Extra args of one node, as a YAML flow mapping body: {@code max-num-seqs: 64}. */
+        public Builder nodeArgs(String node, String yamlBody) {
+            nodeArgs.put(node, yamlBody);
+            return this;
+        }
+
+        public SimDeployment write() {
+            String marker = UUID.randomUUID().toString();
+            Map<String, Integer> ports = new LinkedHashMap<>();
+            List<String[]> nodes = new ArrayList<>();
+            for (int i = 0; i < encoders; i++) {
+                nodes.add(new String[] {"e" + i, "encoder"});
+            }
+            for (int i = 0; i < prefills; i++) {
+                nodes.add(new String[] {"p" + i, "prefill"});
+            }
+            for (int i = 0; i < decodes; i++) {
+                nodes.add(new String[] {"d" + i, "decode"});
+            }
+            for (int i = 0; i < combined; i++) {
+                nodes.add(new String[] {"pd" + i, "pd"});
+            }
+            StringBuilder yaml = new StringBuilder();
+            yaml.append("name: ").append(name).append('\n')
+                    .append("model: sim/model\nserved-model-name: simvl\n")
+                    .append("hosts:\n");
+            hosts.forEach((host, spec) -> yaml.append("  ").append(host).append(": ").append(spec).append('\n'));
+            yaml.append("vllm:\n  command: ").append(ROOT.resolve("bin/vllm-sim")).append('\n')
+                    .append("  env: {").append(MARKER).append(": ").append(marker)
+                    .append(", VLLM_SIM_STARTUP_DELAY_MS: '").append(startupDelayMs).append("'}\n")
+                    .append("ec-transfer: {connector: ECExampleConnector, shared-storage-path: ").append(dir.resolve("ec")).append("}\n");
+            if (decodes > 0) {
+                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(SimNode.freePort()).append("}\n");
+            }
+            yaml.append("nodes:\n");
+            for (int i = 0; i < nodes.size(); i++) {
+                String node = nodes.get(i)[0];
+                int port = SimNode.freePort();
+                ports.put(node, port);
+                String host = nodeHosts.getOrDefault(node, spreadOver.isEmpty() ? "local" : spreadOver.get(i % spreadOver.size()));
+                yaml.append("  - {name: ").append(node).append(", role: ").append(nodes.get(i)[1])
+                        .append(", host: ").append(host)
+                        .append(", devices: [").append(i).append("], port: ").append(port);
+                if (nodes.get(i)[1].equals("decode")) {
+                    yaml.append(", kv-port: ").append(SimNode.freePort());
+                }
+                Map<String, String> env = nodeEnv.get(node);
+                if (env != null) {
+                    yaml.append(", env: {");
+                    env.forEach((key, value) -> yaml.append(key).append(": '").append(value).append("', "));
+                    yaml.setLength(yaml.length() - 2);
+                    yaml.append('}');
+                }
+                if (nodeArgs.containsKey(node)) {
+                    yaml.append(", args: {").append(nodeArgs.get(node)).append('}');
+                }
+                yaml.append("}\n");
+            }
+            int proxyPort = SimNode.freePort();
+            ports.put("proxy", proxyPort);
+            yaml.append("proxy: {host: ").append(proxyHost).append(", port: ").append(proxyPort)
+                    .append(", command: ").append(ROOT.resolve("bin/epdctl"))
+                    .append(", env: {").append(MARKER).append(": ").append(marker).append("}}\n");
+            try {
+                Files.createDirectories(dir);
+                Path file = dir.resolve(name + ".yaml");
+                Files.writeString(file, yaml);
+                return new SimDeployment(name, file, dir.resolve("state"), marker, ports);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    public Path stateDir() {
+        return stateDir;
+    }
+
+    public int port(String process) {
+        return ports.get(process);
+    }
+
+    public String proxyUrl() {
+        return "http://127.0.0.1:" + ports.get("proxy");
+    }
+
+    /** Runs epdctl in this JVM with this deployment's state directory appended. */
+    public Cli.Result epdctl(String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(List.of("--state-dir", stateDir.toString()));
+        return Cli.run(all.toArray(String[]::new));
+    }
+
+    public Cli.Result up(String... extra) {
+        List<String> all = new ArrayList<>(List.of("up", file.toString(), "--timeout", "2m"));
+        all.addAll(List.of(extra));
+        return epdctl(all.toArray(String[]::new));
+    }
+
+    /** Processes of this deployment alive on this machine, per the process table. */
+    public List<Long> processes() {
+        return ProcessTable.withEnvironment(MARKER, marker);
+    }
+
+    public String marker() {
+        return marker;
+    }
+
+    @Override
+    public void close() {
+        if (!processes().isEmpty()) {
+            epdctl("down", name, "--grace", "2s");
+            ProcessTable.killAll(MARKER, marker);
+        }
+    }
+}
