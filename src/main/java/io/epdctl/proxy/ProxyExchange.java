@@ -7,6 +7,7 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -141,7 +142,11 @@ final class ProxyExchange {
         }
         done = true;
         state.awaitingPrefill().remove(id, this);
-        cancelCalls();
+        if (failed) {
+            cancelCalls();
+        }
+        // else only a prefill call may still be open: its KV has reached the decoder, which has answered
+        // in full; its own answer is on the way and ends the call.
         state.metrics().ended(route, failed || response().getStatusCode() >= 400);
     }
 
@@ -154,9 +159,11 @@ final class ProxyExchange {
     /** An OpenAI-style error body. */
     static String errorJson(int status, String message) {
         try {
-            return ProxyState.JSON.writeValueAsString(Map.of("error",
-                    Map.of("message", message, "type", status >= 500 ? "upstream_error" : "invalid_request_error",
-                            "code", status)));
+            Map<String, Object> error = new LinkedHashMap<>();
+            error.put("message", message);
+            error.put("type", status >= 500 ? "upstream_error" : "invalid_request_error");
+            error.put("code", status);
+            return ProxyState.JSON.writeValueAsString(Map.of("error", error));
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException("a map of strings and numbers always converts to JSON", e);
         }
