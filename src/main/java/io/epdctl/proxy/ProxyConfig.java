@@ -58,6 +58,16 @@ public record ProxyConfig(
             problems.add("no PD backends and no prefiller and decoder pair: give --pd-hosts/--pd-ports,"
                     + " or --prefiller-hosts/--prefiller-ports and --decoder-hosts/--decoder-ports");
         }
+        if (listen.port() < 0 || listen.port() > 65535) {
+            problems.add("--port must be between 0 and 65535, got " + listen.port());
+        }
+        for (Role role : Role.values()) {
+            for (Endpoint backend : backends(role)) {
+                if (backend.port() < 1 || backend.port() > 65535) {
+                    problems.add(role.yamlName() + " backend " + backend + ": the port must be between 1 and 65535");
+                }
+            }
+        }
         if (maxRetries < 1) {
             problems.add("--max-retries must be at least 1 (attempts per backend call), got " + maxRetries);
         }
