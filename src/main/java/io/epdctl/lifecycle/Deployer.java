@@ -108,13 +108,12 @@ public final class Deployer {
             new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
                     .await(startedHere, options.readyTimeout());
             if (!proxy.isEmpty()) {
-                List<ProcessRecord> nodesStarted = List.copyOf(startedHere);
                 state = launch(state, proxy, startedHere);
-                List<ProcessRecord> proxyStarted = new ArrayList<>(startedHere);
-                proxyStarted.removeAll(nodesStarted);
-                new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
-                        .await(proxyStarted, options.readyTimeout());
             }
+            // Also when the proxy was kept: it must have seen the restarted nodes healthy before it routes to them.
+            ProcessRecord proxyProcess = state.process(plan.proxy().name()).orElseThrow();
+            new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
+                    .await(List.of(proxyProcess), options.readyTimeout());
             sendSmokeRequest();
         } catch (DeploymentException | TransportException e) {
             throw cleanUp(state, startedHere, e.getMessage());

@@ -64,7 +64,7 @@ class LocalLifecycleIT {
             Cli.Result down = deployment.epdctl("down");
             assertThat(down.exitCode()).as(down.toString()).isZero();
             assertThat(down.err()).contains("proxy: stopped by SIGTERM", "e0: stopped by SIGTERM", "is down");
-            assertThat(deployment.processes()).isEmpty();
+            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
             assertThat(new StateStore(deployment.stateDir()).deployments()).isEmpty();
 
             Cli.Result again = deployment.epdctl("down", deployment.name());
@@ -109,7 +109,7 @@ class LocalLifecycleIT {
             assertThat(up.err()).contains("up failed: p0 (prefill on local) exited with status")
                     .contains("Last lines of local:").contains("  | ")
                     .contains("stopping what this run started");
-            assertThat(deployment.processes()).isEmpty();
+            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
             assertThat(new StateStore(deployment.stateDir()).deployments()).isEmpty();
         }
     }
@@ -124,7 +124,7 @@ class LocalLifecycleIT {
             assertThat(down.exitCode()).as(down.toString()).isZero();
             assertThat(down.err()).contains("e0: killed with SIGKILL after the 1 s grace period")
                     .contains("p0: stopped by SIGTERM");
-            assertThat(deployment.processes()).isEmpty();
+            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
         }
     }
 
@@ -136,7 +136,7 @@ class LocalLifecycleIT {
 
             assertThat(up.exitCode()).isEqualTo(1);
             assertThat(up.err()).contains(deployment.name()).contains("pid " + ProcessHandle.current().pid());
-            assertThat(deployment.processes()).isEmpty();
+            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
         }
     }
 
@@ -161,7 +161,7 @@ class LocalLifecycleIT {
                 Cli.Result down = deployment.epdctl("down");
 
                 assertThat(down.exitCode()).as(down.toString()).isZero();
-                assertThat(deployment.processes()).isEmpty();
+                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
             } finally {
                 up.destroyForcibly();
             }
@@ -175,7 +175,7 @@ class LocalLifecycleIT {
 
             assertThat(dry.exitCode()).as(dry.toString()).isZero();
             assertThat(dry.out()).contains("nothing was changed", "# ==> e0 (encoder) on host local", "exec ");
-            assertThat(deployment.processes()).isEmpty();
+            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
             assertThat(new StateStore(deployment.stateDir()).deployments()).isEmpty();
         }
     }

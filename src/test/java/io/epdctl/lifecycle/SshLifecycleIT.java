@@ -48,7 +48,7 @@ class SshLifecycleIT {
 
                 Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
                 assertThat(down.exitCode()).as(down.toString()).isZero();
-                assertThat(deployment.processes()).isEmpty();
+                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
                 assertThat(h1.sessionProcesses()).isEmpty();
                 assertThat(h2.sessionProcesses()).isEmpty();
             }
@@ -65,14 +65,14 @@ class SshLifecycleIT {
                 assertThat(up.exitCode()).as(up.toString()).isEqualTo(1);
                 assertThat(up.err()).contains(h1.hostKeyFingerprint()).contains("--accept-new-host-keys")
                         .contains("host h1 cannot be reached; nothing was started");
-                assertThat(deployment.processes()).isEmpty();
+                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
 
                 Cli.Result accepted = deployment.up("--known-hosts", emptyKnownHosts.toString(), "--accept-new-host-keys",
                         "--remote-dir", dir.resolve("remote").toString());
                 assertThat(accepted.exitCode()).as(accepted.toString()).isZero();
                 assertThat(Files.readString(emptyKnownHosts)).isNotBlank();
                 assertThat(deployment.epdctl("down", "--known-hosts", emptyKnownHosts.toString()).exitCode()).isZero();
-                assertThat(deployment.processes()).isEmpty();
+                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
             }
         }
     }
@@ -87,7 +87,7 @@ class SshLifecycleIT {
 
             assertThat(up.exitCode()).as(up.toString()).isEqualTo(1);
             assertThat(up.err()).contains("gone").contains("refused").contains("nothing was started");
-            assertThat(deployment.processes()).isEmpty();
+            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
         }
     }
 

@@ -222,6 +222,13 @@ public final class SimDeployment implements AutoCloseable {
         return ProcessTable.withEnvironment(MARKER, marker);
     }
 
+    /** The live processes of this deployment with their command lines, for assertion messages. */
+    public String describeProcesses() {
+        return String.join("\n", processes().stream()
+                .map(pid -> pid + " " + ProcessHandle.of(pid).flatMap(handle -> handle.info().commandLine()).orElse("?"))
+                .toList());
+    }
+
     public String marker() {
         return marker;
     }
