@@ -116,7 +116,8 @@ public final class Deployer {
                     .await(List.of(proxyProcess), options.readyTimeout());
             sendSmokeRequest();
         } catch (DeploymentException | TransportException e) {
-            throw cleanUp(state, startedHere, e.getMessage());
+            // The store has every record written so far, also those of a launch that failed halfway.
+            throw cleanUp(store.read(topology.name()).orElse(state), startedHere, e.getMessage());
         }
         say("deployment " + topology.name() + " is ready after " + String.format("%.1f s", (System.nanoTime() - start) / 1e9));
         return new Outcome(true, endpoint());
