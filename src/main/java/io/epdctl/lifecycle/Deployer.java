@@ -98,22 +98,20 @@ public final class Deployer {
             }
         }
 
-        List<LaunchPlan.Launch> nodes = toStart.stream().filter(launch -> !launch.record().role().equals("proxy")).toList();
-        List<LaunchPlan.Launch> proxy = toStart.stream().filter(launch -> launch.record().role().equals("proxy")).toList();
         List<ProcessRecord> startedHere = new ArrayList<>();
         try {
             checkHostsFree(toStart);
             prepareEcDirectory(previous == null);
-            state = launch(state, nodes, startedHere);
-            new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
-                    .await(startedHere, options.readyTimeout());
-            if (!proxy.isEmpty()) {
-                state = launch(state, proxy, startedHere);
+            // The proxy starts with the nodes: its own start-up then costs nothing, and it waits for its backends.
+            state = launch(state, toStart, startedHere);
+            // A kept proxy is awaited too: it must have seen the restarted nodes healthy before it routes to them.
+            List<ProcessRecord> awaited = new ArrayList<>(startedHere);
+            ProcessRecord proxy = state.process(plan.proxy().name()).orElseThrow();
+            if (awaited.stream().noneMatch(process -> process.name().equals(proxy.name()))) {
+                awaited.add(proxy);
             }
-            // Also when the proxy was kept: it must have seen the restarted nodes healthy before it routes to them.
-            ProcessRecord proxyProcess = state.process(plan.proxy().name()).orElseThrow();
             new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
-                    .await(List.of(proxyProcess), options.readyTimeout());
+                    .await(awaited, options.readyTimeout());
             sendSmokeRequest();
         } catch (DeploymentException | TransportException e) {
             // The store has every record written so far, also those of a launch that failed halfway.
