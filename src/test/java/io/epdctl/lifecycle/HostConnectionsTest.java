@@ -1,4 +1,4 @@
-package io.epdctl.transport;
+package io.epdctl.lifecycle;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SshServer;
 import io.epdctl.topology.Host;
+import io.epdctl.transport.LocalTransport;
+import io.epdctl.transport.SshOptions;
+import io.epdctl.transport.SshTransport;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -37,17 +40,17 @@ class HostConnectionsTest {
                     second.host("gpu2", first.ed25519Key()),
                     new Host("gpu3", "127.0.0.5", Host.TransportKind.SSH, first.user(), closedPort, first.ed25519Key().toString(), null));
 
-            try (HostConnections connections = HostConnections.open(hosts, first.options())) {
-                assertThat(connections.reachableHosts()).containsExactly("here", "gpu1", "gpu2");
+            SshOptions options = first.options();
+            try (HostConnections connections = HostConnections.open(hosts,
+                    host -> host.isLocal() ? new LocalTransport(host.name()) : SshTransport.connect(host, options))) {
                 assertThat(connections.require("here")).isInstanceOf(LocalTransport.class);
                 assertThat(connections.require("gpu1").run("echo $SSH_CONNECTION", TIMEOUT).stdout()).contains(" 127.0.0.3 ");
                 assertThat(connections.require("gpu2").run("echo $SSH_CONNECTION", TIMEOUT).stdout()).contains(" 127.0.0.4 ");
                 assertThat(connections.transport("gpu3")).isEmpty();
                 assertThat(connections.failures()).containsOnlyKeys("gpu3");
-                assertThat(connections.failure("gpu3").orElseThrow())
-                        .hasMessageContaining("gpu3 (").hasMessageContaining("connection refused");
+                assertThat(connections.failures().get("gpu3")).startsWith("gpu3 (").contains("connection refused");
                 assertThatThrownBy(() -> connections.require("gpu3")).hasMessageContaining("connection refused");
-                assertThatThrownBy(() -> connections.require("gpu9")).hasMessage("gpu9: not a host of this deployment");
+                assertThatThrownBy(() -> connections.require("gpu9")).hasMessageContaining("gpu9");
             }
 
             first.awaitNoSessions();
