@@ -227,7 +227,7 @@ public final class SshTransport implements Transport {
             if (pid > 1 && session.isConnected()) {
                 try {
                     ChannelExec killer = (ChannelExec) session.openChannel("exec");
-                    killer.setCommand("kill -KILL -- -" + pid + " 2>/dev/null || kill -KILL " + pid + " 2>/dev/null; true");
+                    killer.setCommand("kill -KILL -" + pid + " 2>/dev/null || kill -KILL " + pid + " 2>/dev/null; true"); // no "--": dash rejects it
                     killer.setInputStream(InputStream.nullInputStream());
                     CountDownLatch done = new CountDownLatch(1);
                     killer.setExtOutputStream(new KeepOpen(OutputStream.nullOutputStream(), done));

@@ -172,18 +172,6 @@ class SshTransportTest {
     }
 
     @Test
-    void aTimeoutKillsTheCommandsWholeProcessGroup() throws Exception {
-        Path pidFile = dir.resolve("child");
-        SshTransport transport = connect(server.host("h", server.ed25519Key()), server.options());
-
-        assertThatThrownBy(() -> transport.run("sleep 600 & echo $! > " + Shell.quote(pidFile.toString()) + "; wait", Duration.ofSeconds(1)))
-                .isInstanceOf(TransportException.class);
-
-        assertThat(ProcessTable.awaitGone(ProcessTable.pidFromFile(pidFile))).isEmpty();
-        assertThat(transport.run("echo still usable", TIMEOUT).stdout()).isEqualTo("still usable\n");
-    }
-
-    @Test
     void reconnectsWhenTheConnectionWasLost() throws Exception {
         SshTransport transport = connect(server.host("h", server.ed25519Key()), server.options());
         String first = transport.run("echo $SSH_CONNECTION", TIMEOUT).stdout();
