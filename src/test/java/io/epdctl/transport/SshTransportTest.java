@@ -184,6 +184,14 @@ class SshTransportTest {
     }
 
     @Test
+    void aClosedTransportDoesNotReconnect() throws Exception {
+        SshTransport transport = connect(server.host("h", server.ed25519Key()), server.options());
+        transport.close();
+
+        assertThatThrownBy(() -> transport.run("true", TIMEOUT)).hasMessage("h: the SSH connection was closed");
+    }
+
+    @Test
     void anUnknownHostKeyIsRefusedWithItsFingerprint() throws Exception {
         Path knownHosts = dir.resolve("known_hosts");
         Files.writeString(knownHosts, "");
