@@ -3,7 +3,6 @@ package io.epdctl.transport;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.epdctl.shell.Shell;
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SshAgent;
 import io.epdctl.testing.SshServer;
