@@ -3,7 +3,6 @@ package io.epdctl.transport;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.epdctl.shell.Shell;
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SshAgent;
 import io.epdctl.testing.SshServer;
@@ -172,18 +171,6 @@ class SshTransportTest {
     }
 
     @Test
-    void aTimeoutKillsTheCommandsWholeProcessGroup() throws Exception {
-        Path pidFile = dir.resolve("child");
-        SshTransport transport = connect(server.host("h", server.ed25519Key()), server.options());
-
-        assertThatThrownBy(() -> transport.run("sleep 600 & echo $! > " + Shell.quote(pidFile.toString()) + "; wait", Duration.ofSeconds(1)))
-                .isInstanceOf(TransportException.class);
-
-        assertThat(ProcessTable.awaitGone(ProcessTable.pidFromFile(pidFile))).isEmpty();
-        assertThat(transport.run("echo still usable", TIMEOUT).stdout()).isEqualTo("still usable\n");
-    }
-
-    @Test
     void reconnectsWhenTheConnectionWasLost() throws Exception {
         SshTransport transport = connect(server.host("h", server.ed25519Key()), server.options());
         String first = transport.run("echo $SSH_CONNECTION", TIMEOUT).stdout();
@@ -193,6 +180,14 @@ class SshTransportTest {
 
         String second = transport.run("echo $SSH_CONNECTION", TIMEOUT).stdout();
         assertThat(second).isNotEqualTo(first).endsWith(" " + server.port() + "\n");
+    }
+
+    @Test
+    void aClosedTransportDoesNotReconnect() throws Exception {
+        SshTransport transport = connect(server.host("h", server.ed25519Key()), server.options());
+        transport.close();
+
+        assertThatThrownBy(() -> transport.run("true", TIMEOUT)).hasMessage("h: the SSH connection was closed");
     }
 
     @Test

@@ -117,13 +117,26 @@ class TransportContractTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"local", "ssh"})
+    void aTimeoutStopsEverythingTheCommandStartedInItsProcessGroup(String kind) throws Exception {
+        Path pidFile = dir.resolve("child");
+        Transport transport = open(kind);
+
+        assertThatThrownBy(() -> transport.run("sleep 600 & echo $! > " + Shell.quote(pidFile.toString()) + "; wait", Duration.ofSeconds(1)))
+                .isInstanceOf(TransportException.class);
+
+        assertThat(ProcessTable.awaitGone(ProcessTable.pidFromFile(pidFile))).isEmpty();
+        assertThat(transport.run("echo still usable", TIMEOUT).stdout()).isEqualTo("still usable\n");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh"})
     void interruptingStreamStopsTheCommand(String kind) throws Exception {
         Path pidFile = dir.resolve("pid");
         Transport transport = open(kind);
         AtomicReference<Throwable> outcome = new AtomicReference<>();
         Thread follower = new Thread(() -> {
             try {
-                transport.stream("echo $$ > " + Shell.quote(pidFile.toString()) + "; exec sleep 600",
+                transport.stream("echo $$ > " + Shell.quote(pidFile.toString()) + "; sleep 600",
                         OutputStream.nullOutputStream(), OutputStream.nullOutputStream());
                 outcome.set(new AssertionError("stream returned"));
             } catch (Throwable t) {
