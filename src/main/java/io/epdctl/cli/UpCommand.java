@@ -2,7 +2,7 @@ package io.epdctl.cli;
 
 import io.epdctl.lifecycle.Deployer;
 import io.epdctl.lifecycle.DeploymentException;
-import io.epdctl.lifecycle.HostConnections;
+import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.LaunchPlan;
 import io.epdctl.lifecycle.NodeProbe;
 import io.epdctl.lifecycle.ProcessControl;
@@ -90,7 +90,7 @@ public final class UpCommand implements Callable<Integer> {
             Map<String, Host> hosts = new LinkedHashMap<>(topology.hosts());
             store.read(topology.name()).ifPresent(previous -> previous.hosts().forEach(hosts::putIfAbsent));
             try (HostConnections connections = connectionOptions.open(hosts.values())) {
-                connections.failures().forEach((host, why) -> err.println("epdctl: " + why));
+                connections.failures().forEach((host, why) -> err.println("epdctl: " + why.getMessage()));
                 usedHostsReachable(topology, connections);
                 Deployer deployer = new Deployer(topology, topologyFile.file(), plan, store, new ProcessControl(connections),
                         new NodeProbe(Duration.ofSeconds(2)), err, new Deployer.Options(timeout, grace, pollInterval, keepOnFailure));

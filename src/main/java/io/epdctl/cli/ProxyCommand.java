@@ -1,0 +1,178 @@
+package io.epdctl.cli;
+
+import io.epdctl.proxy.Endpoint;
+import io.epdctl.proxy.EpdProxy;
+import io.epdctl.proxy.ProxyConfig;
+import io.epdctl.topology.LoadResult;
+import io.epdctl.topology.Problem;
+import io.epdctl.topology.TopologyLoader;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(
+        name = "proxy",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Runs the built-in EPD proxy in the foreground until SIGTERM or SIGINT.",
+            "Configured from a topology file (-f) or with the arguments of the vLLM-Ascend example proxy script,"
+                    + " which it replaces one for one. Serves /v1/chat/completions, /v1/completions, /v1/metaserver,"
+                    + " /v1/models, /health, /healthcheck and /metrics."
+        },
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:stopped by a signal", "1:could not listen", "2:invalid arguments or topology file"})
+public final class ProxyCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = {"-f", "--file"}, paramLabel = "FILE",
+            description = "Take the proxy's address and backends from this topology file.")
+    Path topologyFile;
+
+    @Option(names = "--host", paramLabel = "HOST",
+            description = "Address to listen on; also the host of the metaserver URL decoders call back (default: localhost).")
+    String host;
+
+    @Option(names = "--port", paramLabel = "PORT", description = "Port to listen on (default: 8000).")
+    Integer port;
+
+    @Option(names = "--encoder-hosts", arity = "1..*", paramLabel = "HOST") List<String> encoderHosts = new ArrayList<>();
+    @Option(names = "--encoder-ports", arity = "1..*", paramLabel = "PORT") List<Integer> encoderPorts = new ArrayList<>();
+    @Option(names = "--pd-hosts", arity = "1..*", paramLabel = "HOST") List<String> pdHosts = new ArrayList<>();
+    @Option(names = "--pd-ports", arity = "1..*", paramLabel = "PORT") List<Integer> pdPorts = new ArrayList<>();
+    @Option(names = "--prefiller-hosts", arity = "1..*", paramLabel = "HOST") List<String> prefillerHosts = new ArrayList<>();
+    @Option(names = "--prefiller-ports", arity = "1..*", paramLabel = "PORT") List<Integer> prefillerPorts = new ArrayList<>();
+    @Option(names = "--decoder-hosts", arity = "1..*", paramLabel = "HOST") List<String> decoderHosts = new ArrayList<>();
+    @Option(names = "--decoder-ports", arity = "1..*", paramLabel = "PORT") List<Integer> decoderPorts = new ArrayList<>();
+
+    @Option(names = "--max-retries", paramLabel = "N",
+            description = "Attempts per backend call, each on another healthy backend, before any byte came back (default: 3).")
+    Integer maxRetries;
+
+    @Option(names = "--retry-delay", paramLabel = "SECONDS",
+            description = "Delay before the first retry, doubled for each further one (default: 0.001).")
+    Double retryDelay;
+
+    @Option(names = "--health-interval", paramLabel = "SECONDS",
+            description = "How often every backend's /health is probed (default: 2).")
+    Double healthInterval;
+
+    @Option(names = "--event-loops", paramLabel = "N", description = "Event loop threads (default: one per core).")
+    Integer eventLoops;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        ProxyConfig config = config();
+        PrintWriter err = spec.commandLine().getErr();
+        EpdProxy proxy;
+        try {
+            proxy = EpdProxy.start(config, line -> log(err, line), Duration.ofSeconds(60));
+        } catch (EpdProxy.ProxyStartException e) {
+            throw new UserException(ExitCodes.FAILURE, "proxy: " + e.getMessage());
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread shutdown = new Thread(() -> {
+            log(err, "stopping");
+            proxy.close();
+            log(err, "stopped");
+            stopped.countDown();
+        }, "epdctl-proxy-shutdown");
+        Runtime.getRuntime().addShutdownHook(shutdown);
+        log(err, "ready on http://" + new Endpoint(config.listen().host(), proxy.port()).authority() + " ("
+                + describe(config) + "; metaserver " + proxy.metaserverUrl() + ")");
+        stopped.await();
+        return ExitCodes.OK;
+    }
+
+    /** The configuration the options describe; a {@link UserException} (exit 2) saying what is wrong otherwise. */
+    ProxyConfig config() {
+        ProxyConfig config = topologyFile != null ? fromTopology() : fromOptions();
+        List<String> problems = config.problems();
+        if (!problems.isEmpty()) {
+            throw new UserException(ExitCodes.INVALID_INPUT, "proxy: " + String.join("; ", problems));
+        }
+        return config;
+    }
+
+    private ProxyConfig fromTopology() {
+        boolean backendOptions = !(encoderHosts.isEmpty() && encoderPorts.isEmpty() && pdHosts.isEmpty()
+                && pdPorts.isEmpty() && prefillerHosts.isEmpty() && prefillerPorts.isEmpty()
+                && decoderHosts.isEmpty() && decoderPorts.isEmpty());
+        if (backendOptions || host != null || port != null) {
+            throw new UserException(ExitCodes.INVALID_INPUT,
+                    "proxy: -f takes the address and the backends from the topology; drop --host, --port and --*-hosts/--*-ports");
+        }
+        LoadResult result = TopologyLoader.load(topologyFile);
+        PrintWriter err = spec.commandLine().getErr();
+        for (Problem problem : result.problems()) {
+            err.println(problem.format(topologyFile.toString()));
+        }
+        if (result.hasErrors()) {
+            throw new UserException(ExitCodes.INVALID_INPUT, topologyFile + ": the topology has errors; the proxy was not started");
+        }
+        ProxyConfig fromFile;
+        try {
+            fromFile = ProxyConfig.fromTopology(result.topologyOrNull());
+        } catch (NumberFormatException e) {
+            throw new UserException(ExitCodes.INVALID_INPUT,
+                    topologyFile + ": proxy.args: max-retries and retry-delay must be numbers (" + e.getMessage() + ")");
+        }
+        return new ProxyConfig(fromFile.listen(), fromFile.encoders(), fromFile.pd(), fromFile.prefill(), fromFile.decode(),
+                maxRetries != null ? maxRetries : fromFile.maxRetries(),
+                retryDelay != null ? seconds(retryDelay) : fromFile.retryDelay(),
+                healthInterval(), eventLoops());
+    }
+
+    private ProxyConfig fromOptions() {
+        return new ProxyConfig(new Endpoint(host != null ? host : "localhost", port != null ? port : 8000),
+                endpoints("encoder", encoderHosts, encoderPorts), endpoints("pd", pdHosts, pdPorts),
+                endpoints("prefiller", prefillerHosts, prefillerPorts), endpoints("decoder", decoderHosts, decoderPorts),
+                maxRetries != null ? maxRetries : ProxyConfig.DEFAULT_MAX_RETRIES,
+                retryDelay != null ? seconds(retryDelay) : ProxyConfig.DEFAULT_RETRY_DELAY,
+                healthInterval(), eventLoops());
+    }
+
+    private Duration healthInterval() {
+        return healthInterval != null ? seconds(healthInterval) : ProxyConfig.DEFAULT_HEALTH_INTERVAL;
+    }
+
+    private int eventLoops() {
+        return eventLoops != null ? eventLoops : Runtime.getRuntime().availableProcessors();
+    }
+
+    private static Duration seconds(double value) {
+        return Duration.ofNanos(Math.round(value * 1e9));
+    }
+
+    private static List<Endpoint> endpoints(String role, List<String> hosts, List<Integer> ports) {
+        if (hosts.size() != ports.size()) {
+            throw new UserException(ExitCodes.INVALID_INPUT, "proxy: " + hosts.size() + " --" + role + "-hosts but "
+                    + ports.size() + " --" + role + "-ports; give one port per host");
+        }
+        List<Endpoint> endpoints = new ArrayList<>();
+        for (int i = 0; i < hosts.size(); i++) {
+            endpoints.add(new Endpoint(hosts.get(i), ports.get(i)));
+        }
+        return endpoints;
+    }
+
+    private static String describe(ProxyConfig config) {
+        return config.encoders().size() + " encoder, " + (config.disaggregated()
+                ? config.prefill().size() + " prefill, " + config.decode().size() + " decode"
+                : config.pd().size() + " pd") + " backends";
+    }
+
+    private static void log(PrintWriter err, String line) {
+        synchronized (err) {
+            err.println("epdctl proxy: " + line);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package io.epdctl.proxy;
+
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpClientOptions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+/**
+ * The built-in EPD proxy, running: one HTTP server per event loop on the same port, sharing the
+ * backends' health and load. {@link #close()} stops it and frees everything.
+ */
+public final class EpdProxy implements AutoCloseable {
+    private final Vertx vertx;
+    private final ProxyState state;
+    private final HealthMonitor health;
+    private final int port;
+
+    private EpdProxy(Vertx vertx, ProxyState state, HealthMonitor health, int port) {
+        this.vertx = vertx;
+        this.state = state;
+        this.health = health;
+        this.port = port;
+    }
+
+    /**
+     * Probes every backend once, then listens. Fails (with the reason) when the address cannot be
+     * bound. {@code log} receives one line per event worth an operator's attention.
+     */
+    public static EpdProxy start(ProxyConfig config, Consumer<String> log, Duration timeout) {
+        Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(1, config.eventLoops()))
+                .setPreferNativeTransport(false));
+        try {
+            ProxyState state = new ProxyState(config, log);
+            HealthMonitor health = new HealthMonitor(vertx,
+                    vertx.createHttpClient(new HttpClientOptions().setConnectTimeout(2_000)), state);
+            // with port 0, a negative port makes every event loop's server share one port the system picks
+            int port = config.listen().port() == 0 ? -1 : config.listen().port();
+            List<ProxyVerticle> servers = new ArrayList<>();
+            Future<EpdProxy> started = health.start()
+                    .compose(probed -> vertx.deployVerticle(() -> {
+                        ProxyVerticle server = new ProxyVerticle(state, port);
+                        synchronized (servers) {
+                            servers.add(server);
+                        }
+                        return server;
+                    }, new DeploymentOptions().setInstances(Math.max(1, config.eventLoops()))))
+                    .map(deployed -> {
+                        int actualPort = servers.get(0).actualPort();
+                        state.listeningOn(actualPort);
+                        return new EpdProxy(vertx, state, health, actualPort);
+                    });
+            return started.toCompletionStage().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            vertx.close();
+            throw new ProxyStartException("cannot listen on " + config.listen() + ": " + e.getCause().getMessage(), e);
+        } catch (TimeoutException e) {
+            vertx.close();
+            throw new ProxyStartException("the proxy did not start within " + timeout.toSeconds() + " s", e);
+        } catch (InterruptedException e) {
+            vertx.close();
+            Thread.currentThread().interrupt();
+            throw new ProxyStartException("interrupted while starting", e);
+        }
+    }
+
+    /** The port it listens on (the configured one, or the one the system chose for port 0). */
+    public int port() {
+        return port;
+    }
+
+    /** Where decoders call back for a prefill. */
+    public String metaserverUrl() {
+        return state.metaserverUrl();
+    }
+
+    /** Client requests being served now. */
+    public int requestsInFlight() {
+        return state.metrics().inFlight();
+    }
+
+    /** Disaggregated requests whose decoder has not called the metaserver yet. */
+    public int requestsAwaitingPrefill() {
+        return state.awaitingPrefill().size();
+    }
+
+    /** Runs one round of health probes now and waits for it (so callers need not wait for the next round). */
+    public void probeNow() {
+        try {
+            health.probeAll().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("health probes did not finish", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        health.stop();
+        try {
+            vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("the proxy did not stop cleanly", e);
+        }
+    }
+
+    /** The proxy could not start; the message says why. */
+    public static final class ProxyStartException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        ProxyStartException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+package io.epdctl.proxy;
+
+import io.vertx.core.buffer.Buffer;
+
+/**
+ * Why a request could not be served, as the client should see it: an HTTP status and a body.
+ * A backend's own error answer is passed on as it came ({@code contentType} and {@code body}).
+ */
+final class ProxyFailure extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final int status;
+    private final transient String contentType;
+    private final transient Buffer body;
+
+    private ProxyFailure(int status, String message, String contentType, Buffer body) {
+        super(message, null, false, false);
+        this.status = status;
+        this.contentType = contentType;
+        this.body = body;
+    }
+
+    /** The proxy's own verdict (no healthy backend, unreachable backend, bad request ...). */
+    static ProxyFailure of(int status, String message) {
+        return new ProxyFailure(status, message, null, null);
+    }
+
+    /** A backend answered with an error status: its status and body go to the client unchanged. */
+    static ProxyFailure backendAnswer(Backend backend, int status, String contentType, Buffer body) {
+        return new ProxyFailure(status, backend + " answered " + status, contentType, body);
+    }
+
+    int status() {
+        return status;
+    }
+
+    /** Null unless this is a backend's answer. */
+    String contentType() {
+        return contentType;
+    }
+
+    Buffer body() {
+        return body;
+    }
+}

@@ -1,0 +1,360 @@
+package io.epdctl.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.epdctl.topology.Role;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The proxy against real HTTP servers playing each vLLM role. */
+class EpdProxyTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String IMAGE_CHAT = """
+            {"model":"m","stream":true,"stream_options":{"include_usage":true},"max_tokens":20,
+             "messages":[{"role":"user","content":[
+               {"type":"image_url","image_url":{"url":"https://images.example.invalid/cat.png"}},
+               {"type":"text","text":"What is in the image?"}]}]}""";
+    private static final String TEXT_CHAT = """
+            {"model":"m","stream":true,"max_tokens":20,"messages":[{"role":"user","content":"Hello"}]}""";
+
+    private final List<AutoCloseable> resources = new ArrayList<>();
+    private final List<String> log = new CopyOnWriteArrayList<>();
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    @AfterEach
+    void closeEverything() throws Exception {
+        for (int i = resources.size() - 1; i >= 0; i--) {
+            resources.get(i).close();
+        }
+    }
+
+    private TestBackend backend(Role role) throws Exception {
+        TestBackend backend = TestBackend.start(role);
+        resources.add(backend);
+        return backend;
+    }
+
+    private EpdProxy proxy(List<TestBackend> encoders, List<TestBackend> pd, List<TestBackend> prefill,
+            List<TestBackend> decode) {
+        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), endpoints(encoders), endpoints(pd),
+                endpoints(prefill), endpoints(decode), 3, Duration.ofMillis(1), Duration.ofSeconds(60), 2);
+        EpdProxy proxy = EpdProxy.start(config, log::add, Duration.ofSeconds(30));
+        resources.add(proxy);
+        return proxy;
+    }
+
+    private static List<Endpoint> endpoints(List<TestBackend> backends) {
+        return backends.stream().map(TestBackend::endpoint).toList();
+    }
+
+    private HttpResponse<String> post(EpdProxy proxy, String path, String body) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + path))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private HttpResponse<String> get(EpdProxy proxy, String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Waits for something another thread does; fails after a minute rather than hang. */
+    private static void eventually(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("never happened: " + what);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    private static void assertAllFreed(EpdProxy proxy) throws InterruptedException {
+        eventually("every request's state freed", () -> proxy.requestsInFlight() == 0 && proxy.requestsAwaitingPrefill() == 0);
+    }
+
+    @Test
+    void imageRequestGoesToTheEncoderAsOneTokenThenStreamsFromPd() throws Exception {
+        TestBackend encoder = backend(Role.ENCODER);
+        TestBackend pd = backend(Role.PD);
+        EpdProxy proxy = proxy(List.of(encoder), List.of(pd), List.of(), List.of());
+
+        HttpResponse<String> response = post(proxy, "/v1/chat/completions", IMAGE_CHAT);
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("content-type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("text/event-stream"));
+        assertThat(response.body()).isEqualTo("""
+                data: {"choices":[{"index":0,"delta":{"content":"tok0"}}]}
+
+                data: {"choices":[{"index":0,"delta":{"content":"tok1"}}]}
+
+                data: {"choices":[{"index":0,"delta":{"content":"tok2"}}]}
+
+                data: [DONE]
+
+                """);
+        JsonNode toEncoder = encoder.generations().get(0).body();
+        assertThat(toEncoder.get("stream").asBoolean()).isFalse();
+        assertThat(toEncoder.get("max_tokens").asInt()).isEqualTo(1);
+        assertThat(toEncoder.get("min_tokens").asInt()).isEqualTo(1);
+        assertThat(toEncoder.has("stream_options")).isFalse();
+        assertThat(toEncoder.get("messages")).isEqualTo(JSON.readTree(IMAGE_CHAT).get("messages"));
+        assertThat(pd.generations().get(0).body()).isEqualTo(JSON.readTree(IMAGE_CHAT));
+        String requestId = response.headers().firstValue("x-request-id").orElseThrow();
+        assertThat(encoder.generations().get(0).requestId()).isEqualTo(requestId);
+        assertThat(pd.generations().get(0).requestId()).isEqualTo(requestId);
+        assertAllFreed(proxy);
+    }
+
+    @Test
+    void textRequestsSkipTheEncoderAndCompletionsWorkToo() throws Exception {
+        TestBackend encoder = backend(Role.ENCODER);
+        TestBackend pd = backend(Role.PD);
+        EpdProxy proxy = proxy(List.of(encoder), List.of(pd), List.of(), List.of());
+
+        HttpResponse<String> chat = post(proxy, "/v1/chat/completions", TEXT_CHAT);
+        HttpResponse<String> completion = post(proxy, "/v1/completions", "{\"model\":\"m\",\"prompt\":\"Hi\"}");
+
+        assertThat(chat.statusCode()).isEqualTo(200);
+        assertThat(completion.statusCode()).isEqualTo(200);
+        assertThat(completion.body()).isEqualTo("{\"id\":\"whole\",\"choices\":[{\"index\":0,\"text\":\"toktoktok\"}]}");
+        assertThat(encoder.generations()).isEmpty();
+        assertThat(pd.generations()).extracting(TestBackend.Received::path)
+                .containsExactly("/v1/chat/completions", "/v1/completions");
+    }
+
+    @Test
+    void disaggregatedRequestsGoThroughTheMetaserverToThePrefiller() throws Exception {
+        TestBackend encoder = backend(Role.ENCODER);
+        TestBackend prefill = backend(Role.PREFILL);
+        TestBackend decode = backend(Role.DECODE);
+        EpdProxy proxy = proxy(List.of(encoder), List.of(), List.of(prefill), List.of(decode));
+
+        HttpResponse<String> chat = post(proxy, "/v1/chat/completions", IMAGE_CHAT);
+        HttpResponse<String> completion = post(proxy, "/v1/completions",
+                "{\"model\":\"m\",\"prompt\":\"Hi\",\"max_completion_tokens\":9}");
+
+        assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+        assertThat(chat.body()).contains("tok0", "tok2", "[DONE]");
+        assertThat(completion.statusCode()).as(completion.body()).isEqualTo(200);
+        assertThat(decode.metaserverStatuses).containsExactly(200, 200);
+        JsonNode toDecoder = decode.generations().get(0).body();
+        assertThat(toDecoder.get("kv_transfer_params")).isEqualTo(JSON.readTree(
+                "{\"do_remote_decode\":false,\"do_remote_prefill\":true,\"metaserver\":\"http://127.0.0.1:"
+                        + proxy.port() + "/v1/metaserver\"}"));
+        assertThat(toDecoder.get("stream").asBoolean()).isTrue();
+        JsonNode toPrefiller = prefill.generations().get(0).body();
+        assertThat(toPrefiller.get("kv_transfer_params").get("request_id").asText())
+                .isEqualTo("chatcmpl-" + chat.headers().firstValue("x-request-id").orElseThrow());
+        assertThat(toPrefiller.get("kv_transfer_params").get("remote_port").asInt()).isEqualTo(30000);
+        assertThat(toPrefiller.get("stream").asBoolean()).isFalse();
+        assertThat(toPrefiller.get("max_tokens").asInt()).isEqualTo(1);
+        assertThat(toPrefiller.has("stream_options")).isFalse();
+        JsonNode completionToPrefiller = prefill.generations().get(1).body();
+        assertThat(completionToPrefiller.get("kv_transfer_params").get("request_id").asText())
+                .isEqualTo("cmpl-" + completion.headers().firstValue("x-request-id").orElseThrow() + "-0");
+        assertThat(completionToPrefiller.get("max_completion_tokens").asInt()).isEqualTo(1);
+        String requestId = chat.headers().firstValue("x-request-id").orElseThrow();
+        assertThat(List.of(encoder.generations().get(0).requestId(), decode.generations().get(0).requestId(),
+                prefill.generations().get(0).requestId())).containsOnly(requestId);
+        assertAllFreed(proxy);
+    }
+
+    @Test
+    void metaserverCallsForUnknownRequestsAreRefused() throws Exception {
+        EpdProxy proxy = proxy(List.of(), List.of(), List.of(backend(Role.PREFILL)), List.of(backend(Role.DECODE)));
+
+        HttpResponse<String> response = post(proxy, "/v1/metaserver",
+                "{\"request_id\":\"chatcmpl-00000000-0000-0000-0000-000000000000\"}");
+
+        assertThat(response.statusCode()).isEqualTo(404);
+        assertThat(response.body()).contains("no request is waiting for a prefill");
+    }
+
+    @Test
+    void deadAndUnhealthyBackendsAreSkipped() throws Exception {
+        TestBackend live = backend(Role.PD);
+        TestBackend sick = backend(Role.PD);
+        sick.healthStatus = 503;
+        TestBackend dead = TestBackend.start(Role.PD);
+        Endpoint deadEndpoint = dead.endpoint();
+        dead.close();
+        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), List.of(),
+                List.of(deadEndpoint, sick.endpoint(), live.endpoint()), List.of(), List.of(), 3, Duration.ZERO,
+                Duration.ofSeconds(60), 1);
+        EpdProxy proxy = EpdProxy.start(config, log::add, Duration.ofSeconds(30));
+        resources.add(proxy);
+
+        for (int i = 0; i < 6; i++) {
+            assertThat(post(proxy, "/v1/chat/completions", TEXT_CHAT).statusCode()).isEqualTo(200);
+        }
+
+        assertThat(live.generations()).hasSize(6);
+        assertThat(sick.generations()).isEmpty();
+        HttpResponse<String> health = get(proxy, "/health");
+        assertThat(health.statusCode()).isEqualTo(200);
+        assertThat(health.body()).contains("pd " + deadEndpoint, "pd " + sick.endpoint() + ": GET /health answered 503");
+        assertThat(log).anyMatch(line -> line.contains("pd " + sick.endpoint() + " is down"));
+    }
+
+    @Test
+    void aBackendThatDiesIsRetriedOnAnotherBeforeTheFirstByte() throws Exception {
+        TestBackend first = backend(Role.PD);
+        TestBackend second = backend(Role.PD);
+        EpdProxy proxy = proxy(List.of(), List.of(first, second), List.of(), List.of());
+        first.close();
+        resources.remove(first);
+
+        for (int i = 0; i < 4; i++) {
+            HttpResponse<String> response = post(proxy, "/v1/chat/completions", TEXT_CHAT);
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        }
+
+        assertThat(second.generations()).hasSize(4);
+        assertThat(log).anyMatch(line -> line.contains("pd " + first.endpoint() + " is down"));
+    }
+
+    @Test
+    void healthIs503NamingTheRoleWithoutHealthyBackendsAndRequestsGet503() throws Exception {
+        TestBackend encoder = backend(Role.ENCODER);
+        TestBackend pd = backend(Role.PD);
+        pd.healthStatus = 500;
+        EpdProxy proxy = proxy(List.of(encoder), List.of(pd), List.of(), List.of());
+
+        HttpResponse<String> health = get(proxy, "/health");
+        HttpResponse<String> healthcheck = get(proxy, "/healthcheck");
+        HttpResponse<String> request = post(proxy, "/v1/chat/completions", TEXT_CHAT);
+
+        assertThat(health.statusCode()).isEqualTo(503);
+        JsonNode body = JSON.readTree(health.body());
+        assertThat(body.get("status").asText()).isEqualTo("unhealthy");
+        assertThat(body.get("down").get(0).asText()).isEqualTo("pd " + pd.endpoint() + ": GET /health answered 500");
+        assertThat(healthcheck.statusCode()).isEqualTo(503);
+        assertThat(JSON.readTree(healthcheck.body()).get("pd_instances").asInt()).isEqualTo(1);
+        assertThat(request.statusCode()).isEqualTo(503);
+        assertThat(request.body()).contains("no healthy pd backend");
+
+        pd.healthStatus = 200;
+        proxy.probeNow();
+        assertThat(get(proxy, "/health").statusCode()).isEqualTo(200);
+        assertThat(post(proxy, "/v1/chat/completions", TEXT_CHAT).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void aBackendsErrorStatusReachesTheClientWithItsBody() throws Exception {
+        TestBackend encoder = backend(Role.ENCODER);
+        TestBackend pd = backend(Role.PD);
+        EpdProxy proxy = proxy(List.of(encoder), List.of(pd), List.of(), List.of());
+        pd.errorStatus = 400;
+
+        HttpResponse<String> fromPd = post(proxy, "/v1/chat/completions", TEXT_CHAT);
+        encoder.errorStatus = 422;
+        encoder.errorBody = "{\"error\":{\"message\":\"image too large\"}}";
+        HttpResponse<String> fromEncoder = post(proxy, "/v1/chat/completions", IMAGE_CHAT);
+
+        assertThat(fromPd.statusCode()).isEqualTo(400);
+        assertThat(fromPd.body()).isEqualTo(pd.errorBody);
+        assertThat(fromEncoder.statusCode()).isEqualTo(422);
+        assertThat(fromEncoder.body()).isEqualTo("{\"error\":{\"message\":\"image too large\"}}");
+        assertThat(pd.generations()).hasSize(1);
+        assertAllFreed(proxy);
+    }
+
+    @Test
+    void aPrefillFailureReachesTheClientOfTheDisaggregatedRequest() throws Exception {
+        TestBackend prefill = backend(Role.PREFILL);
+        TestBackend decode = backend(Role.DECODE);
+        prefill.errorStatus = 500;
+        prefill.errorBody = "{\"error\":{\"message\":\"prefill exploded\"}}";
+        EpdProxy proxy = proxy(List.of(), List.of(), List.of(prefill), List.of(decode));
+
+        HttpResponse<String> response = post(proxy, "/v1/chat/completions", TEXT_CHAT);
+
+        assertThat(response.statusCode()).isEqualTo(500);
+        assertThat(response.body()).isEqualTo(prefill.errorBody);
+        eventually("the decoder heard the metaserver's refusal", () -> decode.metaserverStatuses.size() == 1);
+        assertThat(decode.metaserverStatuses).containsExactly(500);
+        assertAllFreed(proxy);
+    }
+
+    @Test
+    void aStreamThatBreaksEndsWithAnErrorEventAndNoCleanEnd() throws Exception {
+        TestBackend pd = backend(Role.PD);
+        pd.tokens = 5;
+        pd.breakAfterChunks = 2;
+        EpdProxy proxy = proxy(List.of(), List.of(pd), List.of(), List.of());
+
+        String response;
+        try (RawHttp client = RawHttp.post(proxy.port(), "/v1/chat/completions", TEXT_CHAT)) {
+            response = client.readToEnd();
+        }
+
+        assertThat(response).startsWith("HTTP/1.1 200").contains("tok0", "tok1").doesNotContain("tok2", "[DONE]");
+        assertThat(response).contains("data: {\"error\":{").contains("broke off its answer");
+        assertThat(RawHttp.endsWithLastChunk(response)).as(response).isFalse();
+        assertAllFreed(proxy);
+    }
+
+    @Test
+    void aClientThatHangsUpCancelsTheBackendRequest() throws Exception {
+        TestBackend prefill = backend(Role.PREFILL);
+        TestBackend decode = backend(Role.DECODE);
+        decode.tokens = 10_000;
+        decode.chunkDelayMillis = 20;
+        EpdProxy proxy = proxy(List.of(), List.of(), List.of(prefill), List.of(decode));
+
+        try (RawHttp client = RawHttp.post(proxy.port(), "/v1/chat/completions", TEXT_CHAT)) {
+            client.readUntil("tok1");
+        }
+
+        eventually("the decoder saw its request dropped", () -> decode.abandoned.get() == 1);
+        assertAllFreed(proxy);
+    }
+
+    @Test
+    void modelsAndMetricsAreServed() throws Exception {
+        TestBackend pd = backend(Role.PD);
+        EpdProxy proxy = proxy(List.of(), List.of(pd), List.of(), List.of());
+        post(proxy, "/v1/chat/completions", TEXT_CHAT);
+        pd.errorStatus = 500;
+        post(proxy, "/v1/chat/completions", TEXT_CHAT);
+
+        HttpResponse<String> models = get(proxy, "/v1/models");
+        HttpResponse<String> metrics = get(proxy, "/metrics");
+
+        assertThat(models.statusCode()).isEqualTo(200);
+        assertThat(models.body()).contains("\"id\":\"test-model\"");
+        String labels = "{role=\"pd\",backend=\"" + pd.endpoint() + "\"}";
+        assertThat(metrics.body()).contains(
+                "epdctl_proxy_requests_total{route=\"/v1/chat/completions\"} 2",
+                "epdctl_proxy_request_errors_total{route=\"/v1/chat/completions\"} 1",
+                "epdctl_proxy_requests_in_flight 0",
+                "epdctl_proxy_backend_up" + labels + " 1",
+                "epdctl_proxy_backend_requests_total" + labels + " 3",
+                "epdctl_proxy_backend_errors_total" + labels + " 1",
+                "epdctl_proxy_backend_request_seconds_count" + labels + " 3");
+    }
+
+    @Test
+    void nonJsonBodiesAreRejectedWith400() throws Exception {
+        EpdProxy proxy = proxy(List.of(), List.of(backend(Role.PD)), List.of(), List.of());
+
+        HttpResponse<String> response = post(proxy, "/v1/chat/completions", "{not json");
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(response.body()).contains("not JSON");
+    }
+
+}
