@@ -114,11 +114,12 @@ public final class SimMain {
             log.info("on.py", "Application startup complete.");
             return 0;
         } catch (StartupFailure e) {
+            // as in vLLM, the engine core is gone by the time the API server reports it, and then exits
+            kvReceiver.ifPresent(KvReceiver::close);
+            engine.stop();
             log.traceback("core.py", "EngineCore failed to start.", e.exceptionLine()
                     + "\nRuntimeError: Engine core initialization failed. See root cause above. "
                     + "Failed core proc(s): {}");
-            kvReceiver.ifPresent(KvReceiver::close);
-            engine.stop();
             return 1;
         }
     }
