@@ -141,6 +141,7 @@ public final class ProxyBenchmark {
         }
         long heapEnd = heapAfterGc(proxy.pid());
         long rssEnd = rss(proxy.pid());
+        rssMax = Math.max(rssMax, rssEnd);
         System.out.printf("heap after full GC: %.1f MiB at the start, %.1f MiB at the end; RSS %.1f -> %.1f MiB"
                 + " (max %.1f); %d requests, %d errors%n", heapStart / 1048576.0, heapEnd / 1048576.0,
                 rssStart / 1048576.0, rssEnd / 1048576.0, rssMax / 1048576.0, requests, errors);
