@@ -44,14 +44,30 @@ public final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--port", paramLabel = "PORT", description = "Port to listen on (default: 8000).")
     Integer port;
 
-    @Option(names = "--encoder-hosts", arity = "1..*", paramLabel = "HOST") List<String> encoderHosts = new ArrayList<>();
-    @Option(names = "--encoder-ports", arity = "1..*", paramLabel = "PORT") List<Integer> encoderPorts = new ArrayList<>();
-    @Option(names = "--pd-hosts", arity = "1..*", paramLabel = "HOST") List<String> pdHosts = new ArrayList<>();
-    @Option(names = "--pd-ports", arity = "1..*", paramLabel = "PORT") List<Integer> pdPorts = new ArrayList<>();
-    @Option(names = "--prefiller-hosts", arity = "1..*", paramLabel = "HOST") List<String> prefillerHosts = new ArrayList<>();
-    @Option(names = "--prefiller-ports", arity = "1..*", paramLabel = "PORT") List<Integer> prefillerPorts = new ArrayList<>();
-    @Option(names = "--decoder-hosts", arity = "1..*", paramLabel = "HOST") List<String> decoderHosts = new ArrayList<>();
-    @Option(names = "--decoder-ports", arity = "1..*", paramLabel = "PORT") List<Integer> decoderPorts = new ArrayList<>();
+    @Option(names = "--encoder-hosts", arity = "1..*", paramLabel = "HOST",
+            description = "Addresses of the encoders (optional; requests with images or video go to one first), one per node.")
+    List<String> encoderHosts = new ArrayList<>();
+    @Option(names = "--encoder-ports", arity = "1..*", paramLabel = "PORT",
+            description = "HTTP ports of the same nodes, in the same order.")
+    List<Integer> encoderPorts = new ArrayList<>();
+    @Option(names = "--pd-hosts", arity = "1..*", paramLabel = "HOST",
+            description = "Addresses of the prefill-decode (PD) nodes, one per node.")
+    List<String> pdHosts = new ArrayList<>();
+    @Option(names = "--pd-ports", arity = "1..*", paramLabel = "PORT",
+            description = "HTTP ports of the same nodes, in the same order.")
+    List<Integer> pdPorts = new ArrayList<>();
+    @Option(names = "--prefiller-hosts", arity = "1..*", paramLabel = "HOST",
+            description = "Addresses of the prefill nodes (with --decoder-*; called back through the metaserver), one per node.")
+    List<String> prefillerHosts = new ArrayList<>();
+    @Option(names = "--prefiller-ports", arity = "1..*", paramLabel = "PORT",
+            description = "HTTP ports of the same nodes, in the same order.")
+    List<Integer> prefillerPorts = new ArrayList<>();
+    @Option(names = "--decoder-hosts", arity = "1..*", paramLabel = "HOST",
+            description = "Addresses of the decode nodes (with --prefiller-*), one per node.")
+    List<String> decoderHosts = new ArrayList<>();
+    @Option(names = "--decoder-ports", arity = "1..*", paramLabel = "PORT",
+            description = "HTTP ports of the same nodes, in the same order.")
+    List<Integer> decoderPorts = new ArrayList<>();
 
     @Option(names = "--max-retries", paramLabel = "N",
             description = "Attempts per backend call, each on another healthy backend, before any byte came back (default: 3).")

@@ -91,6 +91,11 @@ public final class EpdProxy implements AutoCloseable {
         return state.awaitingPrefill().size();
     }
 
+    /** Requests to backends not ended yet, over every backend. */
+    public int backendRequestsInFlight() {
+        return state.pools().stream().flatMap(pool -> pool.backends().stream()).mapToInt(Backend::inFlight).sum();
+    }
+
     /** Runs one round of health probes now and waits for it (so callers need not wait for the next round). */
     public void probeNow() {
         try {

@@ -40,6 +40,10 @@ final class ProxyMetrics {
         header(text, "epdctl_proxy_awaiting_prefill", "gauge", "Disaggregated requests waiting for the decoder's metaserver call.");
         text.append("epdctl_proxy_awaiting_prefill ").append(awaitingPrefill).append('\n');
 
+        Runtime runtime = Runtime.getRuntime();
+        header(text, "epdctl_proxy_jvm_heap_used_bytes", "gauge", "Java heap in use (live and not yet collected).");
+        text.append("epdctl_proxy_jvm_heap_used_bytes ").append(runtime.totalMemory() - runtime.freeMemory()).append('\n');
+
         header(text, "epdctl_proxy_backend_up", "gauge", "1 when the backend's last health probe succeeded.");
         forEachBackend(pools, (backend, labels) -> text.append("epdctl_proxy_backend_up").append(labels)
                 .append(' ').append(backend.healthy() ? 1 : 0).append('\n'));

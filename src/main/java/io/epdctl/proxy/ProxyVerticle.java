@@ -19,6 +19,7 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import java.io.IOException;
+import java.net.ConnectException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -50,11 +51,16 @@ final class ProxyVerticle extends AbstractVerticle {
 
     @Override
     public void start(Promise<Void> started) {
+        // idle connections are dropped before uvicorn's 5 s keep-alive timeout drops them under a request
         client = vertx.createHttpClient(new HttpClientOptions().setConnectTimeout(5_000).setKeepAlive(true)
-                .setTcpNoDelay(true), new PoolOptions().setHttp1MaxSize(4096));
+                .setKeepAliveTimeout(3).setTcpNoDelay(true), new PoolOptions().setHttp1MaxSize(4096));
+        // each request reports its backend's failures itself
+        client.connectionHandler(connection -> connection.exceptionHandler(ignored -> { }));
         vertx.createHttpServer(new HttpServerOptions().setHost(state.config().listen().host()).setPort(port)
                         .setTcpNoDelay(true))
                 .requestHandler(this::route)
+                // a client that resets its connection is a cancelled request, handled there, not news for the log
+                .connectionHandler(connection -> connection.exceptionHandler(ignored -> { }))
                 .listen()
                 .onSuccess(server -> {
                     actualPort = server.actualPort();
@@ -175,8 +181,9 @@ final class ProxyVerticle extends AbstractVerticle {
 
     /**
      * Sends to the least-loaded healthy backend of the pool. A backend that cannot be reached is marked
-     * down and the next healthy one is tried, up to --max-retries attempts; once a backend has answered
-     * (whatever the status), there is no retry.
+     * down and the next healthy one is tried, up to --max-retries attempts; a connection closed before
+     * any answer may be retried on the same backend. Once a backend has answered (whatever the status),
+     * there is no retry.
      */
     private Future<BackendCall> call(ProxyExchange exchange, BackendPool pool, HttpMethod method, Buffer body) {
         Promise<BackendCall> promise = Promise.promise();
@@ -226,7 +233,13 @@ final class ProxyVerticle extends AbstractVerticle {
                         return;
                     }
                     String problem = backend + " failed before answering: " + failure.getMessage();
-                    state.markDown(backend, failure.getMessage());
+                    if (failure instanceof ConnectException) {
+                        state.markDown(backend, failure.getMessage());
+                    } else {
+                        // a pooled connection the backend had just closed: the backend is fine, a new
+                        // connection to it may serve the retry
+                        tried.remove(backend);
+                    }
                     if (attempt >= state.config().maxRetries()) {
                         promise.fail(ProxyFailure.of(502, problem));
                         return;

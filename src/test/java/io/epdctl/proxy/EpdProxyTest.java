@@ -81,7 +81,8 @@ class EpdProxyTest {
     }
 
     private static void assertAllFreed(EpdProxy proxy) throws InterruptedException {
-        eventually("every request's state freed", () -> proxy.requestsInFlight() == 0 && proxy.requestsAwaitingPrefill() == 0);
+        eventually("every request's state freed", () -> proxy.requestsInFlight() == 0
+                && proxy.requestsAwaitingPrefill() == 0 && proxy.backendRequestsInFlight() == 0);
     }
 
     @Test

@@ -133,7 +133,8 @@ class ProxySimulatorTest {
     }
 
     private static void assertAllFreed(EpdProxy proxy) throws Exception {
-        eventually("every request's state freed", () -> proxy.requestsInFlight() == 0 && proxy.requestsAwaitingPrefill() == 0);
+        eventually("every request's state freed", () -> proxy.requestsInFlight() == 0
+                && proxy.requestsAwaitingPrefill() == 0 && proxy.backendRequestsInFlight() == 0);
     }
 
     @Test
