@@ -14,7 +14,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(
@@ -31,9 +30,8 @@ public final class DownCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "NAME",
-            description = "The deployment (its topology's name); optional when only one is recorded.")
-    String name;
+    @Mixin
+    DeploymentNameParameter name;
 
     @Mixin
     StateOptions stateOptions;
@@ -52,11 +50,11 @@ public final class DownCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         PrintWriter err = spec.commandLine().getErr();
         StateStore store = stateOptions.store();
-        if (name == null && store.deployments().isEmpty()) {
+        if (!name.given() && store.deployments().isEmpty()) {
             err.println("epdctl: no deployment is recorded; nothing to stop");
             return ExitCodes.OK;
         }
-        String deployment = StateOptions.deploymentName(store, name);
+        String deployment = name.resolve(store);
         try (StateStore.DeploymentLock lock = store.lock(deployment)) {
             Optional<DeploymentState> recorded = store.read(deployment);
             if (recorded.isEmpty()) {
@@ -84,7 +82,7 @@ public final class DownCommand implements Callable<Integer> {
         } catch (StateStore.LockedException e) {
             throw new UserException(ExitCodes.FAILURE, e.getMessage());
         } catch (IOException e) {
-            throw new UserException(ExitCodes.FAILURE, "cannot use the state directory " + store.root() + ": " + e.getMessage());
+            throw StateOptions.unusable(store, e);
         }
     }
 

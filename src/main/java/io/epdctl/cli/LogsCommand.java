@@ -12,7 +12,6 @@ import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -55,7 +54,7 @@ public final class LogsCommand implements Callable<Integer> {
         }
         StateStore store = stateOptions.store();
         String name = StateOptions.deploymentName(store, deployment);
-        DeploymentState state = read(store, name);
+        DeploymentState state = StateOptions.recorded(store, name);
         ProcessRecord process = state.process(node).orElseThrow(() -> new UserException(ExitCodes.INVALID_INPUT,
                 "deployment " + name + " has no node " + node + "; it has: "
                         + String.join(", ", state.processes().stream().map(ProcessRecord::name).toList())));
@@ -67,15 +66,6 @@ public final class LogsCommand implements Callable<Integer> {
             }
         } catch (TransportException e) {
             throw new UserException(ExitCodes.FAILURE, e.getMessage());
-        }
-    }
-
-    private static DeploymentState read(StateStore store, String deployment) {
-        try {
-            Optional<DeploymentState> state = store.read(deployment);
-            return state.orElseThrow(() -> new UserException(ExitCodes.FAILURE, "deployment " + deployment + " is not recorded"));
-        } catch (IOException e) {
-            throw new UserException(ExitCodes.FAILURE, "cannot read the state of " + deployment + ": " + e.getMessage());
         }
     }
 

@@ -1,6 +1,8 @@
 package io.epdctl.cli;
 
+import io.epdctl.state.DeploymentState;
 import io.epdctl.state.StateStore;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -35,5 +37,19 @@ public final class StateOptions {
         }
         throw new UserException(ExitCodes.INVALID_INPUT,
                 "several deployments are recorded, name one: " + String.join(", ", deployments));
+    }
+
+    /** The recorded state of {@code deployment}; a clear error when there is none. */
+    public static DeploymentState recorded(StateStore store, String deployment) {
+        try {
+            return store.read(deployment).orElseThrow(() ->
+                    new UserException(ExitCodes.FAILURE, "deployment " + deployment + " is not recorded; nothing runs"));
+        } catch (IOException e) {
+            throw unusable(store, e);
+        }
+    }
+
+    public static UserException unusable(StateStore store, IOException e) {
+        return new UserException(ExitCodes.FAILURE, "cannot use the state directory " + store.root() + ": " + e.getMessage());
     }
 }

@@ -9,7 +9,6 @@ import io.epdctl.lifecycle.ProcessControl;
 import io.epdctl.lifecycle.StatusReport;
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.StateStore;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,7 +20,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(
@@ -34,9 +32,8 @@ public final class StatusCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "NAME",
-            description = "The deployment (its topology's name); optional when only one is recorded.")
-    String name;
+    @Mixin
+    DeploymentNameParameter name;
 
     @Mixin
     StateOptions stateOptions;
@@ -55,8 +52,8 @@ public final class StatusCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         PrintWriter out = spec.commandLine().getOut();
         StateStore store = stateOptions.store();
-        String deployment = StateOptions.deploymentName(store, name);
-        DeploymentState state = read(store, deployment);
+        String deployment = name.resolve(store);
+        DeploymentState state = StateOptions.recorded(store, deployment);
         try (HostConnections connections = connectionOptions.open(state.hosts().values())) {
             StatusReport report = new StatusReport(new ProcessControl(connections), new NodeProbe(Duration.ofSeconds(1)));
             while (true) {
@@ -70,17 +67,8 @@ public final class StatusCommand implements Callable<Integer> {
                     return rows.stream().allMatch(StatusReport.Row::ready) ? ExitCodes.OK : ExitCodes.FAILURE;
                 }
                 Thread.sleep(watch.toMillis());
-                state = read(store, deployment);
+                state = StateOptions.recorded(store, deployment);
             }
-        }
-    }
-
-    private static DeploymentState read(StateStore store, String deployment) {
-        try {
-            return store.read(deployment).orElseThrow(() ->
-                    new UserException(ExitCodes.FAILURE, "deployment " + deployment + " is not recorded; nothing runs"));
-        } catch (IOException e) {
-            throw new UserException(ExitCodes.FAILURE, "cannot read the state of " + deployment + ": " + e.getMessage());
         }
     }
 

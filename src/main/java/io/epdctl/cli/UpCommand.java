@@ -112,7 +112,7 @@ public final class UpCommand implements Callable<Integer> {
         } catch (DeploymentException e) {
             throw new UserException(ExitCodes.FAILURE, "up failed: " + e.getMessage());
         } catch (IOException e) {
-            throw new UserException(ExitCodes.FAILURE, "cannot use the state directory " + store.root() + ": " + e.getMessage());
+            throw StateOptions.unusable(store, e);
         }
     }
 

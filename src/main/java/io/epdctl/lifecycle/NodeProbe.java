@@ -33,7 +33,7 @@ public final class NodeProbe {
     }
 
     public Readiness readiness(String address, int port, String servedModelName, Duration timeout) {
-        try {
+        return probed(timeout, () -> {
             HttpResponse<String> health = get(address, port, "/health", timeout);
             if (health.statusCode() != 200) {
                 return new Readiness(true, false, "/health answers " + health.statusCode());
@@ -51,16 +51,7 @@ public final class NodeProbe {
                 }
             }
             return new Readiness(true, false, "/v1/models does not list " + servedModelName);
-        } catch (ConnectException e) {
-            return new Readiness(false, false, "not listening yet");
-        } catch (HttpTimeoutException e) {
-            return new Readiness(true, false, "no answer within " + timeout.toMillis() + " ms");
-        } catch (IOException e) {
-            return new Readiness(false, false, e.getClass().getSimpleName() + ": " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return new Readiness(false, false, "interrupted");
-        }
+        });
     }
 
     /**
@@ -68,7 +59,7 @@ public final class NodeProbe {
      * healthy backend; the vLLM-Ascend script has no {@code /health}, only {@code /healthcheck}.
      */
     public Readiness proxyReadiness(String address, int port, Duration timeout) {
-        try {
+        return probed(timeout, () -> {
             HttpResponse<String> health = get(address, port, "/health", timeout);
             if (health.statusCode() == 404) {
                 health = get(address, port, "/healthcheck", timeout);
@@ -77,6 +68,17 @@ public final class NodeProbe {
                 return new Readiness(true, true, "ready");
             }
             return new Readiness(true, false, "/health answers " + health.statusCode() + ": " + abbreviate(health.body()));
+        });
+    }
+
+    private interface HttpProbe {
+        Readiness ask() throws IOException, InterruptedException;
+    }
+
+    /** A probe's answer, or what keeping it from answering says about the server. */
+    private static Readiness probed(Duration timeout, HttpProbe probe) {
+        try {
+            return probe.ask();
         } catch (ConnectException e) {
             return new Readiness(false, false, "not listening yet");
         } catch (HttpTimeoutException e) {

@@ -3,6 +3,7 @@ package io.epdctl.lifecycle;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.epdctl.testing.Cli;
+import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SimDeployment;
 import io.epdctl.testing.SimNode;
 import io.epdctl.testing.SshServer;
@@ -48,9 +49,11 @@ class SshLifecycleIT {
 
                 Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
                 assertThat(down.exitCode()).as(down.toString()).isZero();
-                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
-                assertThat(h1.sessionProcesses()).isEmpty();
-                assertThat(h2.sessionProcesses()).isEmpty();
+                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+                h1.awaitNoSessions(); // the SSH connections of epdctl just closed
+                h2.awaitNoSessions();
+                assertThat(ProcessTable.describe(h1.sessionProcesses())).isEmpty();
+                assertThat(ProcessTable.describe(h2.sessionProcesses())).isEmpty();
             }
         }
     }
@@ -77,7 +80,7 @@ class SshLifecycleIT {
                 Cli.Result again = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
 
                 assertThat(again.exitCode()).as(again.toString()).isZero();
-                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
+                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
             }
         }
     }
@@ -92,20 +95,20 @@ class SshLifecycleIT {
                 assertThat(up.exitCode()).as(up.toString()).isEqualTo(1);
                 assertThat(up.err()).contains(h1.hostKeyFingerprint()).contains("--accept-new-host-keys")
                         .contains("host h1 cannot be reached; nothing was started");
-                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
+                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
 
                 Cli.Result accepted = deployment.up("--known-hosts", emptyKnownHosts.toString(), "--accept-new-host-keys",
                         "--remote-dir", dir.resolve("remote").toString());
                 assertThat(accepted.exitCode()).as(accepted.toString()).isZero();
                 assertThat(Files.readString(emptyKnownHosts)).isNotBlank();
                 assertThat(deployment.epdctl("down", "--known-hosts", emptyKnownHosts.toString()).exitCode()).isZero();
-                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
+                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
             }
         }
     }
 
     @Test
-    void anUnreachableHostFailsUpBeforeAnythingStarts() {
+    void anUnreachableHostFailsUpBeforeAnythingStarts() throws Exception {
         int closedPort = SimNode.freePort();
         try (SimDeployment deployment = SimDeployment.builder(dir)
                 .host("gone", "{address: 127.0.0.4, transport: ssh, user: root, ssh-port: " + closedPort + "}")
@@ -114,7 +117,7 @@ class SshLifecycleIT {
 
             assertThat(up.exitCode()).as(up.toString()).isEqualTo(1);
             assertThat(up.err()).contains("gone").contains("refused").contains("nothing was started");
-            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
         }
     }
 

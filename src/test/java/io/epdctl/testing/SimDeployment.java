@@ -232,6 +232,15 @@ public final class SimDeployment implements AutoCloseable {
         return ProcessTable.withEnvironment(MARKER, marker);
     }
 
+    /**
+     * Processes of this deployment still alive after a bounded wait: one killed a moment ago may still be
+     * on its way out of the process table.
+     */
+    public List<Long> processesLeft() throws InterruptedException {
+        return ProcessTable.awaitGone(() -> processes().stream().flatMap(pid -> ProcessHandle.of(pid).stream()).toList())
+                .stream().map(ProcessHandle::pid).toList();
+    }
+
     /** The live processes of this deployment with their command lines, for assertion messages. */
     public String describeProcesses() {
         return String.join("\n", processes().stream()
