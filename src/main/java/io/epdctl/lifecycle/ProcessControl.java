@@ -41,8 +41,8 @@ public final class ProcessControl {
             throw new TransportException(node.host() + ": cannot write " + node.script() + ": " + written.stderr().strip());
         }
         CommandResult started = transport.run(HostCommands.start(node), COMMAND_TIMEOUT);
-        String[] pidAndTicks = started.stdout().strip().split(" ");
-        if (!started.succeeded() || pidAndTicks.length != 2) {
+        String[] pidAndTicks = lastLine(started.stdout()).split(" ");
+        if (!started.succeeded() || pidAndTicks.length != 2 || !pidAndTicks[0].matches("\\d+")) {
             throw new TransportException(node.host() + ": cannot start " + node.name() + ": " + started.stderr().strip());
         }
         return node.started(Long.parseLong(pidAndTicks[0]), pidAndTicks[1], Instant.now());
@@ -57,11 +57,17 @@ public final class ProcessControl {
             return node;
         }
         CommandResult result = hosts.require(node.host()).run(HostCommands.recoverPid(node), COMMAND_TIMEOUT);
-        String[] pidAndTicks = result.stdout().strip().split(" ");
-        if (pidAndTicks.length != 2) {
+        String[] pidAndTicks = lastLine(result.stdout()).split(" ");
+        if (pidAndTicks.length != 2 || !pidAndTicks[0].matches("\\d+")) {
             return node;
         }
         return node.started(Long.parseLong(pidAndTicks[0]), pidAndTicks[1], Instant.now());
+    }
+
+    /** What a command printed last: a login shell may print its own lines before it (a chatty .bashrc). */
+    private static String lastLine(String output) {
+        String[] lines = output.strip().split("\n");
+        return lines[lines.length - 1].strip();
     }
 
     /** The state of every given process: one command per host, all hosts at once. */
@@ -141,7 +147,7 @@ public final class ProcessControl {
         if (!result.succeeded()) {
             throw new TransportException(node.host() + ": stopping " + node.name() + " failed: " + result.stderr().strip());
         }
-        String[] fields = result.stdout().strip().split("\\s+");
+        String[] fields = lastLine(result.stdout()).split("\\s+");
         List<Long> left = new ArrayList<>();
         int firstPid = fields[0].equals("exited") ? 2 : 1;
         for (int i = firstPid; i < fields.length; i++) {
