@@ -19,7 +19,7 @@ if epdctl_jar_is_stale; then
     if epdctl_jar_is_stale; then
         epdctl_install maven:mvn
         echo "epdctl: building $EPDCTL_JAR (first use or sources changed) ..." >&2
-        if ! (cd "$epdctl_root" && mvn -B -q -DskipTests package) >&2; then
+        if ! (cd "$epdctl_root" && mvn -B -q -Dstyle.color=never -DskipTests package) >&2; then
             echo "epdctl: the build failed; see the Maven output above" >&2
             exit 1
         fi

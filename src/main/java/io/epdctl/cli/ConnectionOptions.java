@@ -1,12 +1,8 @@
 package io.epdctl.cli;
 
-import io.epdctl.lifecycle.HostConnections;
+import io.epdctl.transport.HostConnections;
 import io.epdctl.topology.Host;
-import io.epdctl.transport.LocalTransport;
 import io.epdctl.transport.SshOptions;
-import io.epdctl.transport.SshTransport;
-import io.epdctl.transport.Transport;
-import io.epdctl.transport.TransportException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -34,7 +30,7 @@ public final class ConnectionOptions {
     public HostConnections open(Collection<Host> hosts) {
         SshOptions options = sshOptions();
         try {
-            return HostConnections.open(hosts, host -> openOne(host, options));
+            return HostConnections.open(hosts, options);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new UserException(ExitCodes.FAILURE, "interrupted while connecting to the hosts");
@@ -46,9 +42,5 @@ public final class ConnectionOptions {
         List<Path> configs = sshConfig != null ? List.of(sshConfig) : new ArrayList<>(defaults.sshConfigs());
         return new SshOptions(knownHosts != null ? knownHosts : defaults.knownHosts(), acceptNewHostKeys, configs,
                 defaults.agentSocket(), defaults.defaultIdentities(), defaults.connectTimeout());
-    }
-
-    private static Transport openOne(Host host, SshOptions options) throws TransportException {
-        return host.isLocal() ? new LocalTransport(host.name()) : SshTransport.connect(host, options);
     }
 }

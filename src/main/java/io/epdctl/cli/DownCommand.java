@@ -1,6 +1,6 @@
 package io.epdctl.cli;
 
-import io.epdctl.lifecycle.HostConnections;
+import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.ProcessControl;
 import io.epdctl.lifecycle.Teardown;
 import io.epdctl.state.DeploymentState;

@@ -1,11 +1,12 @@
 package io.epdctl.cli;
 
-import io.epdctl.lifecycle.HostConnections;
+import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.ProcessControl;
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.state.StateStore;
 import io.epdctl.transport.TransportException;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
@@ -60,9 +61,10 @@ public final class LogsCommand implements Callable<Integer> {
                         + String.join(", ", state.processes().stream().map(ProcessRecord::name).toList())));
         PrintWriter out = spec.commandLine().getOut();
         try (HostConnections connections = connectionOptions.open(List.of(state.hosts().get(process.host())))) {
-            OutputStream sink = new WriterStream(out);
-            int exit = new ProcessControl(connections).streamLog(process, lines, follow, sink, new WriterStream(spec.commandLine().getErr()));
-            return exit == 0 ? ExitCodes.OK : ExitCodes.FAILURE;
+            try (WriterStream sink = new WriterStream(out); WriterStream errors = new WriterStream(spec.commandLine().getErr())) {
+                int exit = new ProcessControl(connections).streamLog(process, lines, follow, sink, errors);
+                return exit == 0 ? ExitCodes.OK : ExitCodes.FAILURE;
+            }
         } catch (TransportException e) {
             throw new UserException(ExitCodes.FAILURE, e.getMessage());
         }
@@ -77,9 +79,13 @@ public final class LogsCommand implements Callable<Integer> {
         }
     }
 
-    /** Bytes from the host, decoded as UTF-8, into picocli's writer (so tests can capture them). */
+    /**
+     * Bytes from the host into picocli's writer (so tests can capture them), decoded as UTF-8 a whole line
+     * at a time: a chunk may end in the middle of a character.
+     */
     private static final class WriterStream extends OutputStream {
         private final PrintWriter writer;
+        private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
 
         WriterStream(PrintWriter writer) {
             this.writer = writer;
@@ -92,8 +98,24 @@ public final class LogsCommand implements Callable<Integer> {
 
         @Override
         public void write(byte[] bytes, int offset, int length) {
-            writer.write(new String(bytes, offset, length, StandardCharsets.UTF_8));
+            for (int i = offset; i < offset + length; i++) {
+                pending.write(bytes[i]);
+                if (bytes[i] == '\n') {
+                    flush();
+                }
+            }
+        }
+
+        @Override
+        public void flush() {
+            writer.write(pending.toString(StandardCharsets.UTF_8));
             writer.flush();
+            pending.reset();
+        }
+
+        @Override
+        public void close() {
+            flush();
         }
     }
 }

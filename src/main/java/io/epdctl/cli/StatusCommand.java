@@ -3,7 +3,7 @@ package io.epdctl.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.epdctl.lifecycle.HostConnections;
+import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.NodeProbe;
 import io.epdctl.lifecycle.ProcessControl;
 import io.epdctl.lifecycle.StatusReport;

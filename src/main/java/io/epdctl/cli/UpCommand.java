@@ -2,7 +2,7 @@ package io.epdctl.cli;
 
 import io.epdctl.lifecycle.Deployer;
 import io.epdctl.lifecycle.DeploymentException;
-import io.epdctl.lifecycle.HostConnections;
+import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.LaunchPlan;
 import io.epdctl.lifecycle.NodeProbe;
 import io.epdctl.lifecycle.ProcessControl;
@@ -90,11 +90,20 @@ public final class UpCommand implements Callable<Integer> {
             Map<String, Host> hosts = new LinkedHashMap<>(topology.hosts());
             store.read(topology.name()).ifPresent(previous -> previous.hosts().forEach(hosts::putIfAbsent));
             try (HostConnections connections = connectionOptions.open(hosts.values())) {
-                connections.failures().forEach((host, why) -> err.println("epdctl: " + why));
+                connections.failures().forEach((host, why) -> err.println("epdctl: " + why.getMessage()));
                 usedHostsReachable(topology, connections);
                 Deployer deployer = new Deployer(topology, topologyFile.file(), plan, store, new ProcessControl(connections),
                         new NodeProbe(Duration.ofSeconds(2)), err, new Deployer.Options(timeout, grace, pollInterval, keepOnFailure));
-                Deployer.Outcome outcome = deployer.up();
+                // Interrupted (Ctrl-C, a lost terminal): what was started is in the state already; say how to clean it.
+                Thread hint = new Thread(() -> err.println("epdctl: up interrupted; what it started is recorded: "
+                        + "epdctl down " + topology.name() + " stops it"));
+                Runtime.getRuntime().addShutdownHook(hint);
+                Deployer.Outcome outcome;
+                try {
+                    outcome = deployer.up();
+                } finally {
+                    Runtime.getRuntime().removeShutdownHook(hint);
+                }
                 out.println(outcome.endpoint());
                 return ExitCodes.OK;
             }

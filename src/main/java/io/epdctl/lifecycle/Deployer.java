@@ -98,26 +98,24 @@ public final class Deployer {
             }
         }
 
-        List<LaunchPlan.Launch> nodes = toStart.stream().filter(launch -> !launch.record().role().equals("proxy")).toList();
-        List<LaunchPlan.Launch> proxy = toStart.stream().filter(launch -> launch.record().role().equals("proxy")).toList();
         List<ProcessRecord> startedHere = new ArrayList<>();
         try {
             checkHostsFree(toStart);
             prepareEcDirectory(previous == null);
-            state = launch(state, nodes, startedHere);
-            new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
-                    .await(startedHere, options.readyTimeout());
-            if (!proxy.isEmpty()) {
-                List<ProcessRecord> nodesStarted = List.copyOf(startedHere);
-                state = launch(state, proxy, startedHere);
-                List<ProcessRecord> proxyStarted = new ArrayList<>(startedHere);
-                proxyStarted.removeAll(nodesStarted);
-                new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
-                        .await(proxyStarted, options.readyTimeout());
+            // The proxy starts with the nodes: its own start-up then costs nothing, and it waits for its backends.
+            state = launch(state, toStart, startedHere);
+            // A kept proxy is awaited too: it must have seen the restarted nodes healthy before it routes to them.
+            List<ProcessRecord> awaited = new ArrayList<>(startedHere);
+            ProcessRecord proxy = state.process(plan.proxy().name()).orElseThrow();
+            if (awaited.stream().noneMatch(process -> process.name().equals(proxy.name()))) {
+                awaited.add(proxy);
             }
+            new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
+                    .await(awaited, options.readyTimeout());
             sendSmokeRequest();
         } catch (DeploymentException | TransportException e) {
-            throw cleanUp(state, startedHere, e.getMessage());
+            // The store has every record written so far, also those of a launch that failed halfway.
+            throw cleanUp(store.read(topology.name()).orElse(state), startedHere, e.getMessage());
         }
         say("deployment " + topology.name() + " is ready after " + String.format("%.1f s", (System.nanoTime() - start) / 1e9));
         return new Outcome(true, endpoint());

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -46,5 +47,25 @@ final class Parallel {
         } finally {
             threads.shutdownNow();
         }
+    }
+
+    /** The results of two tasks run at once. */
+    record Both<A, B>(A first, B second) {
+    }
+
+    static <A, B> Both<A, B> both(Callable<A> first, Callable<B> second) throws InterruptedException {
+        Map<Integer, Object> results = map(List.of(0, 1), index -> {
+            try {
+                return index == 0 ? first.call() : second.call();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted", e);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        @SuppressWarnings("unchecked")
+        Both<A, B> both = new Both<>((A) results.get(0), (B) results.get(1));
+        return both;
     }
 }

@@ -7,6 +7,7 @@ import io.epdctl.topology.ProxySpec;
 import io.epdctl.topology.Role;
 import io.epdctl.topology.Topology;
 import io.epdctl.transport.CommandResult;
+import io.epdctl.transport.HostConnections;
 import io.epdctl.transport.Transport;
 import io.epdctl.transport.TransportException;
 import java.time.Duration;

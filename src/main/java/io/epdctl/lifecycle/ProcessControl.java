@@ -2,6 +2,7 @@ package io.epdctl.lifecycle;
 
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.transport.CommandResult;
+import io.epdctl.transport.HostConnections;
 import io.epdctl.transport.Transport;
 import io.epdctl.transport.TransportException;
 import java.nio.charset.StandardCharsets;

@@ -43,13 +43,32 @@ public final class StatusReport {
     }
 
     public List<Row> rows(DeploymentState state) throws InterruptedException {
-        Map<String, ProcessState> processes = control.probe(state.processes(), true);
-        Map<ProcessRecord, Row> rows = Parallel.map(state.processes(),
-                process -> row(process, processes.get(process.name()), state.servedModelName()));
-        return List.copyOf(rows.values());
+        // The hosts (processes) and the nodes (HTTP) are asked at the same time: status costs the slower of the two.
+        Parallel.Both<Map<String, ProcessState>, Map<ProcessRecord, Parallel.Both<NodeProbe.Readiness, NodeProbe.Load>>> answers =
+                Parallel.both(() -> control.probe(state.processes(), true),
+                        () -> Parallel.map(state.processes(), process -> askOverHttp(process, state.servedModelName())));
+        return state.processes().stream()
+                .map(process -> row(process, answers.first().get(process.name()), answers.second().get(process)))
+                .toList();
     }
 
-    private Row row(ProcessRecord process, ProcessState processState, String servedModelName) {
+    /** A node's readiness and its load figures, asked at the same time; the proxy has no load figures. */
+    private Parallel.Both<NodeProbe.Readiness, NodeProbe.Load> askOverHttp(ProcessRecord process, String servedModelName) {
+        try {
+            if (process.role().equals("proxy")) {
+                return new Parallel.Both<>(probe.proxyReadiness(process.address(), process.port(), HTTP_TIMEOUT),
+                        new NodeProbe.Load(null, null, null));
+            }
+            return Parallel.both(() -> probe.readiness(process.address(), process.port(), servedModelName, HTTP_TIMEOUT),
+                    () -> probe.load(process.address(), process.port(), HTTP_TIMEOUT));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Parallel.Both<>(new NodeProbe.Readiness(false, false, "interrupted"), new NodeProbe.Load(null, null, null));
+        }
+    }
+
+    private static Row row(ProcessRecord process, ProcessState processState,
+            Parallel.Both<NodeProbe.Readiness, NodeProbe.Load> http) {
         Long uptime = process.startedAt() == null ? null : Duration.between(process.startedAt(), Instant.now()).toSeconds();
         if (processState == null || !processState.isRunning()) {
             String state = processState != null && processState.kind() == ProcessState.Kind.UNREACHABLE ? "unreachable host" : "exited";
@@ -57,14 +76,10 @@ public final class StatusReport {
             return new Row(process.name(), process.role(), process.host(), process.devices(), process.port(),
                     process.processGroup(), state, null, null, null, null, reason);
         }
-        boolean isProxy = process.role().equals("proxy");
-        NodeProbe.Readiness readiness = isProxy
-                ? probe.proxyReadiness(process.address(), process.port(), HTTP_TIMEOUT)
-                : probe.readiness(process.address(), process.port(), servedModelName, HTTP_TIMEOUT);
+        NodeProbe.Readiness readiness = http.first();
         String state = readiness.ready() ? "ready" : readiness.listening() ? "unhealthy" : "running";
         String reason = readiness.ready() ? processState.fatalLine() : readiness.detail();
-        NodeProbe.Load load = readiness.ready() && !isProxy ? probe.load(process.address(), process.port(), HTTP_TIMEOUT)
-                : new NodeProbe.Load(null, null, null);
+        NodeProbe.Load load = readiness.ready() ? http.second() : new NodeProbe.Load(null, null, null);
         return new Row(process.name(), process.role(), process.host(), process.devices(), process.port(),
                 process.processGroup(), state, uptime, load.running(), load.waiting(), load.kvCacheUsage(), reason);
     }

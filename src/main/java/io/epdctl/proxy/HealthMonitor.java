@@ -8,13 +8,23 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
-/** Probes every backend's {@code GET /health} periodically; only backends that answer 200 get requests. */
+/**
+ * Probes every backend's {@code GET /health} periodically; only backends that answer 200 get requests. A
+ * backend that is down is probed more often, so that one that comes up (a node that finished loading, or
+ * restarted) gets requests within a fraction of a second, while healthy ones are not probed more.
+ */
 final class HealthMonitor {
+    private static final long DOWN_RECHECK_MILLIS = 200;
     private final Vertx vertx;
     private final HttpClient client;
     private final ProxyState state;
     private long timerId = -1;
+    private long recheckTimerId = -1;
+    /** Backends with a probe under way: a slow backend never has two. */
+    private final Set<Backend> probing = ConcurrentHashMap.newKeySet();
 
     HealthMonitor(Vertx vertx, HttpClient client, ProxyState state) {
         this.vertx = vertx;
@@ -25,11 +35,21 @@ final class HealthMonitor {
     /** Probes once now (the returned future completes when every probe has an answer), then periodically. */
     Future<Void> start() {
         long interval = state.config().healthInterval().toMillis();
-        return probeAll().onComplete(done -> timerId = vertx.setPeriodic(interval, id -> probeAll()));
+        return probeAll().onComplete(done -> {
+            timerId = vertx.setPeriodic(interval, id -> probeAll());
+            recheckTimerId = vertx.setPeriodic(Math.min(interval, DOWN_RECHECK_MILLIS), id -> probeDown());
+        });
     }
 
     void stop() {
         vertx.cancelTimer(timerId);
+        vertx.cancelTimer(recheckTimerId);
+    }
+
+    private void probeDown() {
+        for (BackendPool pool : state.pools()) {
+            pool.backends().stream().filter(backend -> !backend.healthy()).forEach(this::probe);
+        }
     }
 
     Future<Void> probeAll() {
@@ -41,6 +61,9 @@ final class HealthMonitor {
     }
 
     private Future<Void> probe(Backend backend) {
+        if (!probing.add(backend)) {
+            return Future.succeededFuture();
+        }
         // a probe never outlives the next round
         long timeout = Math.max(1, Math.min(state.config().healthInterval().toMillis(), 5_000));
         RequestOptions options = new RequestOptions().setMethod(HttpMethod.GET)
@@ -58,6 +81,7 @@ final class HealthMonitor {
                                 ? "GET /health answered " + result.result()
                                 : "GET /health failed: " + result.cause().getMessage());
                     }
+                    probing.remove(backend);
                     return Future.succeededFuture();
                 });
     }

@@ -5,7 +5,6 @@ import io.epdctl.sim.transfer.KvConfig;
 import io.epdctl.sim.transfer.TransferConfigError;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -18,35 +17,32 @@ import java.util.Optional;
 final class ServeArgsParser {
     private enum Kind { INT, FLOAT, STRING, STRINGS, BOOLEAN, STORE_TRUE, JSON }
 
-    private static final Map<String, Kind> FLAGS = new LinkedHashMap<>();
+    private static final Map<String, Kind> FLAGS = Map.ofEntries(
+            Map.entry("host", Kind.STRING),
+            Map.entry("port", Kind.INT),
+            Map.entry("served-model-name", Kind.STRINGS),
+            Map.entry("gpu-memory-utilization", Kind.FLOAT),
+            Map.entry("max-model-len", Kind.STRING), // vLLM accepts human-readable sizes such as 32k
+            Map.entry("max-num-seqs", Kind.INT),
+            Map.entry("max-num-batched-tokens", Kind.INT),
+            Map.entry("enforce-eager", Kind.BOOLEAN),
+            Map.entry("enable-request-id-headers", Kind.STORE_TRUE),
+            Map.entry("enable-prefix-caching", Kind.BOOLEAN),
+            Map.entry("tensor-parallel-size", Kind.INT),
+            Map.entry("data-parallel-size", Kind.INT),
+            Map.entry("pipeline-parallel-size", Kind.INT),
+            Map.entry("ec-transfer-config", Kind.JSON),
+            Map.entry("kv-transfer-config", Kind.JSON),
+            Map.entry("allowed-local-media-path", Kind.STRING),
+            Map.entry("mm-encoder-only", Kind.BOOLEAN),
+            Map.entry("trust-remote-code", Kind.BOOLEAN),
+            Map.entry("dtype", Kind.STRING),
+            Map.entry("seed", Kind.INT),
+            Map.entry("block-size", Kind.INT),
+            Map.entry("disable-log-stats", Kind.STORE_TRUE),
+            Map.entry("uvicorn-log-level", Kind.STRING));
     private static final Map<String, String> SHORT_FLAGS = Map.of("-tp", "tensor-parallel-size",
             "-dp", "data-parallel-size", "-pp", "pipeline-parallel-size");
-
-    static {
-        FLAGS.put("host", Kind.STRING);
-        FLAGS.put("port", Kind.INT);
-        FLAGS.put("served-model-name", Kind.STRINGS);
-        FLAGS.put("gpu-memory-utilization", Kind.FLOAT);
-        FLAGS.put("max-model-len", Kind.STRING); // vLLM accepts human-readable sizes such as 32k
-        FLAGS.put("max-num-seqs", Kind.INT);
-        FLAGS.put("max-num-batched-tokens", Kind.INT);
-        FLAGS.put("enforce-eager", Kind.BOOLEAN);
-        FLAGS.put("enable-request-id-headers", Kind.STORE_TRUE);
-        FLAGS.put("enable-prefix-caching", Kind.BOOLEAN);
-        FLAGS.put("tensor-parallel-size", Kind.INT);
-        FLAGS.put("data-parallel-size", Kind.INT);
-        FLAGS.put("pipeline-parallel-size", Kind.INT);
-        FLAGS.put("ec-transfer-config", Kind.JSON);
-        FLAGS.put("kv-transfer-config", Kind.JSON);
-        FLAGS.put("allowed-local-media-path", Kind.STRING);
-        FLAGS.put("mm-encoder-only", Kind.BOOLEAN);
-        FLAGS.put("trust-remote-code", Kind.BOOLEAN);
-        FLAGS.put("dtype", Kind.STRING);
-        FLAGS.put("seed", Kind.INT);
-        FLAGS.put("block-size", Kind.INT);
-        FLAGS.put("disable-log-stats", Kind.STORE_TRUE);
-        FLAGS.put("uvicorn-log-level", Kind.STRING);
-    }
 
     private ServeArgsParser() {
     }
@@ -62,7 +58,7 @@ final class ServeArgsParser {
         for (int i = 0; i < args.size(); i++) {
             String arg = args.get(i);
             if (!arg.startsWith("-") || arg.equals("-")) {
-                positionals.add(arg);
+                (positionals.isEmpty() ? positionals : unrecognized).add(arg);
                 continue;
             }
             String name;
@@ -113,9 +109,6 @@ final class ServeArgsParser {
                 }
                 values.put(key, convert(display, kind, value));
             }
-        }
-        if (positionals.size() > 1) {
-            unrecognized.addAll(0, positionals.subList(1, positionals.size()));
         }
         if (!unrecognized.isEmpty()) {
             throw new ArgumentError("unrecognized arguments: " + String.join(" ", unrecognized));

@@ -8,6 +8,7 @@ import java.net.BindException;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ProxySelector;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -50,9 +51,11 @@ public final class SimMain {
         }
         ServeArgs args;
         Faults faults;
+        ProxySelector callbackProxy;
         try {
             args = ServeArgsParser.parse(argv.subList(1, argv.size()));
             faults = Faults.fromEnvironment(env);
+            callbackProxy = EnvironmentProxy.from(env);
         } catch (ArgumentError e) {
             err.println(USAGE);
             err.println("vllm serve: error: " + e.getMessage());
@@ -70,19 +73,21 @@ public final class SimMain {
         log.info("api_server.py", "vLLM API server version 0.13.0+sim (vllm-sim)");
         log.info("api_server.py", "args: " + args);
         try {
-            return serve(args, faults);
+            return serve(args, faults, callbackProxy);
         } catch (IOException e) {
             log.traceback("core.py", "EngineCore failed to start.", "OSError: " + e.getMessage());
             return 1;
         }
     }
 
-    private int serve(ServeArgs args, Faults faults) throws IOException {
+    private int serve(ServeArgs args, Faults faults, ProxySelector callbackProxy) throws IOException {
         EngineChild engine = EngineChild.start();
         log.info("core.py", "EngineCore started (pid=" + engine.pid() + ")");
         Optional<KvReceiver> kvReceiver = Optional.empty();
         try {
+            log.info("default_loader.py", "Loading weights took (simulated) ...");
             sleep(faults.startupDelayMillis()); // "loading the model": the port refuses connections meanwhile
+            log.info("gpu_model_runner.py", "Model loading took " + faults.startupDelayMillis() + " ms (simulated)");
             if (faults.crashOnStartup()) {
                 throw new StartupFailure("RuntimeError: NPU out of memory while loading the model "
                         + "(simulated by VLLM_SIM_CRASH_ON_STARTUP)");
@@ -90,7 +95,8 @@ public final class SimMain {
             checkEngine(args);
             String advertisedHost = advertisedHost();
             kvReceiver = bindKvPorts(args, advertisedHost);
-            SimServer server = new SimServer(args, faults, log, kvReceiver, advertisedHost, () -> crash(engine));
+            SimServer server = new SimServer(args, faults, log, kvReceiver, advertisedHost, callbackProxy,
+                    () -> crash(engine));
             InetSocketAddress address = args.host().filter(h -> !h.isEmpty())
                     .map(h -> new InetSocketAddress(h, args.port())).orElse(new InetSocketAddress(args.port()));
             try {
@@ -108,11 +114,12 @@ public final class SimMain {
             log.info("on.py", "Application startup complete.");
             return 0;
         } catch (StartupFailure e) {
+            // as in vLLM, the engine core is gone by the time the API server reports it, and then exits
+            kvReceiver.ifPresent(KvReceiver::close);
+            engine.stop();
             log.traceback("core.py", "EngineCore failed to start.", e.exceptionLine()
                     + "\nRuntimeError: Engine core initialization failed. See root cause above. "
                     + "Failed core proc(s): {}");
-            kvReceiver.ifPresent(KvReceiver::close);
-            engine.stop();
             return 1;
         }
     }

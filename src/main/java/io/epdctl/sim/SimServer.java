@@ -12,6 +12,7 @@ import io.epdctl.sim.transfer.KvSender;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.ProxySelector;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -53,7 +54,7 @@ final class SimServer {
 
     /** {@code crash} ends the process as a dying engine would; called after the N-th request when asked to. */
     SimServer(ServeArgs args, Faults faults, SimLog log, Optional<KvReceiver> kvReceiver, String advertisedHost,
-            Runnable crash) {
+            ProxySelector callbackProxy, Runnable crash) {
         this.args = args;
         this.faults = faults;
         this.log = log;
@@ -67,8 +68,10 @@ final class SimServer {
             thread.setDaemon(true);
             return thread;
         });
-        this.callbackClient = HttpClient.newBuilder().executor(handlers).connectTimeout(Duration.ofSeconds(10))
-                .proxy(HttpClient.Builder.NO_PROXY).build();
+        // HTTP/1.1: the JDK's default h2c upgrade is refused by uvicorn ("Unsupported upgrade request", 400)
+        this.callbackClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(handlers)
+                .connectTimeout(Duration.ofSeconds(10))
+                .proxy(callbackProxy).build();
     }
 
     /** Starts listening; the port refused connections until now, as vLLM's does while loading. */
@@ -180,7 +183,7 @@ final class SimServer {
                 if (body.path("stream").asBoolean(false)) {
                     stream(exchange, chat, responseId, model, tokens, prompt, body);
                 } else {
-                    answer(exchange, chat, responseId, model, tokens, prompt, kvParams);
+                    answer(exchange, chat, responseId, model, tokens, prompt);
                 }
                 metrics.requestSuccess.incrementAndGet();
             } finally {
@@ -334,7 +337,7 @@ final class SimServer {
     }
 
     private void answer(HttpExchange exchange, boolean chat, String id, String model, List<String> tokens,
-            Prompt prompt, JsonNode kvParams) throws IOException {
+            Prompt prompt) throws IOException {
         sleep((long) tokens.size() * faults.tokenDelayMillis());
         String text = String.join("", tokens);
         metrics.generationTokens.addAndGet(tokens.size());
@@ -349,7 +352,7 @@ final class SimServer {
         choice.putNull("logprobs").put("finish_reason", "length").putNull("stop_reason");
         response.set("usage", usage(prompt.tokens(), tokens.size()));
         response.putNull("prompt_logprobs");
-        response.set("kv_transfer_params", kvParams.isMissingNode() ? null : kvParams);
+        response.putNull("kv_transfer_params"); // the layerwise connector hands nothing back in the answer
         sendJson(exchange, 200, response);
     }
 

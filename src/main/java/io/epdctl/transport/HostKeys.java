@@ -95,10 +95,11 @@ final class HostKeys implements HostKeyRepository {
             Files.createDirectories(parent);
         }
         synchronized (HostKeys.class) {
-            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.APPEND);
+            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE);
                     var lock = channel.lock()) {
-                channel.write(ByteBuffer.wrap(separatorIfNeeded(channel).concat(line).getBytes(StandardCharsets.UTF_8)));
+                byte[] entry = separatorIfNeeded(channel).concat(line).getBytes(StandardCharsets.UTF_8);
+                channel.write(ByteBuffer.wrap(entry), channel.size());
             }
         }
     }

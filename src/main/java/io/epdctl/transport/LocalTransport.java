@@ -2,18 +2,24 @@ package io.epdctl.transport;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.apache.commons.exec.CommandLine;
 import org.apache.commons.exec.DefaultExecuteResultHandler;
 import org.apache.commons.exec.DefaultExecutor;
-import org.apache.commons.exec.ExecuteException;
-import org.apache.commons.exec.ExecuteWatchdog;
+import org.apache.commons.exec.Executor;
 import org.apache.commons.exec.PumpStreamHandler;
 
-/** Runs commands on this machine, for hosts that are loopback or marked {@code transport: local}. */
+/**
+ * Runs commands on this machine, for hosts that are loopback or marked {@code transport: local}. Each
+ * command runs in a process group of its own, so that an abandoned command is stopped with everything
+ * it started, as over SSH; commands it started detached ({@code setsid}) live on.
+ */
 public final class LocalTransport implements Transport {
     private final String host;
 
@@ -30,37 +36,31 @@ public final class LocalTransport implements Transport {
     public CommandResult run(String command, byte[] stdin, Duration timeout) throws TransportException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        ExecuteWatchdog watchdog = ExecuteWatchdog.builder().setTimeout(timeout).get();
-        DefaultExecutor executor = executor(new PumpStreamHandler(out, err, new ByteArrayInputStream(stdin)), watchdog);
-        int exitCode;
+        Started started = start(command, new PumpStreamHandler(out, err, new ByteArrayInputStream(stdin)));
         try {
-            exitCode = executor.execute(shell(command));
-        } catch (ExecuteException e) {
-            exitCode = e.getExitValue();
-        } catch (IOException e) {
-            throw new TransportException(host + ": cannot run /bin/sh: " + e.getMessage(), e);
+            started.result.waitFor(timeout);
+            if (!started.result.hasResult()) {
+                started.kill();
+                throw new TransportException(host + ": command did not finish within " + timeout.toSeconds() + " s; stopped it");
+            }
+        } catch (InterruptedException e) {
+            started.kill();
+            Thread.currentThread().interrupt();
+            throw new TransportException(host + ": interrupted while waiting for a command; stopped it", e);
         }
-        if (watchdog.killedProcess()) {
-            throw new TransportException(host + ": command did not finish within " + timeout.toSeconds() + " s");
-        }
-        return new CommandResult(exitCode, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        return new CommandResult(started.exitCode(), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
     @Override
     public int stream(String command, OutputStream out, OutputStream err) throws TransportException, InterruptedException {
-        ExecuteWatchdog watchdog = ExecuteWatchdog.builder().setTimeout(ExecuteWatchdog.INFINITE_TIMEOUT_DURATION).get();
-        DefaultExecutor executor = executor(new PumpStreamHandler(out, err), watchdog);
-        DefaultExecuteResultHandler result = new DefaultExecuteResultHandler();
+        Started started = start(command, new PumpStreamHandler(out, err));
         try {
-            executor.execute(shell(command), result);
-            result.waitFor();
-        } catch (IOException e) {
-            throw new TransportException(host + ": cannot run /bin/sh: " + e.getMessage(), e);
+            started.result.waitFor();
         } catch (InterruptedException e) {
-            watchdog.destroyProcess();
+            started.kill();
             throw e;
         }
-        return result.getExitValue();
+        return started.exitCode();
     }
 
     @Override
@@ -68,16 +68,70 @@ public final class LocalTransport implements Transport {
         // Nothing is held between commands.
     }
 
-    private static DefaultExecutor executor(PumpStreamHandler streams, ExecuteWatchdog watchdog) {
-        DefaultExecutor executor = DefaultExecutor.builder().get();
+    private Started start(String command, PumpStreamHandler streams) throws TransportException {
+        GroupLeader executor = new GroupLeader();
         executor.setStreamHandler(streams);
-        executor.setWatchdog(watchdog);
         executor.setExitValues(null); // every exit code is a result for the caller to judge
-        return executor;
+        DefaultExecuteResultHandler result = new DefaultExecuteResultHandler();
+        try {
+            // setsid: the shell leads a new session and process group, whose id is its pid.
+            // handleQuoting=false: the command goes to sh exactly as written.
+            executor.execute(new CommandLine("setsid").addArgument("/bin/sh").addArgument("-c").addArgument(command, false), result);
+        } catch (IOException e) {
+            throw new TransportException(host + ": cannot run /bin/sh: " + e.getMessage(), e);
+        }
+        return new Started(executor, result);
     }
 
-    private static CommandLine shell(String command) {
-        // handleQuoting=false: the command goes to sh exactly as written.
-        return new CommandLine("/bin/sh").addArgument("-c").addArgument(command, false);
+    private final class Started {
+        private final GroupLeader executor;
+        private final DefaultExecuteResultHandler result;
+
+        Started(GroupLeader executor, DefaultExecuteResultHandler result) {
+            this.executor = executor;
+            this.result = result;
+        }
+
+        int exitCode() throws TransportException {
+            if (result.getExitValue() == Executor.INVALID_EXITVALUE && result.getException() != null) {
+                throw new TransportException(host + ": cannot run /bin/sh: " + result.getException().getMessage(), result.getException());
+            }
+            return result.getExitValue();
+        }
+
+        /** SIGKILLs the command's process group, then waits (bounded) for the executor to notice. */
+        void kill() {
+            Process shell = executor.process;
+            if (shell == null) {
+                return;
+            }
+            try {
+                Process kill = new ProcessBuilder("/bin/sh", "-c", "kill -KILL -" + shell.pid() + " 2>/dev/null; true")
+                        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                kill.waitFor(10, TimeUnit.SECONDS);
+            } catch (IOException e) {
+                // Cannot start kill(1): stop the shell at least.
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            shell.destroyForcibly();
+            try {
+                result.waitFor(Duration.ofSeconds(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Remembers the process it launched, for killing its group. */
+    private static final class GroupLeader extends DefaultExecutor {
+        private volatile Process process;
+
+        @Override
+        protected Process launch(CommandLine command, Map<String, String> env, File workingDirectory) throws IOException {
+            Process launched = super.launch(command, env, workingDirectory);
+            process = launched;
+            return launched;
+        }
     }
 }

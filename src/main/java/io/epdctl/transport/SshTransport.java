@@ -39,6 +39,7 @@ public final class SshTransport implements Transport {
     private final SshOptions options;
     private final Semaphore commandSlots = new Semaphore(MAX_CONCURRENT_COMMANDS, true);
     private Session session; // guarded by this; replaced when the connection was lost
+    private boolean closed; // guarded by this
 
     private SshTransport(Host host, SshOptions options, Session session) {
         this.host = host;
@@ -153,6 +154,7 @@ public final class SshTransport implements Transport {
 
     @Override
     public synchronized void close() {
+        closed = true;
         session.disconnect();
     }
 
@@ -188,6 +190,9 @@ public final class SshTransport implements Transport {
     }
 
     private synchronized ChannelExec openChannel() throws TransportException, JSchException {
+        if (closed) {
+            throw new TransportException(host.name() + ": the SSH connection was closed");
+        }
         if (!session.isConnected()) {
             session = openSession(host, options);
         }
@@ -227,7 +232,7 @@ public final class SshTransport implements Transport {
             if (pid > 1 && session.isConnected()) {
                 try {
                     ChannelExec killer = (ChannelExec) session.openChannel("exec");
-                    killer.setCommand("kill -KILL -- -" + pid + " 2>/dev/null || kill -KILL " + pid + " 2>/dev/null; true");
+                    killer.setCommand("kill -KILL -" + pid + " 2>/dev/null || kill -KILL " + pid + " 2>/dev/null; true"); // no "--": dash rejects it
                     killer.setInputStream(InputStream.nullInputStream());
                     CountDownLatch done = new CountDownLatch(1);
                     killer.setExtOutputStream(new KeepOpen(OutputStream.nullOutputStream(), done));

@@ -64,7 +64,7 @@ class LocalLifecycleIT {
             Cli.Result down = deployment.epdctl("down");
             assertThat(down.exitCode()).as(down.toString()).isZero();
             assertThat(down.err()).contains("proxy: stopped by SIGTERM", "e0: stopped by SIGTERM", "is down");
-            assertThat(deployment.processes()).isEmpty();
+            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
             assertThat(new StateStore(deployment.stateDir()).deployments()).isEmpty();
 
             Cli.Result again = deployment.epdctl("down", deployment.name());
@@ -109,63 +109,104 @@ class LocalLifecycleIT {
             assertThat(up.err()).contains("up failed: p0 (prefill on local) exited with status")
                     .contains("Last lines of local:").contains("  | ")
                     .contains("stopping what this run started");
-            assertThat(deployment.processes()).isEmpty();
+            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
             assertThat(new StateStore(deployment.stateDir()).deployments()).isEmpty();
         }
     }
 
     @Test
-    void downEscalatesToSigkillForANodeThatIgnoresSigterm() {
+    void downEscalatesToSigkillForANodeThatIgnoresSigterm() throws Exception {
         try (SimDeployment deployment = SimDeployment.builder(dir).nodeEnv("e0", "VLLM_SIM_IGNORE_SIGTERM", "1").write()) {
             assertThat(deployment.up().exitCode()).isZero();
 
-            Cli.Result down = deployment.epdctl("down", "--grace", "1s");
+            assertThat(post(deployment.proxyUrl(), SmokeRequest.chatBody("simvl")).statusCode()).isEqualTo(200);
+            assertThat(Files.list(dir.resolve("ec"))).isNotEmpty();
+
+            Cli.Result down = deployment.epdctl("down", "--grace", "1s", "--purge-ec-cache");
 
             assertThat(down.exitCode()).as(down.toString()).isZero();
             assertThat(down.err()).contains("e0: killed with SIGKILL after the 1 s grace period")
                     .contains("p0: stopped by SIGTERM");
-            assertThat(deployment.processes()).isEmpty();
+            assertThat(dir.resolve("ec")).doesNotExist();
+            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
         }
     }
 
     @Test
-    void aSecondEpdctlActingOnTheSameDeploymentIsRefused() throws Exception {
-        try (SimDeployment deployment = SimDeployment.builder(dir).write();
-                StateStore.DeploymentLock held = new StateStore(deployment.stateDir()).lock(deployment.name())) {
-            Cli.Result up = deployment.up();
+    void aSecondUpWhileTheFirstRunsIsRefusedWithTheFirstOnesPid() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).startupDelayMs(60_000).write()) {
+            Process first = startUp(deployment);
+            try {
+                awaitLine(first, "started on local");
 
-            assertThat(up.exitCode()).isEqualTo(1);
-            assertThat(up.err()).contains(deployment.name()).contains("pid " + ProcessHandle.current().pid());
-            assertThat(deployment.processes()).isEmpty();
+                Cli.Result second = deployment.up();
+
+                assertThat(second.exitCode()).as(second.toString()).isEqualTo(1);
+                assertThat(second.err()).contains("deployment " + deployment.name() + " is being changed by another epdctl")
+                        .contains("(pid " + first.pid() + ")");
+            } finally {
+                first.destroyForcibly().waitFor();
+            }
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
         }
     }
 
     @Test
     void anInterruptedUpIsCleanedByALaterDown() throws Exception {
         try (SimDeployment deployment = SimDeployment.builder(dir).startupDelayMs(60_000).write()) {
-            Process up = new ProcessBuilder("bin/epdctl", "up", deployment.file().toString(),
-                    "--state-dir", deployment.stateDir().toString())
-                    .redirectErrorStream(true).redirectOutput(dir.resolve("up.log").toFile()).start();
+            Process up = startUp(deployment);
             try {
-                // Wait until up has started all three nodes, then kill epdctl itself, as a lost terminal would.
-                while (Files.notExists(dir.resolve("up.log"))
-                        || !Files.readString(dir.resolve("up.log")).contains("d0: started")
-                        || !Files.readString(dir.resolve("up.log")).contains("p0: started")
-                        || !Files.readString(dir.resolve("up.log")).contains("e0: started")) {
-                    assertThat(up.isAlive()).as(Files.readString(dir.resolve("up.log"))).isTrue();
-                    Thread.sleep(100);
-                }
+                // Once up has started all three nodes, kill epdctl itself, as a lost terminal would.
+                awaitLine(up, "e0: started", "p0: started", "d0: started");
                 up.destroyForcibly().waitFor();
                 assertThat(deployment.processes()).hasSizeGreaterThanOrEqualTo(3);
 
                 Cli.Result down = deployment.epdctl("down");
 
                 assertThat(down.exitCode()).as(down.toString()).isZero();
-                assertThat(deployment.processes()).isEmpty();
+                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
             } finally {
                 up.destroyForcibly();
             }
         }
+    }
+
+    @Test
+    void logsFollowsANodesLogUntilInterrupted() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).write()) {
+            assertThat(deployment.up().exitCode()).isZero();
+            Process logs = new ProcessBuilder("bin/epdctl", "logs", "d0", "-f", "-n", "500",
+                    "--state-dir", deployment.stateDir().toString()).redirectErrorStream(true).start();
+            try {
+                awaitLine(logs, "Application startup complete.");
+                assertThat(chat(deployment.proxyUrl(), "follow me").statusCode()).isEqualTo(200);
+                awaitLine(logs, "Received KV of");
+                assertThat(logs.isAlive()).isTrue();
+            } finally {
+                logs.destroy();
+                assertThat(logs.waitFor(10, TimeUnit.SECONDS)).isTrue();
+            }
+        }
+    }
+
+    private Process startUp(SimDeployment deployment) throws Exception {
+        return new ProcessBuilder("bin/epdctl", "up", deployment.file().toString(), "--state-dir", deployment.stateDir().toString())
+                .redirectErrorStream(true).start();
+    }
+
+    /** Reads the process's output until every one of {@code texts} has appeared (fails if it exits first). */
+    private static void awaitLine(Process process, String... texts) throws Exception {
+        java.io.BufferedReader output = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream()));
+        java.util.Set<String> missing = new java.util.HashSet<>(List.of(texts));
+        StringBuilder seen = new StringBuilder();
+        String line;
+        while (!missing.isEmpty() && (line = output.readLine()) != null) {
+            seen.append(line).append('\n');
+            String current = line;
+            missing.removeIf(current::contains);
+        }
+        assertThat(missing).as("output so far:\n" + seen).isEmpty();
     }
 
     @Test
@@ -175,7 +216,7 @@ class LocalLifecycleIT {
 
             assertThat(dry.exitCode()).as(dry.toString()).isZero();
             assertThat(dry.out()).contains("nothing was changed", "# ==> e0 (encoder) on host local", "exec ");
-            assertThat(deployment.processes()).isEmpty();
+            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
             assertThat(new StateStore(deployment.stateDir()).deployments()).isEmpty();
         }
     }
@@ -207,8 +248,11 @@ class LocalLifecycleIT {
     }
 
     static HttpResponse<String> chat(String baseUrl, String text) throws Exception {
-        String body = JSON.writeValueAsString(JSON.createObjectNode().put("model", "simvl").put("max_tokens", 8)
-                .set("messages", JSON.createArrayNode().add(JSON.createObjectNode().put("role", "user").put("content", text))));
+        return post(baseUrl, JSON.writeValueAsString(JSON.createObjectNode().put("model", "simvl").put("max_tokens", 8)
+                .set("messages", JSON.createArrayNode().add(JSON.createObjectNode().put("role", "user").put("content", text)))));
+    }
+
+    static HttpResponse<String> post(String baseUrl, String body) throws Exception {
         HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl + "/v1/chat/completions"))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
         return HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());

@@ -48,9 +48,36 @@ class SshLifecycleIT {
 
                 Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
                 assertThat(down.exitCode()).as(down.toString()).isZero();
-                assertThat(deployment.processes()).isEmpty();
+                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
                 assertThat(h1.sessionProcesses()).isEmpty();
                 assertThat(h2.sessionProcesses()).isEmpty();
+            }
+        }
+    }
+
+    @Test
+    void downKeepsWhatItCannotReachAndFinishesOnALaterTry() throws Exception {
+        try (SshServer h1 = SshServer.start("127.0.0.2")) {
+            Path knownHosts = knownHosts(dir.resolve("known_hosts"), h1);
+            try (SimDeployment deployment = SimDeployment.builder(dir).host("h1", yaml(h1)).nodeOn("p0", "h1").write()) {
+                assertThat(deployment.up("--known-hosts", knownHosts.toString(), "--remote-dir", dir.resolve("remote").toString())
+                        .exitCode()).isZero();
+                h1.replaceHostKey(); // h1 cannot be trusted any more: epdctl must not act there
+
+                Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
+
+                assertThat(down.exitCode()).as(down.toString()).isEqualTo(1);
+                assertThat(down.err()).contains("p0: not stopped").contains("CHANGED").contains("p0 left");
+                assertThat(down.err()).contains("e0: stopped by SIGTERM", "proxy: stopped by SIGTERM");
+                assertThat(deployment.epdctl("status", "--known-hosts", knownHosts.toString()).out())
+                        .doesNotContain("e0 ").containsPattern("(?m)^p0\\s+prefill\\s+h1\\s+.*unreachable host");
+                assertThat(deployment.processes()).as("p0 still runs on h1").isNotEmpty();
+
+                knownHosts(knownHosts, h1); // the operator checked the new key and recorded it
+                Cli.Result again = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
+
+                assertThat(again.exitCode()).as(again.toString()).isZero();
+                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
             }
         }
     }
@@ -65,14 +92,14 @@ class SshLifecycleIT {
                 assertThat(up.exitCode()).as(up.toString()).isEqualTo(1);
                 assertThat(up.err()).contains(h1.hostKeyFingerprint()).contains("--accept-new-host-keys")
                         .contains("host h1 cannot be reached; nothing was started");
-                assertThat(deployment.processes()).isEmpty();
+                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
 
                 Cli.Result accepted = deployment.up("--known-hosts", emptyKnownHosts.toString(), "--accept-new-host-keys",
                         "--remote-dir", dir.resolve("remote").toString());
                 assertThat(accepted.exitCode()).as(accepted.toString()).isZero();
                 assertThat(Files.readString(emptyKnownHosts)).isNotBlank();
                 assertThat(deployment.epdctl("down", "--known-hosts", emptyKnownHosts.toString()).exitCode()).isZero();
-                assertThat(deployment.processes()).isEmpty();
+                assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
             }
         }
     }
@@ -87,7 +114,7 @@ class SshLifecycleIT {
 
             assertThat(up.exitCode()).as(up.toString()).isEqualTo(1);
             assertThat(up.err()).contains("gone").contains("refused").contains("nothing was started");
-            assertThat(deployment.processes()).isEmpty();
+            assertThat(deployment.processes()).as(deployment.describeProcesses()).isEmpty();
         }
     }
 
@@ -96,10 +123,12 @@ class SshLifecycleIT {
                 + ", identity-file: " + server.ed25519Key() + "}";
     }
 
+    /** A known_hosts file with the servers' current host keys. */
     static Path knownHosts(Path file, SshServer... servers) throws Exception {
         StringBuilder lines = new StringBuilder();
         for (SshServer server : servers) {
-            lines.append(Files.readString(server.knownHosts()));
+            String[] key = Files.readString(server.dir().resolve("ssh_host_ed25519_key.pub")).trim().split(" ");
+            lines.append(server.knownHostsName()).append(' ').append(key[0]).append(' ').append(key[1]).append('\n');
         }
         return Files.writeString(file, lines);
     }

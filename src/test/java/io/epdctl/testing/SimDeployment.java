@@ -142,7 +142,7 @@ public final class SimDeployment implements AutoCloseable {
                     .append(", VLLM_SIM_STARTUP_DELAY_MS: '").append(startupDelayMs).append("'}\n")
                     .append("ec-transfer: {connector: ECExampleConnector, shared-storage-path: ").append(dir.resolve("ec")).append("}\n");
             if (decodes > 0) {
-                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(SimNode.freePort()).append("}\n");
+                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(kvPort()).append("}\n");
             }
             yaml.append("nodes:\n");
             for (int i = 0; i < nodes.size(); i++) {
@@ -154,7 +154,7 @@ public final class SimDeployment implements AutoCloseable {
                         .append(", host: ").append(host)
                         .append(", devices: [").append(i).append("], port: ").append(port);
                 if (nodes.get(i)[1].equals("decode")) {
-                    yaml.append(", kv-port: ").append(SimNode.freePort());
+                    yaml.append(", kv-port: ").append(kvPort());
                 }
                 Map<String, String> env = nodeEnv.get(node);
                 if (env != null) {
@@ -180,6 +180,16 @@ public final class SimDeployment implements AutoCloseable {
                 return new SimDeployment(name, file, dir.resolve("state"), marker, ports);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
+            }
+        }
+    }
+
+    /** A free port above the Mooncake transfer engine's range (20000 + 1000 per NPU), as validation demands. */
+    private static int kvPort() {
+        while (true) {
+            int port = SimNode.freePort();
+            if (port >= 36000) {
+                return port;
             }
         }
     }
@@ -220,6 +230,13 @@ public final class SimDeployment implements AutoCloseable {
     /** Processes of this deployment alive on this machine, per the process table. */
     public List<Long> processes() {
         return ProcessTable.withEnvironment(MARKER, marker);
+    }
+
+    /** The live processes of this deployment with their command lines, for assertion messages. */
+    public String describeProcesses() {
+        return String.join("\n", processes().stream()
+                .map(pid -> pid + " " + ProcessHandle.of(pid).flatMap(handle -> handle.info().commandLine()).orElse("?"))
+                .toList());
     }
 
     public String marker() {

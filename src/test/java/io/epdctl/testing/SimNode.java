@@ -31,7 +31,10 @@ public final class SimNode implements AutoCloseable {
     public static final String MODEL = "/models/sim-vl";
     /** The bounded heap every simulator gets, as bin/vllm-sim gives it. */
     public static final List<String> JVM_FLAGS =
-            List.of("-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k");
+            List.of("-Xmx64m", "-Xms8m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
+                    "-XX:ReservedCodeCacheSize=16m", "-XX:-UsePerfData");
+    private static final Set<String> PROXY_VARIABLES = Set.of("http_proxy", "https_proxy", "ftp_proxy", "all_proxy",
+            "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY");
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
     private static final int BIND_ATTEMPTS = 3;
 
@@ -60,6 +63,7 @@ public final class SimNode implements AutoCloseable {
         private final List<String> flags = new ArrayList<>();
         private final Map<String, String> env = new LinkedHashMap<>();
         private Integer port;
+        private boolean viaLauncher;
 
         private Builder(Path dir) {
             this.dir = dir;
@@ -102,6 +106,12 @@ public final class SimNode implements AutoCloseable {
             return this;
         }
 
+        /** Runs {@code bin/vllm-sim} (and so the packaged jar) instead of this JVM's class path: for *IT tests. */
+        public Builder viaLauncher() {
+            this.viaLauncher = true;
+            return this;
+        }
+
         /** Starts it and waits for {@code Application startup complete.}; fails with the log if it dies. */
         public SimNode start() {
             for (int attempt = 1; ; attempt++) {
@@ -124,16 +134,22 @@ public final class SimNode implements AutoCloseable {
         public SimNode launch() {
             int chosen = port != null ? port : freePort();
             List<String> command = new ArrayList<>();
-            command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            command.addAll(JVM_FLAGS);
-            command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.epdctl.sim.SimMain",
-                    "serve", model, "--port", Integer.toString(chosen)));
+            if (viaLauncher) {
+                command.add(Path.of("bin", "vllm-sim").toAbsolutePath().toString());
+            } else {
+                command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+                command.addAll(JVM_FLAGS);
+                command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.epdctl.sim.SimMain"));
+            }
+            command.addAll(List.of("serve", model, "--port", Integer.toString(chosen)));
             command.addAll(flags);
             try {
                 Files.createDirectories(dir);
                 Path logFile = dir.resolve(name + ".log");
                 ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                         .redirectOutput(logFile.toFile());
+                // as the rendered node scripts do: a proxy variable breaks the instances' calls to each other
+                builder.environment().keySet().removeAll(PROXY_VARIABLES);
                 builder.environment().putAll(env);
                 return new SimNode(name, builder.start(), logFile, chosen);
             } catch (IOException e) {

@@ -265,12 +265,14 @@ public final class SshServer implements AutoCloseable {
         if (sshd == null) {
             return;
         }
+        // Sessions first, while sshd still reaps them: orphaned, they would linger as zombies.
         List<ProcessHandle> sessions = sshd.descendants().toList();
+        sessions.forEach(ProcessHandle::destroyForcibly);
+        ProcessTable.awaitGone(() -> sessions);
         sshd.destroy();
         if (!sshd.waitFor(10, TimeUnit.SECONDS)) {
             sshd.destroyForcibly().waitFor();
         }
-        sessions.forEach(ProcessHandle::destroyForcibly);
         sshd = null;
     }
 

@@ -14,8 +14,9 @@ import org.junit.jupiter.api.io.TempDir;
 class ReadmeExampleTest {
     @Test
     void theReadmeTopologyIsValid(@TempDir Path dir) throws Exception {
-        Matcher yaml = Pattern.compile("```yaml\n(.*?)```", Pattern.DOTALL).matcher(Files.readString(Path.of("README.md")));
-        assertThat(yaml.find()).as("a yaml block in README.md").isTrue();
+        String readme = Files.readString(Path.of("README.md"));
+        Matcher yaml = Pattern.compile("```yaml\n(.*?)```", Pattern.DOTALL).matcher(readme);
+        assertThat(yaml.find(readme.indexOf("## The topology file"))).as("a yaml block under 'The topology file'").isTrue();
 
         Cli.Result result = Cli.run("validate", TopologyText.write(dir, yaml.group(1)).toString());
 

@@ -1,0 +1,30 @@
+package io.epdctl.testing;
+
+import io.epdctl.topology.Host;
+import io.epdctl.transport.SshOptions;
+import io.epdctl.transport.SshTransport;
+import io.epdctl.transport.TransportException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Logs in with the SSH transport and prints {@code id -un}; run by {@code SshFromJarIT} on the shaded
+ * jar, whose class loading differs from the test classpath's (JSch's Java 15+ and 16+ classes).
+ * Arguments: address port user knownHosts agentSocket.
+ */
+public final class SshProbeMain {
+    private SshProbeMain() {
+    }
+
+    public static void main(String[] args) {
+        Host host = new Host("probe", args[0], Host.TransportKind.SSH, args[2], Integer.parseInt(args[1]), null, null);
+        SshOptions options = new SshOptions(Path.of(args[3]), false, List.of(), args[4], List.of(), Duration.ofSeconds(10));
+        try (SshTransport transport = SshTransport.connect(host, options)) {
+            System.out.print(transport.run("id -un", Duration.ofSeconds(30)).stdout());
+        } catch (TransportException e) {
+            System.err.println(e.getMessage());
+            System.exit(1);
+        }
+    }
+}

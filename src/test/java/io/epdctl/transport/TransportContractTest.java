@@ -1,0 +1,177 @@
+package io.epdctl.transport;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.epdctl.shell.Shell;
+import io.epdctl.testing.ProcessTable;
+import io.epdctl.testing.SshServer;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** What every transport does, against this machine directly and through a real sshd. */
+class TransportContractTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(30);
+    private static SshServer server;
+
+    @TempDir
+    Path dir;
+    private final List<Transport> opened = new ArrayList<>();
+
+    @BeforeAll
+    static void startSshd() throws Exception {
+        server = SshServer.start("127.0.0.2");
+    }
+
+    @AfterAll
+    static void stopSshd() {
+        server.close();
+    }
+
+    private Transport open(String kind) throws TransportException {
+        Transport transport = kind.equals("local")
+                ? new LocalTransport("here")
+                : SshTransport.connect(server.host("there", server.ed25519Key()), server.options());
+        opened.add(transport);
+        return transport;
+    }
+
+    @AfterEach
+    void leavesNothingRunning() throws Exception {
+        opened.forEach(Transport::close);
+        server.awaitNoSessions();
+        assertThat(ProcessTable.describe(ProcessTable.awaitGone(server::sessionProcesses))).isEmpty();
+        assertThat(ProcessTable.describe(ProcessTable.awaitGone(ProcessTable::startedByTests))).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh"})
+    void runReturnsOutputErrorsAndExitCode(String kind) throws Exception {
+        CommandResult result = open(kind).run("echo out; echo err >&2; exit 3", TIMEOUT);
+
+        assertThat(result).isEqualTo(new CommandResult(3, "out\n", "err\n"));
+        assertThat(result.succeeded()).isFalse();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh"})
+    void runFeedsStdinAndEndsIt(String kind) throws Exception {
+        byte[] stdin = "hello\nworld\n".getBytes(StandardCharsets.UTF_8);
+
+        CommandResult result = open(kind).run("tr a-z A-Z", stdin, TIMEOUT);
+
+        assertThat(result).isEqualTo(new CommandResult(0, "HELLO\nWORLD\n", ""));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh"})
+    void awkwardValuesArriveUnchangedThroughShellQuoting(String kind) throws Exception {
+        Transport transport = open(kind);
+        List<String> values = List.of("two words", "it's", "\"double\"", "$HOME and ${PATH}", "`id` $(id)",
+                "back\\slash", "line one\nline two", "*.txt ?", "; rm -rf /tmp/nothing #", "ünïcødé", "");
+
+        for (String value : values) {
+            CommandResult result = transport.run(Shell.command(List.of("printf", "%s", value)), TIMEOUT);
+            assertThat(result.stdout()).as("printf of %s", value).isEqualTo(value);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh"})
+    void streamCopiesOutputAsItComesAndReturnsTheExitCode(String kind) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+        int exitCode = open(kind).stream("echo a; echo b >&2; echo c; exit 4", out, err);
+
+        assertThat(exitCode).isEqualTo(4);
+        assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo("a\nc\n");
+        assertThat(err.toString(StandardCharsets.UTF_8)).isEqualTo("b\n");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh"})
+    void runPastItsTimeoutStopsTheCommandAndThrows(String kind) throws Exception {
+        Path pidFile = dir.resolve("pid");
+        Transport transport = open(kind);
+
+        assertThatThrownBy(() -> transport.run("echo $$ > " + Shell.quote(pidFile.toString()) + "; exec sleep 600", Duration.ofSeconds(1)))
+                .isInstanceOf(TransportException.class)
+                .hasMessageStartingWith(transport.host() + ": ")
+                .hasMessageContaining("did not finish within 1 s");
+
+        assertThat(ProcessTable.awaitGone(ProcessTable.pidFromFile(pidFile))).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh"})
+    void aTimeoutStopsEverythingTheCommandStartedInItsProcessGroup(String kind) throws Exception {
+        Path pidFile = dir.resolve("child");
+        Transport transport = open(kind);
+
+        assertThatThrownBy(() -> transport.run("sleep 600 & echo $! > " + Shell.quote(pidFile.toString()) + "; wait", Duration.ofSeconds(1)))
+                .isInstanceOf(TransportException.class);
+
+        assertThat(ProcessTable.awaitGone(ProcessTable.pidFromFile(pidFile))).isEmpty();
+        assertThat(transport.run("echo still usable", TIMEOUT).stdout()).isEqualTo("still usable\n");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh"})
+    void interruptingStreamStopsTheCommand(String kind) throws Exception {
+        Path pidFile = dir.resolve("pid");
+        Transport transport = open(kind);
+        AtomicReference<Throwable> outcome = new AtomicReference<>();
+        Thread follower = new Thread(() -> {
+            try {
+                transport.stream("echo $$ > " + Shell.quote(pidFile.toString()) + "; sleep 600",
+                        OutputStream.nullOutputStream(), OutputStream.nullOutputStream());
+                outcome.set(new AssertionError("stream returned"));
+            } catch (Throwable t) {
+                outcome.set(t);
+            }
+        });
+        follower.start();
+        long command = ProcessTable.pidFromFile(pidFile);
+        assertThat(ProcessHandle.of(command)).isPresent();
+
+        follower.interrupt();
+        follower.join();
+
+        assertThat(outcome.get()).isInstanceOf(InterruptedException.class);
+        assertThat(ProcessTable.awaitGone(command)).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh"})
+    void aCommandStartedDetachedOutlivesTheTransport(String kind) throws Exception {
+        Path pidFile = dir.resolve("pid");
+        Transport transport = open(kind);
+        String detached = "echo $$ > " + Shell.quote(pidFile.toString()) + "; exec sleep 600";
+        CommandResult started = transport.run("setsid sh -c " + Shell.quote(detached) + " > "
+                + Shell.quote(dir.resolve("log").toString()) + " 2>&1 < /dev/null &", TIMEOUT);
+        ProcessHandle node = ProcessHandle.of(ProcessTable.pidFromFile(pidFile)).orElseThrow();
+        try {
+            assertThat(started.exitCode()).isZero();
+
+            transport.close();
+            server.awaitNoSessions(); // sshd has ended the connection's processes
+
+            assertThat(node.isAlive()).isTrue();
+        } finally {
+            node.destroyForcibly();
+        }
+    }
+}
