@@ -143,7 +143,7 @@ public final class ProxyCommand implements Callable<Integer> {
         }
         return new ProxyConfig(fromFile.listen(), fromFile.encoders(), fromFile.pd(), fromFile.prefill(), fromFile.decode(),
                 maxRetries != null ? maxRetries : fromFile.maxRetries(),
-                retryDelay != null ? seconds(retryDelay) : fromFile.retryDelay(),
+                retryDelay != null ? ProxyConfig.seconds(retryDelay) : fromFile.retryDelay(),
                 healthInterval(), eventLoops());
     }
 
@@ -152,20 +152,16 @@ public final class ProxyCommand implements Callable<Integer> {
                 endpoints("encoder", encoderHosts, encoderPorts), endpoints("pd", pdHosts, pdPorts),
                 endpoints("prefiller", prefillerHosts, prefillerPorts), endpoints("decoder", decoderHosts, decoderPorts),
                 maxRetries != null ? maxRetries : ProxyConfig.DEFAULT_MAX_RETRIES,
-                retryDelay != null ? seconds(retryDelay) : ProxyConfig.DEFAULT_RETRY_DELAY,
+                retryDelay != null ? ProxyConfig.seconds(retryDelay) : ProxyConfig.DEFAULT_RETRY_DELAY,
                 healthInterval(), eventLoops());
     }
 
     private Duration healthInterval() {
-        return healthInterval != null ? seconds(healthInterval) : ProxyConfig.DEFAULT_HEALTH_INTERVAL;
+        return healthInterval != null ? ProxyConfig.seconds(healthInterval) : ProxyConfig.DEFAULT_HEALTH_INTERVAL;
     }
 
     private int eventLoops() {
         return eventLoops != null ? eventLoops : Runtime.getRuntime().availableProcessors();
-    }
-
-    private static Duration seconds(double value) {
-        return Duration.ofNanos(Math.round(value * 1e9));
     }
 
     private static List<Endpoint> endpoints(String role, List<String> hosts, List<Integer> ports) {

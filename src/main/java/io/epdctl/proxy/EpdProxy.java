@@ -96,7 +96,7 @@ public final class EpdProxy implements AutoCloseable {
         return state.pools().stream().flatMap(pool -> pool.backends().stream()).mapToInt(Backend::inFlight).sum();
     }
 
-    /** Runs one round of health probes now and waits for it (so callers need not wait for the next round). */
+    /** Probes every backend now and waits for the answers (a backend whose probe is under way keeps that one). */
     public void probeNow() {
         try {
             health.probeAll().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);

@@ -89,12 +89,14 @@ public record ProxyConfig(
                 endpoints(topology, Role.PREFILL), endpoints(topology, Role.DECODE),
                 args.get("max-retries") instanceof ArgValue.Single retries ? Integer.parseInt(retries.value())
                         : DEFAULT_MAX_RETRIES,
-                args.get("retry-delay") instanceof ArgValue.Single delay ? seconds(delay.value()) : DEFAULT_RETRY_DELAY,
+                args.get("retry-delay") instanceof ArgValue.Single delay ? seconds(Double.parseDouble(delay.value()))
+                        : DEFAULT_RETRY_DELAY,
                 DEFAULT_HEALTH_INTERVAL, Runtime.getRuntime().availableProcessors());
     }
 
-    static Duration seconds(String value) {
-        return Duration.ofNanos(Math.round(Double.parseDouble(value) * 1e9));
+    /** A duration given in (possibly fractional) seconds, as the script's --retry-delay is. */
+    public static Duration seconds(double value) {
+        return Duration.ofNanos(Math.round(value * 1e9));
     }
 
     private static List<Endpoint> endpoints(Topology topology, Role role) {

@@ -64,8 +64,11 @@ public final class ProxyBenchmark {
 
         try (SimNode pd = SimNode.builder(dir).name("pd0").flags("--served-model-name", "qwenvl",
                 "--enable-request-id-headers", "--max-num-seqs", "1024", "--max-model-len", "32768")
-                // the JDK's HTTP server closes idle connections beyond 200, under the clients of 256 streams
-                .env("JAVA_TOOL_OPTIONS", "-Dsun.net.httpserver.maxIdleConnections=4096").start()) {
+                // the JDK's HTTP server closes idle connections beyond 200, under the clients of 256 streams,
+                // and without TCP_NODELAY its small writes wait for delayed ACKs (40 ms stalls) that would
+                // drown the proxy's share of the latency
+                .env("JAVA_TOOL_OPTIONS", "-Dsun.net.httpserver.maxIdleConnections=4096 -Dsun.net.httpserver.nodelay=true")
+                .start()) {
             int proxyPort = SimNode.freePort();
             Path proxyLog = dir.resolve("proxy.log");
             Process proxy = new ProcessBuilder("java", "-jar", jar.toString(), "proxy", "--host", "127.0.0.1",

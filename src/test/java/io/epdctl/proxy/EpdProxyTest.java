@@ -248,8 +248,13 @@ class EpdProxyTest {
         assertThat(request.body()).contains("no healthy pd backend");
 
         pd.healthStatus = 200;
-        proxy.probeNow();
-        assertThat(get(proxy, "/health").statusCode()).isEqualTo(200);
+        eventually("the recovered backend found healthy", () -> {
+            try {
+                return get(proxy, "/health").statusCode() == 200;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
         assertThat(post(proxy, "/v1/chat/completions", TEXT_CHAT).statusCode()).isEqualTo(200);
     }
 
