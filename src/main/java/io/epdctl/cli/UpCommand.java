@@ -70,7 +70,7 @@ public final class UpCommand implements Callable<Integer> {
             description = "Where scripts and logs go on SSH hosts; relative to the SSH user's home (default: ${DEFAULT-VALUE}).")
     String remoteDir;
 
-    @Option(names = "--poll-interval", paramLabel = "DURATION", defaultValue = "250ms", converter = DurationConverter.class,
+    @Option(names = "--poll-interval", paramLabel = "DURATION", defaultValue = "150ms", converter = DurationConverter.class,
             description = "How often the nodes' processes and readiness are polled (default: ${DEFAULT-VALUE}).")
     Duration pollInterval;
 

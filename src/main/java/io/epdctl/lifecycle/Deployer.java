@@ -141,36 +141,34 @@ public final class Deployer {
 
     /**
      * Every process's ports, and its NPUs where npu-smi can tell, must be free on its host before anything
-     * starts: else it would fail minutes later, in the middle of loading.
+     * starts: else it would fail minutes later, in the middle of loading. One command per host, all at once.
      */
-    private void checkHostsFree(List<LaunchPlan.Launch> launches) throws DeploymentException, TransportException {
-        Map<String, Set<Integer>> listening = new HashMap<>();
-        Map<String, Optional<NpuSmi.Report>> npuReports = new HashMap<>();
+    private void checkHostsFree(List<LaunchPlan.Launch> launches) throws DeploymentException, TransportException, InterruptedException {
+        List<String> hosts = launches.stream().map(launch -> launch.record().host()).distinct().toList();
+        Map<String, Object> uses = Parallel.map(hosts, host -> {
+            try {
+                return control.hostUse(host);
+            } catch (TransportException e) {
+                return e;
+            }
+        });
         List<String> taken = new ArrayList<>();
         for (LaunchPlan.Launch launch : launches) {
             ProcessRecord record = launch.record();
-            Set<Integer> open = listening.get(record.host());
-            if (open == null) {
-                open = control.listeningPorts(record.host());
-                listening.put(record.host(), open);
+            if (uses.get(record.host()) instanceof TransportException failure) {
+                throw failure;
             }
+            ProcessControl.HostUse use = (ProcessControl.HostUse) uses.get(record.host());
             Set<Integer> wanted = new TreeSet<>(record.extraPorts());
             wanted.add(record.port());
-            wanted.retainAll(open);
+            wanted.retainAll(use.listening());
             if (!wanted.isEmpty()) {
                 taken.add(record.name() + " needs port " + wanted + " on " + record.host() + ", which something already listens on");
             }
-            if (!record.devices().isEmpty()) {
-                Optional<NpuSmi.Report> npus = npuReports.get(record.host());
-                if (npus == null) {
-                    npus = NpuSmi.read(control.hosts().require(record.host()));
-                    npuReports.put(record.host(), npus);
-                }
-                for (int device : record.devices()) {
-                    Long user = npus.map(report -> report.busy().get(device)).orElse(null);
-                    if (user != null) {
-                        taken.add(record.name() + " needs NPU " + device + " on " + record.host() + ", which pid " + user + " uses");
-                    }
+            for (int device : record.devices()) {
+                Long user = use.npus().map(report -> report.busy().get(device)).orElse(null);
+                if (user != null) {
+                    taken.add(record.name() + " needs NPU " + device + " on " + record.host() + ", which pid " + user + " uses");
                 }
             }
         }
@@ -181,9 +179,9 @@ public final class Deployer {
 
     /**
      * Empties the EC directory on encoder hosts, as the guide does, when the deployment starts afresh (a
-     * running consumer may still read it otherwise), and creates it on every host that uses it.
+     * running consumer may still read it otherwise), and creates it on every host that uses it; all hosts at once.
      */
-    private void prepareEcDirectory(boolean fresh) throws TransportException {
+    private void prepareEcDirectory(boolean fresh) throws TransportException, InterruptedException {
         String path = topology.ecTransfer().sharedStoragePath();
         Set<String> encoderHosts = new LinkedHashSet<>();
         Set<String> users = new LinkedHashSet<>();
@@ -193,10 +191,20 @@ public final class Deployer {
                 encoderHosts.add(node.host());
             }
         });
-        for (String host : users) {
+        Map<String, TransportException> failures = Parallel.map(List.copyOf(users), host -> {
             boolean wipe = fresh && encoderHosts.contains(host);
-            control.runChecked(host, wipe ? HostCommands.recreateDirectory(path) : HostCommands.createDirectory(path),
-                    (wipe ? "emptying " : "creating ") + "the EC directory " + path);
+            try {
+                control.runChecked(host, wipe ? HostCommands.recreateDirectory(path) : HostCommands.createDirectory(path),
+                        (wipe ? "emptying " : "creating ") + "the EC directory " + path);
+                return null;
+            } catch (TransportException e) {
+                return e;
+            }
+        });
+        for (TransportException failure : failures.values()) {
+            if (failure != null) {
+                throw failure;
+            }
         }
     }
 

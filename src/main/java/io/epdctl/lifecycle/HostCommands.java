@@ -36,31 +36,26 @@ final class HostCommands {
     private HostCommands() {
     }
 
-    /** Writes stdin to {@code path} atomically, executable, creating its directory. */
-    static String writeExecutable(String path) {
-        String directory = path.substring(0, path.lastIndexOf('/'));
-        String temporary = path + ".tmp";
-        return "mkdir -p -- " + quote(directory) + " && cat > " + quote(temporary)
-                + " && chmod 755 " + quote(temporary) + " && mv -f -- " + quote(temporary) + " " + quote(path);
-    }
-
     /**
-     * Starts the node's script in a new session (so its own process group), detached from this command,
-     * stdin from /dev/null, output appended to its log (the previous run's log is kept as .log.1). A
-     * wrapper shell leads the group: it writes its pid first and the script's exit status last, so a
-     * crash is seen with its status. Prints {@code PID TICKS}.
+     * Writes the node's script from stdin (atomically, executable), then starts it in a new session (so its
+     * own process group), detached from this command, stdin from /dev/null, output appended to its log
+     * (the previous run's log is kept as .log.1). A wrapper shell leads the group: it writes its pid first
+     * and the script's exit status last, so a crash is seen with its status. Prints {@code PID TICKS}. One
+     * command, so one round trip per node.
      */
     static String start(ProcessRecord node) {
         String name = quote(node.name());
         return "set -e\n"
+                + "mkdir -p -- " + quote(node.directory()) + "\n"
                 + "cd -- " + quote(node.directory()) + "\n"
+                + "cat > " + name + ".sh.tmp && chmod 755 " + name + ".sh.tmp && mv -f -- " + name + ".sh.tmp " + name + ".sh\n"
                 + "rm -f -- " + name + ".pid " + name + ".exit\n"
                 + "if [ -e " + name + ".log ]; then mv -f -- " + name + ".log " + name + ".log.1; fi\n"
                 + "setsid sh -c 'echo $$ > \"$1.pid\"; \"./$1.sh\"; echo $? > \"$1.exit\"' sh " + name
                 + " < /dev/null >> " + name + ".log 2>&1 &\n"
                 + "i=0\n"
                 + "while [ ! -s " + name + ".pid ]; do\n"
-                + "  i=$((i + 1)); if [ $i -gt 200 ]; then echo 'no pid file after 10 s' >&2; exit 1; fi; sleep 0.05\n"
+                + "  i=$((i + 1)); if [ $i -gt 1000 ]; then echo 'no pid file after 10 s' >&2; exit 1; fi; sleep 0.01\n"
                 + "done\n"
                 + "pid=$(cat " + name + ".pid)\n"
                 + "echo \"$pid $(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null || echo 0)\"\n";
@@ -123,6 +118,19 @@ final class HostCommands {
     static String tcpTables() {
         return "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null";
     }
+
+    static final String NPU_SMI_ABSENT = "epdctl: npu-smi absent";
+
+    /**
+     * What {@code up} checks on a host before it starts anything there, in one round trip: the TCP tables,
+     * a separator line, then {@code npu-smi info} (or {@link #NPU_SMI_ABSENT}).
+     */
+    static String hostCheck() {
+        return tcpTables() + "; echo " + SEPARATOR + "; if command -v npu-smi >/dev/null 2>&1; then npu-smi info; "
+                + "else echo " + quote(NPU_SMI_ABSENT) + "; fi";
+    }
+
+    static final String SEPARATOR = "--epdctl--";
 
     /** Empties {@code path} the way the guide does (rm -rf, mkdir -p); the path was validated as safe. */
     static String recreateDirectory(String path) {

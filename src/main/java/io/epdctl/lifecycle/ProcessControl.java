@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -34,18 +35,25 @@ public final class ProcessControl {
 
     /** Writes the node's script and starts it detached in its own process group; returns the record with its pid. */
     ProcessRecord start(ProcessRecord node, String script) throws TransportException {
-        Transport transport = hosts.require(node.host());
-        CommandResult written = transport.run(HostCommands.writeExecutable(node.script()),
+        CommandResult started = hosts.require(node.host()).run(HostCommands.start(node),
                 script.getBytes(StandardCharsets.UTF_8), COMMAND_TIMEOUT);
-        if (!written.succeeded()) {
-            throw new TransportException(node.host() + ": cannot write " + node.script() + ": " + written.stderr().strip());
-        }
-        CommandResult started = transport.run(HostCommands.start(node), COMMAND_TIMEOUT);
         String[] pidAndTicks = lastLine(started.stdout()).split(" ");
         if (!started.succeeded() || pidAndTicks.length != 2 || !pidAndTicks[0].matches("\\d+")) {
             throw new TransportException(node.host() + ": cannot start " + node.name() + ": " + started.stderr().strip());
         }
         return node.started(Long.parseLong(pidAndTicks[0]), pidAndTicks[1], Instant.now());
+    }
+
+    /** A host's listening ports, and its NPUs when npu-smi is there: what {@code up} checks before starting. */
+    record HostUse(Set<Integer> listening, Optional<NpuSmi.Report> npus) {
+    }
+
+    HostUse hostUse(String host) throws TransportException {
+        CommandResult result = hosts.require(host).run(HostCommands.hostCheck(), COMMAND_TIMEOUT);
+        String[] parts = result.stdout().split(HostCommands.SEPARATOR + "\n", 2);
+        String npuSmi = parts.length == 2 ? parts[1] : "";
+        return new HostUse(Listeners.ports(parts[0]),
+                npuSmi.strip().equals(HostCommands.NPU_SMI_ABSENT) ? Optional.empty() : Optional.of(NpuSmi.parse(npuSmi)));
     }
 
     /**

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.epdctl.state.StateStore;
 import io.epdctl.testing.Cli;
+import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SimDeployment;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -94,7 +95,7 @@ class LocalLifecycleIT {
             assertThat(restart.err()).contains("stopping d0").doesNotContain("e0: started");
             assertThat(pid(deployment, "e0")).isEqualTo(e0);
             assertThat(pid(deployment, "d0")).isNotEqualTo(d0);
-            assertThat(ProcessHandle.of(d0)).isEmpty();
+            assertThat(ProcessTable.isLive(d0)).as("the old d0").isFalse();
         }
     }
 

@@ -104,6 +104,15 @@ public final class ProcessTable {
         return pids.size();
     }
 
+    /** Whether {@code pid} is a live process: a zombie (ended, not yet reaped by its parent) is not. */
+    public static boolean isLive(long pid) {
+        try {
+            return !isZombie(Path.of("/proc", String.valueOf(pid)));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     private static boolean isZombie(Path process) throws IOException {
         String stat = Files.readString(process.resolve("stat"));
         return stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
