@@ -59,8 +59,12 @@ public final class ProxyBenchmark {
         Duration memoryRun = longRun ? Duration.ofMinutes(10) : Duration.ofSeconds(60);
         Path dir = Files.createTempDirectory("epdctl-bench-proxy");
         Path jar = Path.of("target", "epdctl.jar").toAbsolutePath();
-        System.out.printf("machine: %d cores; proxy: %s proxy (its own JVM, default heap); node: vllm-sim, no token delay%n",
-                Runtime.getRuntime().availableProcessors(), jar.getFileName());
+        // --token-delay-ms N paces the node's tokens as a real decoder would (tens of ms on NPUs); 0 (default)
+        // makes the node as fast as it can be, which saturates a small machine and measures CPU queueing too.
+        int at = Arrays.asList(args).indexOf("--token-delay-ms");
+        String tokenDelay = at >= 0 && at + 1 < args.length ? args[at + 1] : "0";
+        System.out.printf("machine: %d cores; proxy: %s proxy (its own JVM, default heap); node: vllm-sim, token delay %s ms%n",
+                Runtime.getRuntime().availableProcessors(), jar.getFileName(), tokenDelay);
 
         try (SimNode pd = SimNode.builder(dir).name("pd0").flags("--served-model-name", "qwenvl",
                 "--enable-request-id-headers", "--max-num-seqs", "1024", "--max-model-len", "32768")
@@ -68,6 +72,7 @@ public final class ProxyBenchmark {
                 // and without TCP_NODELAY its small writes wait for delayed ACKs (40 ms stalls) that would
                 // drown the proxy's share of the latency
                 .env("JAVA_TOOL_OPTIONS", "-Dsun.net.httpserver.maxIdleConnections=4096 -Dsun.net.httpserver.nodelay=true")
+                .env("VLLM_SIM_TOKEN_DELAY_MS", tokenDelay)
                 .start()) {
             int proxyPort = SimNode.freePort();
             Path proxyLog = dir.resolve("proxy.log");
