@@ -167,19 +167,15 @@ public final class SshTransport implements Transport {
             throw new TransportException(host.name() + ": interrupted while waiting to run a command", e);
         }
         try {
-            ChannelExec channel = openChannel();
-            // sshd starts each command as a session leader; its pid, printed first, names the process
-            // group to kill when the command is abandoned (sshd refuses "signal" requests for root).
-            // exec: the command runs in /bin/sh, whatever the user's login shell is.
-            channel.setCommand("echo $$ && exec /bin/sh -c " + Shell.quote(command));
-            channel.setInputStream(stdin);
-            CountDownLatch ended = new CountDownLatch(1);
-            PidThenOutput stdout = new PidThenOutput(out);
-            channel.setOutputStream(stdout);
-            // JSch closes the error stream last, when the channel closes, after the exit status arrived.
-            channel.setExtOutputStream(new KeepOpen(err, ended));
-            channel.connect(Math.toIntExact(options.connectTimeout().toMillis()));
-            return new RemoteCommand(channel, channel.getSession(), stdout, ended);
+            try {
+                return open(command, stdin, out, err);
+            } catch (JSchException e) {
+                if (connected()) {
+                    throw e;
+                }
+                // The connection was lost and JSch noticed only now: reconnect once.
+                return open(command, stdin, out, err);
+            }
         } catch (JSchException | RuntimeException e) {
             commandSlots.release();
             throw new TransportException(host.name() + ": cannot start a command over SSH: " + e.getMessage(), e);
@@ -187,6 +183,27 @@ public final class SshTransport implements Transport {
             commandSlots.release();
             throw e;
         }
+    }
+
+    private RemoteCommand open(String command, InputStream stdin, OutputStream out, OutputStream err)
+            throws TransportException, JSchException {
+        ChannelExec channel = openChannel();
+        // sshd starts each command as a session leader; its pid, printed first, names the process
+        // group to kill when the command is abandoned (sshd refuses "signal" requests for root).
+        // exec: the command runs in /bin/sh, whatever the user's login shell is.
+        channel.setCommand("echo $$ && exec /bin/sh -c " + Shell.quote(command));
+        channel.setInputStream(stdin);
+        CountDownLatch ended = new CountDownLatch(1);
+        PidThenOutput stdout = new PidThenOutput(out);
+        channel.setOutputStream(stdout);
+        // JSch closes the error stream last, when the channel closes, after the exit status arrived.
+        channel.setExtOutputStream(new KeepOpen(err, ended));
+        channel.connect(Math.toIntExact(options.connectTimeout().toMillis()));
+        return new RemoteCommand(channel, channel.getSession(), stdout, ended);
+    }
+
+    private synchronized boolean connected() {
+        return session.isConnected();
     }
 
     private synchronized ChannelExec openChannel() throws TransportException, JSchException {
