@@ -119,15 +119,12 @@ final class HostCommands {
         return "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null";
     }
 
-    static final String NPU_SMI_ABSENT = "epdctl: npu-smi absent";
-
     /**
      * What {@code up} checks on a host before it starts anything there, in one round trip: the TCP tables,
-     * a separator line, then {@code npu-smi info} (or {@link #NPU_SMI_ABSENT}).
+     * a {@link #SEPARATOR} line, then what {@link NpuSmi#COMMAND} prints.
      */
     static String hostCheck() {
-        return tcpTables() + "; echo " + SEPARATOR + "; if command -v npu-smi >/dev/null 2>&1; then npu-smi info; "
-                + "else echo " + quote(NPU_SMI_ABSENT) + "; fi";
+        return tcpTables() + "; echo " + SEPARATOR + "; " + NpuSmi.COMMAND;
     }
 
     static final String SEPARATOR = "--epdctl--";

@@ -1,9 +1,7 @@
 package io.epdctl.lifecycle;
 
-import io.epdctl.transport.CommandResult;
-import io.epdctl.transport.Transport;
+import io.epdctl.shell.Shell;
 import io.epdctl.transport.TransportException;
-import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -27,16 +25,23 @@ final class NpuSmi {
     private NpuSmi() {
     }
 
-    /** The host's NPUs per npu-smi; empty when npu-smi is not installed (no Ascend driver there). */
-    static Optional<Report> read(Transport transport) throws TransportException {
-        CommandResult result = transport.run("command -v npu-smi >/dev/null || exit 127; npu-smi info", Duration.ofSeconds(30));
-        if (result.exitCode() == 127) {
+    private static final String ABSENT = "epdctl: npu-smi is not installed";
+    private static final String FAILED = "epdctl: npu-smi info failed";
+
+    /** Shell text printing npu-smi's table, or a line saying it is not installed, or its error and a line saying it failed. */
+    static final String COMMAND = "if command -v npu-smi >/dev/null 2>&1; then npu-smi info 2>&1 || echo " + Shell.quote(FAILED)
+            + "; else echo " + Shell.quote(ABSENT) + "; fi";
+
+    /** What {@link #COMMAND} printed on {@code host}: the NPUs, or empty when npu-smi is not installed (no Ascend driver there). */
+    static Optional<Report> interpret(String host, String output) throws TransportException {
+        String text = output.strip();
+        if (text.equals(ABSENT)) {
             return Optional.empty();
         }
-        if (!result.succeeded()) {
-            throw new TransportException(transport.host() + ": npu-smi info failed: " + result.stderr().strip());
+        if (text.endsWith(FAILED)) {
+            throw new TransportException(host + ": npu-smi info failed: " + text.substring(0, text.length() - FAILED.length()).strip());
         }
-        return Optional.of(parse(result.stdout()));
+        return Optional.of(parse(text));
     }
 
     static Report parse(String output) {

@@ -102,7 +102,7 @@ public final class Preflight {
     private static List<Finding> npus(Transport transport, String host, List<Node> nodes) throws TransportException {
         Optional<NpuSmi.Report> npuSmi;
         try {
-            npuSmi = NpuSmi.read(transport);
+            npuSmi = NpuSmi.interpret(host, transport.run(NpuSmi.COMMAND, TIMEOUT).stdout());
         } catch (TransportException e) {
             return List.of(new Finding(host, "npus", Level.FAILED, e.getMessage()));
         }

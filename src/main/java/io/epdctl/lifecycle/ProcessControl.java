@@ -52,8 +52,7 @@ public final class ProcessControl {
         CommandResult result = hosts.require(host).run(HostCommands.hostCheck(), COMMAND_TIMEOUT);
         String[] parts = result.stdout().split(HostCommands.SEPARATOR + "\n", 2);
         String npuSmi = parts.length == 2 ? parts[1] : "";
-        return new HostUse(Listeners.ports(parts[0]),
-                npuSmi.strip().equals(HostCommands.NPU_SMI_ABSENT) ? Optional.empty() : Optional.of(NpuSmi.parse(npuSmi)));
+        return new HostUse(Listeners.ports(parts[0]), NpuSmi.interpret(host, npuSmi));
     }
 
     /**

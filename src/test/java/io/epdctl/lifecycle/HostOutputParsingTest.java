@@ -1,12 +1,16 @@
 package io.epdctl.lifecycle;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import io.epdctl.transport.LocalTransport;
+import org.junit.jupiter.api.io.TempDir;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -64,6 +68,21 @@ class HostOutputParsingTest {
 
         assertThat(report.npus()).containsExactly(0, 1);
         assertThat(report.busy()).isEqualTo(Map.of(1, 48213L));
+    }
+
+    @Test
+    void npuSmiMissingMeansNoCheckAndNpuSmiFailingIsAnError(@TempDir Path bin) throws Exception {
+        LocalTransport here = new LocalTransport("here");
+        Path npuSmi = bin.resolve("npu-smi");
+        Files.writeString(npuSmi, "#!/bin/sh\necho 'dcmi module initialize failed. ret is -8005' >&2\nexit 1\n");
+        npuSmi.toFile().setExecutable(true);
+
+        String withoutNpuSmi = "PATH=/usr/bin:/bin; " + NpuSmi.COMMAND;
+        assertThat(NpuSmi.interpret("here", here.run(withoutNpuSmi, Duration.ofSeconds(10)).stdout())).isEmpty();
+        String failing = "PATH=" + bin + ":/usr/bin:/bin; " + NpuSmi.COMMAND;
+        String output = here.run(failing, Duration.ofSeconds(10)).stdout();
+        assertThatThrownBy(() -> NpuSmi.interpret("here", output))
+                .hasMessage("here: npu-smi info failed: dcmi module initialize failed. ret is -8005");
     }
 
     private static String tables() throws IOException {
