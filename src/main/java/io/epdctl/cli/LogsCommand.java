@@ -7,7 +7,6 @@ import io.epdctl.state.ProcessRecord;
 import io.epdctl.state.StateStore;
 import io.epdctl.transport.TransportException;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;

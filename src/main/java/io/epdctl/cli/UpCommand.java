@@ -98,13 +98,13 @@ public final class UpCommand implements Callable<Integer> {
                 Thread hint = new Thread(() -> err.println("epdctl: up interrupted; what it started is recorded: "
                         + "epdctl down " + topology.name() + " stops it"));
                 Runtime.getRuntime().addShutdownHook(hint);
-                Deployer.Outcome outcome;
+                String endpoint;
                 try {
-                    outcome = deployer.up();
+                    endpoint = deployer.up();
                 } finally {
                     Runtime.getRuntime().removeShutdownHook(hint);
                 }
-                out.println(outcome.endpoint());
+                out.println(endpoint);
                 return ExitCodes.OK;
             }
         } catch (StateStore.LockedException e) {

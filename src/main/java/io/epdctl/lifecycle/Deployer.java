@@ -18,7 +18,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -31,10 +30,6 @@ import java.util.TreeSet;
 public final class Deployer {
 
     public record Options(Duration readyTimeout, Duration grace, Duration pollInterval, boolean keepOnFailure) {
-    }
-
-    /** How {@code up} ended: {@code changed} is false when everything was already running as specified. */
-    public record Outcome(boolean changed, String endpoint) {
     }
 
     private final Topology topology;
@@ -58,7 +53,8 @@ public final class Deployer {
         this.options = options;
     }
 
-    public Outcome up() throws DeploymentException, InterruptedException, IOException {
+    /** Returns the proxy's endpoint once everything is ready (at once when it already was). */
+    public String up() throws DeploymentException, InterruptedException, IOException {
         long start = System.nanoTime();
         DeploymentState previous = store.read(topology.name()).orElse(null);
         Map<String, ProcessRecord> running = previous == null ? Map.of() : healthyProcesses(previous);
@@ -83,7 +79,7 @@ public final class Deployer {
         }
         if (toStart.isEmpty() && toStop.isEmpty()) {
             say("deployment " + topology.name() + " is up and unchanged; nothing to do");
-            return new Outcome(false, endpoint());
+            return endpoint();
         }
 
         DeploymentState state = previous != null ? withHosts(previous) : emptyState();
@@ -118,7 +114,7 @@ public final class Deployer {
             throw cleanUp(store.read(topology.name()).orElse(state), startedHere, e.getMessage());
         }
         say("deployment " + topology.name() + " is ready after " + String.format("%.1f s", (System.nanoTime() - start) / 1e9));
-        return new Outcome(true, endpoint());
+        return endpoint();
     }
 
     /** The previous processes that are running and ready, by name; the others will be replaced. */
@@ -128,9 +124,8 @@ public final class Deployer {
         List<ProcessRecord> running = previous.processes().stream()
                 .filter(process -> states.get(process.name()) != null && states.get(process.name()).isRunning())
                 .toList();
-        Map<ProcessRecord, NodeProbe.Readiness> readiness = Parallel.map(running, process -> process.role().equals("proxy")
-                ? probe.proxyReadiness(process.address(), process.port(), Duration.ofSeconds(2))
-                : probe.readiness(process.address(), process.port(), previous.servedModelName(), Duration.ofSeconds(2)));
+        Map<ProcessRecord, NodeProbe.Readiness> readiness = Parallel.map(running,
+                process -> probe.readiness(process, previous.servedModelName(), Duration.ofSeconds(2)));
         readiness.forEach((process, answer) -> {
             if (answer.ready()) {
                 healthy.put(process.name(), process);
@@ -145,22 +140,12 @@ public final class Deployer {
      */
     private void checkHostsFree(List<LaunchPlan.Launch> launches) throws DeploymentException, TransportException, InterruptedException {
         List<String> hosts = launches.stream().map(launch -> launch.record().host()).distinct().toList();
-        Map<String, Object> uses = Parallel.map(hosts, host -> {
-            try {
-                return control.hostUse(host);
-            } catch (TransportException e) {
-                return e;
-            }
-        });
+        Map<String, ProcessControl.HostUse> uses = Parallel.mapOnHosts(hosts, control::hostUse);
         List<String> taken = new ArrayList<>();
         for (LaunchPlan.Launch launch : launches) {
             ProcessRecord record = launch.record();
-            if (uses.get(record.host()) instanceof TransportException failure) {
-                throw failure;
-            }
-            ProcessControl.HostUse use = (ProcessControl.HostUse) uses.get(record.host());
-            Set<Integer> wanted = new TreeSet<>(record.extraPorts());
-            wanted.add(record.port());
+            ProcessControl.HostUse use = uses.get(record.host());
+            Set<Integer> wanted = new TreeSet<>(record.ports());
             wanted.retainAll(use.listening());
             if (!wanted.isEmpty()) {
                 taken.add(record.name() + " needs port " + wanted + " on " + record.host() + ", which something already listens on");
@@ -191,21 +176,12 @@ public final class Deployer {
                 encoderHosts.add(node.host());
             }
         });
-        Map<String, TransportException> failures = Parallel.map(List.copyOf(users), host -> {
+        Parallel.mapOnHosts(List.copyOf(users), host -> {
             boolean wipe = fresh && encoderHosts.contains(host);
-            try {
-                control.runChecked(host, wipe ? HostCommands.recreateDirectory(path) : HostCommands.createDirectory(path),
-                        (wipe ? "emptying " : "creating ") + "the EC directory " + path);
-                return null;
-            } catch (TransportException e) {
-                return e;
-            }
+            control.runChecked(host, wipe ? HostCommands.recreateDirectory(path) : HostCommands.createDirectory(path),
+                    (wipe ? "emptying " : "creating ") + "the EC directory " + path);
+            return host;
         });
-        for (TransportException failure : failures.values()) {
-            if (failure != null) {
-                throw failure;
-            }
-        }
     }
 
     /** Records the launches as being started, starts them all at once, and records their pids. */

@@ -33,6 +33,9 @@ final class HostCommands {
             }
             """;
 
+    /** Prints {@code $pid} and its start time in clock ticks since boot, read by {@link ProcessControl}. */
+    private static final String PRINT_PID_AND_TICKS = "echo \"$pid $(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null || echo 0)\"\n";
+
     private HostCommands() {
     }
 
@@ -58,13 +61,13 @@ final class HostCommands {
                 + "  i=$((i + 1)); if [ $i -gt 1000 ]; then echo 'no pid file after 10 s' >&2; exit 1; fi; sleep 0.01\n"
                 + "done\n"
                 + "pid=$(cat " + name + ".pid)\n"
-                + "echo \"$pid $(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null || echo 0)\"\n";
+                + PRINT_PID_AND_TICKS;
     }
 
     /** For a node whose start was interrupted: its pid and start ticks from its pid file, or nothing. */
     static String recoverPid(ProcessRecord node) {
         return "pid=$(cat -- " + quote(node.pidFile()) + " 2>/dev/null) || exit 0\n"
-                + "echo \"$pid $(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null || echo 0)\"\n";
+                + PRINT_PID_AND_TICKS;
     }
 
     /**

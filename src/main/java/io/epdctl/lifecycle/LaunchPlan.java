@@ -60,7 +60,7 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy) {
     }
 
     /** A decode node also listens on its Mooncake KV ports, one per rank. */
-    private static List<Integer> kvPorts(Topology topology, Node node) {
+    static List<Integer> kvPorts(Topology topology, Node node) {
         if (node.role() != Role.DECODE) {
             return List.of();
         }

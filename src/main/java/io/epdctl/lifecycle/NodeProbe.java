@@ -2,6 +2,7 @@ package io.epdctl.lifecycle;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.epdctl.state.ProcessRecord;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -30,6 +31,13 @@ public final class NodeProbe {
 
     /** The load figures of {@code /metrics}; null where the server does not export one. */
     public record Load(Double running, Double waiting, Double kvCacheUsage) {
+    }
+
+    /** A node's or the proxy's readiness, each by its own routes. */
+    public Readiness readiness(ProcessRecord process, String servedModelName, Duration timeout) {
+        return process.isProxy()
+                ? proxyReadiness(process.address(), process.port(), timeout)
+                : readiness(process.address(), process.port(), servedModelName, timeout);
     }
 
     public Readiness readiness(String address, int port, String servedModelName, Duration timeout) {

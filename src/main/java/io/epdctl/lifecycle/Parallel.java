@@ -1,5 +1,6 @@
 package io.epdctl.lifecycle;
 
+import io.epdctl.transport.TransportException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -47,6 +48,36 @@ final class Parallel {
         } finally {
             threads.shutdownNow();
         }
+    }
+
+    /** A task that works on a host, and may not reach it. */
+    @FunctionalInterface
+    interface HostTask<T, R> {
+        R apply(T item) throws TransportException;
+    }
+
+    /**
+     * Like {@link #map}, for tasks that work on hosts: every task runs to its end, then the first failure,
+     * in the items' order, is thrown.
+     */
+    static <T, R> Map<T, R> mapOnHosts(List<T> items, HostTask<T, R> task) throws TransportException, InterruptedException {
+        Map<T, Object> outcomes = map(items, item -> {
+            try {
+                return task.apply(item);
+            } catch (TransportException e) {
+                return e;
+            }
+        });
+        Map<T, R> results = new LinkedHashMap<>();
+        for (Map.Entry<T, Object> outcome : outcomes.entrySet()) {
+            if (outcome.getValue() instanceof TransportException failure) {
+                throw failure;
+            }
+            @SuppressWarnings("unchecked")
+            R result = (R) outcome.getValue();
+            results.put(outcome.getKey(), result);
+        }
+        return results;
     }
 
     /** The results of two tasks run at once. */

@@ -155,12 +155,7 @@ public final class Preflight {
         Set<Integer> wanted = new TreeSet<>();
         for (Node node : nodes) {
             wanted.add(node.port());
-            if (node.role() == Role.DECODE) {
-                int base = topology.kvPortOf(node);
-                for (int port = base; port < base + node.ranks(); port++) {
-                    wanted.add(port);
-                }
-            }
+            wanted.addAll(LaunchPlan.kvPorts(topology, node));
         }
         if (proxyHere) {
             wanted.add(topology.proxy().port());

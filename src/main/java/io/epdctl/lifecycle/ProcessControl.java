@@ -3,7 +3,6 @@ package io.epdctl.lifecycle;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.transport.CommandResult;
 import io.epdctl.transport.HostConnections;
-import io.epdctl.transport.Transport;
 import io.epdctl.transport.TransportException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -37,11 +36,9 @@ public final class ProcessControl {
     ProcessRecord start(ProcessRecord node, String script) throws TransportException {
         CommandResult started = hosts.require(node.host()).run(HostCommands.start(node),
                 script.getBytes(StandardCharsets.UTF_8), COMMAND_TIMEOUT);
-        String[] pidAndTicks = lastLine(started.stdout()).split(" ");
-        if (!started.succeeded() || pidAndTicks.length != 2 || !pidAndTicks[0].matches("\\d+")) {
-            throw new TransportException(node.host() + ": cannot start " + node.name() + ": " + started.stderr().strip());
-        }
-        return node.started(Long.parseLong(pidAndTicks[0]), pidAndTicks[1], Instant.now());
+        Optional<ProcessRecord> record = started.succeeded() ? withPid(node, started.stdout()) : Optional.empty();
+        return record.orElseThrow(() ->
+                new TransportException(node.host() + ": cannot start " + node.name() + ": " + started.stderr().strip()));
     }
 
     /** A host's listening ports, and its NPUs when npu-smi is there: what {@code up} checks before starting. */
@@ -64,11 +61,16 @@ public final class ProcessControl {
             return node;
         }
         CommandResult result = hosts.require(node.host()).run(HostCommands.recoverPid(node), COMMAND_TIMEOUT);
-        String[] pidAndTicks = lastLine(result.stdout()).split(" ");
+        return withPid(node, result.stdout()).orElse(node);
+    }
+
+    /** The record with the pid and start ticks a host printed last (see HostCommands), if it printed them. */
+    private static Optional<ProcessRecord> withPid(ProcessRecord node, String output) {
+        String[] pidAndTicks = lastLine(output).split(" ");
         if (pidAndTicks.length != 2 || !pidAndTicks[0].matches("\\d+")) {
-            return node;
+            return Optional.empty();
         }
-        return node.started(Long.parseLong(pidAndTicks[0]), pidAndTicks[1], Instant.now());
+        return Optional.of(node.started(Long.parseLong(pidAndTicks[0]), pidAndTicks[1], Instant.now()));
     }
 
     /** What a command printed last: a login shell may print its own lines before it (a chatty .bashrc). */

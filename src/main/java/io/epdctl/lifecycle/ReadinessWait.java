@@ -52,7 +52,8 @@ final class ReadinessWait {
                 }
             }
             List<ProcessRecord> pending = waitingFor.keySet().stream().map(byName::get).toList();
-            Map<ProcessRecord, NodeProbe.Readiness> answers = Parallel.map(pending, this::readiness);
+            Map<ProcessRecord, NodeProbe.Readiness> answers = Parallel.map(pending,
+                    process -> probe.readiness(process, servedModelName, HTTP_TIMEOUT));
             for (Map.Entry<ProcessRecord, NodeProbe.Readiness> answer : answers.entrySet()) {
                 String name = answer.getKey().name();
                 if (answer.getValue().ready()) {
@@ -76,12 +77,6 @@ final class ReadinessWait {
             }
             Thread.sleep(Math.min(pollInterval.toMillis(), Math.max(1, (deadline - now) / 1_000_000)));
         }
-    }
-
-    private NodeProbe.Readiness readiness(ProcessRecord process) {
-        return process.role().equals("proxy")
-                ? probe.proxyReadiness(process.address(), process.port(), HTTP_TIMEOUT)
-                : probe.readiness(process.address(), process.port(), servedModelName, HTTP_TIMEOUT);
     }
 
     private DeploymentException failure(ProcessRecord process, String what) {

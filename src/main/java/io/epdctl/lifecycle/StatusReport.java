@@ -55,11 +55,10 @@ public final class StatusReport {
     /** A node's readiness and its load figures, asked at the same time; the proxy has no load figures. */
     private Parallel.Both<NodeProbe.Readiness, NodeProbe.Load> askOverHttp(ProcessRecord process, String servedModelName) {
         try {
-            if (process.role().equals("proxy")) {
-                return new Parallel.Both<>(probe.proxyReadiness(process.address(), process.port(), HTTP_TIMEOUT),
-                        new NodeProbe.Load(null, null, null));
+            if (process.isProxy()) {
+                return new Parallel.Both<>(probe.readiness(process, servedModelName, HTTP_TIMEOUT), new NodeProbe.Load(null, null, null));
             }
-            return Parallel.both(() -> probe.readiness(process.address(), process.port(), servedModelName, HTTP_TIMEOUT),
+            return Parallel.both(() -> probe.readiness(process, servedModelName, HTTP_TIMEOUT),
                     () -> probe.load(process.address(), process.port(), HTTP_TIMEOUT));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -5,7 +5,6 @@ import io.epdctl.state.ProcessRecord;
 import io.epdctl.transport.TransportException;
 import java.io.PrintWriter;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,8 +35,8 @@ public final class Teardown {
     }
 
     public Result stop(DeploymentState state, List<ProcessRecord> processes) throws InterruptedException {
-        List<ProcessRecord> proxies = processes.stream().filter(process -> process.role().equals("proxy")).toList();
-        List<ProcessRecord> nodes = processes.stream().filter(process -> !process.role().equals("proxy")).toList();
+        List<ProcessRecord> proxies = processes.stream().filter(ProcessRecord::isProxy).toList();
+        List<ProcessRecord> nodes = processes.stream().filter(process -> !process.isProxy()).toList();
         Map<String, String> leftBehind = new LinkedHashMap<>();
         DeploymentState remaining = state;
         for (List<ProcessRecord> wave : List.of(proxies, nodes)) {
@@ -69,7 +68,7 @@ public final class Teardown {
                 report(name + ": " + left);
                 return left;
             }
-            Set<Integer> open = new TreeSet<>(ports(process));
+            Set<Integer> open = new TreeSet<>(process.ports());
             open.retainAll(control.listeningPorts(process.host()));
             if (!open.isEmpty()) {
                 String left = "port " + open + " on " + process.host() + " is still listening after its processes ended";
@@ -82,12 +81,6 @@ public final class Teardown {
             report(name + ": not stopped: " + e.getMessage() + " (kept in the state; run down again when the host is back)");
             return "host unreachable: " + e.getMessage();
         }
-    }
-
-    private static List<Integer> ports(ProcessRecord process) {
-        List<Integer> ports = new ArrayList<>(process.extraPorts());
-        ports.add(process.port());
-        return ports;
     }
 
     private void report(String line) {

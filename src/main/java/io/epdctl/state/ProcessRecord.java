@@ -1,6 +1,7 @@
 package io.epdctl.state;
 
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -40,6 +41,19 @@ public record ProcessRecord(
 
     public String exitFile() {
         return file(".exit");
+    }
+
+    /** The proxy is stopped first and probed by its own health route. */
+    public boolean isProxy() {
+        return "proxy".equals(role);
+    }
+
+    /** Every port it listens on: its HTTP port, then its KV ports. */
+    public List<Integer> ports() {
+        List<Integer> ports = new ArrayList<>();
+        ports.add(port);
+        ports.addAll(extraPorts);
+        return ports;
     }
 
     public boolean isStarted() {
