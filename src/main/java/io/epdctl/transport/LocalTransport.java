@@ -8,7 +8,10 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.commons.exec.CommandLine;
 import org.apache.commons.exec.DefaultExecuteResultHandler;
 import org.apache.commons.exec.DefaultExecutor;
@@ -21,6 +24,7 @@ import org.apache.commons.exec.PumpStreamHandler;
  * it started, as over SSH; commands it started detached ({@code setsid}) live on.
  */
 public final class LocalTransport implements Transport {
+    private static final Duration LAUNCH_WAIT = Duration.ofSeconds(10);
     private final String host;
 
     public LocalTransport(String host) {
@@ -101,8 +105,15 @@ public final class LocalTransport implements Transport {
 
         /** SIGKILLs the command's process group, then waits (bounded) for the executor to notice. */
         void kill() {
-            Process shell = executor.process;
-            if (shell == null) {
+            Process shell;
+            try {
+                // The executor launches on its own thread: the command may be running (and may even have
+                // written output) before the launch call has returned there. Wait for it, or nothing is killed.
+                shell = executor.launched.get(LAUNCH_WAIT.toSeconds(), TimeUnit.SECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                return; // never started (the error reaches the caller through the result handler)
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
                 return;
             }
             try {
@@ -123,15 +134,20 @@ public final class LocalTransport implements Transport {
         }
     }
 
-    /** Remembers the process it launched, for killing its group. */
+    /** Hands over the process it launched (or the failure to launch it), for killing its group. */
     private static final class GroupLeader extends DefaultExecutor {
-        private volatile Process process;
+        private final CompletableFuture<Process> launched = new CompletableFuture<>();
 
         @Override
         protected Process launch(CommandLine command, Map<String, String> env, File workingDirectory) throws IOException {
-            Process launched = super.launch(command, env, workingDirectory);
-            process = launched;
-            return launched;
+            try {
+                Process process = super.launch(command, env, workingDirectory);
+                launched.complete(process);
+                return process;
+            } catch (IOException | RuntimeException e) {
+                launched.completeExceptionally(e);
+                throw e;
+            }
         }
     }
 }

@@ -122,7 +122,13 @@ public final class SshTransport implements Transport {
     public CommandResult run(String command, byte[] stdin, Duration timeout) throws TransportException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        RemoteCommand remote = start(command, new ByteArrayInputStream(stdin), out, err);
+        RemoteCommand remote;
+        try {
+            remote = start(command, new ByteArrayInputStream(stdin), out, err);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TransportException(host.name() + ": interrupted while waiting to run a command", e);
+        }
         try {
             if (!remote.awaitEnd(timeout)) {
                 remote.kill();
@@ -159,13 +165,9 @@ public final class SshTransport implements Transport {
     }
 
     /** Starts {@code command} in a new channel, reconnecting first if the connection was lost. */
-    private RemoteCommand start(String command, InputStream stdin, OutputStream out, OutputStream err) throws TransportException {
-        try {
-            commandSlots.acquire();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new TransportException(host.name() + ": interrupted while waiting to run a command", e);
-        }
+    private RemoteCommand start(String command, InputStream stdin, OutputStream out, OutputStream err)
+            throws TransportException, InterruptedException {
+        commandSlots.acquire();
         try {
             try {
                 return open(command, stdin, out, err);

@@ -33,6 +33,17 @@ public final class ProcessTable {
         return alive;
     }
 
+    /**
+     * Waits (bounded) until {@code living} lists nothing alive, SIGKILLs what still is and describes it:
+     * an after-each check that fails must not leave its processes to the tests that follow.
+     */
+    public static List<String> killSurvivors(Supplier<List<ProcessHandle>> living) throws InterruptedException {
+        List<ProcessHandle> survivors = awaitGone(living);
+        List<String> described = describe(survivors);
+        survivors.forEach(ProcessHandle::destroyForcibly);
+        return described;
+    }
+
     /** Waits (bounded) until process {@code pid} has ended; returns it if it is still alive then. */
     public static List<ProcessHandle> awaitGone(long pid) throws InterruptedException {
         return awaitGone(() -> ProcessHandle.of(pid).stream().toList());

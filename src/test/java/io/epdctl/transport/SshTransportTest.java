@@ -49,7 +49,7 @@ class SshTransportTest {
     void leavesNothingRunning() throws Exception {
         opened.forEach(Transport::close);
         server.awaitNoSessions();
-        assertThat(ProcessTable.describe(ProcessTable.awaitGone(server::sessionProcesses))).isEmpty();
+        assertThat(ProcessTable.killSurvivors(server::sessionProcesses)).isEmpty();
     }
 
     private SshTransport connect(Host host, SshOptions options) throws TransportException {

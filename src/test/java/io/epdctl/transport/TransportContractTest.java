@@ -52,8 +52,8 @@ class TransportContractTest {
     void leavesNothingRunning() throws Exception {
         opened.forEach(Transport::close);
         server.awaitNoSessions();
-        assertThat(ProcessTable.describe(ProcessTable.awaitGone(server::sessionProcesses))).isEmpty();
-        assertThat(ProcessTable.describe(ProcessTable.awaitGone(ProcessTable::startedByTests))).isEmpty();
+        assertThat(ProcessTable.killSurvivors(server::sessionProcesses)).isEmpty();
+        assertThat(ProcessTable.killSurvivors(ProcessTable::startedByTests)).isEmpty();
     }
 
     @ParameterizedTest
@@ -152,6 +152,27 @@ class TransportContractTest {
 
         assertThat(outcome.get()).isInstanceOf(InterruptedException.class);
         assertThat(ProcessTable.awaitGone(command)).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh"})
+    void interruptingStreamAsItStartsLeavesNothingRunning(String kind) throws Exception {
+        Transport transport = open(kind);
+        AtomicReference<Throwable> outcome = new AtomicReference<>();
+        Thread follower = new Thread(() -> {
+            try {
+                outcome.set(new AssertionError("stream returned " + transport.stream("sleep 600",
+                        OutputStream.nullOutputStream(), OutputStream.nullOutputStream())));
+            } catch (Throwable t) {
+                outcome.set(t);
+            }
+        });
+
+        follower.start();
+        follower.interrupt(); // most likely while the command is being launched: the after-each check finds it if it lives on
+        follower.join();
+
+        assertThat(outcome.get()).isInstanceOf(InterruptedException.class);
     }
 
     @ParameterizedTest
