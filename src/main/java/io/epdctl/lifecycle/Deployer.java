@@ -4,6 +4,7 @@ import io.epdctl.state.DeploymentState;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.state.StateStore;
 import io.epdctl.topology.Host;
+import io.epdctl.topology.Node;
 import io.epdctl.topology.Role;
 import io.epdctl.topology.Topology;
 import io.epdctl.transport.TransportException;
@@ -97,9 +98,8 @@ public final class Deployer {
         List<ProcessRecord> startedHere = new ArrayList<>();
         try {
             checkHostsFree(toStart);
-            prepareEcDirectory(previous == null);
             // The proxy starts with the nodes: its own start-up then costs nothing, and it waits for its backends.
-            state = launch(state, toStart, startedHere);
+            state = launch(state, toStart, previous == null, startedHere);
             // A kept proxy is awaited too: it must have seen the restarted nodes healthy before it routes to them.
             List<ProcessRecord> awaited = new ArrayList<>(startedHere);
             ProcessRecord proxy = state.process(plan.proxy().name()).orElseThrow();
@@ -163,51 +163,58 @@ public final class Deployer {
     }
 
     /**
-     * Empties the EC directory on encoder hosts, as the guide does, when the deployment starts afresh (a
-     * running consumer may still read it otherwise), and creates it on every host that uses it; all hosts at once.
+     * What a host does before its nodes start: the EC directory is emptied on encoder hosts, as the guide
+     * does, when the deployment starts afresh (a running consumer may still read it otherwise), and created
+     * on every other host that has nodes. Null for a host with no node (only the proxy).
      */
-    private void prepareEcDirectory(boolean fresh) throws TransportException, InterruptedException {
+    private HostCommands.Preparation ecPreparation(String host, boolean fresh) {
         String path = topology.ecTransfer().sharedStoragePath();
-        Set<String> encoderHosts = new LinkedHashSet<>();
-        Set<String> users = new LinkedHashSet<>();
-        topology.nodes().forEach(node -> {
-            users.add(node.host());
-            if (node.role() == Role.ENCODER) {
-                encoderHosts.add(node.host());
-            }
-        });
-        Parallel.mapOnHosts(List.copyOf(users), host -> {
-            boolean wipe = fresh && encoderHosts.contains(host);
-            control.runChecked(host, wipe ? HostCommands.recreateDirectory(path) : HostCommands.createDirectory(path),
-                    (wipe ? "emptying " : "creating ") + "the EC directory " + path);
-            return host;
-        });
+        List<Node> nodes = topology.nodes().stream().filter(node -> node.host().equals(host)).toList();
+        if (nodes.isEmpty()) {
+            return null;
+        }
+        if (fresh && nodes.stream().anyMatch(node -> node.role() == Role.ENCODER)) {
+            return new HostCommands.Preparation(HostCommands.recreateDirectory(path), "emptying the EC directory " + path);
+        }
+        return new HostCommands.Preparation(HostCommands.createDirectory(path), "creating the EC directory " + path);
     }
 
-    /** Records the launches as being started, starts them all at once, and records their pids. */
-    private DeploymentState launch(DeploymentState state, List<LaunchPlan.Launch> launches, List<ProcessRecord> startedHere)
+    /**
+     * Records the launches as being started, prepares each host and starts them (one command per host, all
+     * hosts at once), and records their pids.
+     */
+    private DeploymentState launch(DeploymentState state, List<LaunchPlan.Launch> launches, boolean fresh,
+            List<ProcessRecord> startedHere)
             throws IOException, InterruptedException, TransportException {
+        Map<String, List<LaunchPlan.Launch>> byHost = new LinkedHashMap<>();
         for (LaunchPlan.Launch launch : launches) {
             state = state.with(launch.record());
+            byHost.computeIfAbsent(launch.record().host(), host -> new ArrayList<>()).add(launch);
         }
         store.write(state);
-        Map<LaunchPlan.Launch, Object> results = Parallel.map(launches, launch -> {
+        Map<String, Object> results = Parallel.map(List.copyOf(byHost.keySet()), host -> {
             try {
-                return control.start(launch.record(), launch.script());
+                return control.start(host, ecPreparation(host, fresh), byHost.get(host));
             } catch (TransportException e) {
                 return e;
             }
         });
         TransportException firstFailure = null;
-        for (Map.Entry<LaunchPlan.Launch, Object> result : results.entrySet()) {
-            if (result.getValue() instanceof ProcessRecord started) {
-                state = state.with(started);
-                startedHere.add(started);
-                say(started.name() + ": started on " + started.host() + ", pid " + started.processGroup());
-            } else {
-                // Still recorded with pid 0: down finds the pid file if it did start after all.
-                startedHere.add(result.getKey().record());
-                firstFailure = firstFailure != null ? firstFailure : (TransportException) result.getValue();
+        for (Map.Entry<String, List<LaunchPlan.Launch>> host : byHost.entrySet()) {
+            Object result = results.get(host.getKey());
+            List<ProcessRecord> started = result instanceof ProcessControl.HostStart hostStart ? hostStart.started() : List.of();
+            for (ProcessRecord process : started) {
+                state = state.with(process);
+                startedHere.add(process);
+                say(process.name() + ": started on " + process.host() + ", pid " + process.processGroup());
+            }
+            List<ProcessRecord> notStarted = host.getValue().stream().map(LaunchPlan.Launch::record)
+                    .filter(record -> started.stream().noneMatch(process -> process.name().equals(record.name()))).toList();
+            // Still recorded with pid 0: down finds the pid file if one did start after all.
+            startedHere.addAll(notStarted);
+            if (!notStarted.isEmpty() && firstFailure == null) {
+                firstFailure = result instanceof TransportException e ? e : new TransportException(host.getKey()
+                        + ": cannot start " + names(notStarted) + ": " + ((ProcessControl.HostStart) result).failure());
             }
         }
         store.write(state);

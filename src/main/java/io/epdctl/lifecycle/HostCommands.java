@@ -39,29 +39,70 @@ final class HostCommands {
     private HostCommands() {
     }
 
+    /** Runs the program that arrives on stdin: {@link #startProgram} is sent that way. */
+    static final String RUN_STDIN = "exec /bin/sh -s";
+
     /**
-     * Writes the node's script from stdin (atomically, executable), then starts it in a new session (so its
-     * own process group), detached from this command, stdin from /dev/null, output appended to its log
-     * (the previous run's log is kept as .log.1). A wrapper shell leads the group: it writes its pid first
-     * and the script's exit status last, so a crash is seen with its status. Prints {@code PID TICKS}. One
-     * command, so one round trip per node.
+     * Starts nodes of one host in one round trip, as a program for {@link #RUN_STDIN}: on stdin, the
+     * scripts' size is not bounded by the kernel's limit on one argument. First the host is prepared
+     * ({@code preparation}, may be null), then every script is written
+     * (atomically, executable; a failure there starts nothing). Then each node starts in a new session
+     * (so its own process group), detached from this command, stdin from /dev/null, output appended to
+     * its log (the previous run's log is kept as .log.1). A wrapper shell leads the group: it writes its
+     * pid first and the script's exit status last, so a crash is seen with its status. Prints
+     * {@code NAME PID TICKS} for each node that started.
      */
-    static String start(ProcessRecord node) {
-        String name = quote(node.name());
-        return "set -e\n"
-                + "mkdir -p -- " + quote(node.directory()) + "\n"
-                + "cd -- " + quote(node.directory()) + "\n"
-                + "cat > " + name + ".sh.tmp && chmod 755 " + name + ".sh.tmp && mv -f -- " + name + ".sh.tmp " + name + ".sh\n"
-                + "rm -f -- " + name + ".pid " + name + ".exit\n"
-                + "if [ -e " + name + ".log ]; then mv -f -- " + name + ".log " + name + ".log.1; fi\n"
-                + "setsid sh -c 'echo $$ > \"$1.pid\"; \"./$1.sh\"; echo $? > \"$1.exit\"' sh " + name
-                + " < /dev/null >> " + name + ".log 2>&1 &\n"
-                + "i=0\n"
-                + "while [ ! -s " + name + ".pid ]; do\n"
-                + "  i=$((i + 1)); if [ $i -gt 1000 ]; then echo 'no pid file after 10 s' >&2; exit 1; fi; sleep 0.01\n"
-                + "done\n"
-                + "pid=$(cat " + name + ".pid)\n"
-                + PRINT_PID_AND_TICKS;
+    static String startProgram(Preparation preparation, List<LaunchPlan.Launch> launches) {
+        StringBuilder program = new StringBuilder("set -e\n");
+        if (preparation != null) {
+            program.append("{ ").append(preparation.command()).append("; } || { echo ").append(quote(preparation.what() + " failed"))
+                    .append(" >&2; exit 1; }\n");
+        }
+        for (LaunchPlan.Launch launch : launches) {
+            ProcessRecord node = launch.record();
+            String name = quote(node.name());
+            String script = launch.script().endsWith("\n") ? launch.script() : launch.script() + "\n";
+            String end = endOfHereDocument(script);
+            // Each node's commands run in a subshell of their own: the directory may be relative to the home directory.
+            program.append("(mkdir -p -- ").append(quote(node.directory())).append(" && cd -- ").append(quote(node.directory()))
+                    .append(" && cat > ").append(name).append(".sh.tmp <<'").append(end).append("'\n")
+                    .append(script).append(end).append('\n')
+                    .append("chmod 755 ").append(name).append(".sh.tmp && mv -f -- ").append(name).append(".sh.tmp ").append(name).append(".sh)\n");
+        }
+        program.append("set +e\n");
+        for (LaunchPlan.Launch launch : launches) {
+            ProcessRecord node = launch.record();
+            String name = quote(node.name());
+            program.append("(cd -- ").append(quote(node.directory())).append(" && rm -f -- ").append(name).append(".pid ").append(name).append(".exit")
+                    .append(" && { if [ -e ").append(name).append(".log ]; then mv -f -- ").append(name).append(".log ").append(name).append(".log.1; fi; }")
+                    .append(" && { setsid sh -c 'echo $$ > \"$1.pid\"; \"./$1.sh\"; echo $? > \"$1.exit\"' sh ").append(name)
+                    .append(" < /dev/null >> ").append(name).append(".log 2>&1 & })\n");
+        }
+        program.append("i=0\n");
+        for (LaunchPlan.Launch launch : launches) {
+            ProcessRecord node = launch.record();
+            String pidFile = quote(node.pidFile());
+            // One deadline for all: the nodes started at once.
+            program.append("while [ ! -s ").append(pidFile).append(" ] && [ $i -lt 1000 ]; do i=$((i + 1)); sleep 0.01; done\n")
+                    .append("if pid=$(cat -- ").append(pidFile).append(" 2>/dev/null) && [ -n \"$pid\" ]; then printf '%s ' ")
+                    .append(quote(node.name())).append("; ").append(PRINT_PID_AND_TICKS)
+                    .append("else echo ").append(quote(node.name() + ": no pid file after 10 s")).append(" >&2; fi\n");
+        }
+        return program.toString();
+    }
+
+    /** A command that prepares a host before its nodes start, and what it does, for the message when it fails. */
+    record Preparation(String command, String what) {
+    }
+
+    /** A here-document delimiter that no line of {@code script} equals. */
+    private static String endOfHereDocument(String script) {
+        List<String> lines = script.lines().toList();
+        String end = "EPDCTL_END_OF_SCRIPT";
+        for (int i = 1; lines.contains(end); i++) {
+            end = "EPDCTL_END_OF_SCRIPT_" + i;
+        }
+        return end;
     }
 
     /** For a node whose start was interrupted: its pid and start ticks from its pid file, or nothing. */

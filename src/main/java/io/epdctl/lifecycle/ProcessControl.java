@@ -32,13 +32,37 @@ public final class ProcessControl {
         return hosts;
     }
 
-    /** Writes the node's script and starts it detached in its own process group; returns the record with its pid. */
-    ProcessRecord start(ProcessRecord node, String script) throws TransportException {
-        CommandResult started = hosts.require(node.host()).run(HostCommands.start(node),
-                script.getBytes(StandardCharsets.UTF_8), COMMAND_TIMEOUT);
-        Optional<ProcessRecord> record = started.succeeded() ? withPid(node, started.stdout()) : Optional.empty();
-        return record.orElseThrow(() ->
-                new TransportException(node.host() + ": cannot start " + node.name() + ": " + started.stderr().strip()));
+    /**
+     * What starting nodes on one host gave: the records of those that started, with their pids, and what
+     * the host said about the others (empty when all started).
+     */
+    record HostStart(List<ProcessRecord> started, String failure) {
+    }
+
+    /**
+     * Prepares {@code host} (may be null), writes the nodes' scripts there and starts each detached in its own
+     * process group: one round trip.
+     */
+    HostStart start(String host, HostCommands.Preparation preparation, List<LaunchPlan.Launch> launches) throws TransportException {
+        CommandResult result = hosts.require(host).run(HostCommands.RUN_STDIN,
+                HostCommands.startProgram(preparation, launches).getBytes(StandardCharsets.UTF_8), COMMAND_TIMEOUT);
+        Map<String, String> pidLines = new HashMap<>();
+        for (String line : result.stdout().split("\n")) {
+            String[] nameAndRest = line.strip().split(" ", 2);
+            if (nameAndRest.length == 2) {
+                pidLines.put(nameAndRest[0], nameAndRest[1]);
+            }
+        }
+        List<ProcessRecord> started = new ArrayList<>();
+        for (LaunchPlan.Launch launch : launches) {
+            String pidLine = pidLines.get(launch.name());
+            withPid(launch.record(), pidLine == null ? "" : pidLine).ifPresent(started::add);
+        }
+        String failure = "";
+        if (started.size() < launches.size()) {
+            failure = result.stderr().isBlank() ? "no pid reported (exit status " + result.exitCode() + ")" : result.stderr().strip();
+        }
+        return new HostStart(started, failure);
     }
 
     /** A host's listening ports, and its NPUs when npu-smi is there: what {@code up} checks before starting. */

@@ -12,13 +12,21 @@ import java.util.stream.Collectors;
 
 /**
  * Waits until started processes are ready, and gives up at once when one of them exits or logs a fatal
- * error: a crash is reported in the time of one poll, not at the timeout. Each poll asks every host for
- * its processes' states (one command per host) and every not-yet-ready process over HTTP, all at once.
+ * error: a crash is reported in the time of one host probe, not at the timeout. Every poll asks each
+ * not-yet-ready process over HTTP; the hosts are asked for their processes' states (one command per host,
+ * at the same time) as often as {@link #HOST_PROBE_SPACING} allows.
  */
 final class ReadinessWait {
     private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(2);
     private static final Duration SUMMARY_EVERY = Duration.ofSeconds(15);
     private static final int LOG_LINES = 20;
+    /**
+     * Asking the hosts for their processes costs far more than asking the nodes over HTTP (an SSH command
+     * and a login shell on each host, which is busy loading models): after a host probe that took T, the
+     * next waits at least this many times T, so that polling never takes more than a fifth of the hosts'
+     * time. Locally that is every poll; on loaded SSH hosts about once a second.
+     */
+    private static final int HOST_PROBE_SPACING = 4;
 
     private final ProcessControl control;
     private final NodeProbe probe;
@@ -43,18 +51,25 @@ final class ReadinessWait {
         Map<String, ProcessRecord> byName = new HashMap<>();
         processes.forEach(process -> byName.put(process.name(), process));
 
+        long nextHostProbe = start;
         while (true) {
-            Map<String, ProcessState> states = control.probe(processes, true);
-            for (ProcessRecord process : processes) {
-                ProcessState state = states.get(process.name());
-                if (state == null || !state.isRunning() || state.fatalLine() != null) {
-                    throw failure(process, state == null ? "no longer running" : state.describe());
-                }
-            }
             List<ProcessRecord> pending = waitingFor.keySet().stream().map(byName::get).toList();
-            Map<ProcessRecord, NodeProbe.Readiness> answers = Parallel.map(pending,
-                    process -> probe.readiness(process, servedModelName, HTTP_TIMEOUT));
-            for (Map.Entry<ProcessRecord, NodeProbe.Readiness> answer : answers.entrySet()) {
+            Map<ProcessRecord, NodeProbe.Readiness> readiness;
+            if (System.nanoTime() >= nextHostProbe) {
+                Parallel.Both<HostProbe, Map<ProcessRecord, NodeProbe.Readiness>> answers =
+                        Parallel.both(() -> probeHosts(processes), () -> askOverHttp(pending));
+                for (ProcessRecord process : processes) {
+                    ProcessState state = answers.first().states().get(process.name());
+                    if (state == null || !state.isRunning() || state.fatalLine() != null) {
+                        throw failure(process, state == null ? "no longer running" : state.describe());
+                    }
+                }
+                nextHostProbe = System.nanoTime() + Math.max(pollInterval.toNanos(), HOST_PROBE_SPACING * answers.first().nanos());
+                readiness = answers.second();
+            } else {
+                readiness = askOverHttp(pending);
+            }
+            for (Map.Entry<ProcessRecord, NodeProbe.Readiness> answer : readiness.entrySet()) {
                 String name = answer.getKey().name();
                 if (answer.getValue().ready()) {
                     waitingFor.remove(name);
@@ -77,6 +92,19 @@ final class ReadinessWait {
             }
             Thread.sleep(Math.min(pollInterval.toMillis(), Math.max(1, (deadline - now) / 1_000_000)));
         }
+    }
+
+    private record HostProbe(Map<String, ProcessState> states, long nanos) {
+    }
+
+    private HostProbe probeHosts(List<ProcessRecord> processes) throws InterruptedException {
+        long start = System.nanoTime();
+        Map<String, ProcessState> states = control.probe(processes, true);
+        return new HostProbe(states, System.nanoTime() - start);
+    }
+
+    private Map<ProcessRecord, NodeProbe.Readiness> askOverHttp(List<ProcessRecord> pending) throws InterruptedException {
+        return Parallel.map(pending, process -> probe.readiness(process, servedModelName, HTTP_TIMEOUT));
     }
 
     private DeploymentException failure(ProcessRecord process, String what) {

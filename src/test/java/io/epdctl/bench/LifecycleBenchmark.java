@@ -4,6 +4,7 @@ import io.epdctl.testing.Cli;
 import io.epdctl.testing.SimDeployment;
 import io.epdctl.testing.SimNode;
 import io.epdctl.testing.SshServer;
+import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,7 +23,24 @@ public final class LifecycleBenchmark {
     private static final int LOAD_MS = 5000;
     private static final int STATUS_RUNS = 7;
 
+    private final boolean trace;
+
+    private LifecycleBenchmark(boolean trace) {
+        this.trace = trace;
+    }
+
     public static void main(String[] args) throws Exception {
+        List<String> options = List.of(args);
+        if (!List.of("--trace", "--user-login-scripts").containsAll(options)) {
+            System.err.println("usage: bin/bench-lifecycle [--trace] [--user-login-scripts]\n"
+                    + "  --trace               print what epdctl prints, with milliseconds since each command started\n"
+                    + "  --user-login-scripts  SSH sessions run this user's ~/.bashrc (by default they get an empty HOME)");
+            System.exit(2);
+        }
+        new LifecycleBenchmark(options.contains("--trace")).run(options.contains("--user-login-scripts"));
+    }
+
+    private void run(boolean userLoginScripts) throws Exception {
         Path dir = Files.createTempDirectory("epdctl-bench");
         System.out.printf("%-34s %12s %12s %12s%n", "case", "baseline", "epdctl", "added");
         double local = baseline(dir.resolve("base3"), 3);
@@ -32,7 +50,7 @@ public final class LifecycleBenchmark {
         List<SshServer> servers = new ArrayList<>();
         try {
             for (int i = 2; i <= 5; i++) {
-                servers.add(SshServer.start("127.0.0." + i));
+                servers.add(SshServer.start("127.0.0." + i, userLoginScripts));
             }
             SimDeployment.Builder builder = SimDeployment.builder(dir.resolve("ssh")).startupDelayMs(LOAD_MS).shape(4, 6, 6);
             StringBuilder knownHosts = new StringBuilder();
@@ -71,13 +89,14 @@ public final class LifecycleBenchmark {
     }
 
     /** Seconds {@code up} took; also times {@code status} on the running deployment, then takes it down. */
-    private static double upAndDown(SimDeployment deployment, Path knownHosts, String label) {
+    private double upAndDown(SimDeployment deployment, Path knownHosts, String label) {
         List<String> ssh = knownHosts == null ? List.of() : List.of("--known-hosts", knownHosts.toString());
         try (deployment) {
-            List<String> up = new ArrayList<>(ssh);
+            List<String> up = new ArrayList<>(List.of("up", deployment.file().toString(), "--timeout", "2m"));
+            up.addAll(ssh);
             up.addAll(List.of("--remote-dir", deployment.file().getParent().resolve("remote").toString()));
             long start = System.nanoTime();
-            Cli.Result result = deployment.up(up.toArray(String[]::new));
+            Cli.Result result = deployment.epdctl(echo(), up.toArray(String[]::new));
             double seconds = (System.nanoTime() - start) / 1e9;
             if (result.exitCode() != 0) {
                 throw new IllegalStateException("up failed:\n" + result);
@@ -87,7 +106,7 @@ public final class LifecycleBenchmark {
             double[] runs = new double[STATUS_RUNS];
             for (int i = 0; i < STATUS_RUNS; i++) {
                 long statusStart = System.nanoTime();
-                Cli.Result statusResult = deployment.epdctl(status.toArray(String[]::new));
+                Cli.Result statusResult = deployment.epdctl(echo(), status.toArray(String[]::new));
                 runs[i] = (System.nanoTime() - statusStart) / 1e6;
                 if (statusResult.exitCode() != 0) {
                     throw new IllegalStateException("status failed:\n" + statusResult);
@@ -97,9 +116,45 @@ public final class LifecycleBenchmark {
             System.out.printf("%-34s %12s %9.0f ms  (median of %d)%n", "status, " + label, "", runs[STATUS_RUNS / 2], STATUS_RUNS);
             List<String> down = new ArrayList<>(List.of("down"));
             down.addAll(ssh);
-            deployment.epdctl(down.toArray(String[]::new));
+            long downStart = System.nanoTime();
+            Cli.Result downResult = deployment.epdctl(echo(), down.toArray(String[]::new));
+            if (downResult.exitCode() != 0) {
+                throw new IllegalStateException("down failed:\n" + downResult);
+            }
+            System.out.printf("%-34s %12s %9.0f ms%n", "down, " + label, "", (System.nanoTime() - downStart) / 1e6);
             return seconds;
         }
+    }
+
+    /** With --trace, what epdctl prints on stderr, each line after the milliseconds since the command started. */
+    private Writer echo() {
+        if (!trace) {
+            return Writer.nullWriter();
+        }
+        long start = System.nanoTime();
+        return new Writer() {
+            private boolean lineStart = true;
+
+            @Override
+            public void write(char[] chars, int offset, int length) {
+                for (int i = offset; i < offset + length; i++) {
+                    if (lineStart) {
+                        System.err.printf("%7d ms  ", (System.nanoTime() - start) / 1_000_000);
+                    }
+                    System.err.print(chars[i]);
+                    lineStart = chars[i] == '\n';
+                }
+            }
+
+            @Override
+            public void flush() {
+                System.err.flush();
+            }
+
+            @Override
+            public void close() {
+            }
+        };
     }
 
     private static void print(String name, double baseline, double epdctl) {

@@ -2,12 +2,15 @@ package io.epdctl.testing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -19,6 +22,8 @@ import java.util.UUID;
 public final class SimDeployment implements AutoCloseable {
     public static final String MARKER = "EPDCTL_TEST_RUN";
     private static final Path ROOT = Path.of("").toAbsolutePath();
+    /** KV ports lie above the Mooncake transfer engine's range (20000 + 1000 per NPU), as validation demands. */
+    private static final int KV_PORT_MIN = 36000;
 
     private final String name;
     private final Path file;
@@ -119,6 +124,7 @@ public final class SimDeployment implements AutoCloseable {
         public SimDeployment write() {
             String marker = UUID.randomUUID().toString();
             Map<String, Integer> ports = new LinkedHashMap<>();
+            Set<Integer> taken = new HashSet<>(); // the OS may hand out one free port twice in a row
             List<String[]> nodes = new ArrayList<>();
             for (int i = 0; i < encoders; i++) {
                 nodes.add(new String[] {"e" + i, "encoder"});
@@ -142,19 +148,19 @@ public final class SimDeployment implements AutoCloseable {
                     .append(", VLLM_SIM_STARTUP_DELAY_MS: '").append(startupDelayMs).append("'}\n")
                     .append("ec-transfer: {connector: ECExampleConnector, shared-storage-path: ").append(dir.resolve("ec")).append("}\n");
             if (decodes > 0) {
-                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(kvPort()).append("}\n");
+                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(port(taken, KV_PORT_MIN)).append("}\n");
             }
             yaml.append("nodes:\n");
             for (int i = 0; i < nodes.size(); i++) {
                 String node = nodes.get(i)[0];
-                int port = SimNode.freePort();
+                int port = port(taken, 0);
                 ports.put(node, port);
                 String host = nodeHosts.getOrDefault(node, spreadOver.isEmpty() ? "local" : spreadOver.get(i % spreadOver.size()));
                 yaml.append("  - {name: ").append(node).append(", role: ").append(nodes.get(i)[1])
                         .append(", host: ").append(host)
                         .append(", devices: [").append(i).append("], port: ").append(port);
                 if (nodes.get(i)[1].equals("decode")) {
-                    yaml.append(", kv-port: ").append(kvPort());
+                    yaml.append(", kv-port: ").append(port(taken, KV_PORT_MIN));
                 }
                 Map<String, String> env = nodeEnv.get(node);
                 if (env != null) {
@@ -168,7 +174,7 @@ public final class SimDeployment implements AutoCloseable {
                 }
                 yaml.append("}\n");
             }
-            int proxyPort = SimNode.freePort();
+            int proxyPort = port(taken, 0);
             ports.put("proxy", proxyPort);
             yaml.append("proxy: {host: ").append(proxyHost).append(", port: ").append(proxyPort)
                     .append(", command: ").append(ROOT.resolve("bin/epdctl"))
@@ -184,11 +190,11 @@ public final class SimDeployment implements AutoCloseable {
         }
     }
 
-    /** A free port above the Mooncake transfer engine's range (20000 + 1000 per NPU), as validation demands. */
-    private static int kvPort() {
+    /** A free port, at least {@code min}, that this deployment does not use yet. */
+    private static int port(Set<Integer> taken, int min) {
         while (true) {
             int port = SimNode.freePort();
-            if (port >= 36000) {
+            if (port >= min && taken.add(port)) {
                 return port;
             }
         }
@@ -216,9 +222,14 @@ public final class SimDeployment implements AutoCloseable {
 
     /** Runs epdctl in this JVM with this deployment's state directory appended. */
     public Cli.Result epdctl(String... args) {
+        return epdctl(Writer.nullWriter(), args);
+    }
+
+    /** As {@link #epdctl(String...)}, also copying what it prints on stderr to {@code errEcho} as it comes. */
+    public Cli.Result epdctl(Writer errEcho, String... args) {
         List<String> all = new ArrayList<>(List.of(args));
         all.addAll(List.of("--state-dir", stateDir.toString()));
-        return Cli.run(all.toArray(String[]::new));
+        return Cli.run(errEcho, all.toArray(String[]::new));
     }
 
     public Cli.Result up(String... extra) {

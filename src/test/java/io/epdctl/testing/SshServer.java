@@ -36,20 +36,31 @@ public final class SshServer implements AutoCloseable {
     private final Path dir;
     private final String address;
     private final String marker = "EPDCTL_TEST_SSHD=" + UUID.randomUUID();
+    private final boolean userLoginScripts;
     private int port;
     private Process sshd;
 
-    private SshServer(Path dir, String address) {
+    private SshServer(Path dir, String address, boolean userLoginScripts) {
         this.dir = dir;
         this.address = address;
+        this.userLoginScripts = userLoginScripts;
     }
 
     /** Generates the keys and starts sshd on {@code address} (e.g. 127.0.0.2); fails if sshd is missing. */
     public static SshServer start(String address) throws IOException, InterruptedException {
+        return start(address, true);
+    }
+
+    /**
+     * With {@code userLoginScripts} false, sessions get an empty HOME (sshd's SetEnv), so the login shell
+     * runs none of this machine's user's start-up files: a host whose ~/.bashrc returns at once for
+     * non-interactive shells, as distributions' default one does. The working directory stays the real home.
+     */
+    public static SshServer start(String address, boolean userLoginScripts) throws IOException, InterruptedException {
         if (!Files.isExecutable(Path.of(SSHD))) {
             throw new IllegalStateException(SSHD + " is missing: install openssh-server (bin/test does)");
         }
-        SshServer server = new SshServer(Files.createTempDirectory("epdctl-sshd"), address);
+        SshServer server = new SshServer(Files.createTempDirectory("epdctl-sshd"), address, userLoginScripts);
         try {
             server.keygen("ssh_host_ed25519_key", "ed25519", "");
             server.keygen("id_ed25519", "ed25519", "");
@@ -235,7 +246,7 @@ public final class SshServer implements AutoCloseable {
                 "PubkeyAuthentication yes",
                 "PermitRootLogin prohibit-password",
                 "LogLevel VERBOSE",
-                "SetEnv " + marker,
+                "SetEnv " + marker + (userLoginScripts ? "" : " HOME=" + dir.resolve("home")),
                 ""));
         Path log = dir.resolve("sshd.log");
         sshd = new ProcessBuilder(SSHD, "-D", "-e", "-f", config.toString())
