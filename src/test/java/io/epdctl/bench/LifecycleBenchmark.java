@@ -4,6 +4,8 @@ import io.epdctl.testing.Cli;
 import io.epdctl.testing.SimDeployment;
 import io.epdctl.testing.SimNode;
 import io.epdctl.testing.SshServer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -112,8 +114,20 @@ public final class LifecycleBenchmark {
                     throw new IllegalStateException("status failed:\n" + statusResult);
                 }
             }
-            Arrays.sort(runs);
-            System.out.printf("%-34s %12s %9.0f ms  (median of %d)%n", "status, " + label, "", runs[STATUS_RUNS / 2], STATUS_RUNS);
+            System.out.printf("%-34s %12s %9.0f ms  (median of %d)%n", "status, " + label, "", median(runs), STATUS_RUNS);
+            // As an operator runs it: a new JVM through the launcher, every time.
+            List<String> launcher = new ArrayList<>(List.of(Path.of("bin", "epdctl").toAbsolutePath().toString()));
+            launcher.addAll(status);
+            launcher.addAll(List.of("--state-dir", deployment.stateDir().toString()));
+            for (int i = 0; i < STATUS_RUNS; i++) {
+                long statusStart = System.nanoTime();
+                int exitCode = run(launcher);
+                runs[i] = (System.nanoTime() - statusStart) / 1e6;
+                if (exitCode != 0) {
+                    throw new IllegalStateException("bin/epdctl status exited with " + exitCode);
+                }
+            }
+            System.out.printf("%-34s %12s %9.0f ms  (median of %d)%n", "bin/epdctl status, " + label, "", median(runs), STATUS_RUNS);
             List<String> down = new ArrayList<>(List.of("down"));
             down.addAll(ssh);
             long downStart = System.nanoTime();
@@ -155,6 +169,25 @@ public final class LifecycleBenchmark {
             public void close() {
             }
         };
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
+    }
+
+    /** Runs a command with its output discarded; returns its exit code. */
+    private static int run(List<String> command) {
+        try {
+            return new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .redirectError(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
     }
 
     private static void print(String name, double baseline, double epdctl) {

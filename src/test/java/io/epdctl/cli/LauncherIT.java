@@ -3,7 +3,10 @@ package io.epdctl.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -13,9 +16,15 @@ class LauncherIT {
     }
 
     private static Run launch(String... args) throws Exception {
+        return launch(Map.of(), args);
+    }
+
+    private static Run launch(Map<String, String> environment, String... args) throws Exception {
         List<String> command = new java.util.ArrayList<>(List.of("bin/epdctl"));
         command.addAll(List.of(args));
-        Process process = new ProcessBuilder(command).start();
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().putAll(environment);
+        Process process = builder.start();
         process.getOutputStream().close();
         String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         String err = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -41,6 +50,23 @@ class LauncherIT {
 
         assertThat(run.exitCode()).isZero();
         assertThat(run.out()).matches("epdctl \\d+\\.\\d+\\.\\d+.*\n");
+    }
+
+    @Test
+    void commandsStartFromTheArchiveOfEpdctlsClassesMadeForThisJar() throws Exception {
+        Path log = Files.createTempFile("epdctl-class-load", ".log");
+        try {
+            Run run = launch(Map.of("EPDCTL_JAVA_OPTS", "-Xlog:class+load=info:file=" + log), "validate", "topologies/demo-local.yaml");
+
+            assertThat(run.exitCode()).as(run.err()).isZero();
+            assertThat(Path.of("target/epdctl.jsa")).exists();
+            assertThat(Files.getLastModifiedTime(Path.of("target/epdctl.jsa")))
+                    .isGreaterThan(Files.getLastModifiedTime(Path.of("target/epdctl.jar")));
+            assertThat(Files.readAllLines(log)).anyMatch(line ->
+                    line.contains(" io.epdctl.cli.Main ") && line.contains("source: shared objects file"));
+        } finally {
+            Files.delete(log);
+        }
     }
 
     @Test
