@@ -192,34 +192,32 @@ public final class Deployer {
             byHost.computeIfAbsent(launch.record().host(), host -> new ArrayList<>()).add(launch);
         }
         store.write(state);
-        Map<String, Object> results = Parallel.map(List.copyOf(byHost.keySet()), host -> {
+        Map<String, ProcessControl.HostStart> results = Parallel.map(List.copyOf(byHost.keySet()), host -> {
             try {
                 return control.start(host, ecPreparation(host, fresh), byHost.get(host));
             } catch (TransportException e) {
-                return e;
+                return new ProcessControl.HostStart(List.of(), e.getMessage());
             }
         });
-        TransportException firstFailure = null;
+        String firstFailure = null;
         for (Map.Entry<String, List<LaunchPlan.Launch>> host : byHost.entrySet()) {
-            Object result = results.get(host.getKey());
-            List<ProcessRecord> started = result instanceof ProcessControl.HostStart hostStart ? hostStart.started() : List.of();
-            for (ProcessRecord process : started) {
+            ProcessControl.HostStart result = results.get(host.getKey());
+            for (ProcessRecord process : result.started()) {
                 state = state.with(process);
                 startedHere.add(process);
                 say(process.name() + ": started on " + process.host() + ", pid " + process.processGroup());
             }
             List<ProcessRecord> notStarted = host.getValue().stream().map(LaunchPlan.Launch::record)
-                    .filter(record -> started.stream().noneMatch(process -> process.name().equals(record.name()))).toList();
+                    .filter(record -> result.started().stream().noneMatch(process -> process.name().equals(record.name()))).toList();
             // Still recorded with pid 0: down finds the pid file if one did start after all.
             startedHere.addAll(notStarted);
             if (!notStarted.isEmpty() && firstFailure == null) {
-                firstFailure = result instanceof TransportException e ? e : new TransportException(host.getKey()
-                        + ": cannot start " + names(notStarted) + ": " + ((ProcessControl.HostStart) result).failure());
+                firstFailure = host.getKey() + ": cannot start " + names(notStarted) + ": " + result.failure();
             }
         }
         store.write(state);
         if (firstFailure != null) {
-            throw firstFailure;
+            throw new TransportException(firstFailure);
         }
         return state;
     }

@@ -4,9 +4,11 @@ import io.epdctl.testing.Cli;
 import io.epdctl.testing.SimDeployment;
 import io.epdctl.testing.SimNode;
 import io.epdctl.testing.SshServer;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
-import java.io.Writer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,7 +21,8 @@ import java.util.List;
  * {@value #LOAD_MS} ms. The baseline starts the same number of simulators directly, all at once, and
  * waits for the last one's "Application startup complete.": that is the slowest node's load time on
  * this machine, JVM start included. {@code up} must add its own work (SSH, scripts, readiness polls,
- * the proxy, the test request) to that.
+ * the proxy, the test request) to that. Every epdctl command runs as an operator runs it, through
+ * bin/epdctl in a new JVM; {@code status} is also timed in this JVM, for epdctl's own share.
  */
 public final class LifecycleBenchmark {
     private static final int LOAD_MS = 5000;
@@ -35,7 +38,7 @@ public final class LifecycleBenchmark {
         List<String> options = List.of(args);
         if (!List.of("--trace", "--user-login-scripts").containsAll(options)) {
             System.err.println("usage: bin/bench-lifecycle [--trace] [--user-login-scripts]\n"
-                    + "  --trace               print what epdctl prints, with milliseconds since each command started\n"
+                    + "  --trace               print what epdctl prints on stderr, after the milliseconds since the command started\n"
                     + "  --user-login-scripts  SSH sessions run this user's ~/.bashrc (by default they get an empty HOME)");
             System.exit(2);
         }
@@ -90,104 +93,78 @@ public final class LifecycleBenchmark {
         }
     }
 
-    /** Seconds {@code up} took; also times {@code status} on the running deployment, then takes it down. */
+    /** Seconds {@code up} took; also times {@code status} on the running deployment, then {@code down}. */
     private double upAndDown(SimDeployment deployment, Path knownHosts, String label) {
         List<String> ssh = knownHosts == null ? List.of() : List.of("--known-hosts", knownHosts.toString());
         try (deployment) {
             List<String> up = new ArrayList<>(List.of("up", deployment.file().toString(), "--timeout", "2m"));
             up.addAll(ssh);
             up.addAll(List.of("--remote-dir", deployment.file().getParent().resolve("remote").toString()));
-            long start = System.nanoTime();
-            Cli.Result result = deployment.epdctl(echo(), up.toArray(String[]::new));
-            double seconds = (System.nanoTime() - start) / 1e9;
-            if (result.exitCode() != 0) {
-                throw new IllegalStateException("up failed:\n" + result);
-            }
+            double seconds = launch(deployment, up) / 1000;
+
             List<String> status = new ArrayList<>(List.of("status"));
             status.addAll(ssh);
             double[] runs = new double[STATUS_RUNS];
             for (int i = 0; i < STATUS_RUNS; i++) {
-                long statusStart = System.nanoTime();
-                Cli.Result statusResult = deployment.epdctl(echo(), status.toArray(String[]::new));
-                runs[i] = (System.nanoTime() - statusStart) / 1e6;
-                if (statusResult.exitCode() != 0) {
-                    throw new IllegalStateException("status failed:\n" + statusResult);
-                }
+                runs[i] = launch(deployment, status);
             }
             System.out.printf("%-34s %12s %9.0f ms  (median of %d)%n", "status, " + label, "", median(runs), STATUS_RUNS);
-            // As an operator runs it: a new JVM through the launcher, every time.
-            List<String> launcher = new ArrayList<>(List.of(Path.of("bin", "epdctl").toAbsolutePath().toString()));
-            launcher.addAll(status);
-            launcher.addAll(List.of("--state-dir", deployment.stateDir().toString()));
             for (int i = 0; i < STATUS_RUNS; i++) {
-                long statusStart = System.nanoTime();
-                int exitCode = run(launcher);
-                runs[i] = (System.nanoTime() - statusStart) / 1e6;
-                if (exitCode != 0) {
-                    throw new IllegalStateException("bin/epdctl status exited with " + exitCode);
+                long start = System.nanoTime();
+                Cli.Result result = deployment.epdctl(status.toArray(String[]::new));
+                runs[i] = (System.nanoTime() - start) / 1e6;
+                if (result.exitCode() != 0) {
+                    throw new IllegalStateException("status failed:\n" + result);
                 }
             }
-            System.out.printf("%-34s %12s %9.0f ms  (median of %d)%n", "bin/epdctl status, " + label, "", median(runs), STATUS_RUNS);
+            System.out.printf("%-34s %12s %9.0f ms  (median of %d)%n", "  of which in epdctl's JVM", "", median(runs), STATUS_RUNS);
+
             List<String> down = new ArrayList<>(List.of("down"));
             down.addAll(ssh);
-            long downStart = System.nanoTime();
-            Cli.Result downResult = deployment.epdctl(echo(), down.toArray(String[]::new));
-            if (downResult.exitCode() != 0) {
-                throw new IllegalStateException("down failed:\n" + downResult);
-            }
-            System.out.printf("%-34s %12s %9.0f ms%n", "down, " + label, "", (System.nanoTime() - downStart) / 1e6);
+            System.out.printf("%-34s %12s %9.0f ms%n", "down, " + label, "", launch(deployment, down));
             return seconds;
         }
     }
 
-    /** With --trace, what epdctl prints on stderr, each line after the milliseconds since the command started. */
-    private Writer echo() {
-        if (!trace) {
-            return Writer.nullWriter();
-        }
+    /**
+     * Runs {@code bin/epdctl} on the deployment as an operator does, a new JVM each time; returns how many
+     * milliseconds it took. With --trace, echoes what it prints on stderr, each line after the milliseconds
+     * since it started.
+     */
+    private double launch(SimDeployment deployment, List<String> args) {
+        List<String> command = new ArrayList<>(List.of(Path.of("bin", "epdctl").toAbsolutePath().toString()));
+        command.addAll(args);
+        command.addAll(List.of("--state-dir", deployment.stateDir().toString()));
         long start = System.nanoTime();
-        return new Writer() {
-            private boolean lineStart = true;
-
-            @Override
-            public void write(char[] chars, int offset, int length) {
-                for (int i = offset; i < offset + length; i++) {
-                    if (lineStart) {
-                        System.err.printf("%7d ms  ", (System.nanoTime() - start) / 1_000_000);
+        try {
+            Process process = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            StringBuilder stderr = new StringBuilder();
+            try (BufferedReader lines = new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
+                for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+                    stderr.append(line).append('\n');
+                    if (trace) {
+                        System.err.printf("%7d ms  %s%n", (System.nanoTime() - start) / 1_000_000, line);
                     }
-                    System.err.print(chars[i]);
-                    lineStart = chars[i] == '\n';
                 }
             }
-
-            @Override
-            public void flush() {
-                System.err.flush();
+            int exitCode = process.waitFor();
+            double millis = (System.nanoTime() - start) / 1e6;
+            if (exitCode != 0) {
+                throw new IllegalStateException("bin/epdctl " + String.join(" ", args) + " exited with " + exitCode + ":\n" + stderr);
             }
-
-            @Override
-            public void close() {
-            }
-        };
-    }
-
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        return sorted[sorted.length / 2];
-    }
-
-    /** Runs a command with its output discarded; returns its exit code. */
-    private static int run(List<String> command) {
-        try {
-            return new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                    .redirectError(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+            return millis;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
         }
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
     }
 
     private static void print(String name, double baseline, double epdctl) {

@@ -2,7 +2,6 @@ package io.epdctl.testing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -222,14 +221,9 @@ public final class SimDeployment implements AutoCloseable {
 
     /** Runs epdctl in this JVM with this deployment's state directory appended. */
     public Cli.Result epdctl(String... args) {
-        return epdctl(Writer.nullWriter(), args);
-    }
-
-    /** As {@link #epdctl(String...)}, also copying what it prints on stderr to {@code errEcho} as it comes. */
-    public Cli.Result epdctl(Writer errEcho, String... args) {
         List<String> all = new ArrayList<>(List.of(args));
         all.addAll(List.of("--state-dir", stateDir.toString()));
-        return Cli.run(errEcho, all.toArray(String[]::new));
+        return Cli.run(all.toArray(String[]::new));
     }
 
     public Cli.Result up(String... extra) {

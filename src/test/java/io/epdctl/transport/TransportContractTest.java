@@ -172,7 +172,9 @@ class TransportContractTest {
         follower.interrupt(); // most likely while the command is being launched: the after-each check finds it if it lives on
         follower.join();
 
-        assertThat(outcome.get()).isInstanceOf(InterruptedException.class);
+        // JSch swallows an interrupt that comes while it opens the channel and says "channel is not opened.":
+        // then the command was never sent.
+        assertThat(outcome.get()).isInstanceOfAny(InterruptedException.class, TransportException.class);
     }
 
     @ParameterizedTest
