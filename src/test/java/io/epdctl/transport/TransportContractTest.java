@@ -24,6 +24,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** What every transport does, against this machine directly and through a real sshd. */
 class TransportContractTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
+    /** For commands meant to time out: long enough for them to have started (written their pid) on a slow machine. */
+    private static final Duration SHORT_TIMEOUT = Duration.ofSeconds(3);
     private static SshServer server;
 
     @TempDir
@@ -107,10 +109,10 @@ class TransportContractTest {
         Path pidFile = dir.resolve("pid");
         Transport transport = open(kind);
 
-        assertThatThrownBy(() -> transport.run("echo $$ > " + Shell.quote(pidFile.toString()) + "; exec sleep 600", Duration.ofSeconds(1)))
+        assertThatThrownBy(() -> transport.run("echo $$ > " + Shell.quote(pidFile.toString()) + "; exec sleep 600", SHORT_TIMEOUT))
                 .isInstanceOf(TransportException.class)
                 .hasMessageStartingWith(transport.host() + ": ")
-                .hasMessageContaining("did not finish within 1 s");
+                .hasMessageContaining("did not finish within " + SHORT_TIMEOUT.toSeconds() + " s");
 
         assertThat(ProcessTable.awaitGone(ProcessTable.pidFromFile(pidFile))).isEmpty();
     }
@@ -121,7 +123,7 @@ class TransportContractTest {
         Path pidFile = dir.resolve("child");
         Transport transport = open(kind);
 
-        assertThatThrownBy(() -> transport.run("sleep 600 & echo $! > " + Shell.quote(pidFile.toString()) + "; wait", Duration.ofSeconds(1)))
+        assertThatThrownBy(() -> transport.run("sleep 600 & echo $! > " + Shell.quote(pidFile.toString()) + "; wait", SHORT_TIMEOUT))
                 .isInstanceOf(TransportException.class);
 
         assertThat(ProcessTable.awaitGone(ProcessTable.pidFromFile(pidFile))).isEmpty();
