@@ -62,7 +62,7 @@ class HostStartTest {
         assertThat(Files.readString(dir.resolve("run/e0.sh"))).isEqualTo(awkward + "\n");
         assertThat(Files.readString(dir.resolve("run/p-0.sh"))).isEqualTo(plain);
         for (ProcessRecord process : result.started()) {
-            String[] stat = statFields(process.processGroup());
+            String[] stat = ProcessTable.stat(process.processGroup());
             assertThat(stat[2]).as("state of %s", process.name()).isNotEqualTo("Z");
             assertThat(stat[4]).as("process group of %s", process.name()).isEqualTo(String.valueOf(process.processGroup()));
             assertThat(stat[5]).as("session of %s", process.name()).isEqualTo(String.valueOf(process.processGroup()));
@@ -95,17 +95,5 @@ class HostStartTest {
         assertThat(refused.started()).isEmpty();
         assertThat(refused.failure()).contains("listing nothing failed");
         assertThat(dir.resolve("run/p0.sh")).doesNotExist();
-    }
-
-    /** /proc/PID/stat split into its fields, numbered from 1 as in proc(5) minus one; the name may hold spaces. */
-    private static String[] statFields(long pid) throws Exception {
-        String stat = Files.readString(Path.of("/proc", String.valueOf(pid), "stat"));
-        String afterName = stat.substring(stat.lastIndexOf(')') + 2);
-        String[] rest = afterName.trim().split(" ");
-        String[] fields = new String[rest.length + 2];
-        fields[0] = String.valueOf(pid);
-        fields[1] = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        System.arraycopy(rest, 0, fields, 2, rest.length);
-        return fields;
     }
 }

@@ -125,7 +125,25 @@ public final class ProcessTable {
     }
 
     private static boolean isZombie(Path process) throws IOException {
+        return statFields(process)[2].equals("Z");
+    }
+
+    /**
+     * The fields of {@code /proc/PID/stat}: index i holds field i + 1 of proc(5) (2: state, 4: process group,
+     * 5: session, 21: start time). The command name, field 2, may hold spaces and parentheses.
+     */
+    public static String[] stat(long pid) throws IOException {
+        return statFields(Path.of("/proc", String.valueOf(pid)));
+    }
+
+    private static String[] statFields(Path process) throws IOException {
         String stat = Files.readString(process.resolve("stat"));
-        return stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+        int nameEnd = stat.lastIndexOf(')');
+        String[] rest = stat.substring(nameEnd + 2).trim().split(" ");
+        String[] fields = new String[rest.length + 2];
+        fields[0] = stat.substring(0, stat.indexOf(' '));
+        fields[1] = stat.substring(stat.indexOf('(') + 1, nameEnd);
+        System.arraycopy(rest, 0, fields, 2, rest.length);
+        return fields;
     }
 }
