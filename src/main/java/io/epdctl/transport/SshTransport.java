@@ -247,9 +247,10 @@ public final class SshTransport implements Transport {
 
         /** Kills the command's process group (commands it started detached, with setsid, live on), then closes the channel. */
         void kill() {
-            long pid = stdout.pid();
-            if (pid > 1 && session.isConnected()) {
-                try {
+            try {
+                // The pid line may still be on its way: the command can be running before JSch has read it.
+                long pid = session.isConnected() ? stdout.awaitPid(options.connectTimeout()) : -1;
+                if (pid > 1 && session.isConnected()) {
                     ChannelExec killer = (ChannelExec) session.openChannel("exec");
                     killer.setCommand("kill -KILL -" + pid + " 2>/dev/null || kill -KILL " + pid + " 2>/dev/null; true"); // no "--": dash rejects it
                     killer.setInputStream(InputStream.nullInputStream());
@@ -258,11 +259,11 @@ public final class SshTransport implements Transport {
                     killer.connect(Math.toIntExact(options.connectTimeout().toMillis()));
                     done.await(options.connectTimeout().toMillis(), TimeUnit.MILLISECONDS);
                     killer.disconnect();
-                } catch (JSchException | RuntimeException e) {
-                    // The connection is failing; closing the channel below is all that is left to do.
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
                 }
+            } catch (JSchException | RuntimeException e) {
+                // The connection is failing; closing the channel below is all that is left to do.
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
             channel.disconnect();
         }
@@ -284,6 +285,7 @@ public final class SshTransport implements Transport {
 
     /** Takes the pid line the wrapper prints first, then passes the command's own output through. */
     private static final class PidThenOutput extends KeepOpen {
+        private final CountDownLatch pidOrEnd = new CountDownLatch(1);
         private volatile long pid = -1;
         private long digits;
         private boolean pidRead;
@@ -292,7 +294,9 @@ public final class SshTransport implements Transport {
             super(target, null);
         }
 
-        long pid() {
+        /** The command's pid, waiting (bounded) for its line; -1 if the output ended or the wait timed out first. */
+        long awaitPid(Duration timeout) throws InterruptedException {
+            pidOrEnd.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
             return pid;
         }
 
@@ -305,6 +309,7 @@ public final class SshTransport implements Transport {
                 if (b == '\n') {
                     pidRead = true;
                     pid = digits;
+                    pidOrEnd.countDown();
                 } else if (b >= '0' && b <= '9') {
                     digits = digits * 10 + (b - '0');
                 }
@@ -317,6 +322,12 @@ public final class SshTransport implements Transport {
         @Override
         public void write(int b) throws IOException {
             write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void close() throws IOException {
+            pidOrEnd.countDown();
+            super.close();
         }
     }
 
