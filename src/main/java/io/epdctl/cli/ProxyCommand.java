@@ -77,6 +77,11 @@ public final class ProxyCommand implements Callable<Integer> {
             description = "Delay before the first retry, doubled for each further one (default: 0.001).")
     Double retryDelay;
 
+    @Option(names = "--backend-timeout", paramLabel = "SECONDS",
+            description = "Longest a backend may send nothing, before its answer or between two chunks of it, before"
+                    + " the request fails with 504 (0: no limit; default: 600, the OpenAI client's own timeout).")
+    Double backendTimeout;
+
     @Option(names = "--health-interval", paramLabel = "SECONDS",
             description = "How often every backend's /health is probed (default: 2).")
     Double healthInterval;
@@ -134,17 +139,13 @@ public final class ProxyCommand implements Callable<Integer> {
         if (result.hasErrors()) {
             throw new UserException(ExitCodes.INVALID_INPUT, topologyFile + ": the topology has errors; the proxy was not started");
         }
-        ProxyConfig fromFile;
-        try {
-            fromFile = ProxyConfig.fromTopology(result.topologyOrNull());
-        } catch (NumberFormatException e) {
-            throw new UserException(ExitCodes.INVALID_INPUT,
-                    topologyFile + ": proxy.args: max-retries and retry-delay must be numbers (" + e.getMessage() + ")");
-        }
+        ProxyConfig fromFile = ProxyConfig.fromTopology(result.topologyOrNull());
         return new ProxyConfig(fromFile.listen(), fromFile.encoders(), fromFile.pd(), fromFile.prefill(), fromFile.decode(),
                 maxRetries != null ? maxRetries : fromFile.maxRetries(),
                 retryDelay != null ? ProxyConfig.seconds(retryDelay) : fromFile.retryDelay(),
-                healthInterval(), eventLoops());
+                backendTimeout != null ? ProxyConfig.seconds(backendTimeout) : fromFile.backendTimeout(),
+                healthInterval != null ? ProxyConfig.seconds(healthInterval) : fromFile.healthInterval(),
+                eventLoops != null ? eventLoops : fromFile.eventLoops());
     }
 
     private ProxyConfig fromOptions() {
@@ -153,15 +154,9 @@ public final class ProxyCommand implements Callable<Integer> {
                 endpoints("prefiller", prefillerHosts, prefillerPorts), endpoints("decoder", decoderHosts, decoderPorts),
                 maxRetries != null ? maxRetries : ProxyConfig.DEFAULT_MAX_RETRIES,
                 retryDelay != null ? ProxyConfig.seconds(retryDelay) : ProxyConfig.DEFAULT_RETRY_DELAY,
-                healthInterval(), eventLoops());
-    }
-
-    private Duration healthInterval() {
-        return healthInterval != null ? ProxyConfig.seconds(healthInterval) : ProxyConfig.DEFAULT_HEALTH_INTERVAL;
-    }
-
-    private int eventLoops() {
-        return eventLoops != null ? eventLoops : Runtime.getRuntime().availableProcessors();
+                backendTimeout != null ? ProxyConfig.seconds(backendTimeout) : ProxyConfig.DEFAULT_BACKEND_TIMEOUT,
+                healthInterval != null ? ProxyConfig.seconds(healthInterval) : ProxyConfig.DEFAULT_HEALTH_INTERVAL,
+                eventLoops != null ? eventLoops : Runtime.getRuntime().availableProcessors());
     }
 
     private static List<Endpoint> endpoints(String role, List<String> hosts, List<Integer> ports) {

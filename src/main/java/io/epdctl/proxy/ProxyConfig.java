@@ -1,6 +1,7 @@
 package io.epdctl.proxy;
 
 import io.epdctl.topology.ArgValue;
+import io.epdctl.topology.ProxyTuning;
 import io.epdctl.topology.Role;
 import io.epdctl.topology.Topology;
 import java.time.Duration;
@@ -21,11 +22,14 @@ public record ProxyConfig(
         List<Endpoint> decode,
         int maxRetries,
         Duration retryDelay,
+        Duration backendTimeout,
         Duration healthInterval,
         int eventLoops) {
 
     public static final int DEFAULT_MAX_RETRIES = 3;
     public static final Duration DEFAULT_RETRY_DELAY = Duration.ofMillis(1);
+    /** As the OpenAI client's own default: a client waits no longer either. */
+    public static final Duration DEFAULT_BACKEND_TIMEOUT = Duration.ofMinutes(10);
     public static final Duration DEFAULT_HEALTH_INTERVAL = Duration.ofSeconds(2);
 
     public ProxyConfig {
@@ -74,6 +78,9 @@ public record ProxyConfig(
         if (retryDelay.isNegative()) {
             problems.add("--retry-delay must not be negative");
         }
+        if (backendTimeout.isNegative()) {
+            problems.add("--backend-timeout must not be negative (0: no timeout)");
+        }
         if (healthInterval.toMillis() < 1) {
             problems.add("--health-interval must be positive");
         }
@@ -87,11 +94,11 @@ public record ProxyConfig(
         return new ProxyConfig(new Endpoint(address, topology.proxy().port()),
                 endpoints(topology, Role.ENCODER), endpoints(topology, Role.PD),
                 endpoints(topology, Role.PREFILL), endpoints(topology, Role.DECODE),
-                args.get("max-retries") instanceof ArgValue.Single retries ? Integer.parseInt(retries.value())
-                        : DEFAULT_MAX_RETRIES,
-                args.get("retry-delay") instanceof ArgValue.Single delay ? seconds(Double.parseDouble(delay.value()))
-                        : DEFAULT_RETRY_DELAY,
-                DEFAULT_HEALTH_INTERVAL, Runtime.getRuntime().availableProcessors());
+                ProxyTuning.MAX_RETRIES.in(args).map(Double::intValue).orElse(DEFAULT_MAX_RETRIES),
+                ProxyTuning.RETRY_DELAY.in(args).map(ProxyConfig::seconds).orElse(DEFAULT_RETRY_DELAY),
+                ProxyTuning.BACKEND_TIMEOUT.in(args).map(ProxyConfig::seconds).orElse(DEFAULT_BACKEND_TIMEOUT),
+                ProxyTuning.HEALTH_INTERVAL.in(args).map(ProxyConfig::seconds).orElse(DEFAULT_HEALTH_INTERVAL),
+                ProxyTuning.EVENT_LOOPS.in(args).map(Double::intValue).orElse(Runtime.getRuntime().availableProcessors()));
     }
 
     /** A duration given in (possibly fractional) seconds, as the script's --retry-delay is. */

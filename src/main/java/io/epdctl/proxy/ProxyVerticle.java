@@ -19,6 +19,7 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.net.ConnectException;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -27,6 +28,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 
 /** The proxy's HTTP server on one event loop, with its own pooled client to the backends. */
 final class ProxyVerticle extends AbstractVerticle {
@@ -212,6 +215,10 @@ final class ProxyVerticle extends AbstractVerticle {
         if (body != null) {
             options.putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
         }
+        if (!state.config().backendTimeout().isZero()) {
+            // reset by every chunk that arrives, so a long stream is fine and a silent backend is not
+            options.setIdleTimeout(state.config().backendTimeout().toMillis());
+        }
         String authorization = authorization(exchange);
         if (authorization != null) {
             options.putHeader(HttpHeaders.AUTHORIZATION, authorization);
@@ -230,6 +237,11 @@ final class ProxyVerticle extends AbstractVerticle {
                     call.finish(true);
                     if (exchange.done()) {
                         promise.fail(ProxyFailure.of(499, "the client went away"));
+                        return;
+                    }
+                    if (failure instanceof TimeoutException) {
+                        // it has the request and may still be working on it: no second backend gets it too
+                        promise.fail(silent(backend));
                         return;
                     }
                     String problem = backend + " failed before answering: " + failure.getMessage();
@@ -258,14 +270,21 @@ final class ProxyVerticle extends AbstractVerticle {
     private Future<Buffer> callForBody(ProxyExchange exchange, BackendPool pool, HttpMethod method, Buffer body) {
         return call(exchange, pool, method, body).compose(call -> {
             HttpClientResponse response = call.response();
-            Future<Buffer> answer = response.body();
+            Promise<Buffer> answer = Promise.promise();
+            response.body().onComplete(whole -> {
+                if (whole.succeeded()) {
+                    answer.tryComplete(whole.result());
+                } else {
+                    answer.tryFail(ProxyFailure.of(502, call.backend() + " broke off its answer: " + whole.cause().getMessage()));
+                }
+            });
+            call.watchForSilence(vertx, state.config().backendTimeout(), () -> fellSilent(call, answer::tryFail));
             response.resume();
-            return answer.transform(result -> {
+            return answer.future().transform(result -> {
                 int status = response.statusCode();
                 call.finish(result.failed() || status >= 400);
                 if (result.failed()) {
-                    return Future.failedFuture(ProxyFailure.of(502,
-                            call.backend() + " broke off its answer: " + result.cause().getMessage()));
+                    return Future.failedFuture(result.cause());
                 }
                 if (status >= 400) {
                     return Future.failedFuture(ProxyFailure.backendAnswer(call.backend(), status,
@@ -294,6 +313,7 @@ final class ProxyVerticle extends AbstractVerticle {
             if (exchange.done()) {
                 return;
             }
+            call.chunk();
             out.write(chunk);
             if (out.writeQueueFull()) {
                 in.pause();
@@ -308,7 +328,23 @@ final class ProxyVerticle extends AbstractVerticle {
             call.finish(true);
             exchange.fail(ProxyFailure.of(502, call.backend() + " broke off its answer: " + failure.getMessage()));
         });
+        call.watchForSilence(vertx, state.config().backendTimeout(), () -> fellSilent(call, exchange::fail));
         in.resume();
+    }
+
+    /**
+     * In this order: the call counts as failed, the caller hears why, and only then is the connection
+     * dropped, so that the reset's own error event finds the request already ended.
+     */
+    private void fellSilent(BackendCall call, Consumer<ProxyFailure> report) {
+        call.finish(true);
+        report.accept(silent(call.backend()));
+        call.dropConnection();
+    }
+
+    private ProxyFailure silent(Backend backend) {
+        String seconds = BigDecimal.valueOf(state.config().backendTimeout().toMillis(), 3).stripTrailingZeros().toPlainString();
+        return ProxyFailure.of(504, backend + " sent nothing for " + seconds + " s (--backend-timeout); its request was cancelled");
     }
 
     /** The client's credentials, else the key the proxy was started with (as the script does). */

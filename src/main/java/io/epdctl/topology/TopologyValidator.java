@@ -465,9 +465,17 @@ final class TopologyValidator {
             checkDerivedEnv(nodePath(i) + ".env", node(i).env());
         }
         if (t.proxy() != null) {
-            for (String flag : t.proxy().args().keySet()) {
+            for (Map.Entry<String, ArgValue> arg : t.proxy().args().entrySet()) {
+                String flag = arg.getKey();
+                String path = "proxy.args." + flag;
                 if (DERIVED_PROXY_FLAGS.contains(flag)) {
-                    error("proxy.args." + flag, "epdctl derives --" + flag + " from the topology; remove it here");
+                    error(path, "epdctl derives --" + flag + " from the topology; remove it here");
+                } else if (t.proxy().isBuiltIn()) {
+                    // the script's flags vary with its version, the built-in proxy's are known
+                    ProxyTuning.of(flag).ifPresentOrElse(
+                            tuning -> tuning.problem(arg.getValue()).ifPresent(problem -> error(path, problem)),
+                            () -> error(path, "the built-in proxy has no flag --" + flag
+                                    + Suggestions.hint(flag, ProxyTuning.flags())));
                 }
             }
         }

@@ -76,9 +76,11 @@ public final class ProxyBenchmark {
                 .start()) {
             int proxyPort = SimNode.freePort();
             Path proxyLog = dir.resolve("proxy.log");
-            Process proxy = new ProcessBuilder("java", "-jar", jar.toString(), "proxy", "--host", "127.0.0.1",
-                    "--port", String.valueOf(proxyPort), "--pd-hosts", "127.0.0.1", "--pd-ports", String.valueOf(pd.port()))
-                    .redirectErrorStream(true).redirectOutput(proxyLog.toFile()).start();
+            List<String> proxyCommand = new ArrayList<>(List.of("java", "-jar", jar.toString(), "proxy", "--host", "127.0.0.1",
+                    "--port", String.valueOf(proxyPort), "--pd-hosts", "127.0.0.1", "--pd-ports", String.valueOf(pd.port())));
+            proxyCommand.addAll(proxyOptions(args));
+            System.out.println("proxy: " + String.join(" ", proxyCommand.subList(3, proxyCommand.size())));
+            Process proxy = new ProcessBuilder(proxyCommand).redirectErrorStream(true).redirectOutput(proxyLog.toFile()).start();
             System.out.println("proxy log: " + proxyLog + ", node log: " + pd.logFile());
             Vertx vertx = Vertx.vertx();
             try {
@@ -117,6 +119,12 @@ public final class ProxyBenchmark {
                 }
             }
         }
+    }
+
+    /** {@code --proxy-option=--backend-timeout=0} (repeatable): options for the proxy, to compare settings. */
+    private static List<String> proxyOptions(String[] args) {
+        return Arrays.stream(args).filter(arg -> arg.startsWith("--proxy-option="))
+                .map(arg -> arg.substring("--proxy-option=".length())).toList();
     }
 
     /** {@code --streams 1,16,256} (the default): the concurrent streaming requests to measure. */

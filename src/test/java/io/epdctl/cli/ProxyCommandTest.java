@@ -94,6 +94,24 @@ class ProxyCommandTest {
     }
 
     @Test
+    void theTopologysProxyArgsTuneTheBuiltInProxyWithFOrRendered() throws Exception {
+        Path topology = dir.resolve("tuned.yaml");
+        Files.writeString(topology, Files.readString(Path.of("topologies/demo-local.yaml"))
+                .replace("command: ../bin/epdctl", "command: " + Path.of("bin/epdctl").toAbsolutePath()
+                        + "\n  args: {max-retries: 5, retry-delay: 0.25, backend-timeout: 30, health-interval: 5, event-loops: 3}"));
+
+        ProxyConfig fromFile = parse(List.of("-f", topology.toString()));
+
+        assertThat(fromFile).isEqualTo(parse(renderedProxyArguments(topology.toString())));
+        assertThat(fromFile.maxRetries()).isEqualTo(5);
+        assertThat(fromFile.retryDelay()).isEqualTo(Duration.ofMillis(250));
+        assertThat(fromFile.backendTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(fromFile.healthInterval()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(fromFile.eventLoops()).isEqualTo(3);
+        assertThat(parse(List.of("-f", topology.toString(), "--backend-timeout", "0")).backendTimeout()).isZero();
+    }
+
+    @Test
     void badArgumentsSayWhatIsWrongAndExitWith2() throws Exception {
         Cli.Result mismatch = Cli.run("proxy", "--encoder-hosts", "a", "b", "--encoder-ports", "1",
                 "--pd-hosts", "c", "--pd-ports", "2");

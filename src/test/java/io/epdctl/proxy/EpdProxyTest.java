@@ -47,8 +47,13 @@ class EpdProxyTest {
 
     private EpdProxy proxy(List<TestBackend> encoders, List<TestBackend> pd, List<TestBackend> prefill,
             List<TestBackend> decode) {
+        return proxy(encoders, pd, prefill, decode, ProxyConfig.DEFAULT_BACKEND_TIMEOUT);
+    }
+
+    private EpdProxy proxy(List<TestBackend> encoders, List<TestBackend> pd, List<TestBackend> prefill,
+            List<TestBackend> decode, Duration backendTimeout) {
         ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), endpoints(encoders), endpoints(pd),
-                endpoints(prefill), endpoints(decode), 3, Duration.ofMillis(1), Duration.ofSeconds(60), 2);
+                endpoints(prefill), endpoints(decode), 3, Duration.ofMillis(1), backendTimeout, Duration.ofSeconds(60), 2);
         EpdProxy proxy = EpdProxy.start(config, log::add, Duration.ofSeconds(30));
         resources.add(proxy);
         return proxy;
@@ -194,7 +199,7 @@ class EpdProxyTest {
         dead.close();
         ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), List.of(),
                 List.of(deadEndpoint, sick.endpoint(), live.endpoint()), List.of(), List.of(), 3, Duration.ZERO,
-                Duration.ofSeconds(60), 1);
+                ProxyConfig.DEFAULT_BACKEND_TIMEOUT, Duration.ofSeconds(60), 1);
         EpdProxy proxy = EpdProxy.start(config, log::add, Duration.ofSeconds(30));
         resources.add(proxy);
 
@@ -310,6 +315,47 @@ class EpdProxyTest {
         assertThat(response).startsWith("HTTP/1.1 200").contains("tok0", "tok1").doesNotContain("tok2", "[DONE]");
         assertThat(response).contains("data: {\"error\":{").contains("broke off its answer");
         assertThat(RawHttp.endsWithLastChunk(response)).as(response).isFalse();
+        assertAllFreed(proxy);
+    }
+
+    @Test
+    void aBackendThatSendsNothingIsCutOffWith504AndNotRetriedElsewhere() throws Exception {
+        TestBackend silent = backend(Role.PD);
+        silent.silent = true;
+        TestBackend other = backend(Role.PD);
+        other.silent = true;
+        EpdProxy proxy = proxy(List.of(), List.of(silent, other), List.of(), List.of(), Duration.ofMillis(500));
+
+        HttpResponse<String> response = post(proxy, "/v1/completions", "{\"model\":\"m\",\"prompt\":\"Hi\"}");
+
+        assertThat(response.statusCode()).isEqualTo(504);
+        assertThat(response.body()).contains("sent nothing for 0.5 s (--backend-timeout)");
+        assertThat(silent.generations().size() + other.generations().size()).isEqualTo(1);
+        eventually("the backend saw its request dropped", () -> silent.abandoned.get() + other.abandoned.get() == 1);
+        assertAllFreed(proxy);
+    }
+
+    @Test
+    void aStreamThatStallsLongerThanTheBackendTimeoutEndsWithAnErrorEvent() throws Exception {
+        TestBackend pd = backend(Role.PD);
+        pd.tokens = 5;
+        pd.chunkDelayMillis = 300;
+        EpdProxy proxy = proxy(List.of(), List.of(pd), List.of(), List.of(), Duration.ofSeconds(2));
+
+        // chunks 300 ms apart keep a 2 s timeout from firing, however long the whole answer takes
+        assertThat(post(proxy, "/v1/chat/completions", TEXT_CHAT).body()).contains("tok4", "[DONE]");
+
+        pd.chunkDelayMillis = 20_000; // below RawHttp's read timeout: a proxy that waits on fails, not hangs
+        String response;
+        try (RawHttp client = RawHttp.post(proxy.port(), "/v1/chat/completions", TEXT_CHAT)) {
+            response = client.readToEnd();
+        }
+
+        assertThat(response).startsWith("HTTP/1.1 200").contains("tok0").doesNotContain("tok1");
+        assertThat(response).contains("data: {\"error\":{\"message\":\"pd " + pd.endpoint()
+                + " sent nothing for 2 s (--backend-timeout); its request was cancelled\",\"type\":\"upstream_error\",\"code\":504}}");
+        assertThat(RawHttp.endsWithLastChunk(response)).as(response).isFalse();
+        eventually("the backend saw its request dropped", () -> pd.abandoned.get() == 1);
         assertAllFreed(proxy);
     }
 

@@ -57,7 +57,8 @@ class ProxySimulatorTest {
 
     private EpdProxy proxy(List<SimNode> encoders, List<SimNode> pd, List<SimNode> prefill, List<SimNode> decode) {
         ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), endpoints(encoders), endpoints(pd),
-                endpoints(prefill), endpoints(decode), 3, Duration.ofMillis(1), Duration.ofSeconds(60), 2);
+                endpoints(prefill), endpoints(decode), 3, Duration.ofMillis(1), ProxyConfig.DEFAULT_BACKEND_TIMEOUT,
+                Duration.ofSeconds(60), 2);
         return closing(EpdProxy.start(config, log::add, Duration.ofSeconds(30)));
     }
 

@@ -45,6 +45,8 @@ final class TestBackend implements AutoCloseable {
     /** Drops the connection after this many chunks (negative: never). */
     volatile int breakAfterChunks = -1;
     volatile long chunkDelayMillis;
+    /** Takes generation requests and never answers them. */
+    volatile boolean silent;
 
     private TestBackend(Role role) throws Exception {
         this.role = role;
@@ -131,6 +133,9 @@ final class TestBackend implements AutoCloseable {
                 abandoned.incrementAndGet();
             }
         });
+        if (silent) {
+            return;
+        }
         if (!body.path("stream").asBoolean(false)) {
             response.putHeader("Content-Type", "application/json")
                     .end("{\"id\":\"whole\",\"choices\":[{\"index\":0,\"text\":\"" + "tok".repeat(tokens) + "\"}]}");
