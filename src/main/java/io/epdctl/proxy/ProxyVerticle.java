@@ -216,7 +216,7 @@ final class ProxyVerticle extends AbstractVerticle {
             options.putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
         }
         if (!state.config().backendTimeout().isZero()) {
-            // reset by every chunk that arrives, so a long stream is fine and a silent backend is not
+            // covers the wait for the answer to start; from then on the call watches the gaps between chunks
             options.setIdleTimeout(state.config().backendTimeout().toMillis());
         }
         String authorization = authorization(exchange);

@@ -51,7 +51,7 @@ public enum ProxyTuning {
             return Optional.of("expected " + expected);
         }
         try {
-            double number = whole ? Long.parseLong(single.value()) : Double.parseDouble(single.value());
+            double number = whole ? Integer.parseInt(single.value()) : Double.parseDouble(single.value());
             return number >= minimum && Double.isFinite(number) ? Optional.empty()
                     : Optional.of("expected " + expected + ", got " + single.value());
         } catch (NumberFormatException e) {
