@@ -3,7 +3,9 @@ package io.epdctl.proxy;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
+import java.math.BigDecimal;
 import java.time.Duration;
+import java.util.function.Consumer;
 
 /** One request of a client request to one backend (one attempt); its counters end exactly once. */
 final class BackendCall {
@@ -13,10 +15,12 @@ final class BackendCall {
     private HttpClientRequest request;
     private HttpClientResponse response;
     private boolean finished;
+    // the silence watch (see watchForSilence); all of it runs on the exchange's event loop
     private Vertx vertx;
-    private long silenceNanos;
-    private Runnable onSilence;
-    private long lastChunkNanos;
+    private Duration silenceLimit;
+    private Consumer<ProxyFailure> silenceReport;
+    private long lastByteNanos;
+    private boolean held;
     private long silenceTimer = -1;
 
     BackendCall(Backend backend, ProxyExchange exchange) {
@@ -39,37 +43,61 @@ final class BackendCall {
 
     void answered(HttpClientResponse response) {
         this.response = response;
+        lastByteNanos = System.nanoTime();
     }
 
     /**
-     * Once the answer has started (the HTTP client's own idle timeout covers the wait for it), calls
-     * {@code onSilence} if the backend then sends nothing for {@code timeout}. One timer per call, moved
-     * on only when it fires, so that a chunk costs a clock read and not a timer.
+     * From now on, a backend that sends nothing for {@code limit} (before its answer starts, or between
+     * two chunks of it) fails the call: it counts as failed, {@code report} hears a 504, and then the
+     * connection is dropped (which aborts the request in vLLM), in this order so that the reset's own
+     * error finds the request already ended. One timer per call, moved on only when it fires, so that a
+     * chunk costs a clock read and not a timer. A zero limit watches nothing.
      */
-    void watchForSilence(Vertx vertx, Duration timeout, Runnable onSilence) {
-        if (timeout.isZero() || finished) {
+    void watchForSilence(Vertx vertx, Duration limit, Consumer<ProxyFailure> report) {
+        if (limit.isZero() || finished) {
             return;
         }
         this.vertx = vertx;
-        this.silenceNanos = timeout.toNanos();
-        this.onSilence = onSilence;
-        lastChunkNanos = System.nanoTime();
-        silenceTimer = vertx.setTimer(timeout.toMillis(), this::checkSilence);
+        this.silenceLimit = limit;
+        this.silenceReport = report;
+        lastByteNanos = System.nanoTime();
+        silenceTimer = vertx.setTimer(limit.toMillis(), this::checkSilence);
     }
 
-    private void checkSilence(long timer) {
-        long silentFor = System.nanoTime() - lastChunkNanos;
-        if (silentFor >= silenceNanos) {
-            silenceTimer = -1;
-            onSilence.run();
-        } else {
-            silenceTimer = vertx.setTimer(Math.max(1, (silenceNanos - silentFor) / 1_000_000), this::checkSilence);
-        }
+    /** Who hears of a silence from now on (the call's answer has moved on to another stage). */
+    void reportSilenceTo(Consumer<ProxyFailure> report) {
+        silenceReport = report;
+    }
+
+    /** Silence is expected for now (a decoder waits while its prefill runs); {@link #resume()} ends that. */
+    void hold() {
+        held = true;
+    }
+
+    void resume() {
+        held = false;
+        lastByteNanos = System.nanoTime();
     }
 
     /** A chunk of the answer arrived. */
     void chunk() {
-        lastChunkNanos = System.nanoTime();
+        lastByteNanos = System.nanoTime();
+    }
+
+    private void checkSilence(long timer) {
+        long silentFor = System.nanoTime() - lastByteNanos;
+        long limit = silenceLimit.toNanos();
+        if (held || silentFor < limit) {
+            long wait = held ? limit : limit - silentFor;
+            silenceTimer = vertx.setTimer(Math.max(1, wait / 1_000_000), this::checkSilence);
+            return;
+        }
+        silenceTimer = -1;
+        finish(true);
+        String seconds = BigDecimal.valueOf(silenceLimit.toMillis(), 3).stripTrailingZeros().toPlainString();
+        silenceReport.accept(ProxyFailure.of(504, backend + " sent nothing for " + seconds
+                + " s (--backend-timeout); its request was cancelled"));
+        dropConnection();
     }
 
     void finish(boolean failed) {
@@ -91,8 +119,7 @@ final class BackendCall {
         finish(false);
     }
 
-    /** Drops the backend's connection, also after {@link #finish}: the caller decides the order of events. */
-    void dropConnection() {
+    private void dropConnection() {
         if (request != null) {
             request.reset();
         }

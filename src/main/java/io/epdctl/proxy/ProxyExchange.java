@@ -82,6 +82,15 @@ final class ProxyExchange {
         openCalls.remove(call);
     }
 
+    /** The decoder, the call open while a prefill runs, sends nothing until its KV cache has come. */
+    void holdSilenceWatches() {
+        openCalls.forEach(BackendCall::hold);
+    }
+
+    void resumeSilenceWatches() {
+        openCalls.forEach(BackendCall::resume);
+    }
+
     void awaitPrefill() {
         state.awaitingPrefill().put(id, this);
     }

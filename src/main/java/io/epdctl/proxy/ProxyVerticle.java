@@ -19,7 +19,6 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import java.io.IOException;
-import java.math.BigDecimal;
 import java.net.ConnectException;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -28,8 +27,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeoutException;
-import java.util.function.Consumer;
 
 /** The proxy's HTTP server on one event loop, with its own pooled client to the backends. */
 final class ProxyVerticle extends AbstractVerticle {
@@ -169,8 +166,13 @@ final class ProxyVerticle extends AbstractVerticle {
         }
         ObjectNode toPrefiller = RequestBodies.oneToken(exchange.body());
         toPrefiller.set("kv_transfer_params", kvTransferParams);
+        // the prefill's time is the prefiller's to account for, not the waiting decoder's
+        exchange.holdSilenceWatches();
         callForBody(exchange, state.pool(Role.PREFILL), HttpMethod.POST, json(toPrefiller))
-                .onSuccess(body -> metaserverResponse.putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(body))
+                .onSuccess(body -> {
+                    exchange.resumeSilenceWatches();
+                    metaserverResponse.putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(body);
+                })
                 .onFailure(failure -> {
                     int status = failure instanceof ProxyFailure known ? known.status() : 502;
                     metaserverResponse.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
@@ -215,10 +217,6 @@ final class ProxyVerticle extends AbstractVerticle {
         if (body != null) {
             options.putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
         }
-        if (!state.config().backendTimeout().isZero()) {
-            // covers the wait for the answer to start; from then on the call watches the gaps between chunks
-            options.setIdleTimeout(state.config().backendTimeout().toMillis());
-        }
         String authorization = authorization(exchange);
         if (authorization != null) {
             options.putHeader(HttpHeaders.AUTHORIZATION, authorization);
@@ -226,6 +224,8 @@ final class ProxyVerticle extends AbstractVerticle {
         client.request(options)
                 .compose(request -> {
                     call.sent(request);
+                    // a silent backend has the request and may still be working on it: no retry elsewhere
+                    call.watchForSilence(vertx, state.config().backendTimeout(), promise::tryFail);
                     return body == null ? request.send() : request.send(body);
                 })
                 .onSuccess(response -> {
@@ -235,13 +235,11 @@ final class ProxyVerticle extends AbstractVerticle {
                 })
                 .onFailure(failure -> {
                     call.finish(true);
+                    if (promise.future().isComplete()) {
+                        return; // the silence watch failed it and dropped the connection
+                    }
                     if (exchange.done()) {
                         promise.fail(ProxyFailure.of(499, "the client went away"));
-                        return;
-                    }
-                    if (failure instanceof TimeoutException) {
-                        // it has the request and may still be working on it: no second backend gets it too
-                        promise.fail(silent(backend));
                         return;
                     }
                     String problem = backend + " failed before answering: " + failure.getMessage();
@@ -278,7 +276,7 @@ final class ProxyVerticle extends AbstractVerticle {
                     answer.tryFail(ProxyFailure.of(502, call.backend() + " broke off its answer: " + whole.cause().getMessage()));
                 }
             });
-            call.watchForSilence(vertx, state.config().backendTimeout(), () -> fellSilent(call, answer::tryFail));
+            call.reportSilenceTo(answer::tryFail);
             response.resume();
             return answer.future().transform(result -> {
                 int status = response.statusCode();
@@ -328,23 +326,8 @@ final class ProxyVerticle extends AbstractVerticle {
             call.finish(true);
             exchange.fail(ProxyFailure.of(502, call.backend() + " broke off its answer: " + failure.getMessage()));
         });
-        call.watchForSilence(vertx, state.config().backendTimeout(), () -> fellSilent(call, exchange::fail));
+        call.reportSilenceTo(exchange::fail);
         in.resume();
-    }
-
-    /**
-     * In this order: the call counts as failed, the caller hears why, and only then is the connection
-     * dropped, so that the reset's own error event finds the request already ended.
-     */
-    private void fellSilent(BackendCall call, Consumer<ProxyFailure> report) {
-        call.finish(true);
-        report.accept(silent(call.backend()));
-        call.dropConnection();
-    }
-
-    private ProxyFailure silent(Backend backend) {
-        String seconds = BigDecimal.valueOf(state.config().backendTimeout().toMillis(), 3).stripTrailingZeros().toPlainString();
-        return ProxyFailure.of(504, backend + " sent nothing for " + seconds + " s (--backend-timeout); its request was cancelled");
     }
 
     /** The client's credentials, else the key the proxy was started with (as the script does). */

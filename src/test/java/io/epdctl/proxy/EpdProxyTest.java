@@ -336,6 +336,23 @@ class EpdProxyTest {
     }
 
     @Test
+    void aPrefillerThatStallsMidAnswerFailsTheRequestAndTheDecodersCallback() throws Exception {
+        TestBackend prefill = backend(Role.PREFILL);
+        prefill.stallAfterFirstByte = true;
+        TestBackend decode = backend(Role.DECODE);
+        EpdProxy proxy = proxy(List.of(), List.of(), List.of(prefill), List.of(decode), Duration.ofMillis(500));
+
+        HttpResponse<String> response = post(proxy, "/v1/chat/completions", TEXT_CHAT);
+
+        assertThat(response.statusCode()).isEqualTo(504);
+        assertThat(response.body()).contains("prefill " + prefill.endpoint() + " sent nothing for 0.5 s (--backend-timeout)");
+        eventually("the decoder heard the metaserver's refusal", () -> decode.metaserverStatuses.size() == 1);
+        assertThat(decode.metaserverStatuses).containsExactly(504);
+        eventually("the prefiller saw its request dropped", () -> prefill.abandoned.get() == 1);
+        assertAllFreed(proxy);
+    }
+
+    @Test
     void aStreamThatStallsLongerThanTheBackendTimeoutEndsWithAnErrorEvent() throws Exception {
         TestBackend pd = backend(Role.PD);
         pd.tokens = 5;

@@ -47,6 +47,8 @@ final class TestBackend implements AutoCloseable {
     volatile long chunkDelayMillis;
     /** Takes generation requests and never answers them. */
     volatile boolean silent;
+    /** An encoder or prefiller starts its answer, then sends nothing more. */
+    volatile boolean stallAfterFirstByte;
 
     private TestBackend(Role role) throws Exception {
         this.role = role;
@@ -86,6 +88,9 @@ final class TestBackend implements AutoCloseable {
                         .end("{\"object\":\"list\",\"data\":[{\"id\":\"test-model\",\"object\":\"model\"}]}");
             } else if (errorStatus != 0) {
                 response.setStatusCode(errorStatus).putHeader("Content-Type", "application/json").end(errorBody);
+            } else if ((role == Role.ENCODER || role == Role.PREFILL) && stallAfterFirstByte) {
+                response.closeHandler(closed -> abandoned.incrementAndGet());
+                response.setChunked(true).putHeader("Content-Type", "application/json").write("{");
             } else if (role == Role.ENCODER || role == Role.PREFILL) {
                 response.putHeader("Content-Type", "application/json")
                         .end("{\"id\":\"one-token\",\"choices\":[{\"index\":0,\"text\":\"x\"}],"
