@@ -231,7 +231,7 @@ final class ProxyVerticle extends AbstractVerticle {
                 .onSuccess(response -> {
                     response.pause();
                     call.answered(response);
-                    promise.complete(call);
+                    promise.tryComplete(call); // false only if the silence watch ended the call first
                 })
                 .onFailure(failure -> {
                     call.finish(true);
