@@ -69,7 +69,10 @@ final class BackendCall {
         silenceReport = report;
     }
 
-    /** Silence is expected for now (a decoder waits while its prefill runs); {@link #resume()} ends that. */
+    /**
+     * Silence is expected for now (a decoder waits while its prefill runs, or the proxy stopped reading
+     * for a slow client); {@link #resume()} ends that.
+     */
     void hold() {
         held = true;
     }

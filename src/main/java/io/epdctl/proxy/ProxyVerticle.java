@@ -314,8 +314,13 @@ final class ProxyVerticle extends AbstractVerticle {
             call.chunk();
             out.write(chunk);
             if (out.writeQueueFull()) {
+                // a slow client, not a silent backend: no silence is counted until it has caught up
+                call.hold();
                 in.pause();
-                out.drainHandler(drained -> in.resume());
+                out.drainHandler(drained -> {
+                    call.resume();
+                    in.resume();
+                });
             }
         });
         in.endHandler(ended -> {

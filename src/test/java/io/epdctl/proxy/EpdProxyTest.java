@@ -377,6 +377,25 @@ class EpdProxyTest {
     }
 
     @Test
+    void aSlowClientIsNotTakenForASilentBackend() throws Exception {
+        TestBackend pd = backend(Role.PD);
+        pd.tokens = 4_000;
+        pd.chunkPadding = 8_192; // 32 MB: more than the sockets can buffer, so the proxy must stop reading
+        EpdProxy proxy = proxy(List.of(), List.of(pd), List.of(), List.of(), Duration.ofMillis(300));
+
+        String response;
+        try (RawHttp client = RawHttp.post(proxy.port(), "/v1/chat/completions", TEXT_CHAT)) {
+            Thread.sleep(1_500); // not reading: the backend is held back for five of its timeouts
+            response = client.readToEnd();
+        }
+
+        assertThat(response).contains("tok3999", "data: [DONE]").doesNotContain("\"error\"");
+        assertThat(RawHttp.endsWithLastChunk(response)).isTrue();
+        assertThat(pd.abandoned.get()).isZero();
+        assertAllFreed(proxy);
+    }
+
+    @Test
     void aClientThatHangsUpCancelsTheBackendRequest() throws Exception {
         TestBackend prefill = backend(Role.PREFILL);
         TestBackend decode = backend(Role.DECODE);

@@ -45,6 +45,8 @@ final class TestBackend implements AutoCloseable {
     /** Drops the connection after this many chunks (negative: never). */
     volatile int breakAfterChunks = -1;
     volatile long chunkDelayMillis;
+    /** Characters added to each token's text, to make the stream large. */
+    volatile int chunkPadding;
     /** Takes generation requests and never answers them. */
     volatile boolean silent;
     /** An encoder or prefiller starts its answer, then sends nothing more. */
@@ -150,23 +152,28 @@ final class TestBackend implements AutoCloseable {
         sendChunk(request, response, 0);
     }
 
-    private void sendChunk(HttpServerRequest request, HttpServerResponse response, int index) {
-        if (response.closed()) {
-            return;
-        }
-        if (index == breakAfterChunks) {
-            request.connection().close();
-            return;
-        }
-        if (index == tokens) {
-            response.end("data: [DONE]\n\n");
-            return;
-        }
-        response.write("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tok" + index + "\"}}]}\n\n");
-        if (chunkDelayMillis > 0) {
-            vertx.setTimer(chunkDelayMillis, id -> sendChunk(request, response, index + 1));
-        } else {
-            sendChunk(request, response, index + 1);
+    /** Sends chunks from {@code first} on, paced by the delay if any, else as fast as the proxy takes them. */
+    private void sendChunk(HttpServerRequest request, HttpServerResponse response, int first) {
+        for (int index = first; !response.closed(); index++) {
+            if (index == breakAfterChunks) {
+                request.connection().close();
+                return;
+            }
+            if (index == tokens) {
+                response.end("data: [DONE]\n\n");
+                return;
+            }
+            response.write("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tok" + index
+                    + "-".repeat(chunkPadding) + "\"}}]}\n\n");
+            int next = index + 1;
+            if (chunkDelayMillis > 0) {
+                vertx.setTimer(chunkDelayMillis, id -> sendChunk(request, response, next));
+                return;
+            }
+            if (response.writeQueueFull()) {
+                response.drainHandler(drained -> sendChunk(request, response, next));
+                return;
+            }
         }
     }
 
