@@ -61,7 +61,7 @@ final class BackendCall {
         this.silenceLimit = limit;
         this.silenceReport = report;
         lastByteNanos = System.nanoTime();
-        silenceTimer = vertx.setTimer(limit.toMillis(), this::checkSilence);
+        silenceTimer = vertx.setTimer(Math.max(1, limit.toMillis()), this::checkSilence);
     }
 
     /** Who hears of a silence from now on (the call's answer has moved on to another stage). */
