@@ -340,12 +340,13 @@ class EpdProxyTest {
         TestBackend prefill = backend(Role.PREFILL);
         prefill.stallAfterFirstByte = true;
         TestBackend decode = backend(Role.DECODE);
-        EpdProxy proxy = proxy(List.of(), List.of(), List.of(prefill), List.of(decode), Duration.ofMillis(500));
+        // long enough that the decoder's own callback (a first connection, cold code) comes well within it
+        EpdProxy proxy = proxy(List.of(), List.of(), List.of(prefill), List.of(decode), Duration.ofSeconds(2));
 
         HttpResponse<String> response = post(proxy, "/v1/chat/completions", TEXT_CHAT);
 
         assertThat(response.statusCode()).isEqualTo(504);
-        assertThat(response.body()).contains("prefill " + prefill.endpoint() + " sent nothing for 0.5 s (--backend-timeout)");
+        assertThat(response.body()).contains("prefill " + prefill.endpoint() + " sent nothing for 2 s (--backend-timeout)");
         eventually("the decoder heard the metaserver's refusal", () -> decode.metaserverStatuses.size() == 1);
         assertThat(decode.metaserverStatuses).containsExactly(504);
         eventually("the prefiller saw its request dropped", () -> prefill.abandoned.get() == 1);
@@ -381,11 +382,11 @@ class EpdProxyTest {
         TestBackend pd = backend(Role.PD);
         pd.tokens = 4_000;
         pd.chunkPadding = 8_192; // 32 MB: more than the sockets can buffer, so the proxy must stop reading
-        EpdProxy proxy = proxy(List.of(), List.of(pd), List.of(), List.of(), Duration.ofMillis(300));
+        EpdProxy proxy = proxy(List.of(), List.of(pd), List.of(), List.of(), Duration.ofMillis(500));
 
         String response;
         try (RawHttp client = RawHttp.post(proxy.port(), "/v1/chat/completions", TEXT_CHAT)) {
-            Thread.sleep(1_500); // not reading: the backend is held back for five of its timeouts
+            Thread.sleep(2_500); // not reading: the backend is held back for five of its timeouts
             response = client.readToEnd();
         }
 
