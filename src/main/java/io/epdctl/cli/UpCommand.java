@@ -80,7 +80,7 @@ public final class UpCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Topology topology = topologyFile.load(err);
         StateStore store = stateOptions.store();
-        LaunchPlan plan = LaunchPlan.of(topology, new DeploymentRenderer(topology).render(), templatesOption.templates(),
+        LaunchPlan plan = LaunchPlan.of(new DeploymentRenderer(topology).render(), templatesOption.templates(),
                 new RunDirectories(topology.name(), store.root(), remoteDir, topology.hosts()));
         if (dryRun) {
             printPlan(out, topology, plan);

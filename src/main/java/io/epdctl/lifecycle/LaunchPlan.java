@@ -4,16 +4,14 @@ import io.epdctl.render.LaunchSpec;
 import io.epdctl.render.RenderedDeployment;
 import io.epdctl.render.ScriptTemplates;
 import io.epdctl.state.ProcessRecord;
-import io.epdctl.topology.Node;
-import io.epdctl.topology.Role;
-import io.epdctl.topology.Topology;
+import io.epdctl.topology.Listener;
+import io.epdctl.topology.Placement;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.stream.IntStream;
 
 /**
  * What {@code up} would start: for every node and the proxy, its rendered script and the record it will
@@ -31,16 +29,13 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy) {
 
     /**
      * {@code directories} maps each host to where the scripts and logs live there; see
-     * {@link RunDirectories}.
+     * {@link RunDirectories}. Each launch's ports and NPUs are the ones its spec was rendered with.
      */
-    public static LaunchPlan of(Topology topology, RenderedDeployment rendered, ScriptTemplates templates,
-            RunDirectories directories) {
-        List<Launch> nodes = new ArrayList<>();
-        for (int i = 0; i < rendered.nodes().size(); i++) {
-            Node node = topology.nodes().get(i);
-            nodes.add(launch(rendered.deployment(), rendered.nodes().get(i), kvPorts(topology, node), templates, directories));
-        }
-        return new LaunchPlan(nodes, launch(rendered.deployment(), rendered.proxy(), List.of(), templates, directories));
+    public static LaunchPlan of(RenderedDeployment rendered, ScriptTemplates templates, RunDirectories directories) {
+        List<Launch> nodes = rendered.nodes().stream()
+                .map(spec -> launch(rendered.deployment(), spec, templates, directories))
+                .toList();
+        return new LaunchPlan(nodes, launch(rendered.deployment(), rendered.proxy(), templates, directories));
     }
 
     public List<Launch> all() {
@@ -49,23 +44,21 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy) {
         return all;
     }
 
-    private static Launch launch(String deployment, LaunchSpec spec, List<Integer> extraPorts, ScriptTemplates templates,
-            RunDirectories directories) {
+    private static Launch launch(String deployment, LaunchSpec spec, ScriptTemplates templates, RunDirectories directories) {
         String script = templates.script(deployment, spec);
         String directory = directories.on(spec.host());
         String hash = sha256(spec.host() + "\n" + spec.address() + "\n" + directory + "\n" + script);
         ProcessRecord record = new ProcessRecord(spec.name(), spec.role(), spec.host(), spec.address(), spec.port(),
-                spec.devices(), extraPorts, 0, "", null, directory, hash);
+                spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash);
         return new Launch(record, script);
     }
 
-    /** A decode node also listens on its Mooncake KV ports, one per rank. */
-    static List<Integer> kvPorts(Topology topology, Node node) {
-        if (node.role() != Role.DECODE) {
-            return List.of();
-        }
-        int base = topology.kvPortOf(node);
-        return IntStream.range(base, base + node.ranks()).boxed().toList();
+    /** Every port but the HTTP one: a decode node's KV ports, one per rank. */
+    private static List<Integer> otherPorts(Placement placement) {
+        return placement.listeners().stream()
+                .filter(listener -> listener.kind() != Listener.Kind.HTTP)
+                .flatMap(listener -> listener.ports().stream())
+                .toList();
     }
 
     private static String sha256(String text) {

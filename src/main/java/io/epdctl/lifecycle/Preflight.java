@@ -2,6 +2,7 @@ package io.epdctl.lifecycle;
 
 import static io.epdctl.shell.Shell.quote;
 
+import io.epdctl.topology.Footprint;
 import io.epdctl.topology.Node;
 import io.epdctl.topology.ProxySpec;
 import io.epdctl.topology.Role;
@@ -65,13 +66,13 @@ public final class Preflight {
             if (!nodes.isEmpty()) {
                 findings.add(commandPresent(transport, host, topology.vllm().setup(), topology.vllm().command()));
                 findings.add(modelPresent(transport, host));
-                findings.addAll(npus(transport, host, nodes));
+                findings.addAll(npus(transport, host, topology.footprints()));
                 findings.add(ecWritable(transport, host));
             }
             if (proxyHere) {
                 findings.add(proxyRunnable(transport, host));
             }
-            findings.add(portsFree(transport, host, nodes, proxyHere));
+            findings.add(portsFree(transport, host, topology.footprints()));
         } catch (TransportException e) {
             findings.add(new Finding(host, "commands", Level.FAILED, e.getMessage()));
         }
@@ -99,7 +100,7 @@ public final class Preflight {
     }
 
     /** With npu-smi, the NPUs must exist and run no process; without it (no driver here), a warning. */
-    private static List<Finding> npus(Transport transport, String host, List<Node> nodes) throws TransportException {
+    private static List<Finding> npus(Transport transport, String host, List<Footprint> footprints) throws TransportException {
         Optional<NpuSmi.Report> npuSmi;
         try {
             npuSmi = NpuSmi.interpret(host, transport.run(NpuSmi.COMMAND, TIMEOUT).stdout());
@@ -111,13 +112,13 @@ public final class Preflight {
         }
         NpuSmi.Report report = npuSmi.get();
         List<Finding> findings = new ArrayList<>();
-        for (Node node : nodes) {
-            for (int device : node.devices()) {
+        for (Footprint footprint : footprints) {
+            for (int device : npusOn(footprint, host)) {
                 if (!report.npus().contains(device)) {
-                    findings.add(new Finding(host, "npus", Level.FAILED, node.name() + ": NPU " + device + " is not on this host "
+                    findings.add(new Finding(host, "npus", Level.FAILED, footprint.name() + ": NPU " + device + " is not on this host "
                             + "(npu-smi lists " + report.npus() + ")"));
                 } else if (report.busy().containsKey(device)) {
-                    findings.add(new Finding(host, "npus", Level.FAILED, node.name() + ": NPU " + device + " is in use by pid "
+                    findings.add(new Finding(host, "npus", Level.FAILED, footprint.name() + ": NPU " + device + " is in use by pid "
                             + report.busy().get(device)));
                 }
             }
@@ -151,14 +152,14 @@ public final class Preflight {
                 : new Finding(host, "proxy", Level.FAILED, proxy.python() + " or " + proxy.script() + " is missing");
     }
 
-    private Finding portsFree(Transport transport, String host, List<Node> nodes, boolean proxyHere) throws TransportException {
+    private static List<Integer> npusOn(Footprint footprint, String host) {
+        return footprint.on(host).stream().flatMap(placement -> placement.npus().stream()).toList();
+    }
+
+    private static Finding portsFree(Transport transport, String host, List<Footprint> footprints) throws TransportException {
         Set<Integer> wanted = new TreeSet<>();
-        for (Node node : nodes) {
-            wanted.add(node.port());
-            wanted.addAll(LaunchPlan.kvPorts(topology, node));
-        }
-        if (proxyHere) {
-            wanted.add(topology.proxy().port());
+        for (Footprint footprint : footprints) {
+            footprint.on(host).forEach(placement -> wanted.addAll(placement.ports()));
         }
         Set<Integer> taken = new TreeSet<>(wanted);
         taken.retainAll(Listeners.ports(transport.run(HostCommands.tcpTables(), TIMEOUT).stdout()));

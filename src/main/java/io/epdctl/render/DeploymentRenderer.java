@@ -3,9 +3,12 @@ package io.epdctl.render;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.epdctl.topology.ArgValue;
+import io.epdctl.topology.Footprint;
 import io.epdctl.topology.Host;
 import io.epdctl.topology.KvTransfer;
+import io.epdctl.topology.Listener;
 import io.epdctl.topology.Node;
+import io.epdctl.topology.Placement;
 import io.epdctl.topology.ProxySpec;
 import io.epdctl.topology.Role;
 import io.epdctl.topology.Topology;
@@ -51,13 +54,14 @@ public final class DeploymentRenderer {
 
     private LaunchSpec node(Node node) {
         Host host = topology.hostOf(node);
+        Placement placement = topology.footprint(node).placement();
         Map<String, String> env = new LinkedHashMap<>();
         env.put(Node.DEVICES_VARIABLE, node.devices().stream().map(String::valueOf).collect(Collectors.joining(",")));
         env.putAll(topology.vllm().env());
         env.putAll(node.env());
 
         List<String> argv = new ArrayList<>(List.of(topology.vllm().command(), "serve", topology.model()));
-        argv.addAll(List.of("--port", String.valueOf(node.port()), "--served-model-name", topology.servedModelName()));
+        argv.addAll(List.of("--port", String.valueOf(placement.httpPort()), "--served-model-name", topology.servedModelName()));
         if (node.tensorParallelSize() != 1) {
             argv.addAll(List.of("--tensor-parallel-size", String.valueOf(node.tensorParallelSize())));
         }
@@ -76,10 +80,10 @@ public final class DeploymentRenderer {
             }
         }
         if (node.role().kvRole() != null) {
-            argv.addAll(List.of("--kv-transfer-config", json(kvTransferConfig(node))));
+            argv.addAll(List.of("--kv-transfer-config", json(kvTransferConfig(node, placement))));
         }
-        return new LaunchSpec(node.name(), node.role().yamlName(), node.host(), host.address(), node.port(),
-                node.devices(), env, topology.vllm().setup(), directories, argv);
+        return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env, topology.vllm().setup(),
+                directories, argv);
     }
 
     /** Later settings win; turning on {@code x} also drops a {@code no-x} set earlier, and the other way round. */
@@ -120,7 +124,7 @@ public final class DeploymentRenderer {
         return config;
     }
 
-    private Map<String, Object> kvTransferConfig(Node node) {
+    private Map<String, Object> kvTransferConfig(Node node, Placement placement) {
         KvTransfer kv = topology.kvTransfer();
         Map<String, Object> extra = new LinkedHashMap<>(kv.extraConfig());
         // Each instance checks its own side against its parallel sizes; validation made each side uniform.
@@ -129,7 +133,8 @@ public final class DeploymentRenderer {
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("kv_connector", kv.connector());
         config.put("kv_role", node.role().kvRole());
-        config.put("kv_port", node.role() == Role.DECODE ? topology.kvPortOf(node) : kv.kvPort());
+        // A decode node binds from its first KV port; a prefill node only connects, and is told the deployment's.
+        config.put("kv_port", placement.listener(Listener.Kind.KV).map(Listener::first).orElse(kv.kvPort()));
         config.put("engine_id", engineId(node));
         if (kv.modulePath() != null) {
             config.put("kv_connector_module_path", kv.modulePath());
@@ -154,6 +159,7 @@ public final class DeploymentRenderer {
     private LaunchSpec proxy() {
         ProxySpec proxy = topology.proxy();
         Host host = topology.hosts().get(proxy.host());
+        Placement placement = Footprint.ofProxy(proxy).placement();
         List<String> argv = new ArrayList<>();
         if (proxy.isBuiltIn()) {
             argv.addAll(List.of(proxy.command(), "proxy"));
@@ -161,7 +167,7 @@ public final class DeploymentRenderer {
             argv.addAll(List.of(proxy.python(), proxy.script()));
         }
         // --host is where the proxy listens and also the metaserver URL decode nodes call back.
-        argv.addAll(List.of("--host", host.address(), "--port", String.valueOf(proxy.port())));
+        argv.addAll(List.of("--host", host.address(), "--port", String.valueOf(placement.httpPort())));
         addBackends(argv, "encoder", Role.ENCODER);
         if (topology.isDisaggregated()) {
             addBackends(argv, "prefiller", Role.PREFILL);
@@ -171,8 +177,7 @@ public final class DeploymentRenderer {
         }
         appendFlags(argv, proxy.args());
         Map<String, String> env = new LinkedHashMap<>(proxy.env());
-        return new LaunchSpec("proxy", "proxy", proxy.host(), host.address(), proxy.port(), List.of(), env,
-                proxy.setup(), List.of(), argv);
+        return new LaunchSpec("proxy", "proxy", host.address(), placement, env, proxy.setup(), List.of(), argv);
     }
 
     private void addBackends(List<String> argv, String prefix, Role role) {
@@ -180,7 +185,7 @@ public final class DeploymentRenderer {
         argv.add("--" + prefix + "-hosts");
         nodes.forEach(node -> argv.add(topology.hostOf(node).address()));
         argv.add("--" + prefix + "-ports");
-        nodes.forEach(node -> argv.add(String.valueOf(node.port())));
+        nodes.forEach(node -> argv.add(String.valueOf(topology.footprint(node).placement().httpPort())));
     }
 
     private static String json(Map<String, Object> value) {

@@ -1,22 +1,46 @@
 package io.epdctl.render;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import io.epdctl.topology.Listener;
+import io.epdctl.topology.Placement;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Everything needed to start one process of a deployment on its host: the environment it gets,
- * the operator's setup lines (shell code, run as written), the directories it needs, and its argv.
- * {@code devices} is empty for the proxy.
+ * Everything needed to start one process of a deployment on its host: who it is ({@code name}, {@code role}),
+ * where it runs and what it holds there ({@code placement}: the host, its listeners and its NPUs, as
+ * {@link io.epdctl.topology.Footprint} derives them), the environment it gets, the operator's setup lines
+ * (shell code, run as written), the directories it needs, and its argv.
  */
 public record LaunchSpec(
         String name,
         String role,
-        String host,
         String address,
-        int port,
-        List<Integer> devices,
+        @JsonIgnore Placement placement,
         Map<String, String> env,
         List<String> setup,
         List<String> directories,
         List<String> argv) {
+
+    @JsonProperty
+    public String host() {
+        return placement.host();
+    }
+
+    @JsonProperty
+    public int port() {
+        return placement.httpPort();
+    }
+
+    /** The NPUs; empty for the proxy. */
+    @JsonProperty
+    public List<Integer> devices() {
+        return placement.npus();
+    }
+
+    @JsonProperty
+    public List<Listener> listeners() {
+        return placement.listeners();
+    }
 }

@@ -1,5 +1,6 @@
 package io.epdctl.topology;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -28,8 +29,15 @@ public record Topology(
         return nodes.stream().anyMatch(node -> node.role() == Role.PREFILL || node.role() == Role.DECODE);
     }
 
-    /** First port of the decode node's KV range: its own kv-port, else the deployment's. */
-    public int kvPortOf(Node node) {
-        return node.kvPort() != null ? node.kvPort() : kvTransfer.kvPort();
+    /** The node's ports and NPUs per host; see {@link Footprint#of}. */
+    public Footprint footprint(Node node) {
+        return Footprint.of(node, kvTransfer);
+    }
+
+    /** Every node's footprint in file order, then the proxy's. */
+    public List<Footprint> footprints() {
+        List<Footprint> all = new ArrayList<>(nodes.stream().map(this::footprint).toList());
+        all.add(Footprint.ofProxy(proxy));
+        return all;
     }
 }

@@ -82,6 +82,11 @@ final class TopologyValidator {
         return t.nodes().get(i);
     }
 
+    /** The ports and NPUs of node {@code i}, as everything else derives them. */
+    private Footprint footprint(int i) {
+        return Footprint.of(node(i), t.kvTransfer());
+    }
+
     private static String nodePath(int i) {
         return "nodes[" + i + "]";
     }
@@ -197,26 +202,27 @@ final class TopologyValidator {
     private void checkDevices() {
         Map<String, Integer> owners = new HashMap<>(); // machine + NPU -> node index
         for (int i : nodeIndices()) {
-            Node node = node(i);
-            Host host = host(node.host());
             Set<Integer> own = new LinkedHashSet<>();
-            for (int j = 0; j < node.devices().size(); j++) {
-                int device = node.devices().get(j);
-                String path = nodePath(i) + ".devices[" + j + "]";
-                if (!own.add(device)) {
-                    error(path, "NPU " + device + " is listed twice");
-                    continue;
-                }
-                if (host == null) {
-                    continue;
-                }
-                if (host.npus() != null && device >= host.npus()) {
-                    error(path, "NPU " + device + " does not exist: host '" + node.host() + "' has " + host.npus()
-                            + " NPUs (0-" + (host.npus() - 1) + ")");
-                }
-                Integer owner = owners.putIfAbsent(host.machine() + "/" + device, i);
-                if (owner != null) {
-                    error(path, "NPU " + device + " on " + machineName(host) + " is already given to " + describe(owner));
+            int j = 0; // index into the node's devices, which its placements take in order
+            for (Placement placement : footprint(i).placements()) {
+                Host host = host(placement.host());
+                for (int device : placement.npus()) {
+                    String path = nodePath(i) + ".devices[" + j++ + "]";
+                    if (!own.add(device)) {
+                        error(path, "NPU " + device + " is listed twice");
+                        continue;
+                    }
+                    if (host == null) {
+                        continue;
+                    }
+                    if (host.npus() != null && device >= host.npus()) {
+                        error(path, "NPU " + device + " does not exist: host '" + placement.host() + "' has " + host.npus()
+                                + " NPUs (0-" + (host.npus() - 1) + ")");
+                    }
+                    Integer owner = owners.putIfAbsent(host.machine() + "/" + device, i);
+                    if (owner != null) {
+                        error(path, "NPU " + device + " on " + machineName(host) + " is already given to " + describe(owner));
+                    }
                 }
             }
         }
@@ -238,81 +244,95 @@ final class TopologyValidator {
             return;
         }
         for (int i : nodeIndices()) {
-            Node node = node(i);
-            Host host = host(node.host());
-            if (node.role() != Role.DECODE || host == null) {
-                continue;
-            }
-            int first = t.kvPortOf(node);
-            int last = first + node.ranks() - 1;
-            String path = node.kvPort() != null ? nodePath(i) + ".kv-port" : "kv-transfer.kv-port";
-            if (last > TopologyBinder.MAX_PORT) {
-                error(path, "the KV ports of " + describe(i) + " would run past 65535 (" + first + "-" + last + ")");
-                continue;
-            }
-            boolean npusKnown = host.npus() != null;
-            int npus = npusKnown ? host.npus() : devicesUsedOn(host.machine());
-            int engineEnd = MOONCAKE_BASE_PORT + MOONCAKE_PORTS_PER_NPU * npus;
-            if (first < engineEnd && last >= MOONCAKE_BASE_PORT) {
-                error(path, "the KV ports " + first + "-" + last + " of " + describe(i) + " fall inside the range the "
-                        + "Mooncake transfer engine takes its ports from on host '" + node.host() + "' ("
-                        + MOONCAKE_BASE_PORT + "-" + (engineEnd - 1) + " for " + (npusKnown ? "" : "at least ") + npus
-                        + " NPUs), which fails now and then with 'Address already in use'; use a kv-port of at least "
-                        + engineEnd);
-            } else if (!npusKnown && first < MOONCAKE_BASE_PORT + MOONCAKE_PORTS_PER_NPU * MOST_NPUS_PER_HOST
-                    && last >= MOONCAKE_BASE_PORT) {
-                warning(path, "the KV ports " + first + "-" + last + " of " + describe(i) + " may fall inside the Mooncake "
-                        + "transfer engine's range (20000 + 1000 per NPU) if host '" + node.host() + "' has more than "
-                        + npus + " NPUs; set hosts." + node.host() + ".npus to check exactly");
+            for (Placement placement : footprint(i).placements()) {
+                Host host = host(placement.host());
+                Listener kv = placement.listener(Listener.Kind.KV).orElse(null);
+                if (host != null && kv != null) {
+                    checkKvRange(i, placement.host(), host, kv);
+                }
             }
         }
+    }
+
+    private void checkKvRange(int i, String hostName, Host host, Listener kv) {
+        int first = kv.first();
+        int last = kv.last();
+        String path = kvPortPath(i);
+        if (last > TopologyBinder.MAX_PORT) {
+            error(path, "the KV ports of " + describe(i) + " would run past 65535 (" + first + "-" + last + ")");
+            return;
+        }
+        boolean npusKnown = host.npus() != null;
+        int npus = npusKnown ? host.npus() : devicesUsedOn(host.machine());
+        int engineEnd = MOONCAKE_BASE_PORT + MOONCAKE_PORTS_PER_NPU * npus;
+        if (first < engineEnd && last >= MOONCAKE_BASE_PORT) {
+            error(path, "the KV ports " + first + "-" + last + " of " + describe(i) + " fall inside the range the "
+                    + "Mooncake transfer engine takes its ports from on host '" + hostName + "' ("
+                    + MOONCAKE_BASE_PORT + "-" + (engineEnd - 1) + " for " + (npusKnown ? "" : "at least ") + npus
+                    + " NPUs), which fails now and then with 'Address already in use'; use a kv-port of at least "
+                    + engineEnd);
+        } else if (!npusKnown && first < MOONCAKE_BASE_PORT + MOONCAKE_PORTS_PER_NPU * MOST_NPUS_PER_HOST
+                && last >= MOONCAKE_BASE_PORT) {
+            warning(path, "the KV ports " + first + "-" + last + " of " + describe(i) + " may fall inside the Mooncake "
+                    + "transfer engine's range (20000 + 1000 per NPU) if host '" + hostName + "' has more than "
+                    + npus + " NPUs; set hosts." + hostName + ".npus to check exactly");
+        }
+    }
+
+    /** Where a decode node's first KV port is written: its own kv-port, else the deployment's. */
+    private String kvPortPath(int i) {
+        return node(i).kvPort() != null ? nodePath(i) + ".kv-port" : "kv-transfer.kv-port";
     }
 
     /** The fewest NPUs a machine can have, given the device ids used on it. */
     private int devicesUsedOn(String machine) {
         return nodeIndices().stream()
-                .map(this::node)
-                .filter(node -> host(node.host()) != null && host(node.host()).machine().equals(machine))
-                .flatMap(node -> node.devices().stream())
+                .flatMap(i -> footprint(i).placements().stream())
+                .filter(placement -> host(placement.host()) != null && host(placement.host()).machine().equals(machine))
+                .flatMap(placement -> placement.npus().stream())
                 .mapToInt(device -> device + 1)
                 .max()
                 .orElse(1);
     }
 
-    /** A port or port range something listens on; {@code what} names it in messages. */
-    private record Listener(String machine, int first, int last, String path, String what) {
-        boolean overlaps(Listener other) {
+    /** A port or port range something listens on, on one machine; {@code what} names it in messages. */
+    private record Claim(String machine, int first, int last, String path, String what) {
+        boolean overlaps(Claim other) {
             return machine.equals(other.machine) && first <= other.last && other.first <= last;
         }
     }
 
     private void checkListeners() {
-        List<Listener> listeners = new ArrayList<>();
+        List<Claim> claims = new ArrayList<>();
         for (int i : nodeIndices()) {
-            Node node = node(i);
-            Host host = host(node.host());
-            if (host == null) {
-                continue;
-            }
-            listeners.add(new Listener(host.machine(), node.port(), node.port(), nodePath(i) + ".port",
-                    "port " + node.port() + " of " + describe(i)));
-            if (node.role() == Role.DECODE && t.kvTransfer() != null) {
-                int first = t.kvPortOf(node);
-                int last = first + node.ranks() - 1;
-                String path = node.kvPort() != null ? nodePath(i) + ".kv-port" : "kv-transfer.kv-port";
-                listeners.add(new Listener(host.machine(), first, last, path,
-                        (first == last ? "KV port " + first : "KV ports " + first + "-" + last) + " of " + describe(i)));
+            for (Placement placement : footprint(i).placements()) {
+                Host host = host(placement.host());
+                if (host == null) {
+                    continue;
+                }
+                for (Listener listener : placement.listeners()) {
+                    int first = listener.first();
+                    int last = listener.last();
+                    claims.add(listener.kind() == Listener.Kind.HTTP
+                            ? new Claim(host.machine(), first, last, nodePath(i) + ".port", "port " + first + " of " + describe(i))
+                            : new Claim(host.machine(), first, last, kvPortPath(i),
+                                    (first == last ? "KV port " + first : "KV ports " + first + "-" + last) + " of " + describe(i)));
+                }
             }
         }
-        Host proxyHost = t.proxy() == null ? null : host(t.proxy().host());
-        if (proxyHost != null) {
-            listeners.add(new Listener(proxyHost.machine(), t.proxy().port(), t.proxy().port(), "proxy.port",
-                    "port " + t.proxy().port() + " of the proxy"));
+        if (t.proxy() != null) {
+            for (Placement placement : Footprint.ofProxy(t.proxy()).placements()) {
+                Host host = host(placement.host());
+                if (host != null) {
+                    int port = placement.httpPort();
+                    claims.add(new Claim(host.machine(), port, port, "proxy.port", "port " + port + " of the proxy"));
+                }
+            }
         }
-        for (int a = 0; a < listeners.size(); a++) {
+        for (int a = 0; a < claims.size(); a++) {
             for (int b = 0; b < a; b++) {
-                Listener later = listeners.get(a);
-                Listener earlier = listeners.get(b);
+                Claim later = claims.get(a);
+                Claim earlier = claims.get(b);
                 if (later.overlaps(earlier)) {
                     String machine = later.machine().equals("this machine") ? "this machine" : "host " + later.machine();
                     error(later.path(), later.what() + " on " + machine + " overlaps " + earlier.what());

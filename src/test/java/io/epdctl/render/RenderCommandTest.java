@@ -133,6 +133,14 @@ class RenderCommandTest {
         JsonNode d1 = deployment.get("nodes").get(5);
         assertThat(config(strings(d1.get("argv")), "--kv-transfer-config").get("kv_port").asInt()).isEqualTo(40004);
         assertThat(d1.get("env").get("VLLM_HOST_IP").asText()).isEqualTo("10.0.0.3");
+        // What each node listens on: its HTTP port, and on a decode node one KV port per rank (tp 2 x dp 2).
+        assertThat(d1.get("listeners").toString()).isEqualTo("[{\"kind\":\"HTTP\",\"first\":33007,\"last\":33007},"
+                + "{\"kind\":\"KV\",\"first\":40004,\"last\":40007}]");
+        assertThat(deployment.get("nodes").get(4).get("listeners").get(1).toString())
+                .isEqualTo("{\"kind\":\"KV\",\"first\":40000,\"last\":40003}");
+        assertThat(deployment.get("nodes").get(2).get("listeners").size()).isEqualTo(1);
+        assertThat(d1.get("port").asInt()).isEqualTo(33007);
+        assertThat(strings(d1.get("devices"))).containsExactly("8", "9", "10", "11");
 
         JsonNode proxy = deployment.get("proxy");
         assertThat(proxy.get("address").asText()).isEqualTo("10.0.0.1");

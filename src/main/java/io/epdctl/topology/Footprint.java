@@ -1,0 +1,56 @@
+package io.epdctl.topology;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What one node, or the proxy, takes from the machines, per host: the one derivation of ports and NPUs
+ * that validation, {@code check}, the plan of {@code up} and the rendered launch all read. Today every
+ * node runs on one host; a data-parallel group across hosts, one process per rank, or a connector whose
+ * prefill side binds ports extends this function, and its users follow.
+ */
+public record Footprint(String name, List<Placement> placements) {
+
+    public Footprint {
+        placements = List.copyOf(placements);
+    }
+
+    /**
+     * A node's footprint. Works on a validator's draft too: {@code kvTransfer} may be null there, and the
+     * node's host need not exist (the placement only names it).
+     *
+     * <p>Only the decode side of MooncakeLayerwiseConnector binds: ZMQ on {@code kv_port + dp_rank * tp +
+     * tp_rank} for every rank, so a decode node listens on {@code [kv_port, kv_port + tp * dp)}, from its
+     * own {@code kv-port} or else the deployment's. Prefill nodes only connect.
+     */
+    public static Footprint of(Node node, KvTransfer kvTransfer) {
+        List<Listener> listeners = new ArrayList<>();
+        listeners.add(Listener.http(node.port()));
+        if (node.role() == Role.DECODE && kvTransfer != null) {
+            int first = node.kvPort() != null ? node.kvPort() : kvTransfer.kvPort();
+            listeners.add(new Listener(Listener.Kind.KV, first, first + node.ranks() - 1));
+        }
+        return new Footprint(node.name(), List.of(new Placement(node.host(), listeners, node.devices())));
+    }
+
+    /** The proxy listens on its port and holds no NPU. */
+    public static Footprint ofProxy(ProxySpec proxy) {
+        return new Footprint("proxy", List.of(new Placement(proxy.host(), List.of(Listener.http(proxy.port())), List.of())));
+    }
+
+    /**
+     * The placement of a process that runs on one host, which every node and the proxy is today (one
+     * process per node); a footprint over several hosts has to be launched per placement.
+     */
+    public Placement placement() {
+        if (placements.size() != 1) {
+            throw new IllegalStateException(name + " runs on " + placements.size() + " hosts, not one");
+        }
+        return placements.get(0);
+    }
+
+    /** The placements on {@code host} (none when the node does not run there). */
+    public List<Placement> on(String host) {
+        return placements.stream().filter(placement -> placement.host().equals(host)).toList();
+    }
+}

@@ -1,0 +1,28 @@
+package io.epdctl.topology;
+
+import java.util.List;
+import java.util.stream.IntStream;
+
+/**
+ * Ports one process listens on, {@code first} to {@code last} inclusive. A decode node's KV listener has
+ * one port per rank: rank (dp_rank, tp_rank) binds {@code first + dp_rank * tp + tp_rank}.
+ */
+public record Listener(Kind kind, int first, int last) {
+
+    /** What listens: the node's (or the proxy's) HTTP server, or the KV connector's ZMQ sockets. */
+    public enum Kind { HTTP, KV }
+
+    public Listener {
+        if (last < first) {
+            throw new IllegalArgumentException("listener " + kind + " ends (" + last + ") before it starts (" + first + ")");
+        }
+    }
+
+    public static Listener http(int port) {
+        return new Listener(Kind.HTTP, port, port);
+    }
+
+    public List<Integer> ports() {
+        return IntStream.rangeClosed(first, last).boxed().toList();
+    }
+}
