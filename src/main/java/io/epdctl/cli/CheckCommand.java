@@ -1,6 +1,7 @@
 package io.epdctl.cli;
 
 import io.epdctl.transport.HostConnections;
+import io.epdctl.lifecycle.HostTargets;
 import io.epdctl.lifecycle.Preflight;
 import io.epdctl.topology.Topology;
 import java.io.PrintWriter;
@@ -34,7 +35,7 @@ public final class CheckCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Topology topology = topologyFile.load(spec.commandLine().getErr());
         List<Preflight.Finding> findings;
-        try (HostConnections connections = connectionOptions.open(topology.hosts().values())) {
+        try (HostConnections connections = connectionOptions.open(HostTargets.fromTopology(topology.hosts().values()))) {
             findings = new Preflight(topology, connections).run();
         }
         for (Preflight.Finding finding : findings) {

@@ -1,7 +1,7 @@
 package io.epdctl.cli;
 
 import io.epdctl.transport.HostConnections;
-import io.epdctl.topology.Host;
+import io.epdctl.transport.HostTarget;
 import io.epdctl.transport.SshOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,7 +27,7 @@ public final class ConnectionOptions {
     Path sshConfig;
 
     /** Opens one transport per host, all at once; unreachable hosts are reported by the caller. */
-    public HostConnections open(Collection<Host> hosts) {
+    public HostConnections open(Collection<HostTarget> hosts) {
         SshOptions options = sshOptions();
         try {
             return HostConnections.open(hosts, options);

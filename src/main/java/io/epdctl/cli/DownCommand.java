@@ -1,6 +1,7 @@
 package io.epdctl.cli;
 
 import io.epdctl.transport.HostConnections;
+import io.epdctl.lifecycle.HostTargets;
 import io.epdctl.lifecycle.ProcessControl;
 import io.epdctl.lifecycle.Teardown;
 import io.epdctl.state.DeploymentState;
@@ -63,7 +64,7 @@ public final class DownCommand implements Callable<Integer> {
             }
             DeploymentState state = recorded.get();
             err.println("epdctl: stopping " + deployment);
-            try (HostConnections connections = connectionOptions.open(state.hosts().values())) {
+            try (HostConnections connections = connectionOptions.open(HostTargets.fromState(state.hosts().values()))) {
                 ProcessControl control = new ProcessControl(connections);
                 Teardown.Result result = new Teardown(control, err, grace).stop(state, state.processes());
                 if (purgeEcCache) {

@@ -1,6 +1,7 @@
 package io.epdctl.cli;
 
 import io.epdctl.transport.HostConnections;
+import io.epdctl.lifecycle.HostTargets;
 import io.epdctl.lifecycle.ProcessControl;
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.ProcessRecord;
@@ -58,7 +59,7 @@ public final class LogsCommand implements Callable<Integer> {
                 "deployment " + name + " has no node " + node + "; it has: "
                         + String.join(", ", state.processes().stream().map(ProcessRecord::name).toList())));
         PrintWriter out = spec.commandLine().getOut();
-        try (HostConnections connections = connectionOptions.open(List.of(state.hosts().get(process.host())))) {
+        try (HostConnections connections = connectionOptions.open(List.of(HostTargets.target(state.hosts().get(process.host()))))) {
             try (WriterStream sink = new WriterStream(out); WriterStream errors = new WriterStream(spec.commandLine().getErr())) {
                 int exit = new ProcessControl(connections).streamLog(process, lines, follow, sink, errors);
                 return exit == 0 ? ExitCodes.OK : ExitCodes.FAILURE;

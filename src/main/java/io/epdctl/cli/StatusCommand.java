@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.epdctl.transport.HostConnections;
+import io.epdctl.lifecycle.HostTargets;
 import io.epdctl.lifecycle.NodeProbe;
 import io.epdctl.lifecycle.ProcessControl;
 import io.epdctl.lifecycle.StatusReport;
@@ -54,7 +55,7 @@ public final class StatusCommand implements Callable<Integer> {
         StateStore store = stateOptions.store();
         String deployment = name.resolve(store);
         DeploymentState state = StateOptions.recorded(store, deployment);
-        try (HostConnections connections = connectionOptions.open(state.hosts().values())) {
+        try (HostConnections connections = connectionOptions.open(HostTargets.fromState(state.hosts().values()))) {
             StatusReport report = new StatusReport(new ProcessControl(connections), new NodeProbe(Duration.ofSeconds(1)));
             while (true) {
                 List<StatusReport.Row> rows = report.rows(state);

@@ -2,6 +2,7 @@ package io.epdctl.cli;
 
 import io.epdctl.lifecycle.Deployer;
 import io.epdctl.lifecycle.DeploymentException;
+import io.epdctl.lifecycle.HostTargets;
 import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.LaunchPlan;
 import io.epdctl.lifecycle.NodeProbe;
@@ -10,8 +11,8 @@ import io.epdctl.lifecycle.RunDirectories;
 import io.epdctl.render.DeploymentRenderer;
 import io.epdctl.shell.Shell;
 import io.epdctl.state.StateStore;
-import io.epdctl.topology.Host;
 import io.epdctl.topology.Topology;
+import io.epdctl.transport.HostTarget;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -87,8 +88,10 @@ public final class UpCommand implements Callable<Integer> {
             return ExitCodes.OK;
         }
         try (StateStore.DeploymentLock lock = store.lock(topology.name())) {
-            Map<String, Host> hosts = new LinkedHashMap<>(topology.hosts());
-            store.read(topology.name()).ifPresent(previous -> previous.hosts().forEach(hosts::putIfAbsent));
+            Map<String, HostTarget> hosts = new LinkedHashMap<>();
+            topology.hosts().forEach((name, host) -> hosts.put(name, HostTargets.target(host)));
+            store.read(topology.name()).ifPresent(previous ->
+                    previous.hosts().forEach((name, host) -> hosts.putIfAbsent(name, HostTargets.target(host))));
             try (HostConnections connections = connectionOptions.open(hosts.values())) {
                 connections.failures().forEach((host, why) -> err.println("epdctl: " + why.getMessage()));
                 usedHostsReachable(topology, connections);

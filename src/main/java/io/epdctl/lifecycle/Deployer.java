@@ -1,9 +1,9 @@
 package io.epdctl.lifecycle;
 
 import io.epdctl.state.DeploymentState;
+import io.epdctl.state.HostRecord;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.state.StateStore;
-import io.epdctl.topology.Host;
 import io.epdctl.topology.Node;
 import io.epdctl.topology.Role;
 import io.epdctl.topology.Topology;
@@ -259,13 +259,13 @@ public final class Deployer {
 
     private DeploymentState emptyState() {
         return new DeploymentState(topology.name(), topologyFile.toAbsolutePath().toString(), topology.servedModelName(),
-                topology.ecTransfer().sharedStoragePath(), topology.hosts(), List.of(), Instant.now());
+                topology.ecTransfer().sharedStoragePath(), HostTargets.records(topology.hosts()), List.of(), Instant.now());
     }
 
     /** The previous state, with the hosts it knows and the current topology's (new hosts may have been added). */
     private DeploymentState withHosts(DeploymentState previous) {
-        Map<String, Host> hosts = new LinkedHashMap<>(previous.hosts());
-        hosts.putAll(topology.hosts());
+        Map<String, HostRecord> hosts = new LinkedHashMap<>(previous.hosts());
+        hosts.putAll(HostTargets.records(topology.hosts()));
         return new DeploymentState(previous.deployment(), topologyFile.toAbsolutePath().toString(),
                 topology.servedModelName(), topology.ecTransfer().sharedStoragePath(), hosts, previous.processes(), Instant.now());
     }

@@ -1,6 +1,5 @@
 package io.epdctl.state;
 
-import io.epdctl.topology.Host;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +15,7 @@ public record DeploymentState(
         String topologyFile,
         String servedModelName,
         String ecDirectory,
-        Map<String, Host> hosts,
+        Map<String, HostRecord> hosts,
         List<ProcessRecord> processes,
         Instant updatedAt) {
 

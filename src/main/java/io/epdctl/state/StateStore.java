@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -23,12 +24,12 @@ import java.util.stream.Stream;
 
 /**
  * Deployment state on the machine epdctl runs on: {@code ROOT/NAME/state.json}, written atomically (a
- * crash leaves the old or the new file, never half of one), and {@code ROOT/NAME/lock}, held by the one
+ * crash leaves the old or the new file, never half of one) with its format version (see {@link StateFormat}), and {@code ROOT/NAME/lock}, held by the one
  * epdctl process acting on that deployment.
  */
 public final class StateStore {
     private final Path root;
-    /** Records as their components only: helpers such as {@code Host.isLocal()} are not state. */
+    /** Records as their components only: helpers such as {@code ProcessRecord.isProxy()} are not state. */
     private final ObjectMapper json = JsonMapper.builder()
             .addModule(new JavaTimeModule())
             .disable(MapperFeature.AUTO_DETECT_IS_GETTERS)
@@ -71,12 +72,20 @@ public final class StateStore {
         return new DeploymentLock(channel, lock);
     }
 
+    /**
+     * The deployment's state, brought up to the current format when an older epdctl wrote it; a newer or
+     * unknown format is a {@link StateFormatException}.
+     */
     public Optional<DeploymentState> read(String deployment) throws IOException {
         Path file = stateFile(deployment);
         if (!Files.exists(file)) {
             return Optional.empty();
         }
-        return Optional.of(json.readValue(file.toFile(), DeploymentState.class));
+        if (!(json.readTree(file.toFile()) instanceof ObjectNode tree)) {
+            throw new StateFormatException(file + " is not an epdctl state file (no JSON object): move it away (or remove "
+                    + "it) once nothing of the deployment runs");
+        }
+        return Optional.of(json.treeToValue(StateFormat.upgrade(file, tree), DeploymentState.class));
     }
 
     public void write(DeploymentState state) throws IOException {
@@ -84,7 +93,9 @@ public final class StateStore {
         Files.createDirectories(file.getParent());
         Path temporary = Files.createTempFile(file.getParent(), "state", ".tmp");
         try {
-            json.writeValue(temporary.toFile(), state);
+            ObjectNode tree = json.createObjectNode().put(StateFormat.FIELD, StateFormat.CURRENT);
+            tree.setAll((ObjectNode) json.valueToTree(state));
+            json.writeValue(temporary.toFile(), tree);
             try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
                 channel.force(true);
             }

@@ -1,6 +1,5 @@
 package io.epdctl.transport;
 
-import io.epdctl.topology.Host;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -14,7 +13,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * One open {@link Transport} per host of a topology, opened in parallel: {@link LocalTransport} for
+ * One open {@link Transport} per host of a deployment, opened in parallel: {@link LocalTransport} for
  * local hosts, {@link SshTransport} for the rest. A host that cannot be reached is remembered with
  * the reason, so that work on the other hosts goes on and the caller can report it.
  */
@@ -28,7 +27,7 @@ public final class HostConnections implements AutoCloseable {
     }
 
     /** Connects to every host at once; returns when each has connected or failed. */
-    public static HostConnections open(Collection<Host> hosts, SshOptions options) throws InterruptedException {
+    public static HostConnections open(Collection<HostTarget> hosts, SshOptions options) throws InterruptedException {
         Map<String, Transport> open = new LinkedHashMap<>();
         Map<String, TransportException> failed = new LinkedHashMap<>();
         if (hosts.isEmpty()) {
@@ -40,11 +39,11 @@ public final class HostConnections implements AutoCloseable {
             return thread;
         });
         try {
-            Map<Host, Future<Transport>> pending = new LinkedHashMap<>();
-            for (Host host : hosts) {
+            Map<HostTarget, Future<Transport>> pending = new LinkedHashMap<>();
+            for (HostTarget host : hosts) {
                 pending.put(host, pool.submit(() -> connect(host, options)));
             }
-            for (Map.Entry<Host, Future<Transport>> entry : pending.entrySet()) {
+            for (Map.Entry<HostTarget, Future<Transport>> entry : pending.entrySet()) {
                 String name = entry.getKey().name();
                 try {
                     open.put(name, entry.getValue().get());
@@ -63,8 +62,8 @@ public final class HostConnections implements AutoCloseable {
         return new HostConnections(open, failed);
     }
 
-    private static Transport connect(Host host, SshOptions options) throws TransportException {
-        return host.isLocal() ? new LocalTransport(host.name()) : SshTransport.connect(host, options);
+    private static Transport connect(HostTarget host, SshOptions options) throws TransportException {
+        return host.local() ? new LocalTransport(host.name()) : SshTransport.connect(host, options);
     }
 
     /** The host's transport, or empty when it could not be reached (see {@link #failure}). */
@@ -86,7 +85,7 @@ public final class HostConnections implements AutoCloseable {
         return Optional.ofNullable(failed.get(host));
     }
 
-    /** The hosts that could not be reached, in topology order, with why. */
+    /** The hosts that could not be reached, in the order given, with why. */
     public Map<String, TransportException> failures() {
         return Collections.unmodifiableMap(failed);
     }

@@ -2,7 +2,6 @@ package io.epdctl.transport;
 
 import com.jcraft.jsch.ConfigRepository;
 import com.jcraft.jsch.OpenSSHConfig;
-import io.epdctl.topology.Host;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,8 +12,9 @@ import java.util.Set;
 import java.util.function.Function;
 
 /**
- * Where and as whom to log in to one host: the topology's settings first, then the ssh_config files
- * (looked up by the host's address, as {@code ssh ADDRESS} would), then OpenSSH's defaults.
+ * Where and as whom to log in to one host, resolved from its {@link HostTarget}: the settings it carries
+ * (the topology's) first, then the ssh_config files (looked up by the host's address, as {@code ssh ADDRESS}
+ * would), then OpenSSH's defaults.
  *
  * @param host             the host's name in the topology, for messages
  * @param connectAddress   the address to open the TCP connection to (the config's HostName, else the address)
@@ -30,7 +30,7 @@ record SshTarget(
         boolean identityRequired,
         boolean hashKnownHosts) {
 
-    static SshTarget resolve(Host host, SshOptions options) throws TransportException {
+    static SshTarget resolve(HostTarget host, SshOptions options) throws TransportException {
         List<ConfigRepository.Config> configs = new ArrayList<>();
         for (Path file : options.existingSshConfigs()) {
             try {

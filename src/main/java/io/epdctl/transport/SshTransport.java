@@ -5,7 +5,6 @@ import com.jcraft.jsch.JSch;
 import com.jcraft.jsch.JSchException;
 import com.jcraft.jsch.Session;
 import io.epdctl.shell.Shell;
-import io.epdctl.topology.Host;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.FilterOutputStream;
@@ -35,24 +34,24 @@ public final class SshTransport implements Transport {
     private static final int KEEPALIVE_MILLIS = 15_000;
     private static final int KEEPALIVE_MAX_MISSED = 4;
 
-    private final Host host;
+    private final HostTarget host;
     private final SshOptions options;
     private final Semaphore commandSlots = new Semaphore(MAX_CONCURRENT_COMMANDS, true);
     private Session session; // guarded by this; replaced when the connection was lost
     private boolean closed; // guarded by this
 
-    private SshTransport(Host host, SshOptions options, Session session) {
+    private SshTransport(HostTarget host, SshOptions options, Session session) {
         this.host = host;
         this.options = options;
         this.session = session;
     }
 
     /** Opens the connection and logs in; every failure is a {@link TransportException} that says why. */
-    public static SshTransport connect(Host host, SshOptions options) throws TransportException {
+    public static SshTransport connect(HostTarget host, SshOptions options) throws TransportException {
         return new SshTransport(host, options, openSession(host, options));
     }
 
-    private static Session openSession(Host host, SshOptions options) throws TransportException {
+    private static Session openSession(HostTarget host, SshOptions options) throws TransportException {
         SshTarget target = SshTarget.resolve(host, options);
         SshIdentities identities = SshIdentities.load(target, options);
         HostKeys hostKeys = new HostKeys(options.knownHosts(), options.acceptNewHostKeys(), target.hashKnownHosts());

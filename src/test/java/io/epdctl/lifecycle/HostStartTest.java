@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.testing.ProcessTable;
-import io.epdctl.topology.Host;
 import io.epdctl.transport.HostConnections;
+import io.epdctl.transport.HostTarget;
 import io.epdctl.transport.SshOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,7 +35,7 @@ class HostStartTest {
     }
 
     private ProcessControl.HostStart startHere(HostCommands.Preparation preparation, List<LaunchPlan.Launch> launches) throws Exception {
-        Host local = new Host("local", "127.0.0.1", Host.TransportKind.LOCAL, null, 22, null, null);
+        HostTarget local = HostTarget.local("local", "127.0.0.1");
         try (HostConnections connections = HostConnections.open(List.of(local), SshOptions.defaults())) {
             ProcessControl.HostStart result = new ProcessControl(connections).start("local", preparation, launches);
             started.addAll(result.started());

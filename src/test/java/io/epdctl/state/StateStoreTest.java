@@ -3,25 +3,97 @@ package io.epdctl.state;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.epdctl.topology.Host;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.epdctl.testing.Cli;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class StateStoreTest {
+    /** A state file exactly as epdctl wrote it before state files had a format (its hosts were topology hosts). */
+    private static final String FORMAT_1 = """
+            {
+              "deployment" : "demo",
+              "topologyFile" : "/t.yaml",
+              "servedModelName" : "qwenvl",
+              "ecDirectory" : "/data/ec",
+              "hosts" : {
+                "local" : {
+                  "name" : "local",
+                  "address" : "127.0.0.1",
+                  "transport" : "LOCAL",
+                  "user" : null,
+                  "sshPort" : null,
+                  "identityFile" : null,
+                  "npus" : null
+                },
+                "npu-a" : {
+                  "name" : "npu-a",
+                  "address" : "192.0.2.10",
+                  "transport" : "SSH",
+                  "user" : "deploy",
+                  "sshPort" : 2222,
+                  "identityFile" : "/home/op/.ssh/id_ed25519",
+                  "npus" : 8
+                }
+              },
+              "processes" : [ {
+                "name" : "e0",
+                "role" : "encoder",
+                "host" : "local",
+                "address" : "127.0.0.1",
+                "port" : 23001,
+                "devices" : [ 0 ],
+                "extraPorts" : [ ],
+                "processGroup" : 4242,
+                "startTicks" : "123456",
+                "startedAt" : "2026-11-24T10:00:00Z",
+                "directory" : "/root/.epdctl/demo/run",
+                "specHash" : "abc"
+              }, {
+                "name" : "d0",
+                "role" : "decode",
+                "host" : "npu-a",
+                "address" : "192.0.2.10",
+                "port" : 33006,
+                "devices" : [ 4, 5 ],
+                "extraPorts" : [ 50001, 50002 ],
+                "processGroup" : 0,
+                "startTicks" : "",
+                "startedAt" : null,
+                "directory" : ".epdctl/run/demo",
+                "specHash" : "def"
+              } ],
+              "updatedAt" : "2026-11-24T10:00:01Z"
+            }
+            """;
+
     @TempDir
     Path root;
 
+    private static final HostRecord LOCAL = new HostRecord("local", "127.0.0.1", true, null, null, null);
+    private static final HostRecord NPU_A = new HostRecord("npu-a", "192.0.2.10", false, "deploy", 2222, "/home/op/.ssh/id_ed25519");
+    private static final ProcessRecord E0 = new ProcessRecord("e0", "encoder", "local", "127.0.0.1", 23001, List.of(0), List.of(),
+            4242, "123456", Instant.parse("2026-11-24T10:00:00Z"), "/root/.epdctl/demo/run", "abc");
+    private static final ProcessRecord D0 = new ProcessRecord("d0", "decode", "npu-a", "192.0.2.10", 33006, List.of(4, 5),
+            List.of(50001, 50002), 0, "", null, ".epdctl/run/demo", "def");
+
     private static DeploymentState state() {
-        Host host = new Host("local", "127.0.0.1", Host.TransportKind.LOCAL, null, null, null, null);
-        ProcessRecord e0 = new ProcessRecord("e0", "encoder", "local", "127.0.0.1", 23001, List.of(0), List.of(),
-                4242, "123456", Instant.parse("2026-11-24T10:00:00Z"), "/run/epdctl/demo", "abc");
-        return new DeploymentState("demo", "/t.yaml", "qwenvl", "/data/ec", Map.of("local", host), List.of(e0),
+        Map<String, HostRecord> hosts = new LinkedHashMap<>();
+        hosts.put("local", LOCAL);
+        hosts.put("npu-a", NPU_A);
+        return new DeploymentState("demo", "/t.yaml", "qwenvl", "/data/ec", hosts, List.of(E0, D0),
                 Instant.parse("2026-11-24T10:00:01Z"));
+    }
+
+    private Path stateFile() throws Exception {
+        return Files.createDirectories(root.resolve("demo")).resolve("state.json");
     }
 
     @Test
@@ -38,6 +110,83 @@ class StateStoreTest {
         store.delete("demo");
         assertThat(store.read("demo")).isEmpty();
         assertThat(store.deployments()).isEmpty();
+    }
+
+    @Test
+    void theFileSaysItsFormatFirstAndKeepsItsOwnHostRecords() throws Exception {
+        new StateStore(root).write(state());
+
+        String text = Files.readString(stateFile());
+        JsonNode file = new ObjectMapper().readTree(text);
+
+        assertThat(file.fieldNames().next()).isEqualTo("format");
+        assertThat(file.get("format").asInt()).isEqualTo(2);
+        assertThat(file.get("hosts").get("npu-a").toString()).isEqualTo("{\"name\":\"npu-a\",\"address\":\"192.0.2.10\","
+                + "\"local\":false,\"user\":\"deploy\",\"sshPort\":2222,\"identityFile\":\"/home/op/.ssh/id_ed25519\"}");
+    }
+
+    @Test
+    void aFileWithoutFormatIsReadAsFormat1AndWrittenBackAsTheCurrentOne() throws Exception {
+        Files.writeString(stateFile(), FORMAT_1);
+        StateStore store = new StateStore(root);
+
+        DeploymentState read = store.read("demo").orElseThrow();
+
+        assertThat(read).isEqualTo(state());
+        assertThat(Files.readString(stateFile())).as("reading changes nothing on disk").isEqualTo(FORMAT_1);
+        store.write(read.without("e0"));
+        assertThat(new ObjectMapper().readTree(stateFile().toFile()).get("format").asInt()).isEqualTo(2);
+        assertThat(store.read("demo").orElseThrow().processes()).containsExactly(D0);
+    }
+
+    @Test
+    void aNewerFormatIsRefusedAndLeftAlone() throws Exception {
+        String newer = FORMAT_1.replaceFirst("\\{", "{\n  \"format\" : 3,\n  \"replicas\" : {},");
+        Files.writeString(stateFile(), newer);
+
+        assertThatThrownBy(() -> new StateStore(root).read("demo"))
+                .isInstanceOf(StateFormatException.class)
+                .hasMessage(stateFile() + " has state format 3, newer than this epdctl reads (2): it was written by a newer "
+                        + "epdctl; run that one (its `down` stops the deployment)");
+        assertThat(Files.readString(stateFile())).isEqualTo(newer);
+    }
+
+    @Test
+    void anUnknownFormatIsRefused() throws Exception {
+        Files.writeString(stateFile(), "{\"format\": \"two\", \"deployment\": \"demo\"}");
+
+        assertThatThrownBy(() -> new StateStore(root).read("demo"))
+                .isInstanceOf(StateFormatException.class)
+                .hasMessage(stateFile() + " has an unknown state format \"two\"; it was not written by epdctl: "
+                        + "move it away (or remove it) once nothing of the deployment runs");
+    }
+
+    @Test
+    void aFileWithoutFormatThatIsNoFormat1FileIsRefused() throws Exception {
+        Files.writeString(stateFile(), FORMAT_1.replace("\"transport\" : \"SSH\"", "\"transport\" : \"SCP\""));
+
+        assertThatThrownBy(() -> new StateStore(root).read("demo"))
+                .isInstanceOf(StateFormatException.class)
+                .hasMessage(stateFile() + " has no format version, as epdctl's state files before format 2, but cannot be "
+                        + "read as one (host npu-a has no transport LOCAL or SSH): move it away (or remove it) once nothing "
+                        + "of the deployment runs");
+        Files.writeString(stateFile(), "[1, 2]");
+        assertThatThrownBy(() -> new StateStore(root).read("demo"))
+                .isInstanceOf(StateFormatException.class)
+                .hasMessageStartingWith(stateFile() + " is not an epdctl state file (no JSON object)");
+    }
+
+    @Test
+    void theCommandsNameTheRefusedFile() throws Exception {
+        Files.writeString(stateFile(), FORMAT_1.replaceFirst("\\{", "{\n  \"format\" : 7,"));
+
+        for (String command : List.of("status", "down", "logs")) {
+            Cli.Result result = command.equals("logs")
+                    ? Cli.run("logs", "e0", "-d", "demo", "--state-dir", root.toString())
+                    : Cli.run(command, "demo", "--state-dir", root.toString());
+            assertThat(result.exitCode()).as(result.toString()).isEqualTo(1);
+            assertThat(result.err()).as(command).contains(stateFile() + " has state format 7, newer than this epdctl reads (2)");
+        }
     }
 
     @Test

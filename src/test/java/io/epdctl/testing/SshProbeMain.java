@@ -1,6 +1,6 @@
 package io.epdctl.testing;
 
-import io.epdctl.topology.Host;
+import io.epdctl.transport.HostTarget;
 import io.epdctl.transport.SshOptions;
 import io.epdctl.transport.SshTransport;
 import io.epdctl.transport.TransportException;
@@ -18,7 +18,7 @@ public final class SshProbeMain {
     }
 
     public static void main(String[] args) {
-        Host host = new Host("probe", args[0], Host.TransportKind.SSH, args[2], Integer.parseInt(args[1]), null, null);
+        HostTarget host = new HostTarget("probe", args[0], false, args[2], Integer.parseInt(args[1]), null);
         SshOptions options = new SshOptions(Path.of(args[3]), false, List.of(), args[4], List.of(), Duration.ofSeconds(10));
         try (SshTransport transport = SshTransport.connect(host, options)) {
             System.out.print(transport.run("id -un", Duration.ofSeconds(30)).stdout());

@@ -1,6 +1,6 @@
 package io.epdctl.testing;
 
-import io.epdctl.topology.Host;
+import io.epdctl.transport.HostTarget;
 import io.epdctl.transport.SshOptions;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -125,10 +125,9 @@ public final class SshServer implements AutoCloseable {
         return line[1];
     }
 
-    /** A topology host for this server that logs in with {@code identityFile} (null: from options/config). */
-    public Host host(String name, Path identityFile) {
-        return new Host(name, address, Host.TransportKind.SSH, user(), port,
-                identityFile == null ? null : identityFile.toString(), null);
+    /** A transport target for this server that logs in with {@code identityFile} (null: from options/config). */
+    public HostTarget host(String name, Path identityFile) {
+        return new HostTarget(name, address, false, user(), port, identityFile == null ? null : identityFile.toString());
     }
 
     /** Options that read nothing of the user's own ~/.ssh: this server's known_hosts, no agent, no config. */

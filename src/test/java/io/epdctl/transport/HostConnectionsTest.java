@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SshServer;
-import io.epdctl.topology.Host;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -31,11 +30,11 @@ class HostConnectionsTest {
                     Files.readString(first.knownHosts()) + Files.readString(second.knownHosts()));
             Files.writeString(second.dir().resolve("authorized_keys"),
                     Files.readString(first.ed25519Key().resolveSibling("id_ed25519.pub")));
-            List<Host> hosts = List.of(
-                    new Host("here", "127.0.0.1", Host.TransportKind.LOCAL, null, null, null, null),
+            List<HostTarget> hosts = List.of(
+                    HostTarget.local("here", "127.0.0.1"),
                     first.host("gpu1", first.ed25519Key()),
                     second.host("gpu2", first.ed25519Key()),
-                    new Host("gpu3", "127.0.0.5", Host.TransportKind.SSH, first.user(), closedPort, first.ed25519Key().toString(), null));
+                    new HostTarget("gpu3", "127.0.0.5", false, first.user(), closedPort, first.ed25519Key().toString()));
 
             try (HostConnections connections = HostConnections.open(hosts, first.options())) {
                 assertThat(connections.require("here")).isInstanceOf(LocalTransport.class);

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SshAgent;
 import io.epdctl.testing.SshServer;
-import io.epdctl.topology.Host;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -52,7 +51,7 @@ class SshTransportTest {
         assertThat(ProcessTable.killSurvivors(server::sessionProcesses)).isEmpty();
     }
 
-    private SshTransport connect(Host host, SshOptions options) throws TransportException {
+    private SshTransport connect(HostTarget host, SshOptions options) throws TransportException {
         SshTransport transport = SshTransport.connect(host, options);
         opened.add(transport);
         return transport;
@@ -131,7 +130,7 @@ class SshTransportTest {
                 ""));
         SshOptions options = new SshOptions(server.knownHosts(), false, List.of(config), null,
                 List.of(server.ed25519Key()), Duration.ofSeconds(10));
-        Host bare = new Host("box", "gpu-box", Host.TransportKind.SSH, null, null, null, null);
+        HostTarget bare = new HostTarget("box", "gpu-box", false, null, null, null);
 
         SshTransport transport = connect(bare, options);
 
@@ -260,7 +259,7 @@ class SshTransportTest {
             probe.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.2"), 0));
             closedPort = probe.getLocalPort();
         }
-        Host host = new Host("gpu1", "127.0.0.2", Host.TransportKind.SSH, server.user(), closedPort, server.ed25519Key().toString(), null);
+        HostTarget host = new HostTarget("gpu1", "127.0.0.2", false, server.user(), closedPort, server.ed25519Key().toString());
 
         assertThatThrownBy(() -> connect(host, server.options()))
                 .hasMessage("gpu1 (" + server.user() + "@127.0.0.2:" + closedPort + "): connection refused: no SSH server listens on port " + closedPort);
@@ -268,7 +267,7 @@ class SshTransportTest {
 
     @Test
     void anUnresolvableNameSaysSo() {
-        Host host = new Host("gpu1", "no-such-host.invalid", Host.TransportKind.SSH, "root", 22, server.ed25519Key().toString(), null);
+        HostTarget host = new HostTarget("gpu1", "no-such-host.invalid", false, "root", 22, server.ed25519Key().toString());
 
         assertThatThrownBy(() -> connect(host, server.options()))
                 .hasMessage("gpu1 (root@no-such-host.invalid:22): cannot resolve the host name no-such-host.invalid (DNS)");
@@ -279,7 +278,7 @@ class SshTransportTest {
         // Accepts TCP connections (in the kernel's backlog) and never speaks SSH.
         try (ServerSocket silent = new ServerSocket()) {
             silent.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.2"), 0));
-            Host host = new Host("gpu1", "127.0.0.2", Host.TransportKind.SSH, "root", silent.getLocalPort(), server.ed25519Key().toString(), null);
+            HostTarget host = new HostTarget("gpu1", "127.0.0.2", false, "root", silent.getLocalPort(), server.ed25519Key().toString());
             SshOptions impatient = new SshOptions(server.knownHosts(), false, List.of(), null, List.of(), Duration.ofSeconds(1));
 
             assertThatThrownBy(() -> connect(host, impatient))
