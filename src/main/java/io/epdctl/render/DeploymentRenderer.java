@@ -53,10 +53,10 @@ public final class DeploymentRenderer {
     }
 
     private LaunchSpec node(Node node) {
-        Host host = topology.hostOf(node);
         Placement placement = topology.footprint(node).placement();
+        Host host = topology.hosts().get(placement.host());
         Map<String, String> env = new LinkedHashMap<>();
-        env.put(Node.DEVICES_VARIABLE, node.devices().stream().map(String::valueOf).collect(Collectors.joining(",")));
+        env.put(Node.DEVICES_VARIABLE, placement.npus().stream().map(String::valueOf).collect(Collectors.joining(",")));
         env.putAll(topology.vllm().env());
         env.putAll(node.env());
 
