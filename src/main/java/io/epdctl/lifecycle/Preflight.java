@@ -62,17 +62,18 @@ public final class Preflight {
         }
         List<Node> nodes = topology.nodes().stream().filter(node -> node.host().equals(host)).toList();
         boolean proxyHere = topology.proxy().host().equals(host);
+        List<Footprint> footprints = topology.footprints();
         try {
             if (!nodes.isEmpty()) {
                 findings.add(commandPresent(transport, host, topology.vllm().setup(), topology.vllm().command()));
                 findings.add(modelPresent(transport, host));
-                findings.addAll(npus(transport, host, topology.footprints()));
+                findings.addAll(npus(transport, host, footprints));
                 findings.add(ecWritable(transport, host));
             }
             if (proxyHere) {
                 findings.add(proxyRunnable(transport, host));
             }
-            findings.add(portsFree(transport, host, topology.footprints()));
+            findings.add(portsFree(transport, host, footprints));
         } catch (TransportException e) {
             findings.add(new Finding(host, "commands", Level.FAILED, e.getMessage()));
         }
