@@ -2,7 +2,6 @@ package io.epdctl.testing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -158,13 +157,9 @@ public final class SimNode implements AutoCloseable {
         }
     }
 
-    /** A port nobody listens on right now. */
+    /** A port nobody listens on right now, below the kernel's ephemeral range (see {@link FreePorts}). */
     public static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return FreePorts.pick();
     }
 
     /** Waits for the readiness line; throws with the log when the process exits first or never gets ready. */

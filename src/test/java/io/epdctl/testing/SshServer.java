@@ -3,9 +3,7 @@ package io.epdctl.testing;
 import io.epdctl.transport.HostTarget;
 import io.epdctl.transport.SshOptions;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -222,11 +220,8 @@ public final class SshServer implements AutoCloseable {
         throw last;
     }
 
-    private int freePort() throws IOException {
-        try (ServerSocket probe = new ServerSocket()) {
-            probe.bind(new InetSocketAddress(InetAddress.getByName(address), 0));
-            return probe.getLocalPort();
-        }
+    private int freePort() {
+        return FreePorts.pick(address);
     }
 
     private void launch(int port) throws IOException, InterruptedException {
