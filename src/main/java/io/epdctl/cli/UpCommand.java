@@ -2,13 +2,13 @@ package io.epdctl.cli;
 
 import io.epdctl.lifecycle.Deployer;
 import io.epdctl.lifecycle.DeploymentException;
+import io.epdctl.lifecycle.HostCommands;
 import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.LaunchPlan;
 import io.epdctl.lifecycle.NodeProbe;
 import io.epdctl.lifecycle.ProcessControl;
 import io.epdctl.lifecycle.RunDirectories;
 import io.epdctl.render.DeploymentRenderer;
-import io.epdctl.shell.Shell;
 import io.epdctl.state.StateStore;
 import io.epdctl.topology.Host;
 import io.epdctl.topology.Topology;
@@ -133,7 +133,7 @@ public final class UpCommand implements Callable<Integer> {
             out.println();
             out.println("# ==> " + record.name() + " (" + record.role() + ") on host " + record.host()
                     + ": " + record.script() + ", log " + record.log() + " <==");
-            out.println("# started as: cd " + Shell.quote(record.directory()) + " && setsid ./" + Shell.quote(record.name() + ".sh"));
+            out.println("# started as: " + HostCommands.launch(record));
             out.println(launch.script());
         }
     }
