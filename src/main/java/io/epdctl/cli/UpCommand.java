@@ -2,6 +2,7 @@ package io.epdctl.cli;
 
 import io.epdctl.lifecycle.Deployer;
 import io.epdctl.lifecycle.DeploymentException;
+import io.epdctl.lifecycle.HostCommands;
 import io.epdctl.lifecycle.HostTargets;
 import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.LaunchPlan;
@@ -9,7 +10,6 @@ import io.epdctl.lifecycle.NodeProbe;
 import io.epdctl.lifecycle.ProcessControl;
 import io.epdctl.lifecycle.RunDirectories;
 import io.epdctl.render.DeploymentRenderer;
-import io.epdctl.shell.Shell;
 import io.epdctl.state.StateStore;
 import io.epdctl.topology.Topology;
 import io.epdctl.transport.HostTarget;
@@ -136,7 +136,7 @@ public final class UpCommand implements Callable<Integer> {
             out.println();
             out.println("# ==> " + record.name() + " (" + record.role() + ") on host " + record.host()
                     + ": " + record.script() + ", log " + record.log() + " <==");
-            out.println("# started as: cd " + Shell.quote(record.directory()) + " && setsid ./" + Shell.quote(record.name() + ".sh"));
+            out.println("# started as: " + HostCommands.launch(record));
             out.println(launch.script());
         }
     }

@@ -4,14 +4,20 @@ import static io.epdctl.shell.Shell.quote;
 
 import io.epdctl.state.ProcessRecord;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * The shell text epdctl runs on a host, through any transport. Each operation is one command, so that a
- * slow link costs one round trip per host and step. Every value is quoted.
+ * The shell text epdctl runs on a host, through any transport ({@link ProcessControl} runs it), and the
+ * reading of what it prints. Each operation is one command, so that a slow link costs one round trip per
+ * host and step. Every value is quoted. What epdctl reads back is printed as report lines ({@link #REPORT}):
+ * whatever else a command prints (a setup line of the topology that echoes) is not taken for data.
  */
-final class HostCommands {
+public final class HostCommands {
+    /** The first word of every line epdctl reads back from its commands; see {@link #reports}. */
+    static final String REPORT = "@epdctl";
 
     /**
      * Shell functions the probe and stop commands share. {@code epd_members PGID}: the live (non-zombie)
@@ -33,8 +39,11 @@ final class HostCommands {
             }
             """;
 
-    /** Prints {@code $pid} and its start time in clock ticks since boot, read by {@link ProcessControl}. */
-    private static final String PRINT_PID_AND_TICKS = "echo \"$pid $(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null || echo 0)\"\n";
+    /** Reports {@code $pid} and its start time in clock ticks since boot as {@code started NAME PID TICKS}. */
+    private static String reportPid(ProcessRecord node) {
+        return "echo " + quote(REPORT + " started") + " " + quote(node.name())
+                + " \"$pid $(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null || echo 0)\"\n";
+    }
 
     private HostCommands() {
     }
@@ -49,8 +58,8 @@ final class HostCommands {
      * (atomically, executable; a failure there starts nothing). Then each node starts in a new session
      * (so its own process group), detached from this command, stdin from /dev/null, output appended to
      * its log (the previous run's log is kept as .log.1). A wrapper shell leads the group: it writes its
-     * pid first and the script's exit status last, so a crash is seen with its status. Prints
-     * {@code NAME PID TICKS} for each node that started.
+     * pid first and the script's exit status last, so a crash is seen with its status. Reports
+     * {@code started NAME PID TICKS} for each node that started.
      */
     static String startProgram(Preparation preparation, List<LaunchPlan.Launch> launches) {
         StringBuilder program = new StringBuilder("set -e\n");
@@ -71,12 +80,7 @@ final class HostCommands {
         }
         program.append("set +e\n");
         for (LaunchPlan.Launch launch : launches) {
-            ProcessRecord node = launch.record();
-            String name = quote(node.name());
-            program.append("(cd -- ").append(quote(node.directory())).append(" && rm -f -- ").append(name).append(".pid ").append(name).append(".exit")
-                    .append(" && { if [ -e ").append(name).append(".log ]; then mv -f -- ").append(name).append(".log ").append(name).append(".log.1; fi; }")
-                    .append(" && { setsid sh -c 'echo $$ > \"$1.pid\"; \"./$1.sh\"; echo $? > \"$1.exit\"' sh ").append(name)
-                    .append(" < /dev/null >> ").append(name).append(".log 2>&1 & })\n");
+            program.append(launch(launch.record())).append('\n');
         }
         program.append("i=0\n");
         for (LaunchPlan.Launch launch : launches) {
@@ -84,11 +88,24 @@ final class HostCommands {
             String pidFile = quote(node.pidFile());
             // One deadline for all: the nodes started at once.
             program.append("while [ ! -s ").append(pidFile).append(" ] && [ $i -lt 1000 ]; do i=$((i + 1)); sleep 0.01; done\n")
-                    .append("if pid=$(cat -- ").append(pidFile).append(" 2>/dev/null) && [ -n \"$pid\" ]; then printf '%s ' ")
-                    .append(quote(node.name())).append("; ").append(PRINT_PID_AND_TICKS)
+                    .append("if pid=$(cat -- ").append(pidFile).append(" 2>/dev/null) && [ -n \"$pid\" ]; then ").append(reportPid(node))
                     .append("else echo ").append(quote(node.name() + ": no pid file after 10 s")).append(" >&2; fi\n");
         }
         return program.toString();
+    }
+
+    /**
+     * How one node is started, as one line (also what {@code up --dry-run} shows): in its directory, the
+     * previous run's pid and exit files removed and its log kept as .log.1, then the script in a new session
+     * behind a wrapper shell that writes its pid first and the script's exit status last, detached from
+     * this command, stdin from /dev/null, output appended to its log. The script is there already.
+     */
+    public static String launch(ProcessRecord node) {
+        String name = quote(node.name());
+        return "(cd -- " + quote(node.directory()) + " && rm -f -- " + name + ".pid " + name + ".exit"
+                + " && { if [ -e " + name + ".log ]; then mv -f -- " + name + ".log " + name + ".log.1; fi; }"
+                + " && { setsid sh -c 'echo $$ > \"$1.pid\"; \"./$1.sh\"; echo $? > \"$1.exit\"' sh " + name
+                + " < /dev/null >> " + name + ".log 2>&1 & })";
     }
 
     /** A command that prepares a host before its nodes start, and what it does, for the message when it fails. */
@@ -105,15 +122,39 @@ final class HostCommands {
         return end;
     }
 
-    /** For a node whose start was interrupted: its pid and start ticks from its pid file, or nothing. */
+    /** For a node whose start was interrupted: its pid and start ticks from its pid file as {@link #startProgram} reports them, or nothing. */
     static String recoverPid(ProcessRecord node) {
-        return "pid=$(cat -- " + quote(node.pidFile()) + " 2>/dev/null) || exit 0\n"
-                + PRINT_PID_AND_TICKS;
+        return "pid=$(cat -- " + quote(node.pidFile()) + " 2>/dev/null) && [ -n \"$pid\" ] || exit 0\n"
+                + reportPid(node);
+    }
+
+    /** What {@link #startProgram} and {@link #recoverPid} reported: per node name, its pid and start ticks. */
+    static Map<String, PidAndTicks> startedPids(String output) {
+        Map<String, PidAndTicks> pids = new HashMap<>();
+        for (String report : reports(output, "started")) {
+            String[] fields = report.split(" ");
+            if (fields.length == 3 && fields[1].matches("\\d{1,18}")) {
+                pids.put(fields[0], new PidAndTicks(Long.parseLong(fields[1]), fields[2]));
+            }
+        }
+        return pids;
+    }
+
+    record PidAndTicks(long pid, String ticks) {
     }
 
     /**
-     * One line per node: {@code NAME STATE [DETAIL]} (see {@link #FUNCTIONS}); with {@code scanLogs}, also
-     * {@code NAME fatal LINE} for a running node whose recent log shows a fatal error.
+     * The rest of each line of {@code output} that reports {@code kind} ({@code @epdctl KIND REST}); every
+     * other line is not epdctl's and is passed over.
+     */
+    static List<String> reports(String output, String kind) {
+        String prefix = REPORT + " " + kind + " ";
+        return output.lines().filter(line -> line.startsWith(prefix)).map(line -> line.substring(prefix.length())).toList();
+    }
+
+    /**
+     * One report per node: {@code state NAME STATE [DETAIL]} (see {@link #FUNCTIONS}); with {@code scanLogs},
+     * also {@code fatal NAME LINE} for a running node whose recent log shows a fatal error.
      */
     static String probe(List<ProcessRecord> nodes, boolean scanLogs) {
         StringBuilder script = new StringBuilder(FUNCTIONS);
@@ -121,27 +162,64 @@ final class HostCommands {
             String name = quote(node.name());
             script.append("s=$(epd_state ").append(node.processGroup()).append(' ').append(quote(node.startTicks()))
                     .append(' ').append(quote(node.exitFile())).append(")\n")
-                    .append("echo ").append(name).append(" \"$s\"\n");
+                    .append("echo ").append(quote(REPORT + " state")).append(' ').append(name).append(" \"$s\"\n");
             if (scanLogs) {
                 script.append("if [ \"$s\" = running ]; then f=$(tail -c 65536 -- ").append(quote(node.log()))
                         .append(" 2>/dev/null | grep -m 1 -F ").append(fatalPatterns()).append(" || true); ")
-                        .append("[ -z \"$f\" ] || echo ").append(name).append(" fatal \"$f\"; fi\n");
+                        .append("[ -z \"$f\" ] || echo ").append(quote(REPORT + " fatal")).append(' ').append(name).append(" \"$f\"; fi\n");
             }
         }
         return script.toString();
     }
 
+    /** What {@link #probe} reported, per node name; a fatal line is added to its node's state. */
+    static Map<String, ProcessState> states(String output) {
+        Map<String, ProcessState> states = new HashMap<>();
+        for (String report : reports(output, "state")) {
+            String[] fields = report.split(" ", 3);
+            if (fields.length >= 2) {
+                states.put(fields[0], state(fields));
+            }
+        }
+        for (String report : reports(output, "fatal")) {
+            String[] nameAndLine = report.split(" ", 2);
+            if (nameAndLine.length == 2) {
+                states.computeIfPresent(nameAndLine[0], (name, state) -> state.withFatalLine(nameAndLine[1]));
+            }
+        }
+        return states;
+    }
+
+    private static ProcessState state(String[] fields) {
+        return switch (fields[1]) {
+            case "running" -> ProcessState.of(ProcessState.Kind.RUNNING);
+            case "orphaned" -> ProcessState.of(ProcessState.Kind.ORPHANED);
+            case "reused" -> ProcessState.of(ProcessState.Kind.REUSED);
+            case "exited" -> new ProcessState(ProcessState.Kind.EXITED, exitCode(fields), null, null);
+            default -> ProcessState.of(ProcessState.Kind.GONE);
+        };
+    }
+
+    private static Integer exitCode(String[] fields) {
+        try {
+            return fields.length == 3 ? Integer.valueOf(fields[2].strip()) : null;
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
     /**
      * Stops a node's process group: SIGTERM, up to {@code grace} for it to go, then SIGKILL and up to 5 s
-     * more. Prints {@code OUTCOME [PIDS LEFT]}, OUTCOME being terminated, killed, or the state it was
-     * already in (exited, gone, reused: then nothing is signalled).
+     * more. Reports {@code stopped OUTCOME [PIDS LEFT]}, OUTCOME being terminated, killed, or the state it
+     * was already in (exited CODE, gone, reused: then nothing is signalled).
      */
     static String stop(ProcessRecord node, Duration grace) {
         long group = node.processGroup();
         long graceTenths = Math.max(1, grace.toMillis() / 100);
+        String report = "echo " + quote(REPORT + " stopped") + " ";
         return FUNCTIONS
                 + "s=$(epd_state " + group + " " + quote(node.startTicks()) + " " + quote(node.exitFile()) + ")\n"
-                + "case $s in exited*|gone|reused) echo \"$s\"; exit 0;; esac\n"
+                + "case $s in exited*|gone|reused) " + report + "\"$s\"; exit 0;; esac\n"
                 + "kill -TERM -" + group + " 2>/dev/null || true\n"
                 + "i=0\n"
                 + "while [ -n \"$(epd_members " + group + ")\" ] && [ $i -lt " + graceTenths + " ]; do sleep 0.1; i=$((i + 1)); done\n"
@@ -150,7 +228,7 @@ final class HostCommands {
                 + "  outcome=killed; kill -KILL -" + group + " 2>/dev/null || true\n"
                 + "  i=0; while [ -n \"$(epd_members " + group + ")\" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done\n"
                 + "fi\n"
-                + "echo $outcome $(epd_members " + group + ")\n";
+                + report + "$outcome $(epd_members " + group + ")\n";
     }
 
     /** The last {@code lines} lines of a log, and with {@code follow} what is appended after. */
@@ -165,10 +243,54 @@ final class HostCommands {
 
     /**
      * What {@code up} checks on a host before it starts anything there, in one round trip: the TCP tables,
-     * a {@link #SEPARATOR} line, then what {@link NpuSmi#COMMAND} prints.
+     * a {@link #SEPARATOR} line, then what {@link #npuSmi} prints.
      */
     static String hostCheck() {
-        return tcpTables() + "; echo " + SEPARATOR + "; " + NpuSmi.COMMAND;
+        return tcpTables() + "; echo " + SEPARATOR + "; " + npuSmi();
+    }
+
+    /** npu-smi's table, or a line saying it is not installed, or its error and a line saying it failed (read by {@link NpuSmi}). */
+    static String npuSmi() {
+        return "if command -v npu-smi >/dev/null 2>&1; then npu-smi info 2>&1 || echo " + quote(NpuSmi.FAILED)
+                + "; else echo " + quote(NpuSmi.ABSENT) + "; fi";
+    }
+
+    /**
+     * After the topology's setup lines, reports {@code path PATH} of {@code command}; fails if there is none.
+     * The report starts a line of its own, whatever the setup lines printed (perhaps without a final newline).
+     */
+    static String commandPath(List<String> setup, String command) {
+        return setupLines(setup) + "p=$(command -v " + quote(command) + ") && printf '\\n%s %s\\n' " + quote(REPORT + " path") + " \"$p\"";
+    }
+
+    /** Succeeds when, after the setup lines, {@code python} is a command and {@code script} is readable. */
+    static String proxyScriptRunnable(List<String> setup, String python, String script) {
+        return setupLines(setup) + "command -v " + quote(python) + " >/dev/null && test -r " + quote(script);
+    }
+
+    private static String setupLines(List<String> setup) {
+        return setup.stream().map(line -> line + "\n").collect(Collectors.joining());
+    }
+
+    static String exists(String path) {
+        return "test -e " + quote(path);
+    }
+
+    /** Succeeds when {@code directory} exists (it is created) and a file {@code probe} can be written there (it is removed again). */
+    static String writable(String directory, String probe) {
+        return "mkdir -p -- " + quote(directory) + " && : > " + quote(probe) + " && rm -f -- " + quote(probe);
+    }
+
+    static String writeFile(String path, String line) {
+        return "echo " + quote(line) + " > " + quote(path);
+    }
+
+    static String readFile(String path) {
+        return "cat -- " + quote(path);
+    }
+
+    static String removeFile(String path) {
+        return "rm -f -- " + quote(path);
     }
 
     static final String SEPARATOR = "--epdctl--";

@@ -1,6 +1,5 @@
 package io.epdctl.lifecycle;
 
-import io.epdctl.shell.Shell;
 import io.epdctl.transport.TransportException;
 import java.util.Map;
 import java.util.Optional;
@@ -25,14 +24,11 @@ final class NpuSmi {
     private NpuSmi() {
     }
 
-    private static final String ABSENT = "epdctl: npu-smi is not installed";
-    private static final String FAILED = "epdctl: npu-smi info failed";
+    /** The lines {@link HostCommands#npuSmi} prints when npu-smi is not there, and after its output when it failed. */
+    static final String ABSENT = "epdctl: npu-smi is not installed";
+    static final String FAILED = "epdctl: npu-smi info failed";
 
-    /** Shell text printing npu-smi's table, or a line saying it is not installed, or its error and a line saying it failed. */
-    static final String COMMAND = "if command -v npu-smi >/dev/null 2>&1; then npu-smi info 2>&1 || echo " + Shell.quote(FAILED)
-            + "; else echo " + Shell.quote(ABSENT) + "; fi";
-
-    /** What {@link #COMMAND} printed on {@code host}: the NPUs, or empty when npu-smi is not installed (no Ascend driver there). */
+    /** What {@link HostCommands#npuSmi} printed on {@code host}: the NPUs, or empty when npu-smi is not installed (no Ascend driver there). */
     static Optional<Report> interpret(String host, String output) throws TransportException {
         String text = output.strip();
         if (text.equals(ABSENT)) {

@@ -1,7 +1,5 @@
 package io.epdctl.lifecycle;
 
-import static io.epdctl.shell.Shell.quote;
-
 import io.epdctl.topology.Footprint;
 import io.epdctl.topology.Node;
 import io.epdctl.topology.ProxySpec;
@@ -9,9 +7,7 @@ import io.epdctl.topology.Role;
 import io.epdctl.topology.Topology;
 import io.epdctl.transport.CommandResult;
 import io.epdctl.transport.HostConnections;
-import io.epdctl.transport.Transport;
 import io.epdctl.transport.TransportException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -27,19 +23,17 @@ import java.util.UUID;
  * writable and really the same directory for an encoder and its consumers on other machines.
  */
 public final class Preflight {
-    private static final Duration TIMEOUT = Duration.ofSeconds(30);
-
     public enum Level { OK, WARNING, FAILED }
 
     public record Finding(String host, String check, Level level, String message) {
     }
 
     private final Topology topology;
-    private final HostConnections connections;
+    private final ProcessControl control;
 
     public Preflight(Topology topology, HostConnections connections) {
         this.topology = topology;
-        this.connections = connections;
+        this.control = new ProcessControl(connections);
     }
 
     public List<Finding> run() throws InterruptedException {
@@ -52,9 +46,8 @@ public final class Preflight {
 
     private List<Finding> checkHost(String host) {
         List<Finding> findings = new ArrayList<>();
-        Transport transport;
         try {
-            transport = connections.require(host);
+            control.hosts().require(host);
             findings.add(new Finding(host, "login", Level.OK, "reached"));
         } catch (TransportException e) {
             findings.add(new Finding(host, "login", Level.FAILED, e.getMessage()));
@@ -65,46 +58,45 @@ public final class Preflight {
         List<Footprint> footprints = topology.footprints();
         try {
             if (!nodes.isEmpty()) {
-                findings.add(commandPresent(transport, host, topology.vllm().setup(), topology.vllm().command()));
-                findings.add(modelPresent(transport, host));
-                findings.addAll(npus(transport, host, footprints));
-                findings.add(ecWritable(transport, host));
+                findings.add(commandPresent(host, topology.vllm().setup(), topology.vllm().command()));
+                findings.add(modelPresent(host));
+                findings.addAll(npus(host, footprints));
+                findings.add(ecWritable(host));
             }
             if (proxyHere) {
-                findings.add(proxyRunnable(transport, host));
+                findings.add(proxyRunnable(host));
             }
-            findings.add(portsFree(transport, host, footprints));
+            findings.add(portsFree(host, footprints));
         } catch (TransportException e) {
             findings.add(new Finding(host, "commands", Level.FAILED, e.getMessage()));
         }
         return findings;
     }
 
-    private static Finding commandPresent(Transport transport, String host, List<String> setup, String command)
-            throws TransportException {
-        String script = String.join("\n", setup) + "\ncommand -v " + quote(command);
-        CommandResult result = transport.run(script, TIMEOUT);
-        return result.succeeded()
-                ? new Finding(host, "command", Level.OK, command + " is " + result.stdout().strip())
+    private Finding commandPresent(String host, List<String> setup, String command) throws TransportException {
+        CommandResult result = control.run(host, HostCommands.commandPath(setup, command));
+        List<String> path = HostCommands.reports(result.stdout(), "path");
+        return result.succeeded() && path.size() == 1
+                ? new Finding(host, "command", Level.OK, command + " is " + path.get(0))
                 : new Finding(host, "command", Level.FAILED, command + " is not found (after the setup lines)");
     }
 
-    private Finding modelPresent(Transport transport, String host) throws TransportException {
+    private Finding modelPresent(String host) throws TransportException {
         String model = topology.model();
         if (!model.startsWith("/")) {
             return new Finding(host, "model", Level.WARNING, model + " is not a path; vLLM will look it up by name");
         }
-        CommandResult result = transport.run("test -e " + quote(model), TIMEOUT);
+        CommandResult result = control.run(host, HostCommands.exists(model));
         return result.succeeded()
                 ? new Finding(host, "model", Level.OK, model + " is present")
                 : new Finding(host, "model", Level.FAILED, model + " does not exist");
     }
 
     /** With npu-smi, the NPUs must exist and run no process; without it (no driver here), a warning. */
-    private static List<Finding> npus(Transport transport, String host, List<Footprint> footprints) throws TransportException {
+    private List<Finding> npus(String host, List<Footprint> footprints) throws TransportException {
         Optional<NpuSmi.Report> npuSmi;
         try {
-            npuSmi = NpuSmi.interpret(host, transport.run(NpuSmi.COMMAND, TIMEOUT).stdout());
+            npuSmi = NpuSmi.interpret(host, control.run(host, HostCommands.npuSmi()).stdout());
         } catch (TransportException e) {
             return List.of(new Finding(host, "npus", Level.FAILED, e.getMessage()));
         }
@@ -130,24 +122,21 @@ public final class Preflight {
         return findings;
     }
 
-    private Finding ecWritable(Transport transport, String host) throws TransportException {
+    private Finding ecWritable(String host) throws TransportException {
         String directory = topology.ecTransfer().sharedStoragePath();
-        String marker = directory + "/.epdctl-check-" + UUID.randomUUID();
-        CommandResult result = transport.run("mkdir -p -- " + quote(directory) + " && : > " + quote(marker)
-                + " && rm -f -- " + quote(marker), TIMEOUT);
+        String probe = directory + "/.epdctl-check-" + UUID.randomUUID();
+        CommandResult result = control.run(host, HostCommands.writable(directory, probe));
         return result.succeeded()
                 ? new Finding(host, "ec-directory", Level.OK, directory + " is writable")
                 : new Finding(host, "ec-directory", Level.FAILED, directory + " is not writable: " + result.stderr().strip());
     }
 
-    private Finding proxyRunnable(Transport transport, String host) throws TransportException {
+    private Finding proxyRunnable(String host) throws TransportException {
         ProxySpec proxy = topology.proxy();
         if (proxy.isBuiltIn()) {
-            return commandPresent(transport, host, proxy.setup(), proxy.command());
+            return commandPresent(host, proxy.setup(), proxy.command());
         }
-        String script = String.join("\n", proxy.setup()) + "\ncommand -v " + quote(proxy.python())
-                + " >/dev/null && test -r " + quote(proxy.script());
-        CommandResult result = transport.run(script, TIMEOUT);
+        CommandResult result = control.run(host, HostCommands.proxyScriptRunnable(proxy.setup(), proxy.python(), proxy.script()));
         return result.succeeded()
                 ? new Finding(host, "proxy", Level.OK, proxy.python() + " and " + proxy.script() + " are present")
                 : new Finding(host, "proxy", Level.FAILED, proxy.python() + " or " + proxy.script() + " is missing");
@@ -157,13 +146,13 @@ public final class Preflight {
         return footprint.on(host).stream().flatMap(placement -> placement.npus().stream()).toList();
     }
 
-    private static Finding portsFree(Transport transport, String host, List<Footprint> footprints) throws TransportException {
+    private Finding portsFree(String host, List<Footprint> footprints) throws TransportException {
         Set<Integer> wanted = new TreeSet<>();
         for (Footprint footprint : footprints) {
             footprint.on(host).forEach(placement -> wanted.addAll(placement.ports()));
         }
         Set<Integer> taken = new TreeSet<>(wanted);
-        taken.retainAll(Listeners.ports(transport.run(HostCommands.tcpTables(), TIMEOUT).stdout()));
+        taken.retainAll(control.listeningPorts(host));
         return taken.isEmpty()
                 ? new Finding(host, "ports", Level.OK, "ports " + wanted + " are free")
                 : new Finding(host, "ports", Level.FAILED, "ports " + taken + " are already in use");
@@ -192,13 +181,13 @@ public final class Preflight {
         String marker = directory + "/.epdctl-shared-" + token;
         List<Finding> findings = new ArrayList<>();
         try {
-            connections.require(encoderHost).run("echo " + quote(token) + " > " + quote(marker), TIMEOUT);
+            control.run(encoderHost, HostCommands.writeFile(marker, token));
         } catch (TransportException e) {
             return List.of(new Finding(encoderHost, "ec-shared", Level.FAILED, "cannot write a marker: " + e.getMessage()));
         }
         Map<String, Finding> reads = Parallel.map(consumerHosts, host -> {
             try {
-                CommandResult result = connections.require(host).run("cat -- " + quote(marker), TIMEOUT);
+                CommandResult result = control.run(host, HostCommands.readFile(marker));
                 return result.succeeded() && result.stdout().strip().equals(token)
                         ? new Finding(host, "ec-shared", Level.OK, directory + " is shared with " + encoderHost)
                         : new Finding(host, "ec-shared", Level.FAILED, directory + " is not the same directory as on "
@@ -209,7 +198,7 @@ public final class Preflight {
         });
         findings.addAll(reads.values());
         try {
-            connections.require(encoderHost).run("rm -f -- " + quote(marker), TIMEOUT);
+            control.run(encoderHost, HostCommands.removeFile(marker));
         } catch (TransportException e) {
             findings.add(new Finding(encoderHost, "ec-shared", Level.WARNING, "marker " + marker + " not removed: " + e.getMessage()));
         }

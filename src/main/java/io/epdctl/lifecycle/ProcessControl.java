@@ -46,17 +46,10 @@ public final class ProcessControl {
     HostStart start(String host, HostCommands.Preparation preparation, List<LaunchPlan.Launch> launches) throws TransportException {
         CommandResult result = hosts.require(host).run(HostCommands.RUN_STDIN,
                 HostCommands.startProgram(preparation, launches).getBytes(StandardCharsets.UTF_8), COMMAND_TIMEOUT);
-        Map<String, String> pidLines = new HashMap<>();
-        for (String line : result.stdout().split("\n")) {
-            String[] nameAndRest = line.strip().split(" ", 2);
-            if (nameAndRest.length == 2) {
-                pidLines.put(nameAndRest[0], nameAndRest[1]);
-            }
-        }
+        Map<String, HostCommands.PidAndTicks> pids = HostCommands.startedPids(result.stdout());
         List<ProcessRecord> started = new ArrayList<>();
         for (LaunchPlan.Launch launch : launches) {
-            String pidLine = pidLines.get(launch.name());
-            withPid(launch.record(), pidLine == null ? "" : pidLine).ifPresent(started::add);
+            withPid(launch.record(), pids.get(launch.name())).ifPresent(started::add);
         }
         String failure = "";
         if (started.size() < launches.size()) {
@@ -85,22 +78,12 @@ public final class ProcessControl {
             return node;
         }
         CommandResult result = hosts.require(node.host()).run(HostCommands.recoverPid(node), COMMAND_TIMEOUT);
-        return withPid(node, result.stdout()).orElse(node);
+        return withPid(node, HostCommands.startedPids(result.stdout()).get(node.name())).orElse(node);
     }
 
-    /** The record with the pid and start ticks a host printed last (see HostCommands), if it printed them. */
-    private static Optional<ProcessRecord> withPid(ProcessRecord node, String output) {
-        String[] pidAndTicks = lastLine(output).split(" ");
-        if (pidAndTicks.length != 2 || !pidAndTicks[0].matches("\\d+")) {
-            return Optional.empty();
-        }
-        return Optional.of(node.started(Long.parseLong(pidAndTicks[0]), pidAndTicks[1], Instant.now()));
-    }
-
-    /** What a command printed last: a login shell may print its own lines before it (a chatty .bashrc). */
-    private static String lastLine(String output) {
-        String[] lines = output.strip().split("\n");
-        return lines[lines.length - 1].strip();
+    /** The record with the pid and start ticks its host reported, if it reported them. */
+    private static Optional<ProcessRecord> withPid(ProcessRecord node, HostCommands.PidAndTicks reported) {
+        return Optional.ofNullable(reported).map(pid -> node.started(pid.pid(), pid.ticks(), Instant.now()));
     }
 
     /** The state of every given process: one command per host, all hosts at once. */
@@ -134,37 +117,8 @@ public final class ProcessControl {
             started.forEach(node -> states.put(node.name(), ProcessState.unreachable(e.getMessage())));
             return states;
         }
-        for (String line : result.stdout().split("\n")) {
-            String[] fields = line.split(" ", 3);
-            if (fields.length < 2) {
-                continue;
-            }
-            String name = fields[0];
-            if (fields[1].equals("fatal") && fields.length == 3) {
-                states.computeIfPresent(name, (key, state) -> state.withFatalLine(fields[2]));
-            } else {
-                states.put(name, parseState(fields));
-            }
-        }
+        states.putAll(HostCommands.states(result.stdout()));
         return states;
-    }
-
-    private static ProcessState parseState(String[] fields) {
-        return switch (fields[1]) {
-            case "running" -> ProcessState.of(ProcessState.Kind.RUNNING);
-            case "orphaned" -> ProcessState.of(ProcessState.Kind.ORPHANED);
-            case "reused" -> ProcessState.of(ProcessState.Kind.REUSED);
-            case "exited" -> new ProcessState(ProcessState.Kind.EXITED, parseExitCode(fields), null, null);
-            default -> ProcessState.of(ProcessState.Kind.GONE);
-        };
-    }
-
-    private static Integer parseExitCode(String[] fields) {
-        try {
-            return fields.length == 3 ? Integer.valueOf(fields[2].strip()) : null;
-        } catch (NumberFormatException e) {
-            return null;
-        }
     }
 
     /** How stopping one process went. {@code leftPids} lists processes of its group still alive after SIGKILL. */
@@ -180,7 +134,12 @@ public final class ProcessControl {
         if (!result.succeeded()) {
             throw new TransportException(node.host() + ": stopping " + node.name() + " failed: " + result.stderr().strip());
         }
-        String[] fields = lastLine(result.stdout()).split("\\s+");
+        List<String> reported = HostCommands.reports(result.stdout(), "stopped");
+        if (reported.size() != 1) {
+            throw new TransportException(node.host() + ": stopping " + node.name() + " reported no outcome: "
+                    + (result.stdout() + result.stderr()).strip());
+        }
+        String[] fields = reported.get(0).strip().split("\\s+");
         List<Long> left = new ArrayList<>();
         int firstPid = fields[0].equals("exited") ? 2 : 1;
         for (int i = firstPid; i < fields.length; i++) {
@@ -220,6 +179,11 @@ public final class ProcessControl {
     /** Removes a directory on a host; the path was validated as an absolute, non-system path. */
     public void removeDirectory(String host, String path) throws TransportException {
         runChecked(host, HostCommands.removeDirectory(path), "removing " + path);
+    }
+
+    /** Runs a command of {@link HostCommands} on {@code host}; a non-zero exit is a result for the caller to judge. */
+    CommandResult run(String host, String command) throws TransportException {
+        return hosts.require(host).run(command, COMMAND_TIMEOUT);
     }
 
     /** Runs a command that must succeed, e.g. preparing a directory. */

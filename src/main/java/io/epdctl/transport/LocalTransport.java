@@ -4,6 +4,7 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -40,7 +41,7 @@ public final class LocalTransport implements Transport {
     public CommandResult run(String command, byte[] stdin, Duration timeout) throws TransportException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        Started started = start(command, new PumpStreamHandler(out, err, new ByteArrayInputStream(stdin)));
+        Started started = start(command, out, err, new ByteArrayInputStream(stdin));
         try {
             started.result.waitFor(timeout);
             if (!started.result.hasResult()) {
@@ -51,18 +52,22 @@ public final class LocalTransport implements Transport {
             started.kill();
             Thread.currentThread().interrupt();
             throw new TransportException(host + ": interrupted while waiting for a command; stopped it", e);
+        } finally {
+            started.endOutput();
         }
         return new CommandResult(started.exitCode(), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
     @Override
     public int stream(String command, OutputStream out, OutputStream err) throws TransportException, InterruptedException {
-        Started started = start(command, new PumpStreamHandler(out, err));
+        Started started = start(command, out, err, null);
         try {
             started.result.waitFor();
         } catch (InterruptedException e) {
             started.kill();
             throw e;
+        } finally {
+            started.endOutput();
         }
         return started.exitCode();
     }
@@ -72,28 +77,48 @@ public final class LocalTransport implements Transport {
         // Nothing is held between commands.
     }
 
-    private Started start(String command, PumpStreamHandler streams) throws TransportException {
+    private Started start(String command, OutputStream out, OutputStream err, InputStream stdin) throws TransportException {
+        // The same frame as over SSH, so that both transports hand over output alike: nothing prints before
+        // this shell, but the streams go through the one filter all the same.
+        CommandFrame frame = new CommandFrame();
+        CommandFrame.Filter stdout = frame.filter(out, null);
+        CommandFrame.Filter stderr = frame.filter(err, null);
         GroupLeader executor = new GroupLeader();
-        executor.setStreamHandler(streams);
+        executor.setStreamHandler(new PumpStreamHandler(stdout, stderr, stdin));
         executor.setExitValues(null); // every exit code is a result for the caller to judge
         DefaultExecuteResultHandler result = new DefaultExecuteResultHandler();
         try {
             // setsid: the shell leads a new session and process group, whose id is its pid.
             // handleQuoting=false: the command goes to sh exactly as written.
-            executor.execute(new CommandLine("setsid").addArgument("/bin/sh").addArgument("-c").addArgument(command, false), result);
+            executor.execute(new CommandLine("setsid").addArgument("/bin/sh").addArgument("-c").addArgument(frame.wrap(command), false),
+                    result);
         } catch (IOException e) {
             throw new TransportException(host + ": cannot run /bin/sh: " + e.getMessage(), e);
         }
-        return new Started(executor, result);
+        return new Started(executor, result, stdout, stderr);
     }
 
     private final class Started {
         private final GroupLeader executor;
         private final DefaultExecuteResultHandler result;
+        private final CommandFrame.Filter stdout;
+        private final CommandFrame.Filter stderr;
 
-        Started(GroupLeader executor, DefaultExecuteResultHandler result) {
+        Started(GroupLeader executor, DefaultExecuteResultHandler result, CommandFrame.Filter stdout, CommandFrame.Filter stderr) {
             this.executor = executor;
             this.result = result;
+            this.stdout = stdout;
+            this.stderr = stderr;
+        }
+
+        /** The pumps leave the streams open; their end is the filters' cue (see CommandFrame.Filter#close). */
+        void endOutput() {
+            try {
+                stdout.close();
+                stderr.close();
+            } catch (IOException e) {
+                // the caller's streams failed; what they got is what there is
+            }
         }
 
         int exitCode() throws TransportException {

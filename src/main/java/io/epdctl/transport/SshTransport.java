@@ -189,16 +189,17 @@ public final class SshTransport implements Transport {
     private RemoteCommand open(String command, InputStream stdin, OutputStream out, OutputStream err)
             throws TransportException, JSchException {
         ChannelExec channel = openChannel();
-        // sshd starts each command as a session leader; its pid, printed first, names the process
-        // group to kill when the command is abandoned (sshd refuses "signal" requests for root).
-        // exec: the command runs in /bin/sh, whatever the user's login shell is.
-        channel.setCommand("echo $$ && exec /bin/sh -c " + Shell.quote(command));
+        // sshd starts each command as a session leader, through the user's login shell; the frame's marker
+        // names that leader, so its process group is what is killed when the command is abandoned (sshd
+        // refuses "signal" requests for root), and it takes what the login shell printed out of the output.
+        CommandFrame frame = new CommandFrame();
+        channel.setCommand(frame.wrap(command));
         channel.setInputStream(stdin);
         CountDownLatch ended = new CountDownLatch(1);
-        PidThenOutput stdout = new PidThenOutput(out);
+        CommandFrame.Filter stdout = frame.filter(out, null);
         channel.setOutputStream(stdout);
         // JSch closes the error stream last, when the channel closes, after the exit status arrived.
-        channel.setExtOutputStream(new KeepOpen(err, ended));
+        channel.setExtOutputStream(frame.filter(err, ended));
         channel.connect(Math.toIntExact(options.connectTimeout().toMillis()));
         return new RemoteCommand(channel, channel.getSession(), stdout, ended);
     }
@@ -225,10 +226,10 @@ public final class SshTransport implements Transport {
     private final class RemoteCommand {
         private final ChannelExec channel;
         private final Session session;
-        private final PidThenOutput stdout;
+        private final CommandFrame.Filter stdout;
         private final CountDownLatch ended;
 
-        RemoteCommand(ChannelExec channel, Session session, PidThenOutput stdout, CountDownLatch ended) {
+        RemoteCommand(ChannelExec channel, Session session, CommandFrame.Filter stdout, CountDownLatch ended) {
             this.channel = channel;
             this.session = session;
             this.stdout = stdout;
@@ -247,7 +248,6 @@ public final class SshTransport implements Transport {
         /** Kills the command's process group (commands it started detached, with setsid, live on), then closes the channel. */
         void kill() {
             try {
-                // The pid line may still be on its way: the command can be running before JSch has read it.
                 long pid = session.isConnected() ? stdout.awaitPid(options.connectTimeout()) : -1;
                 if (pid > 1 && session.isConnected()) {
                     ChannelExec killer = (ChannelExec) session.openChannel("exec");
@@ -282,56 +282,8 @@ public final class SshTransport implements Transport {
         }
     }
 
-    /** Takes the pid line the wrapper prints first, then passes the command's own output through. */
-    private static final class PidThenOutput extends KeepOpen {
-        private final CountDownLatch pidOrEnd = new CountDownLatch(1);
-        private volatile long pid = -1;
-        private long digits;
-        private boolean pidRead;
-
-        PidThenOutput(OutputStream target) {
-            super(target, null);
-        }
-
-        /** The command's pid, waiting (bounded) for its line; -1 if the output ended or the wait timed out first. */
-        long awaitPid(Duration timeout) throws InterruptedException {
-            pidOrEnd.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
-            return pid;
-        }
-
-        @Override
-        public void write(byte[] bytes, int offset, int length) throws IOException {
-            int i = offset;
-            int end = offset + length;
-            while (!pidRead && i < end) {
-                byte b = bytes[i++];
-                if (b == '\n') {
-                    pidRead = true;
-                    pid = digits;
-                    pidOrEnd.countDown();
-                } else if (b >= '0' && b <= '9') {
-                    digits = digits * 10 + (b - '0');
-                }
-            }
-            if (i < end) {
-                out.write(bytes, i, end - i);
-            }
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void close() throws IOException {
-            pidOrEnd.countDown();
-            super.close();
-        }
-    }
-
     /** Passes output through; the channel's close of it is a signal, never a close of the caller's stream. */
-    private static class KeepOpen extends FilterOutputStream {
+    private static final class KeepOpen extends FilterOutputStream {
         private final CountDownLatch closed;
 
         KeepOpen(OutputStream target, CountDownLatch closed) {

@@ -9,13 +9,70 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import io.epdctl.transport.CommandResult;
 import io.epdctl.transport.LocalTransport;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** What epdctl reads off a host: the kernel's socket tables and npu-smi's table. */
+/** What epdctl reads off a host: its own commands' reports, the kernel's socket tables and npu-smi's table. */
 class HostOutputParsingTest {
+
+    @Test
+    void onlyReportLinesAreReadAndLinesOfTheOldShapeOrWithoutAPidAreNot() {
+        String output = String.join("\n",
+                "31337",
+                "e0 999 888", // a line any command could print, in the shape pids had before reports
+                "@epdctl started e0 4242 777",
+                "@epdctl started p-0 notapid 1",
+                "@epdctl startedd0 1 2",
+                "@epdctl state d0 running",
+                "");
+
+        assertThat(HostCommands.startedPids(output)).isEqualTo(Map.of("e0", new HostCommands.PidAndTicks(4242, "777")));
+        assertThat(HostCommands.reports(output, "state")).containsExactly("d0 running");
+        assertThat(HostCommands.reports(output, "stopped")).isEmpty();
+    }
+
+    @Test
+    void probeReportsGiveEachNodesStateWithItsFatalLine() {
+        String output = String.join("\n",
+                "e0 exited 1", // not a report
+                "@epdctl state e0 running",
+                "@epdctl state d0 exited 3",
+                "@epdctl state p0 orphaned",
+                "@epdctl state p1 reused",
+                "@epdctl state p2 gone",
+                "@epdctl fatal e0 RuntimeError: Engine core initialization failed. See root cause above.",
+                "@epdctl fatal d9 a node not probed",
+                "");
+
+        Map<String, ProcessState> states = HostCommands.states(output);
+
+        assertThat(states).containsOnlyKeys("e0", "d0", "p0", "p1", "p2");
+        assertThat(states.get("e0")).isEqualTo(ProcessState.of(ProcessState.Kind.RUNNING)
+                .withFatalLine("RuntimeError: Engine core initialization failed. See root cause above."));
+        assertThat(states.get("d0")).isEqualTo(new ProcessState(ProcessState.Kind.EXITED, 3, null, null));
+        assertThat(states.get("p0").kind()).isEqualTo(ProcessState.Kind.ORPHANED);
+        assertThat(states.get("p1").kind()).isEqualTo(ProcessState.Kind.REUSED);
+        assertThat(states.get("p2").kind()).isEqualTo(ProcessState.Kind.GONE);
+    }
+
+    @Test
+    void aCommandsPathIsReportedWhateverItsSetupLinesPrint() throws Exception {
+        LocalTransport here = new LocalTransport("here");
+        List<String> chattySetup = List.of("echo /not/the/path", "export EPDCTL_TEST_SETUP=1", "printf 42");
+
+        CommandResult found = here.run(HostCommands.commandPath(chattySetup, "sh"), Duration.ofSeconds(10));
+        CommandResult missing = here.run(HostCommands.commandPath(chattySetup, "epdctl-no-such-command"), Duration.ofSeconds(10));
+
+        assertThat(found.exitCode()).isZero();
+        assertThat(HostCommands.reports(found.stdout(), "path")).containsExactly(
+                here.run("command -v sh", Duration.ofSeconds(10)).stdout().strip());
+        assertThat(missing.exitCode()).isNotZero();
+        assertThat(HostCommands.reports(missing.stdout(), "path")).isEmpty();
+    }
 
     @Test
     void aPortThisTestListensOnIsSeenInTheKernelsTablesAndGoneAfterClose() throws IOException {
@@ -77,9 +134,9 @@ class HostOutputParsingTest {
         Files.writeString(npuSmi, "#!/bin/sh\necho 'dcmi module initialize failed. ret is -8005' >&2\nexit 1\n");
         npuSmi.toFile().setExecutable(true);
 
-        String withoutNpuSmi = "PATH=/usr/bin:/bin; " + NpuSmi.COMMAND;
+        String withoutNpuSmi = "PATH=/usr/bin:/bin; " + HostCommands.npuSmi();
         assertThat(NpuSmi.interpret("here", here.run(withoutNpuSmi, Duration.ofSeconds(10)).stdout())).isEmpty();
-        String failing = "PATH=" + bin + ":/usr/bin:/bin; " + NpuSmi.COMMAND;
+        String failing = "PATH=" + bin + ":/usr/bin:/bin; " + HostCommands.npuSmi();
         String output = here.run(failing, Duration.ofSeconds(10)).stdout();
         assertThatThrownBy(() -> NpuSmi.interpret("here", output))
                 .hasMessage("here: npu-smi info failed: dcmi module initialize failed. ret is -8005");

@@ -4,10 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.epdctl.render.DeploymentRenderer;
+import io.epdctl.render.ScriptTemplates;
+import io.epdctl.shell.Shell;
 import io.epdctl.state.StateStore;
 import io.epdctl.testing.Cli;
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SimDeployment;
+import io.epdctl.topology.Topology;
+import io.epdctl.topology.TopologyLoader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -218,6 +223,17 @@ class LocalLifecycleIT {
 
             assertThat(dry.exitCode()).as(dry.toString()).isZero();
             assertThat(dry.out()).contains("nothing was changed", "# ==> e0 (encoder) on host local", "exec ");
+            // What it shows for each process is the very command up runs to start it.
+            Topology topology = TopologyLoader.load(deployment.file()).topologyOrNull();
+            LaunchPlan plan = LaunchPlan.of(new DeploymentRenderer(topology).render(), ScriptTemplates.builtIn(),
+                    new RunDirectories(topology.name(), deployment.stateDir(), RunDirectories.DEFAULT_REMOTE_ROOT, topology.hosts()));
+            String startProgram = HostCommands.startProgram(null, plan.all());
+            for (LaunchPlan.Launch launch : plan.all()) {
+                String started = HostCommands.launch(launch.record());
+                assertThat(started).contains("setsid", "cd -- " + Shell.quote(launch.record().directory()));
+                assertThat(dry.out()).contains("# started as: " + started + "\n");
+                assertThat(startProgram).contains("\n" + started + "\n");
+            }
             assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
             assertThat(new StateStore(deployment.stateDir()).deployments()).isEmpty();
         }

@@ -94,6 +94,14 @@ public final class SshServer implements AutoCloseable {
         return dir;
     }
 
+    /**
+     * The sessions' HOME when started without the user's login scripts: a test that wants start-up files
+     * (a ~/.bashrc) creates it and puts them there; without it, the login shell finds none.
+     */
+    public Path home() {
+        return dir.resolve("home");
+    }
+
     public Path ed25519Key() {
         return dir.resolve("id_ed25519");
     }
@@ -240,7 +248,7 @@ public final class SshServer implements AutoCloseable {
                 "PubkeyAuthentication yes",
                 "PermitRootLogin prohibit-password",
                 "LogLevel VERBOSE",
-                "SetEnv " + marker + (userLoginScripts ? "" : " HOME=" + dir.resolve("home")),
+                "SetEnv " + marker + (userLoginScripts ? "" : " HOME=" + home()),
                 ""));
         Path log = dir.resolve("sshd.log");
         sshd = new ProcessBuilder(SSHD, "-D", "-e", "-f", config.toString())

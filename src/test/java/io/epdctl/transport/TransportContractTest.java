@@ -9,6 +9,7 @@ import io.epdctl.testing.SshServer;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -17,16 +18,24 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** What every transport does, against this machine directly and through a real sshd. */
+/**
+ * What every transport does, against this machine directly, through a real sshd, and through a real sshd
+ * whose login shell prints before and after every command ("chatty": its ~/.bashrc prints the pid of a live
+ * process, digits without a newline and noise on stderr, and sets an EXIT trap that prints that pid again).
+ */
 class TransportContractTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
     /** For commands meant to time out: long enough for them to have started (written their pid) on a slow machine. */
     private static final Duration SHORT_TIMEOUT = Duration.ofSeconds(3);
     private static SshServer server;
+    private static SshServer chatty;
+    /** A process in a group of its own whose pid the chatty login shell prints: taken for the command's, it would be killed. */
+    private static long decoy;
 
     @TempDir
     Path dir;
@@ -35,17 +44,36 @@ class TransportContractTest {
     @BeforeAll
     static void startSshd() throws Exception {
         server = SshServer.start("127.0.0.2");
+        chatty = SshServer.start("127.0.0.4", false);
+        // Detached from this JVM (its shell exits), so that the after-each check of what tests started does not see it.
+        Process starter = new ProcessBuilder("/bin/sh", "-c", "setsid sleep 600 < /dev/null > /dev/null 2>&1 & echo $!")
+                .redirectErrorStream(true).start();
+        decoy = Long.parseLong(new String(starter.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip());
+        starter.waitFor();
+        Files.createDirectories(chatty.home());
+        Files.writeString(chatty.home().resolve(".bashrc"), String.join("\n",
+                "echo " + decoy,
+                "echo 'noise from .bashrc' >&2",
+                "printf 4711",
+                "export EPDCTL_TEST_BASHRC=ran",
+                "trap 'echo " + decoy + "; echo bye >&2' EXIT",
+                ""));
     }
 
     @AfterAll
     static void stopSshd() {
+        ProcessHandle.of(decoy).ifPresent(ProcessHandle::destroyForcibly);
         server.close();
+        chatty.close();
     }
 
     private Transport open(String kind) throws TransportException {
-        Transport transport = kind.equals("local")
-                ? new LocalTransport("here")
-                : SshTransport.connect(server.host("there", server.ed25519Key()), server.options());
+        Transport transport = switch (kind) {
+            case "local" -> new LocalTransport("here");
+            case "ssh" -> SshTransport.connect(server.host("there", server.ed25519Key()), server.options());
+            case "ssh-chatty-login" -> SshTransport.connect(chatty.host("chatty", chatty.ed25519Key()), chatty.options());
+            default -> throw new IllegalArgumentException(kind);
+        };
         opened.add(transport);
         return transport;
     }
@@ -53,13 +81,25 @@ class TransportContractTest {
     @AfterEach
     void leavesNothingRunning() throws Exception {
         opened.forEach(Transport::close);
-        server.awaitNoSessions();
-        assertThat(ProcessTable.killSurvivors(server::sessionProcesses)).isEmpty();
+        for (SshServer sshd : List.of(server, chatty)) {
+            sshd.awaitNoSessions();
+            assertThat(ProcessTable.killSurvivors(sshd::sessionProcesses)).isEmpty();
+        }
         assertThat(ProcessTable.killSurvivors(ProcessTable::startedByTests)).isEmpty();
+        assertThat(ProcessTable.isLive(decoy)).as("the process whose pid the chatty login shell prints is alive").isTrue();
+    }
+
+    @Test
+    void theChattyLoginScriptRunsAndLeavesTheCommandsOutputAlone() throws Exception {
+        Transport transport = open("ssh-chatty-login");
+
+        assertThat(transport.run("echo $EPDCTL_TEST_BASHRC", TIMEOUT)).isEqualTo(new CommandResult(0, "ran\n", ""));
+        assertThat(transport.run("printf no-newline; exit 5", TIMEOUT)).isEqualTo(new CommandResult(5, "no-newline", ""));
+        assertThat(transport.run("true", TIMEOUT)).isEqualTo(new CommandResult(0, "", ""));
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"local", "ssh"})
+    @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
     void runReturnsOutputErrorsAndExitCode(String kind) throws Exception {
         CommandResult result = open(kind).run("echo out; echo err >&2; exit 3", TIMEOUT);
 
@@ -68,7 +108,7 @@ class TransportContractTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"local", "ssh"})
+    @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
     void runFeedsStdinAndEndsIt(String kind) throws Exception {
         byte[] stdin = "hello\nworld\n".getBytes(StandardCharsets.UTF_8);
 
@@ -78,7 +118,7 @@ class TransportContractTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"local", "ssh"})
+    @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
     void awkwardValuesArriveUnchangedThroughShellQuoting(String kind) throws Exception {
         Transport transport = open(kind);
         List<String> values = List.of("two words", "it's", "\"double\"", "$HOME and ${PATH}", "`id` $(id)",
@@ -91,7 +131,7 @@ class TransportContractTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"local", "ssh"})
+    @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
     void streamCopiesOutputAsItComesAndReturnsTheExitCode(String kind) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -104,7 +144,7 @@ class TransportContractTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"local", "ssh"})
+    @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
     void runPastItsTimeoutStopsTheCommandAndThrows(String kind) throws Exception {
         Path pidFile = dir.resolve("pid");
         Transport transport = open(kind);
@@ -118,7 +158,7 @@ class TransportContractTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"local", "ssh"})
+    @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
     void aTimeoutStopsEverythingTheCommandStartedInItsProcessGroup(String kind) throws Exception {
         Path pidFile = dir.resolve("child");
         Transport transport = open(kind);
@@ -131,7 +171,7 @@ class TransportContractTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"local", "ssh"})
+    @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
     void interruptingStreamStopsTheCommand(String kind) throws Exception {
         Path pidFile = dir.resolve("pid");
         Transport transport = open(kind);
@@ -157,7 +197,7 @@ class TransportContractTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"local", "ssh"})
+    @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
     void interruptingStreamAsItStartsLeavesNothingRunning(String kind) throws Exception {
         Transport transport = open(kind);
         AtomicReference<Throwable> outcome = new AtomicReference<>();
@@ -180,7 +220,7 @@ class TransportContractTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"local", "ssh"})
+    @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
     void aCommandStartedDetachedOutlivesTheTransport(String kind) throws Exception {
         Path pidFile = dir.resolve("pid");
         Transport transport = open(kind);
@@ -192,7 +232,7 @@ class TransportContractTest {
             assertThat(started.exitCode()).isZero();
 
             transport.close();
-            server.awaitNoSessions(); // sshd has ended the connection's processes
+            (kind.equals("ssh-chatty-login") ? chatty : server).awaitNoSessions(); // sshd has ended the connection's processes
 
             assertThat(node.isAlive()).isTrue();
         } finally {
