@@ -52,7 +52,8 @@ public final class FreePorts {
      */
     static int ephemeralStart(Path rangeFile) {
         try {
-            int start = Integer.parseInt(Files.readString(rangeFile).trim().split("\\s+")[0]);
+            // Line by line: Files.readString of a /proc/sys file returns its first byte alone on this JDK.
+            int start = Integer.parseInt(Files.readAllLines(rangeFile).get(0).trim().split("\\s+")[0]);
             return start > LOWEST + 1000 ? start : 32768;
         } catch (IOException | RuntimeException e) {
             return 32768;

@@ -2,6 +2,8 @@ package io.epdctl.testing;
 
 import java.io.File;
 import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,14 +35,27 @@ public final class SshAgent implements AutoCloseable {
                 .start();
         SshAgent started = new SshAgent(dir, socket, agent);
         Instant deadline = Instant.now().plusSeconds(20);
-        while (!Files.exists(socket)) {
+        // The socket file exists from ssh-agent's bind, before it listens: until a connection is accepted,
+        // ssh-add and the tests would be refused (SshFromJarIT was, once, under load).
+        while (!accepts(socket)) {
             if (!agent.isAlive() || Instant.now().isAfter(deadline)) {
                 started.close();
-                throw new IllegalStateException("ssh-agent did not create its socket " + socket);
+                throw new IllegalStateException("ssh-agent did not accept connections on its socket " + socket);
             }
             Thread.sleep(10);
         }
         return started;
+    }
+
+    private static boolean accepts(Path socket) {
+        if (!Files.exists(socket)) {
+            return false;
+        }
+        try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            return probe.isConnected();
+        } catch (IOException refused) {
+            return false;
+        }
     }
 
     public String socket() {
