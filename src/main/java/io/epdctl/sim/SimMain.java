@@ -24,6 +24,12 @@ public final class SimMain {
     static final String EC_CONNECTOR = "ECExampleConnector";
     static final String KV_CONNECTOR = "MooncakeLayerwiseConnector";
     private static final String USAGE = "usage: vllm serve [model_tag] [options]";
+    /**
+     * Accept backlog of every listener (HTTP and KV): room for thousands of connections arriving at once, as
+     * behind a proxy under load (the kernel caps it at net.core.somaxconn). Java's default of 50 overflowed at
+     * 64 concurrent requests, and each overflow costs the client a SYN retransmission (1 s).
+     */
+    static final int LISTEN_BACKLOG = 4096;
 
     private final Map<String, String> env;
     private final SimLog log;
@@ -100,7 +106,7 @@ public final class SimMain {
             InetSocketAddress address = args.host().filter(h -> !h.isEmpty())
                     .map(h -> new InetSocketAddress(h, args.port())).orElse(new InetSocketAddress(args.port()));
             try {
-                server.start(address);
+                server.start(address, LISTEN_BACKLOG);
             } catch (BindException e) {
                 throw new StartupFailure("OSError: [Errno 98] Address already in use: " + address);
             }
@@ -183,7 +189,7 @@ public final class SimMain {
         int base = args.kvTransfer().get().kvPort();
         try {
             return Optional.of(new KvReceiver(InetAddress.getByName(advertisedHost), base,
-                    args.dataParallelSize() * args.tensorParallelSize()));
+                    args.dataParallelSize() * args.tensorParallelSize(), LISTEN_BACKLOG));
         } catch (IOException e) {
             throw new StartupFailure("zmq.error.ZMQError: Address already in use (addr='tcp://" + advertisedHost
                     + ":" + base + "'): " + e.getMessage());
