@@ -42,6 +42,11 @@ public final class SimMain {
     }
 
     public static void main(String[] argv) {
+        // The JDK HTTP server, unlike uvicorn, closes idle keep-alive connections beyond 200 (a proxy's pool
+        // then finds them closed under its next request) and leaves Nagle on (small writes wait up to 40 ms
+        // for a delayed ACK). Read once, when the server's class loads; VLLM_SIM_JAVA_OPTS can still set them.
+        setDefault("sun.net.httpserver.maxIdleConnections", "4096");
+        setDefault("sun.net.httpserver.nodelay", "true");
         int exitCode = new SimMain(System.getenv(), System.out, System.err).run(Arrays.asList(argv));
         if (exitCode != 0) {
             System.exit(exitCode);
@@ -234,6 +239,12 @@ public final class SimMain {
         log.error("async_llm.py", "AsyncLLM output_handler failed. EngineDeadError: EngineCore encountered an issue.");
         engine.stop();
         Runtime.getRuntime().halt(1);
+    }
+
+    private static void setDefault(String property, String value) {
+        if (System.getProperty(property) == null) {
+            System.setProperty(property, value);
+        }
     }
 
     private static void sleep(long millis) {
