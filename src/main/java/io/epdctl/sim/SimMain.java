@@ -24,6 +24,12 @@ public final class SimMain {
     static final String EC_CONNECTOR = "ECExampleConnector";
     static final String KV_CONNECTOR = "MooncakeLayerwiseConnector";
     private static final String USAGE = "usage: vllm serve [model_tag] [options]";
+    /**
+     * Accept backlog of every listener (HTTP and KV): room for thousands of connections arriving at once, as
+     * behind a proxy under load (the kernel caps it at net.core.somaxconn). Java's default of 50 overflowed at
+     * 64 concurrent requests, and each overflow costs the client a SYN retransmission (1 s).
+     */
+    static final int LISTEN_BACKLOG = 4096;
 
     private final Map<String, String> env;
     private final SimLog log;
@@ -36,6 +42,11 @@ public final class SimMain {
     }
 
     public static void main(String[] argv) {
+        // The JDK HTTP server, unlike uvicorn, closes idle keep-alive connections beyond 200 (a proxy's pool
+        // then finds them closed under its next request) and leaves Nagle on (small writes wait up to 40 ms
+        // for a delayed ACK). Read once, when the server's class loads; VLLM_SIM_JAVA_OPTS can still set them.
+        setDefault("sun.net.httpserver.maxIdleConnections", "4096");
+        setDefault("sun.net.httpserver.nodelay", "true");
         int exitCode = new SimMain(System.getenv(), System.out, System.err).run(Arrays.asList(argv));
         if (exitCode != 0) {
             System.exit(exitCode);
@@ -100,7 +111,7 @@ public final class SimMain {
             InetSocketAddress address = args.host().filter(h -> !h.isEmpty())
                     .map(h -> new InetSocketAddress(h, args.port())).orElse(new InetSocketAddress(args.port()));
             try {
-                server.start(address);
+                server.start(address, LISTEN_BACKLOG);
             } catch (BindException e) {
                 throw new StartupFailure("OSError: [Errno 98] Address already in use: " + address);
             }
@@ -183,7 +194,7 @@ public final class SimMain {
         int base = args.kvTransfer().get().kvPort();
         try {
             return Optional.of(new KvReceiver(InetAddress.getByName(advertisedHost), base,
-                    args.dataParallelSize() * args.tensorParallelSize()));
+                    args.dataParallelSize() * args.tensorParallelSize(), LISTEN_BACKLOG));
         } catch (IOException e) {
             throw new StartupFailure("zmq.error.ZMQError: Address already in use (addr='tcp://" + advertisedHost
                     + ":" + base + "'): " + e.getMessage());
@@ -228,6 +239,12 @@ public final class SimMain {
         log.error("async_llm.py", "AsyncLLM output_handler failed. EngineDeadError: EngineCore encountered an issue.");
         engine.stop();
         Runtime.getRuntime().halt(1);
+    }
+
+    private static void setDefault(String property, String value) {
+        if (System.getProperty(property) == null) {
+            System.setProperty(property, value);
+        }
     }
 
     private static void sleep(long millis) {

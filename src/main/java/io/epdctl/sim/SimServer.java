@@ -75,8 +75,8 @@ final class SimServer {
     }
 
     /** Starts listening; the port refused connections until now, as vLLM's does while loading. */
-    void start(InetSocketAddress address) throws IOException {
-        server = HttpServer.create(address, 256);
+    void start(InetSocketAddress address, int backlog) throws IOException {
+        server = HttpServer.create(address, backlog);
         server.setExecutor(handlers);
         server.createContext("/", this::route);
         server.start();
@@ -172,9 +172,9 @@ final class SimServer {
             metrics.waiting.decrementAndGet();
             metrics.running.incrementAndGet();
             try {
-                handOffEncoderCache(prompt, engineRequestId);
                 JsonNode kvParams = body.path("kv_transfer_params");
-                if (!receiveKv(exchange, kvParams, engineRequestId, prompt)
+                if (!handOffEncoderCache(exchange, prompt, engineRequestId)
+                        || !receiveKv(exchange, kvParams, engineRequestId, prompt)
                         || !pushKv(exchange, kvParams, engineRequestId, prompt)) {
                     return;
                 }
@@ -222,25 +222,36 @@ final class SimServer {
         return value.asInt();
     }
 
-    /** ECExampleConnector: the producer saves each image's encoder output; a consumer looks for it. */
-    private void handOffEncoderCache(Prompt prompt, String requestId) throws IOException {
+    /**
+     * ECExampleConnector: the producer saves each image's encoder output; a consumer loads it. False when the
+     * request failed (already answered): a file that could not be written, or a cut file read.
+     */
+    private boolean handOffEncoderCache(HttpExchange exchange, Prompt prompt, String requestId) throws IOException {
         if (ecStore.isEmpty() || prompt.images().isEmpty()) {
-            return;
+            return true;
         }
         EcStore store = ecStore.get();
         for (String image : prompt.images()) {
             String hash = EcStore.mmHash(image);
-            if (args.ecTransfer().get().producer()) {
-                store.save(hash, Prompt.TOKENS_PER_IMAGE);
-                metrics.ecSaves.incrementAndGet();
-            } else if (store.contains(hash)) {
-                metrics.ecHits.incrementAndGet();
-            } else {
-                metrics.ecMisses.incrementAndGet();
-                log.info("ec_connector.py", "Encoder cache miss for " + requestId + ": " + store.fileOf(hash)
-                        + " not found; running the vision encoder locally");
+            try {
+                if (args.ecTransfer().get().producer()) {
+                    store.save(hash, Prompt.TOKENS_PER_IMAGE);
+                    metrics.ecSaves.incrementAndGet();
+                } else if (store.load(hash).isPresent()) {
+                    metrics.ecHits.incrementAndGet();
+                } else {
+                    metrics.ecMisses.incrementAndGet();
+                    log.info("ec_connector.py", "Encoder cache miss for " + requestId + ": " + store.fileOf(hash)
+                            + " not found; running the vision encoder locally");
+                }
+            } catch (IOException e) {
+                String message = "Encoder cache of " + requestId + " at " + store.fileOf(hash) + ": " + e;
+                log.error("ec_connector.py", message);
+                sendError(exchange, 500, "InternalServerError", message);
+                return false;
             }
         }
+        return true;
     }
 
     /**

@@ -8,7 +8,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.epdctl.testing.SimNode;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,6 +44,55 @@ class SimHttpApiTest {
         if (node != null) {
             node.close();
         }
+    }
+
+    /**
+     * A proxy keeps hundreds of connections to a node open between requests; the JDK server's default closed
+     * every idle one beyond 200, and the proxy found them closed under its next request.
+     */
+    @Test
+    void hundredsOfIdleKeepAliveConnectionsStayOpen() throws IOException {
+        List<Socket> sockets = new ArrayList<>();
+        try {
+            for (int i = 0; i < 300; i++) {
+                Socket socket = new Socket("127.0.0.1", node.port());
+                socket.setSoTimeout(30_000);
+                sockets.add(socket);
+                assertThat(healthOn(socket)).as("first request on connection " + i).startsWith("HTTP/1.1 200");
+            }
+            for (int i = 0; i < sockets.size(); i++) {
+                assertThat(healthOn(sockets.get(i))).as("second request on connection " + i).startsWith("HTTP/1.1 200");
+            }
+        } finally {
+            for (Socket socket : sockets) {
+                socket.close();
+            }
+        }
+    }
+
+    /** GET /health on a kept-alive connection; the status line, or "closed" when the server had closed it. */
+    private static String healthOn(Socket socket) throws IOException {
+        try {
+            socket.getOutputStream().write("GET /health HTTP/1.1\r\nHost: sim\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+        } catch (IOException e) {
+            return "closed: " + e.getMessage();
+        }
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        InputStream in = socket.getInputStream();
+        while (!head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
+            int b;
+            try {
+                b = in.read();
+            } catch (IOException e) {
+                return "closed: " + e.getMessage();
+            }
+            if (b < 0) {
+                return "closed";
+            }
+            head.write(b);
+        }
+        return head.toString(StandardCharsets.US_ASCII); // /health answers without a body
     }
 
     @Test

@@ -16,9 +16,21 @@ import io.epdctl.testing.SimNode;
 import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -110,6 +122,123 @@ class SimTransferTest {
         assertThat(metric(prefill.baseUrl(), "vllm_sim:kv_pushes_sent_total")).isEqualTo(sent + 1);
         assertThat(metric(decode.baseUrl(), "vllm_sim:kv_metaserver_callbacks_total")).isEqualTo(callbacks + 1);
         assertThat(metric(decode.baseUrl(), "vllm_sim:kv_pushes_received_total")).isEqualTo(received + 1);
+    }
+
+    /**
+     * The proxy's encoder step for many requests carrying one picture: each saves the same file at once. Every
+     * save must succeed and a consumer reading meanwhile must find either no file or the whole file.
+     */
+    @Test
+    void sixtyFourConcurrentSavesOfOneImageAllSucceedAndTheConsumerReadsWholeFiles() throws Exception {
+        String image = IMAGE + "#" + UUID.randomUUID();
+        Path file = cluster.ecCache().resolve(EcStore.mmHash(image)).resolve("encoder_cache.safetensors");
+        ObjectNode encoderRequest = chatWithImage("Describe this image.", image, 1).put("stream", false)
+                .put("min_tokens", 1);
+        ObjectNode consumerRequest = chatWithImage("Describe this image.", image, 1);
+        int writers = 64;
+        int requestsEach = 8;
+        int readers = 4;
+        double hits = metric(prefill.baseUrl(), "vllm_sim:ec_cache_hits_total");
+        double misses = metric(prefill.baseUrl(), "vllm_sim:ec_cache_misses_total");
+        ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
+        AtomicInteger consumerRequests = new AtomicInteger();
+        AtomicBoolean saving = new AtomicBoolean(true);
+        CyclicBarrier start = new CyclicBarrier(writers + readers);
+        ExecutorService threads = Executors.newFixedThreadPool(writers + readers);
+        try {
+            List<Future<?>> writing = new ArrayList<>();
+            for (int w = 0; w < writers; w++) {
+                writing.add(threads.submit(() -> {
+                    start.await();
+                    for (int r = 0; r < requestsEach; r++) {
+                        record(failures, "encoder", () -> post(encoder.baseUrl() + "/v1/chat/completions",
+                                encoderRequest, Map.of("X-Request-Id", UUID.randomUUID().toString())));
+                    }
+                    return null;
+                }));
+            }
+            List<Future<?>> reading = new ArrayList<>();
+            for (int r = 0; r < readers; r++) {
+                reading.add(threads.submit(() -> {
+                    start.await();
+                    while (saving.get()) {
+                        // the file as a consumer finds it: absent (not saved yet), or complete
+                        if (Files.exists(file)) {
+                            try {
+                                String content = Files.readString(file);
+                                if (!content.equals(COMPLETE_EC_FILE)) {
+                                    failures.add("partial file: " + content.length() + " characters: " + content);
+                                }
+                            } catch (NoSuchFileException e) {
+                                failures.add("the file vanished while being read");
+                            }
+                            consumerRequests.incrementAndGet();
+                            record(failures, "consumer", () -> post(prefill.baseUrl() + "/v1/chat/completions",
+                                    consumerRequest, Map.of()));
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (var writer : writing) {
+                writer.get(2, TimeUnit.MINUTES);
+            }
+            saving.set(false);
+            for (var reader : reading) {
+                reader.get(1, TimeUnit.MINUTES);
+            }
+        } finally {
+            saving.set(false);
+            threads.shutdownNow();
+        }
+
+        assertThat(failures).isEmpty();
+        assertThat(Files.readString(file)).isEqualTo(COMPLETE_EC_FILE);
+        try (var left = Files.list(file.getParent())) {
+            assertThat(left).as("no temporary file is left behind").containsExactly(file);
+        }
+        assertThat(consumerRequests.get()).as("the consumer read while the encoder saved").isPositive();
+        assertThat(metric(prefill.baseUrl(), "vllm_sim:ec_cache_hits_total")).isEqualTo(hits + consumerRequests.get());
+        assertThat(metric(prefill.baseUrl(), "vllm_sim:ec_cache_misses_total")).isEqualTo(misses);
+    }
+
+    /**
+     * A decoder's HTTP and KV listeners queue thousands of connections not yet accepted (a proxy under load opens
+     * them in bursts; an overflow costs the client a 1 s SYN retransmission). For a listening socket, ss shows
+     * the backlog as Send-Q.
+     */
+    @Test
+    void everyListenerOfADecoderQueuesThousandsOfConnections() throws Exception {
+        int expected = Math.min(4096, Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/net/core/somaxconn")).get(0).strip()));
+        assertThat(backlog(decode.port())).as("HTTP listener").isEqualTo(expected);
+        assertThat(backlog(cluster.kvPort())).as("KV listener").isEqualTo(expected);
+    }
+
+    private static int backlog(int port) throws IOException, InterruptedException {
+        Process ss = new ProcessBuilder("ss", "-ltnH", "sport = :" + port).redirectErrorStream(true).start();
+        String out = new String(ss.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(ss.waitFor()).as(out).isZero();
+        String[] fields = out.strip().split("\\s+");
+        assertThat(fields).as("one listener on port " + port + ": " + out).hasSize(5);
+        return Integer.parseInt(fields[2]);
+    }
+
+    /** The stand-in encoder output the simulator writes for one picture (64 tokens). */
+    private static final String COMPLETE_EC_FILE = "{\"ec_cache\":{\"dtype\":\"BF16\",\"shape\":[64,4096]}}\n";
+
+    private interface Call {
+        HttpResponse<String> send();
+    }
+
+    private static void record(Collection<String> failures, String who, Call call) {
+        try {
+            HttpResponse<String> answer = call.send();
+            if (answer.statusCode() != 200) {
+                failures.add(who + " answered " + answer.statusCode() + ": " + answer.body());
+            }
+        } catch (RuntimeException e) {
+            failures.add(who + ": " + e.getMessage());
+        }
     }
 
     @Test

@@ -27,13 +27,16 @@ public final class KvReceiver implements Closeable {
     private final AtomicLong received = new AtomicLong();
     private final AtomicLong refused = new AtomicLong();
 
-    /** Binds every port of the range or none: {@code BindException} (Address already in use) as ZMQ does. */
-    public KvReceiver(InetAddress bindAddress, int basePort, int ranks) throws IOException {
+    /**
+     * Binds every port of the range or none: {@code BindException} (Address already in use) as ZMQ does. Each
+     * listener queues up to {@code backlog} connections not yet accepted (one push per request comes in).
+     */
+    public KvReceiver(InetAddress bindAddress, int basePort, int ranks, int backlog) throws IOException {
         try {
             for (int rank = 0; rank < ranks; rank++) {
                 ServerSocket socket = new ServerSocket();
                 sockets.add(socket);
-                socket.bind(new InetSocketAddress(bindAddress, basePort + rank));
+                socket.bind(new InetSocketAddress(bindAddress, basePort + rank), backlog);
             }
         } catch (IOException e) {
             close();
