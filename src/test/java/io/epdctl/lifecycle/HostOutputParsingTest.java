@@ -3,6 +3,7 @@ package io.epdctl.lifecycle;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.epdctl.testing.SystemTest;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -71,6 +72,7 @@ class HostOutputParsingTest {
     }
 
     @Test
+    @SystemTest
     void npuSmiMissingMeansNoCheckAndNpuSmiFailingIsAnError(@TempDir Path bin) throws Exception {
         LocalTransport here = new LocalTransport("here");
         Path npuSmi = bin.resolve("npu-smi");

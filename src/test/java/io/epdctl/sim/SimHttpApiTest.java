@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.epdctl.testing.SimNode;
+import io.epdctl.testing.SystemTest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The HTTP API of one simulator process, and the fault-injection variables that change it. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@SystemTest
 class SimHttpApiTest {
     private static final String CHAT = "{\"model\":\"qwenvl\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}],"
             + "\"max_tokens\":%d%s}";

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.epdctl.shell.Shell;
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SshServer;
+import io.epdctl.testing.SystemTest;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -22,6 +23,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** What every transport does, against this machine directly and through a real sshd. */
+@SystemTest
 class TransportContractTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
     /** For commands meant to time out: long enough for them to have started (written their pid) on a slow machine. */
