@@ -1,7 +1,6 @@
 package io.epdctl.cli;
 
 import io.epdctl.lifecycle.Deployer;
-import io.epdctl.lifecycle.DeploymentException;
 import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.LaunchPlan;
 import io.epdctl.lifecycle.NodeProbe;
@@ -12,7 +11,6 @@ import io.epdctl.shell.Shell;
 import io.epdctl.state.StateStore;
 import io.epdctl.topology.Host;
 import io.epdctl.topology.Topology;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -34,8 +32,9 @@ import picocli.CommandLine.Spec;
             "Prints the proxy's endpoint on stdout."
         },
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:the deployment is ready", "1:a host or node failed (what this run started is stopped)",
-            "2:invalid command line or topology; nothing was touched"})
+        exitCodeList = {"0:the deployment is ready", "1:a host or node failed (what this run started is stopped), another epdctl is changing the "
+                    + "deployment, or the state directory cannot be used",
+            "2:invalid command line, topology or template; nothing was touched"})
 public final class UpCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -75,7 +74,7 @@ public final class UpCommand implements Callable<Integer> {
     Duration pollInterval;
 
     @Override
-    public Integer call() throws InterruptedException {
+    public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Topology topology = topologyFile.load(err);
@@ -107,12 +106,6 @@ public final class UpCommand implements Callable<Integer> {
                 out.println(endpoint);
                 return ExitCodes.OK;
             }
-        } catch (StateStore.LockedException e) {
-            throw new UserException(ExitCodes.FAILURE, e.getMessage());
-        } catch (DeploymentException e) {
-            throw new UserException(ExitCodes.FAILURE, "up failed: " + e.getMessage());
-        } catch (IOException e) {
-            throw StateOptions.unusable(store, e);
         }
     }
 
