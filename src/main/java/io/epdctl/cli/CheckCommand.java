@@ -19,7 +19,7 @@ import picocli.CommandLine.Spec;
         description = "Checks on every host at once, without starting anything, that up can succeed: SSH login, the vllm "
                 + "command, the model, the NPUs, free ports, and an EC directory that is writable and shared.",
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:every check passed (warnings aside)", "1:a check failed", "2:the topology has errors"})
+        exitCodeList = {"0:every check passed (warnings aside)", "1:a check failed", "2:invalid command line, or the topology has errors"})
 public final class CheckCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -27,14 +27,8 @@ public final class ConnectionOptions {
     Path sshConfig;
 
     /** Opens one transport per host, all at once; unreachable hosts are reported by the caller. */
-    public HostConnections open(Collection<HostTarget> hosts) {
-        SshOptions options = sshOptions();
-        try {
-            return HostConnections.open(hosts, options);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new UserException(ExitCodes.FAILURE, "interrupted while connecting to the hosts");
-        }
+    public HostConnections open(Collection<HostTarget> hosts) throws InterruptedException {
+        return HostConnections.open(hosts, sshOptions());
     }
 
     private SshOptions sshOptions() {

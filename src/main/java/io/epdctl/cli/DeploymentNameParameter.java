@@ -1,6 +1,7 @@
 package io.epdctl.cli;
 
 import io.epdctl.state.StateStore;
+import java.io.IOException;
 import picocli.CommandLine.Parameters;
 
 /** The optional NAME of the commands that act on a running deployment ({@code status}, {@code down}). */
@@ -10,7 +11,7 @@ public final class DeploymentNameParameter {
     String name;
 
     /** The given name, or the only recorded deployment's. */
-    public String resolve(StateStore store) {
+    public String resolve(StateStore store) throws IOException {
         return StateOptions.deploymentName(store, name);
     }
 

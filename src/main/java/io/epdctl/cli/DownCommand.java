@@ -6,7 +6,6 @@ import io.epdctl.lifecycle.ProcessControl;
 import io.epdctl.lifecycle.Teardown;
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.StateStore;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Optional;
@@ -26,7 +25,10 @@ import picocli.CommandLine.Spec;
             "What cannot be stopped (an unreachable host) stays recorded for a later down."
         },
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:everything is stopped (or nothing was running)", "1:something is left; see the messages"})
+        exitCodeList = {"0:everything is stopped (or nothing was running)",
+            "1:something is left (see the messages), the deployment is locked by another epdctl, or the state "
+                    + "directory cannot be used",
+            "2:invalid command line, or several deployments are recorded and none was named"})
 public final class DownCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -48,7 +50,7 @@ public final class DownCommand implements Callable<Integer> {
     boolean purgeEcCache;
 
     @Override
-    public Integer call() throws InterruptedException {
+    public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         StateStore store = stateOptions.store();
         if (!name.given() && store.deployments().isEmpty()) {
@@ -80,10 +82,6 @@ public final class DownCommand implements Callable<Integer> {
                         + String.join(", ", result.leftBehind().keySet()) + " left; run down again once fixed");
                 return ExitCodes.FAILURE;
             }
-        } catch (StateStore.LockedException e) {
-            throw new UserException(ExitCodes.FAILURE, e.getMessage());
-        } catch (IOException e) {
-            throw StateOptions.unusable(store, e);
         }
     }
 

@@ -15,9 +15,8 @@ import picocli.CommandLine.Spec;
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             "0:success",
-            "1:the deployment, a host or a node failed",
-            "2:invalid command line or topology file; nothing was touched",
-            "70:internal error in epdctl"
+            "1:the deployment, a host or a node failed, or the state directory cannot be used",
+            "2:invalid command line, topology file or template; nothing was touched"
         })
 public final class EpdctlCommand implements Runnable {
     @Spec

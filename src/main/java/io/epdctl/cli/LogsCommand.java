@@ -6,7 +6,6 @@ import io.epdctl.lifecycle.ProcessControl;
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.state.StateStore;
-import io.epdctl.transport.TransportException;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
@@ -23,7 +22,12 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "logs",
         mixinStandardHelpOptions = true,
-        description = "Prints a node's log (or the proxy's: NODE proxy) from whichever host it runs on.")
+        description = "Prints a node's log (or the proxy's: NODE proxy) from whichever host it runs on.",
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:the log was printed (with -f: until interrupted, which exits 130)",
+            "1:the host cannot be reached, the log cannot be read, the deployment is not recorded, or the state "
+                    + "directory cannot be used",
+            "2:invalid command line, an unknown node, or several deployments are recorded and none was named"})
 public final class LogsCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -48,7 +52,7 @@ public final class LogsCommand implements Callable<Integer> {
     ConnectionOptions connectionOptions;
 
     @Override
-    public Integer call() throws InterruptedException {
+    public Integer call() throws Exception {
         if (lines < 0) {
             throw new UserException(ExitCodes.INVALID_INPUT, "--lines must not be negative");
         }
@@ -64,8 +68,6 @@ public final class LogsCommand implements Callable<Integer> {
                 int exit = new ProcessControl(connections).streamLog(process, lines, follow, sink, errors);
                 return exit == 0 ? ExitCodes.OK : ExitCodes.FAILURE;
             }
-        } catch (TransportException e) {
-            throw new UserException(ExitCodes.FAILURE, e.getMessage());
         }
     }
 

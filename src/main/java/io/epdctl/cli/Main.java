@@ -1,7 +1,11 @@
 package io.epdctl.cli;
 
 import java.io.PrintWriter;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.TreeMap;
 import picocli.CommandLine;
+import picocli.CommandLine.Model.UsageMessageSpec;
 
 /** Entry point of the {@code epdctl} jar. */
 public final class Main {
@@ -19,19 +23,20 @@ public final class Main {
         CommandLine commandLine = new CommandLine(new EpdctlCommand());
         commandLine.setOut(out);
         commandLine.setErr(err);
-        commandLine.setExecutionExceptionHandler((exception, cmd, parseResult) -> {
-            if (exception instanceof UserException userError) {
-                cmd.getErr().println("epdctl: " + userError.getMessage());
-                return userError.exitCode();
-            }
-            cmd.getErr().println("epdctl: internal error: " + exception);
-            if (System.getenv("EPDCTL_DEBUG") != null) {
-                exception.printStackTrace(cmd.getErr());
-            } else {
-                cmd.getErr().println("(set EPDCTL_DEBUG=1 for the stack trace, and please report it)");
-            }
-            return ExitCodes.INTERNAL_ERROR;
-        });
+        ErrorHandler errors = new ErrorHandler();
+        commandLine.setExecutionExceptionHandler(errors);
+        commandLine.setExitCodeExceptionMapper(errors);
+        listCommonExitCodes(commandLine);
         return commandLine;
+    }
+
+    /** Every command's --help lists its own exit codes, then those any command may end with. */
+    private static void listCommonExitCodes(CommandLine command) {
+        UsageMessageSpec usage = command.getCommandSpec().usageMessage();
+        Map<String, String> codes = new TreeMap<>(Comparator.comparingInt(code -> Integer.parseInt(code.strip())));
+        codes.putAll(usage.exitCodeList());
+        ExitCodes.EVERY_COMMAND.forEach(codes::putIfAbsent);
+        usage.exitCodeListHeading("%nExit codes:%n").exitCodeList(codes);
+        command.getSubcommands().values().forEach(Main::listCommonExitCodes);
     }
 }

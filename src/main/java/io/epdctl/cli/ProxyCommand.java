@@ -28,7 +28,8 @@ import picocli.CommandLine.Spec;
                     + " /v1/models, /health, /healthcheck and /metrics."
         },
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:stopped by a signal", "1:could not listen", "2:invalid arguments or topology file"})
+        exitCodeList = {"1:could not listen", "2:invalid arguments or topology file", "130:stopped by SIGINT (Ctrl-C)",
+            "143:stopped by SIGTERM"})
 public final class ProxyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -93,12 +94,7 @@ public final class ProxyCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         ProxyConfig config = config();
         PrintWriter err = spec.commandLine().getErr();
-        EpdProxy proxy;
-        try {
-            proxy = EpdProxy.start(config, line -> log(err, line), Duration.ofSeconds(60));
-        } catch (EpdProxy.ProxyStartException e) {
-            throw new UserException(ExitCodes.FAILURE, "proxy: " + e.getMessage());
-        }
+        EpdProxy proxy = EpdProxy.start(config, line -> log(err, line), Duration.ofSeconds(60));
         CountDownLatch stopped = new CountDownLatch(1);
         Thread shutdown = new Thread(() -> {
             log(err, "stopping");

@@ -31,7 +31,7 @@ import picocli.CommandLine.Spec;
             "Nothing is started. The topology is validated first, as by `epdctl validate`."
         },
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:rendered", "1:the scripts could not be written", "2:the topology or a template has errors"})
+        exitCodeList = {"0:rendered", "1:the scripts could not be written", "2:invalid command line, or the topology or a template has errors"})
 public final class RenderCommand implements Callable<Integer> {
     enum Format { script, json }
 
@@ -55,7 +55,7 @@ public final class RenderCommand implements Callable<Integer> {
     TemplatesOption templatesOption;
 
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         if (outputDir != null && format == Format.json) {

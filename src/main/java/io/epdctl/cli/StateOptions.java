@@ -14,17 +14,20 @@ public final class StateOptions {
     Path stateDir;
 
     public StateStore store() {
+        return new StateStore(directory());
+    }
+
+    /** The state directory: {@code --state-dir}, else $EPDCTL_HOME, else ~/.epdctl. */
+    public Path directory() {
         if (stateDir != null) {
-            return new StateStore(stateDir);
+            return stateDir;
         }
         String home = System.getenv("EPDCTL_HOME");
-        return new StateStore(home != null && !home.isBlank()
-                ? Path.of(home)
-                : Path.of(System.getProperty("user.home"), ".epdctl"));
+        return home != null && !home.isBlank() ? Path.of(home) : Path.of(System.getProperty("user.home"), ".epdctl");
     }
 
     /** {@code name} if given, else the only deployment there is; a clear error otherwise. */
-    public static String deploymentName(StateStore store, String name) {
+    public static String deploymentName(StateStore store, String name) throws IOException {
         if (name != null) {
             return name;
         }
@@ -40,16 +43,8 @@ public final class StateOptions {
     }
 
     /** The recorded state of {@code deployment}; a clear error when there is none. */
-    public static DeploymentState recorded(StateStore store, String deployment) {
-        try {
-            return store.read(deployment).orElseThrow(() ->
-                    new UserException(ExitCodes.FAILURE, "deployment " + deployment + " is not recorded; nothing runs"));
-        } catch (IOException e) {
-            throw unusable(store, e);
-        }
-    }
-
-    public static UserException unusable(StateStore store, IOException e) {
-        return new UserException(ExitCodes.FAILURE, "cannot use the state directory " + store.root() + ": " + e.getMessage());
+    public static DeploymentState recorded(StateStore store, String deployment) throws IOException {
+        return store.read(deployment).orElseThrow(() ->
+                new UserException(ExitCodes.FAILURE, "deployment " + deployment + " is not recorded; nothing runs"));
     }
 }

@@ -28,7 +28,8 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         description = "Probes every node and the proxy of a deployment at once and shows what runs and how it is doing.",
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:everything is ready", "1:something is not ready, or nothing is recorded"})
+        exitCodeList = {"0:everything is ready", "1:something is not ready, nothing is recorded, or the state directory "
+                + "cannot be used", "2:invalid command line, or several deployments are recorded and none was named"})
 public final class StatusCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -50,7 +51,7 @@ public final class StatusCommand implements Callable<Integer> {
     Duration watch;
 
     @Override
-    public Integer call() throws InterruptedException {
+    public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         StateStore store = stateOptions.store();
         String deployment = name.resolve(store);

@@ -1,7 +1,6 @@
 package io.epdctl.cli;
 
 import io.epdctl.render.ScriptTemplates;
-import java.io.IOException;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -11,16 +10,7 @@ public final class TemplatesOption {
             description = "Directory with node.sh and proxy.sh templates to use instead of the built-in ones.")
     Path templatesDir;
 
-    public ScriptTemplates templates() {
-        if (templatesDir == null) {
-            return ScriptTemplates.builtIn();
-        }
-        try {
-            return ScriptTemplates.fromDirectory(templatesDir);
-        } catch (ScriptTemplates.TemplateException e) {
-            throw new UserException(ExitCodes.INVALID_INPUT, e.getMessage());
-        } catch (IOException e) {
-            throw new UserException(ExitCodes.INVALID_INPUT, "cannot read templates from " + templatesDir + ": " + e);
-        }
+    public ScriptTemplates templates() throws ScriptTemplates.TemplateException {
+        return templatesDir == null ? ScriptTemplates.builtIn() : ScriptTemplates.fromDirectory(templatesDir);
     }
 }

@@ -1,7 +1,6 @@
 package io.epdctl.cli;
 
 import io.epdctl.lifecycle.Deployer;
-import io.epdctl.lifecycle.DeploymentException;
 import io.epdctl.lifecycle.HostCommands;
 import io.epdctl.lifecycle.HostTargets;
 import io.epdctl.transport.HostConnections;
@@ -13,7 +12,6 @@ import io.epdctl.render.DeploymentRenderer;
 import io.epdctl.state.StateStore;
 import io.epdctl.topology.Topology;
 import io.epdctl.transport.HostTarget;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -35,8 +33,9 @@ import picocli.CommandLine.Spec;
             "Prints the proxy's endpoint on stdout."
         },
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:the deployment is ready", "1:a host or node failed (what this run started is stopped)",
-            "2:invalid command line or topology; nothing was touched"})
+        exitCodeList = {"0:the deployment is ready", "1:a host or node failed (what this run started is stopped), another epdctl is changing the "
+                    + "deployment, or the state directory cannot be used",
+            "2:invalid command line, topology or template; nothing was touched"})
 public final class UpCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -76,7 +75,7 @@ public final class UpCommand implements Callable<Integer> {
     Duration pollInterval;
 
     @Override
-    public Integer call() throws InterruptedException {
+    public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Topology topology = topologyFile.load(err);
@@ -110,12 +109,6 @@ public final class UpCommand implements Callable<Integer> {
                 out.println(endpoint);
                 return ExitCodes.OK;
             }
-        } catch (StateStore.LockedException e) {
-            throw new UserException(ExitCodes.FAILURE, e.getMessage());
-        } catch (DeploymentException e) {
-            throw new UserException(ExitCodes.FAILURE, "up failed: " + e.getMessage());
-        } catch (IOException e) {
-            throw StateOptions.unusable(store, e);
         }
     }
 

@@ -1,8 +1,9 @@
 package io.epdctl.cli;
 
 /**
- * A failure the user can act on: its message is printed as is, without a stack trace, and the
- * process exits with {@link #exitCode()}. Thrown anywhere below a command; handled once in {@link Main}.
+ * A failure a command finds itself (a wrong option, an unknown node, a topology with errors): its message
+ * is printed as is, without a stack trace, and the process exits with {@link #exitCode()}. What the
+ * lifecycle throws is not wrapped in it but mapped by {@link Failure}, with this.
  */
 public class UserException extends RuntimeException {
     private static final long serialVersionUID = 1L;

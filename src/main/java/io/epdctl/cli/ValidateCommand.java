@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
             "Every problem is reported at once as FILE:LINE:COL: PATH: message. Warnings are printed but do not fail."
         },
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:the topology is valid (warnings may have been printed)", "2:the topology has errors"})
+        exitCodeList = {"0:the topology is valid (warnings may have been printed)", "2:invalid command line, or the topology has errors"})
 public final class ValidateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -45,7 +45,7 @@ public final class ScriptTemplates {
      * The operator's own templates from {@code directory}; each must name only known placeholders and
      * contain {@code {{command}}}.
      */
-    public static ScriptTemplates fromDirectory(Path directory) throws IOException, TemplateException {
+    public static ScriptTemplates fromDirectory(Path directory) throws TemplateException {
         return new ScriptTemplates(file(directory.resolve(NODE)), file(directory.resolve(PROXY)));
     }
 
@@ -98,13 +98,15 @@ public final class ScriptTemplates {
         }
     }
 
-    private static String file(Path path) throws IOException, TemplateException {
+    private static String file(Path path) throws TemplateException {
         String text;
         try {
             text = Files.readString(path);
         } catch (NoSuchFileException e) {
             throw new TemplateException(path + ": no such template (a template directory holds "
                     + NODE + " and " + PROXY + ")");
+        } catch (IOException e) {
+            throw new TemplateException(path + ": cannot read the template: " + e.getMessage());
         }
         Matcher m = PLACEHOLDER.matcher(text);
         while (m.find()) {

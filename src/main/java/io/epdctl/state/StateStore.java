@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -15,6 +14,7 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -114,18 +114,18 @@ public final class StateStore {
         Files.deleteIfExists(stateFile(deployment));
     }
 
-    /** Names of the deployments that have state. */
-    public List<String> deployments() {
-        if (!Files.isDirectory(root)) {
-            return List.of();
-        }
+    /**
+     * Names of the deployments that have state; none before the first {@code up}. A root that cannot be
+     * listed (a file in its place, no permission) is an error, not "nothing runs".
+     */
+    public List<String> deployments() throws IOException {
         try (Stream<Path> entries = Files.list(root)) {
             return entries.filter(dir -> Files.exists(dir.resolve("state.json")))
                     .map(dir -> dir.getFileName().toString())
                     .sorted()
                     .toList();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        } catch (NoSuchFileException e) {
+            return List.of();
         }
     }
 

@@ -2,11 +2,11 @@ package io.epdctl.transport;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -159,12 +159,15 @@ public final class LocalTransport implements Transport {
         }
     }
 
-    /** Hands over the process it launched (or the failure to launch it), for killing its group. */
+    /**
+     * Hands over the process it launched (or the failure to launch it), for killing its group. Commons Exec
+     * launches through the {@code Path} variant since 1.5 (the {@code File} one is no longer called).
+     */
     private static final class GroupLeader extends DefaultExecutor {
         private final CompletableFuture<Process> launched = new CompletableFuture<>();
 
         @Override
-        protected Process launch(CommandLine command, Map<String, String> env, File workingDirectory) throws IOException {
+        protected Process launch(CommandLine command, Map<String, String> env, Path workingDirectory) throws IOException {
             try {
                 Process process = super.launch(command, env, workingDirectory);
                 launched.complete(process);

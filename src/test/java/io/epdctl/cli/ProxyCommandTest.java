@@ -8,6 +8,7 @@ import io.epdctl.render.DeploymentRenderer;
 import io.epdctl.render.LaunchSpec;
 import io.epdctl.testing.Cli;
 import io.epdctl.testing.SimNode;
+import io.epdctl.testing.SystemTest;
 import io.epdctl.topology.TopologyLoader;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -141,6 +142,7 @@ class ProxyCommandTest {
     }
 
     @Test
+    @SystemTest
     void runsInTheForegroundUntilSigtermThenStopsCleanly() throws Exception {
         int port = SimNode.freePort();
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),

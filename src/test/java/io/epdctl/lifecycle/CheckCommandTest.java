@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.epdctl.testing.Cli;
 import io.epdctl.testing.SimDeployment;
+import io.epdctl.testing.SystemTest;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -12,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code epdctl check} on this machine: it passes on a good topology and names what is wrong otherwise. */
+@SystemTest
 class CheckCommandTest {
     @TempDir
     Path dir;

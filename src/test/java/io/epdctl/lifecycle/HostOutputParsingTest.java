@@ -3,18 +3,19 @@ package io.epdctl.lifecycle;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.epdctl.testing.SystemTest;
+import io.epdctl.transport.CommandResult;
+import io.epdctl.transport.LocalTransport;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import io.epdctl.transport.CommandResult;
-import io.epdctl.transport.LocalTransport;
-import org.junit.jupiter.api.io.TempDir;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** What epdctl reads off a host: its own commands' reports, the kernel's socket tables and npu-smi's table. */
 class HostOutputParsingTest {
@@ -60,6 +61,7 @@ class HostOutputParsingTest {
     }
 
     @Test
+    @SystemTest
     void aCommandsPathIsReportedWhateverItsSetupLinesPrint() throws Exception {
         LocalTransport here = new LocalTransport("here");
         List<String> chattySetup = List.of("echo /not/the/path", "export EPDCTL_TEST_SETUP=1", "printf 42");
@@ -128,6 +130,7 @@ class HostOutputParsingTest {
     }
 
     @Test
+    @SystemTest
     void npuSmiMissingMeansNoCheckAndNpuSmiFailingIsAnError(@TempDir Path bin) throws Exception {
         LocalTransport here = new LocalTransport("here");
         Path npuSmi = bin.resolve("npu-smi");

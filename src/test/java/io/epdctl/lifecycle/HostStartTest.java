@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.testing.ProcessTable;
+import io.epdctl.testing.SystemTest;
 import io.epdctl.transport.HostConnections;
 import io.epdctl.transport.HostTarget;
 import io.epdctl.transport.SshOptions;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Starting the nodes of one host in one round trip, for real on this machine. */
+@SystemTest
 class HostStartTest {
     @TempDir
     Path dir;

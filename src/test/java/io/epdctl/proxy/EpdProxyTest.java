@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.epdctl.testing.SystemTest;
 import io.epdctl.topology.Role;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** The proxy against real HTTP servers playing each vLLM role. */
+@SystemTest
 class EpdProxyTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String IMAGE_CHAT = """

@@ -9,6 +9,7 @@ import io.epdctl.lifecycle.SmokeRequest;
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SimCluster;
 import io.epdctl.testing.SimNode;
+import io.epdctl.testing.SystemTest;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The proxy in front of real vllm-sim processes: both EPD modes, and each fault the proxy must make visible. */
+@SystemTest
 class ProxySimulatorTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** In every simulator's environment, so that the process table shows whatever a test left behind. */

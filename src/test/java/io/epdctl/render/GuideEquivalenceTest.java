@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.epdctl.testing.Cli;
 import io.epdctl.testing.CommandRecorder;
 import io.epdctl.testing.CommandRecorder.Call;
+import io.epdctl.testing.SystemTest;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * are executed with recording stand-ins for vllm, python3, rm and mkdir, and what they ran is compared.
  * The only differences allowed are where the guide contradicts itself, each named below.
  */
+@SystemTest
 class GuideEquivalenceTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The guide names the model by two different placeholders; the topologies use the first. */

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.epdctl.testing.Cli;
 import io.epdctl.testing.CommandRecorder;
 import io.epdctl.testing.CommandRecorder.Call;
+import io.epdctl.testing.SystemTest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -64,6 +65,7 @@ class RenderCommandTest {
     }
 
     @Test
+    @SystemTest
     void renderedScriptsPassEveryValueAsOneUnchangedArgument() throws Exception {
         Path scripts = dir.resolve("out");
         Cli.Result result = Cli.run("render", "-o", scripts.toString(), topology().toString());

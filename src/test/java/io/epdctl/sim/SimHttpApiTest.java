@@ -12,6 +12,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
+import io.epdctl.testing.SystemTest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The HTTP API of one simulator process, and the fault-injection variables that change it. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@SystemTest
 class SimHttpApiTest {
     private static final String CHAT = "{\"model\":\"qwenvl\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}],"
             + "\"max_tokens\":%d%s}";

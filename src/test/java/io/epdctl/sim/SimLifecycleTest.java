@@ -4,6 +4,7 @@ import static io.epdctl.sim.Http.get;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.epdctl.testing.SimNode;
+import io.epdctl.testing.SystemTest;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetAddress;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Startup, startup failures, the engine child and shutdown of real simulator processes. */
+@SystemTest
 class SimLifecycleTest {
     private static final Duration EXIT = Duration.ofSeconds(30);
 

@@ -13,6 +13,7 @@ import io.epdctl.sim.transfer.EcStore;
 import io.epdctl.sim.transfer.KvSender;
 import io.epdctl.testing.SimCluster;
 import io.epdctl.testing.SimNode;
+import io.epdctl.testing.SystemTest;
 import java.io.IOException;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -43,6 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
  * drives them: E, then D with a metaserver, whose callback sends the request to P, which pushes the KV to D.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@SystemTest
 class SimTransferTest {
     /** A 1x1 PNG, as a client would send a picture. */
     static final String IMAGE = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SshServer;
+import io.epdctl.testing.SystemTest;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -14,6 +15,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Opening every host of a topology at once, when some of them cannot be reached. */
+@SystemTest
 class HostConnectionsTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
 

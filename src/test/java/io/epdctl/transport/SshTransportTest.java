@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SshAgent;
 import io.epdctl.testing.SshServer;
+import io.epdctl.testing.SystemTest;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The SSH transport against a real sshd: keys, agent, ssh_config, host key checks, failures. */
+@SystemTest
 class SshTransportTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
     private static SshServer server;

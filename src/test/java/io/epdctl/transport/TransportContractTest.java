@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.epdctl.shell.Shell;
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SshServer;
+import io.epdctl.testing.SystemTest;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -28,6 +29,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * whose login shell prints before and after every command ("chatty": its ~/.bashrc prints the pid of a live
  * process, digits without a newline and noise on stderr, and sets an EXIT trap that prints that pid again).
  */
+@SystemTest
 class TransportContractTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
     /** For commands meant to time out: long enough for them to have started (written their pid) on a slow machine. */
