@@ -2,6 +2,7 @@ package io.epdctl.topology;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.epdctl.testing.SystemTest;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The largest files the reader accepts are checked in bounded memory: `epdctl validate` runs in a JVM of
  * its own with a small heap, and reports a file of 40,000 clashing nodes in a few summarised lines.
  */
+@SystemTest
 class BoundedInputTest {
     /** The heap the child JVM gets; the 3 MB file below needs about 90 MB today. */
     private static final String HEAP = "-Xmx128m";
