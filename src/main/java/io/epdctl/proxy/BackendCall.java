@@ -10,7 +10,8 @@ import java.util.function.Consumer;
 /** One request of a client request to one backend (one attempt); its counters end exactly once. */
 final class BackendCall {
     private final Backend backend;
-    private final ProxyExchange exchange;
+    /** Who holds the call (its client request), to let go of it once it has ended. */
+    private final Consumer<BackendCall> ended;
     private final long startNanos = System.nanoTime();
     private HttpClientRequest request;
     private HttpClientResponse response;
@@ -23,9 +24,9 @@ final class BackendCall {
     private boolean held;
     private long silenceTimer = -1;
 
-    BackendCall(Backend backend, ProxyExchange exchange) {
+    BackendCall(Backend backend, Consumer<BackendCall> ended) {
         this.backend = backend;
-        this.exchange = exchange;
+        this.ended = ended;
         backend.started();
     }
 
@@ -110,7 +111,7 @@ final class BackendCall {
                 vertx.cancelTimer(silenceTimer); // else it would hold the call until it fires
             }
             backend.finished(startNanos, failed);
-            exchange.closed(this);
+            ended.accept(this);
         }
     }
 

@@ -35,7 +35,7 @@ public final class EpdProxy implements AutoCloseable {
      * bound. {@code log} receives one line per event worth an operator's attention.
      */
     public static EpdProxy start(ProxyConfig config, Consumer<String> log, Duration timeout) {
-        Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(1, config.eventLoops()))
+        Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(1, config.tuning().eventLoops()))
                 .setPreferNativeTransport(false));
         try {
             ProxyState state = new ProxyState(config, log);
@@ -51,7 +51,7 @@ public final class EpdProxy implements AutoCloseable {
                             servers.add(server);
                         }
                         return server;
-                    }, new DeploymentOptions().setInstances(Math.max(1, config.eventLoops()))))
+                    }, new DeploymentOptions().setInstances(Math.max(1, config.tuning().eventLoops()))))
                     .map(deployed -> {
                         int actualPort = servers.get(0).actualPort();
                         state.listeningOn(actualPort);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.epdctl.topology.ProxyTuning;
 import io.epdctl.topology.Role;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -47,13 +48,14 @@ class EpdProxyTest {
 
     private EpdProxy proxy(List<TestBackend> encoders, List<TestBackend> pd, List<TestBackend> prefill,
             List<TestBackend> decode) {
-        return proxy(encoders, pd, prefill, decode, ProxyConfig.DEFAULT_BACKEND_TIMEOUT);
+        return proxy(encoders, pd, prefill, decode, ProxyTuning.defaults().backendTimeout());
     }
 
     private EpdProxy proxy(List<TestBackend> encoders, List<TestBackend> pd, List<TestBackend> prefill,
             List<TestBackend> decode, Duration backendTimeout) {
-        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), endpoints(encoders), endpoints(pd),
-                endpoints(prefill), endpoints(decode), 3, Duration.ofMillis(1), backendTimeout, Duration.ofSeconds(60), 2);
+        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), new ProxyBackends(endpoints(encoders),
+                endpoints(pd), endpoints(prefill), endpoints(decode)),
+                new ProxyTuning(3, Duration.ofMillis(1), backendTimeout, Duration.ofSeconds(60), 2));
         EpdProxy proxy = EpdProxy.start(config, log::add, Duration.ofSeconds(30));
         resources.add(proxy);
         return proxy;
@@ -197,9 +199,9 @@ class EpdProxyTest {
         TestBackend dead = TestBackend.start(Role.PD);
         Endpoint deadEndpoint = dead.endpoint();
         dead.close();
-        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), List.of(),
-                List.of(deadEndpoint, sick.endpoint(), live.endpoint()), List.of(), List.of(), 3, Duration.ZERO,
-                ProxyConfig.DEFAULT_BACKEND_TIMEOUT, Duration.ofSeconds(60), 1);
+        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), new ProxyBackends(List.of(),
+                List.of(deadEndpoint, sick.endpoint(), live.endpoint()), List.of(), List.of()),
+                new ProxyTuning(3, Duration.ZERO, ProxyTuning.defaults().backendTimeout(), Duration.ofSeconds(60), 1));
         EpdProxy proxy = EpdProxy.start(config, log::add, Duration.ofSeconds(30));
         resources.add(proxy);
 
