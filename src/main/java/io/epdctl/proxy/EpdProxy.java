@@ -6,8 +6,8 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpClientOptions;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -43,13 +43,11 @@ public final class EpdProxy implements AutoCloseable {
                     vertx.createHttpClient(new HttpClientOptions().setConnectTimeout(2_000)), state);
             // with port 0, a negative port makes every event loop's server share one port the system picks
             int port = config.listen().port() == 0 ? -1 : config.listen().port();
-            List<ProxyVerticle> servers = new ArrayList<>();
+            List<ProxyVerticle> servers = new CopyOnWriteArrayList<>();
             Future<EpdProxy> started = health.start()
                     .compose(probed -> vertx.deployVerticle(() -> {
                         ProxyVerticle server = new ProxyVerticle(state, port);
-                        synchronized (servers) {
-                            servers.add(server);
-                        }
+                        servers.add(server);
                         return server;
                     }, new DeploymentOptions().setInstances(Math.max(1, config.tuning().eventLoops()))))
                     .map(deployed -> {

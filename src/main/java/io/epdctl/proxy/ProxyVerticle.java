@@ -1,7 +1,7 @@
 package io.epdctl.proxy;
 
-import io.vertx.core.AbstractVerticle;
-import io.vertx.core.Promise;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpHeaders;
@@ -11,7 +11,7 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.PoolOptions;
 
 /** The proxy's HTTP server on one event loop, with its own pooled client to the backends: routes each request. */
-final class ProxyVerticle extends AbstractVerticle {
+final class ProxyVerticle extends VerticleBase {
     private final ProxyState state;
     private final int port;
     private Dispatcher dispatcher;
@@ -19,6 +19,7 @@ final class ProxyVerticle extends AbstractVerticle {
     private Profiling profiling;
     private int actualPort;
 
+    /** {@code port} negative: one the system picks, shared by every server given the same negative port. */
     ProxyVerticle(ProxyState state, int port) {
         this.state = state;
         this.port = port;
@@ -29,26 +30,24 @@ final class ProxyVerticle extends AbstractVerticle {
     }
 
     @Override
-    public void start(Promise<Void> started) {
+    public Future<?> start() {
         // idle connections are dropped before uvicorn's 5 s keep-alive timeout drops them under a request
-        HttpClient client = vertx.createHttpClient(new HttpClientOptions().setConnectTimeout(5_000).setKeepAlive(true)
-                .setKeepAliveTimeout(3).setTcpNoDelay(true), new PoolOptions().setHttp1MaxSize(4096));
-        // each request reports its backend's failures itself
-        client.connectionHandler(connection -> connection.exceptionHandler(ignored -> { }));
+        HttpClient client = vertx.httpClientBuilder()
+                .with(new HttpClientOptions().setConnectTimeout(5_000).setKeepAlive(true).setKeepAliveTimeout(3)
+                        .setTcpNoDelay(true))
+                .with(new PoolOptions().setHttp1MaxSize(4096))
+                // each request reports its backend's failures itself
+                .withConnectHandler(connection -> connection.exceptionHandler(ignored -> { }))
+                .build();
         dispatcher = new Dispatcher(context, state, new BackendCaller(vertx, client, state));
         status = new StatusRoutes(state);
         profiling = new Profiling(client, state);
-        vertx.createHttpServer(new HttpServerOptions().setHost(state.config().listen().host()).setPort(port)
-                        .setTcpNoDelay(true))
+        return vertx.createHttpServer(new HttpServerOptions().setTcpNoDelay(true))
                 .requestHandler(this::route)
                 // a client that resets its connection is a cancelled request, handled there, not news for the log
                 .connectionHandler(connection -> connection.exceptionHandler(ignored -> { }))
-                .listen()
-                .onSuccess(server -> {
-                    actualPort = server.actualPort();
-                    started.complete();
-                })
-                .onFailure(started::fail);
+                .listen(port, state.config().listen().host())
+                .onSuccess(server -> actualPort = server.actualPort());
     }
 
     private void route(HttpServerRequest request) {
