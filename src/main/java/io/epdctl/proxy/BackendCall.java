@@ -1,6 +1,7 @@
 package io.epdctl.proxy;
 
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import java.math.BigDecimal;
@@ -15,6 +16,7 @@ final class BackendCall {
     private final long startNanos = System.nanoTime();
     private HttpClientRequest request;
     private HttpClientResponse response;
+    private Buffer wholeAnswer;
     private boolean finished;
     // the silence watch (see watchForSilence); all of it runs on the exchange's event loop
     private Vertx vertx;
@@ -36,6 +38,15 @@ final class BackendCall {
 
     HttpClientResponse response() {
         return response;
+    }
+
+    /** The answer's body, read to its end (one-token calls only). */
+    Buffer wholeAnswer() {
+        return wholeAnswer;
+    }
+
+    void wholeAnswer(Buffer body) {
+        wholeAnswer = body;
     }
 
     void sent(HttpClientRequest request) {

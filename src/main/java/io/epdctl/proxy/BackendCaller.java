@@ -18,10 +18,20 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Sends the calls of client requests to the least-loaded healthy backend of a role. A backend that cannot
- * be reached is marked down and the next healthy one is tried, up to --max-retries attempts; a connection
- * closed before any answer may be retried on the same backend. Once a backend has answered (whatever the
- * status), there is no retry. One per event loop, with that loop's pooled client.
+ * Sends the calls of client requests to the least-loaded healthy backend of a role, and tries again
+ * while nothing has reached the client, up to --max-retries attempts, waiting --retry-delay before the
+ * first retry and twice as long before each next one:
+ * <ul>
+ * <li>a connection refused (or not made in time) marks the backend down; the next attempt goes elsewhere;
+ * <li>a connection the backend closed before any byte of its answer (a pooled connection it had just
+ * dropped, or a backend that shed the request) leaves it healthy; the next attempt goes to another
+ * healthy backend of the role where there is one, else to the same one on a new connection;
+ * <li>a one-token answer (encoder, prefiller) that breaks off is retried too: it is read whole before
+ * anything goes on, so the client has seen none of it;
+ * <li>once a streamed answer has begun, whatever its status, and after a backend stayed silent past
+ * --backend-timeout (it may still be working on the request), there is no retry.
+ * </ul>
+ * One per event loop, with that loop's pooled client.
  */
 final class BackendCaller {
     private final Vertx vertx;
@@ -37,55 +47,44 @@ final class BackendCaller {
 
     /** A call whose answer is relayed as it comes: complete once its status and headers are in, its body paused. */
     Future<BackendCall> call(ProxyExchange exchange, BackendPool pool, HttpMethod method, Buffer body) {
-        return new Attempts(exchange, pool, method, body).start();
+        return new Attempts(exchange, pool, new Outgoing(method, body, false)).start();
     }
 
     /** A call whose whole answer is needed before going on (encoder, prefiller); an error status fails it. */
     Future<Buffer> callForBody(ProxyExchange exchange, BackendPool pool, Buffer body) {
-        return call(exchange, pool, HttpMethod.POST, body).compose(call -> {
+        return new Attempts(exchange, pool, new Outgoing(HttpMethod.POST, body, true)).start().compose(call -> {
             HttpClientResponse response = call.response();
-            Promise<Buffer> answer = Promise.promise();
-            response.body().onComplete(whole -> {
-                if (whole.succeeded()) {
-                    answer.tryComplete(whole.result());
-                } else {
-                    answer.tryFail(ProxyFailure.of(502, call.backend() + " broke off its answer: " + whole.cause().getMessage()));
-                }
-            });
-            call.reportSilenceTo(answer::tryFail);
-            response.resume();
-            return answer.future().transform(result -> {
-                int status = response.statusCode();
-                call.finish(result.failed() || status >= 400);
-                if (result.failed()) {
-                    return Future.failedFuture(result.cause());
-                }
-                if (status >= 400) {
-                    return Future.failedFuture(ProxyFailure.backendAnswer(call.backend(), status,
-                            response.getHeader(HttpHeaders.CONTENT_TYPE), result.result()));
-                }
-                return Future.succeededFuture(result.result());
-            });
+            int status = response.statusCode();
+            call.finish(status >= 400);
+            return status >= 400
+                    ? Future.failedFuture(ProxyFailure.backendAnswer(call.backend(), status,
+                            response.getHeader(HttpHeaders.CONTENT_TYPE), call.wholeAnswer()))
+                    : Future.succeededFuture(call.wholeAnswer());
         });
+    }
+
+    /** What goes to the backend; {@code whole}: its answer is read to the end before the call counts as answered. */
+    private record Outgoing(HttpMethod method, Buffer body, boolean whole) {
     }
 
     /** One backend call of a client request, over as many attempts as it takes. Runs on the request's event loop. */
     private final class Attempts {
         private final ProxyExchange exchange;
         private final BackendPool pool;
-        private final HttpMethod method;
-        private final Buffer body;
+        private final Outgoing outgoing;
         private final RetryPolicy retries = state.retries();
         private final Promise<BackendCall> promise = Promise.promise();
-        private final Set<Backend> tried = new HashSet<>();
+        /** Backends that refused a connection: down, not tried again. */
+        private final Set<Backend> refused = new HashSet<>();
+        /** Backends that closed the connection: tried again only when no other is left. */
+        private final Set<Backend> closed = new HashSet<>();
         private int failed;
         private String lastProblem;
 
-        Attempts(ProxyExchange exchange, BackendPool pool, HttpMethod method, Buffer body) {
+        Attempts(ProxyExchange exchange, BackendPool pool, Outgoing outgoing) {
             this.exchange = exchange;
             this.pool = pool;
-            this.method = method;
-            this.body = body;
+            this.outgoing = outgoing;
         }
 
         Future<BackendCall> start() {
@@ -98,13 +97,12 @@ final class BackendCaller {
                 promise.fail(ProxyFailure.of(499, "the client went away"));
                 return;
             }
-            Backend backend = pool.pick(tried);
+            Backend backend = pool.pick(refused, closed);
             if (backend == null) {
                 promise.fail(lastProblem != null ? ProxyFailure.of(502, lastProblem)
                         : ProxyFailure.of(503, "no healthy " + pool.role().yamlName() + " backend: " + downList()));
                 return;
             }
-            tried.add(backend);
             send(exchange.open(backend));
         }
 
@@ -114,17 +112,28 @@ final class BackendCaller {
                         call.sent(request);
                         // a silent backend has the request and may still be working on it: no retry elsewhere
                         call.watchForSilence(vertx, state.config().tuning().backendTimeout(), promise::tryFail);
-                        return body == null ? request.send() : request.send(body);
+                        return outgoing.body() == null ? request.send() : request.send(outgoing.body());
                     })
                     .onSuccess(response -> {
-                        response.pause();
                         call.answered(response);
-                        promise.tryComplete(call); // false only if the silence watch ended the call first
+                        if (outgoing.whole()) {
+                            response.body()
+                                    .onSuccess(whole -> {
+                                        call.wholeAnswer(whole);
+                                        promise.tryComplete(call);
+                                    })
+                                    .onFailure(broken -> failed(call, call.backend() + " broke off its answer: "
+                                            + broken.getMessage(), broken));
+                        } else {
+                            response.pause();
+                            promise.tryComplete(call); // false only if the silence watch ended the call first
+                        }
                     })
-                    .onFailure(failure -> failed(call, failure));
+                    .onFailure(failure -> failed(call, call.backend() + " failed before answering: "
+                            + failure.getMessage(), failure));
         }
 
-        private void failed(BackendCall call, Throwable failure) {
+        private void failed(BackendCall call, String problem, Throwable failure) {
             call.finish(true);
             if (promise.future().isComplete()) {
                 return; // the silence watch failed it and dropped the connection
@@ -134,13 +143,13 @@ final class BackendCaller {
                 return;
             }
             Backend backend = call.backend();
-            lastProblem = backend + " failed before answering: " + failure.getMessage();
+            lastProblem = problem;
             if (failure instanceof ConnectException) {
                 state.markDown(backend, failure.getMessage());
+                refused.add(backend);
             } else {
-                // a pooled connection the backend had just closed: the backend is fine, a new
-                // connection to it may serve the retry
-                tried.remove(backend);
+                // the backend is up (it took the connection): another one, else a new connection to it, may serve
+                closed.add(backend);
             }
             failed++;
             Optional<Duration> delay = retries.delayAfter(failed);
@@ -154,11 +163,11 @@ final class BackendCaller {
         }
 
         private RequestOptions options(Backend backend) {
-            RequestOptions options = new RequestOptions().setMethod(method)
+            RequestOptions options = new RequestOptions().setMethod(outgoing.method())
                     .setHost(backend.endpoint().host()).setPort(backend.endpoint().port())
                     .setURI(exchange.path())
                     .putHeader("X-Request-Id", exchange.id());
-            if (body != null) {
+            if (outgoing.body() != null) {
                 options.putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
             }
             // the client's credentials, else the key the proxy was started with (as the script does)
