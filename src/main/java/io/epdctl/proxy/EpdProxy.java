@@ -31,7 +31,7 @@ public final class EpdProxy implements AutoCloseable {
     }
 
     /**
-     * Probes every backend once, then listens. Fails (with the reason) when the address cannot be
+     * Listens and probes every backend once; returns when both are done. Fails (with the reason) when the address cannot be
      * bound. {@code log} receives one line per event worth an operator's attention.
      */
     public static EpdProxy start(ProxyConfig config, Consumer<String> log, Duration timeout) {
@@ -44,17 +44,14 @@ public final class EpdProxy implements AutoCloseable {
             // with port 0, a negative port makes every event loop's server share one port the system picks
             int port = config.listen().port() == 0 ? -1 : config.listen().port();
             List<ProxyVerticle> servers = new CopyOnWriteArrayList<>();
-            Future<EpdProxy> started = health.start()
-                    .compose(probed -> vertx.deployVerticle(() -> {
-                        ProxyVerticle server = new ProxyVerticle(state, port);
-                        servers.add(server);
-                        return server;
-                    }, new DeploymentOptions().setInstances(Math.max(1, config.tuning().eventLoops()))))
-                    .map(deployed -> {
-                        int actualPort = servers.get(0).actualPort();
-                        state.listeningOn(actualPort);
-                        return new EpdProxy(vertx, state, health, actualPort);
-                    });
+            // listening and the first round of probes, at once: ready when both are done
+            Future<String> listening = vertx.deployVerticle(() -> {
+                ProxyVerticle server = new ProxyVerticle(state, port);
+                servers.add(server);
+                return server;
+            }, new DeploymentOptions().setInstances(Math.max(1, config.tuning().eventLoops())));
+            Future<EpdProxy> started = Future.all(listening, health.start())
+                    .map(both -> new EpdProxy(vertx, state, health, servers.get(0).actualPort()));
             return started.toCompletionStage().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             vertx.close();

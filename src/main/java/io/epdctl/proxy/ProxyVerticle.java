@@ -47,7 +47,11 @@ final class ProxyVerticle extends VerticleBase {
                 // a client that resets its connection is a cancelled request, handled there, not news for the log
                 .connectionHandler(connection -> connection.exceptionHandler(ignored -> { }))
                 .listen(port, state.config().listen().host())
-                .onSuccess(server -> actualPort = server.actualPort());
+                .onSuccess(server -> {
+                    actualPort = server.actualPort();
+                    // before any request can come (every event loop's server has the same port)
+                    state.listeningOn(actualPort);
+                });
     }
 
     private void route(HttpServerRequest request) {
