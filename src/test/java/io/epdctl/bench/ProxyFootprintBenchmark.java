@@ -67,6 +67,17 @@ public final class ProxyFootprintBenchmark {
                     : "EPDCTL_JAVA_OPTS='" + variant.javaOptions() + "' ") + String.join(" ", variant.command()) + " proxy ...");
         }
 
+        try {
+            measure(variants, dir, starts, load, args);
+        } finally {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            }
+        }
+    }
+
+    private static void measure(List<Variant> variants, Path dir, int starts, Duration load, String[] args)
+            throws Exception {
         try (SimNode pd = SimNode.builder(dir).name("pd0").flags("--served-model-name", "qwenvl",
                 "--enable-request-id-headers", "--max-num-seqs", "1024", "--max-model-len", "32768")
                 // as bin/bench-proxy has it (see there), tokens as fast as the node can make them
