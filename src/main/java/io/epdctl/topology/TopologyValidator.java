@@ -548,10 +548,10 @@ final class TopologyValidator {
                     error(path, "epdctl derives --" + flag + " from the topology; remove it here");
                 } else if (t.proxy().isBuiltIn()) {
                     // the script's flags vary with its version, the built-in proxy's are known
-                    ProxyTuning.of(flag).ifPresentOrElse(
+                    ProxyTuning.Flag.of(flag).ifPresentOrElse(
                             tuning -> tuning.problem(arg.getValue()).ifPresent(problem -> error(path, problem)),
                             () -> error(path, "the built-in proxy has no flag --" + flag
-                                    + Suggestions.hint(flag, ProxyTuning.flags())));
+                                    + Suggestions.hint(flag, ProxyTuning.Flag.flags())));
                 }
             }
         }
