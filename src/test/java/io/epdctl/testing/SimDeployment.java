@@ -21,8 +21,11 @@ import java.util.UUID;
 public final class SimDeployment implements AutoCloseable {
     public static final String MARKER = "EPDCTL_TEST_RUN";
     private static final Path ROOT = Path.of("").toAbsolutePath();
-    /** KV ports lie above the Mooncake transfer engine's range (20000 + 1000 per NPU), as validation demands. */
-    private static final int KV_PORT_MIN = 36000;
+    /**
+     * KV ports lie below the Mooncake transfer engine's range (from 20000), as validation demands; free ports
+     * are picked below the ephemeral range (FreePorts), so above the engine's range there is often no room.
+     */
+    private static final int KV_PORT_BELOW = 20000;
 
     private final String name;
     private final Path file;
@@ -147,7 +150,7 @@ public final class SimDeployment implements AutoCloseable {
                     .append(", VLLM_SIM_STARTUP_DELAY_MS: '").append(startupDelayMs).append("'}\n")
                     .append("ec-transfer: {connector: ECExampleConnector, shared-storage-path: ").append(dir.resolve("ec")).append("}\n");
             if (decodes > 0) {
-                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(port(taken, KV_PORT_MIN)).append("}\n");
+                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(kvPort(taken)).append("}\n");
             }
             yaml.append("nodes:\n");
             for (int i = 0; i < nodes.size(); i++) {
@@ -159,7 +162,7 @@ public final class SimDeployment implements AutoCloseable {
                         .append(", host: ").append(host)
                         .append(", devices: [").append(i).append("], port: ").append(port);
                 if (nodes.get(i)[1].equals("decode")) {
-                    yaml.append(", kv-port: ").append(port(taken, KV_PORT_MIN));
+                    yaml.append(", kv-port: ").append(kvPort(taken));
                 }
                 Map<String, String> env = nodeEnv.get(node);
                 if (env != null) {
@@ -189,11 +192,21 @@ public final class SimDeployment implements AutoCloseable {
         }
     }
 
-    /** A free port, at least {@code min}, that this deployment does not use yet. */
+    /** A free port that this deployment does not use yet. */
     private static int port(Set<Integer> taken, int min) {
         while (true) {
             int port = SimNode.freePort();
             if (port >= min && taken.add(port)) {
+                return port;
+            }
+        }
+    }
+
+    /** A free KV port below the Mooncake range that this deployment does not use yet. */
+    private static int kvPort(Set<Integer> taken) {
+        while (true) {
+            int port = SimNode.freePort();
+            if (port < KV_PORT_BELOW && taken.add(port)) {
                 return port;
             }
         }
