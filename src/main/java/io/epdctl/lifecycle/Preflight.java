@@ -1,5 +1,6 @@
 package io.epdctl.lifecycle;
 
+import io.epdctl.render.NetworkSettings;
 import io.epdctl.topology.Footprint;
 import io.epdctl.topology.Node;
 import io.epdctl.topology.ProxySpec;
@@ -77,6 +78,7 @@ public final class Preflight {
                     findings.add(new Finding(host, "npus", Level.FAILED, e.getMessage()));
                 }
                 findings.addAll(npuLinks(host, facts));
+                networkInterface(host, nodes, facts).ifPresent(findings::add);
                 findings.add(ecWritable(host));
             }
             if (proxyHere) {
@@ -150,6 +152,32 @@ public final class Preflight {
             findings.add(new Finding(host, "npu-links", Level.OK, "NPU network ports " + links.keySet() + " are up and healthy"));
         }
         return findings;
+    }
+
+    /**
+     * Where nodes here get their *_SOCKET_IFNAME from the interface carrying the host's address, some interface
+     * must carry it: else the address is not this host's, and the nodes would stop at their start.
+     */
+    private Optional<Finding> networkInterface(String host, List<Node> nodes, HostFacts facts) {
+        Optional<String> address = nodes.stream().map(node -> NetworkSettings.of(topology, node).interfaceAddress())
+                .flatMap(Optional::stream).findFirst();
+        if (address.isEmpty()) {
+            return Optional.empty();
+        }
+        String carrier = facts.interfaces().get(address.get());
+        return Optional.of(carrier != null
+                ? new Finding(host, "network", Level.OK, address.get() + " is on " + carrier + " (the nodes' "
+                        + String.join(", ", NetworkSettings.INTERFACE_VARIABLES) + ", unless set in env)")
+                : new Finding(host, "network", Level.FAILED, noInterface(address.get(), facts)));
+    }
+
+    /** Why the interface of {@code address} cannot be derived on a host, and what to do. */
+    static String noInterface(String address, HostFacts facts) {
+        return "no network interface of this host carries " + address + (facts.interfaces().isEmpty()
+                ? " ('ip -o addr show' printed nothing: is iproute2 installed?)"
+                : " (it has " + String.join(", ", facts.interfaces().entrySet().stream()
+                        .map(entry -> entry.getKey() + " on " + entry.getValue()).toList()) + ")")
+                + ": give the host's own address, or set " + String.join(", ", NetworkSettings.INTERFACE_VARIABLES) + " in env";
     }
 
     private Finding ecWritable(String host) throws TransportException {

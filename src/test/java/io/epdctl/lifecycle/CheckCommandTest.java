@@ -91,6 +91,33 @@ class CheckCommandTest {
     }
 
     @Test
+    void theInterfaceCarryingANonLoopbackHostAddressIsFoundOrItsAbsenceFails() throws Exception {
+        java.net.InetAddress address = null;
+        for (java.net.NetworkInterface network : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+            for (java.net.InetAddress candidate : java.util.Collections.list(network.getInetAddresses())) {
+                if (candidate instanceof java.net.Inet4Address && !candidate.isLoopbackAddress() && network.isUp()) {
+                    address = candidate;
+                }
+            }
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(address != null, "this machine has no non-loopback IPv4 address");
+        String ip = address.getHostAddress();
+        SimDeployment deployment = SimDeployment.builder(dir).host("here", "{address: " + ip + ", transport: local}")
+                .host("elsewhere", "{address: 192.0.2.254, transport: local}")
+                .nodeOn("e0", "here").nodeOn("p0", "here").nodeOn("d0", "elsewhere").write();
+
+        Cli.Result check = Cli.run("check", deployment.file().toString());
+
+        assertThat(check.out()).as(check.toString()).containsPattern("(?m)^ok\\s+here\\s+network\\s+" + ip.replace(".", "\\.")
+                + " is on " + java.net.NetworkInterface.getByInetAddress(address).getName() + " ");
+        if (java.net.NetworkInterface.getByInetAddress(java.net.InetAddress.getByName("192.0.2.254")) == null) {
+            assertThat(check.exitCode()).isEqualTo(1);
+            assertThat(check.out()).containsPattern("(?m)^failed\\s+elsewhere\\s+network\\s+no network interface of this host "
+                    + "carries 192\\.0\\.2\\.254 \\(it has .*127\\.0\\.0\\.1 on ");
+        }
+    }
+
+    @Test
     void prefillAndDecodeOnDifferentChipTypesFail() throws Exception {
         Path file = Files.writeString(dir.resolve("t.yaml"), """
                 name: chips

@@ -275,6 +275,8 @@ class HostOutputParsingTest {
             });
             assertThat(bare.npus()).isEmpty();
             assertThat(bare.links()).isEmpty();
+            assertThat(bare.interfaces()).containsEntry("127.0.0.1",
+                    java.net.NetworkInterface.getByInetAddress(InetAddress.getByName("127.0.0.1")).getName());
 
             assertThat(tools.listening()).contains(listener.getLocalPort());
             assertThat(tools.npus()).hasValueSatisfying(report -> assertThat(report.busy()).isEqualTo(Map.of(1, 48213L)));
@@ -284,6 +286,21 @@ class HostOutputParsingTest {
                         + "link status: DOWN' (want link status: UP)");
             });
         }
+    }
+
+    @Test
+    void interfacesByAddressFromIpOAddr() {
+        List<String> lines = List.of(
+                "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever",
+                "1: lo    inet6 ::1/128 scope host \\       valid_lft forever preferred_lft forever",
+                "4: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\\       valid_lft forever preferred_lft forever",
+                "5: bond0    inet 10.0.0.3/16 brd 10.0.255.255 scope global bond0\\       valid_lft forever preferred_lft forever",
+                "4: eth0    inet6 fd00::2/64 scope global nodad \\       valid_lft forever preferred_lft forever",
+                "6: eth1    inet 192.0.2.2/24 scope global secondary eth1",
+                "not an address line");
+
+        assertThat(HostFacts.interfaces(lines)).as("the first interface of an address wins").isEqualTo(Map.of(
+                "127.0.0.1", "lo", "::1", "lo", "192.0.2.2", "eth0", "10.0.0.3", "bond0", "fd00::2", "eth0"));
     }
 
     private static String tables() throws IOException {
