@@ -57,8 +57,12 @@ public final class DeploymentRenderer {
         Host host = topology.hosts().get(placement.host());
         Map<String, String> env = new LinkedHashMap<>();
         env.put(Node.DEVICES_VARIABLE, placement.npus().stream().map(String::valueOf).collect(Collectors.joining(",")));
+        NetworkSettings network = NetworkSettings.of(topology, node);
+        env.putAll(network.env());
         env.putAll(topology.vllm().env());
         env.putAll(node.env());
+        List<String> setup = new ArrayList<>(network.interfaceLookup());
+        setup.addAll(topology.vllm().setup());
 
         List<String> argv = new ArrayList<>(List.of(topology.vllm().command(), "serve", topology.model()));
         argv.addAll(List.of("--port", String.valueOf(placement.httpPort())));
@@ -83,8 +87,7 @@ public final class DeploymentRenderer {
         if (node.role().kvRole() != null) {
             argv.addAll(List.of("--kv-transfer-config", json(kvTransferConfig(node, placement))));
         }
-        return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env, topology.vllm().setup(),
-                directories, argv);
+        return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env, setup, directories, argv);
     }
 
     /** Later settings win; turning on {@code x} also drops a {@code no-x} set earlier, and the other way round. */

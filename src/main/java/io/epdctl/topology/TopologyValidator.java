@@ -507,6 +507,10 @@ final class TopologyValidator {
             if (entry.getValue() != null && Addresses.isWildcard(entry.getValue().address())) {
                 error("hosts." + entry.getKey() + ".address", entry.getValue().address()
                         + " is a wildcard, not an address other hosts or epdctl can reach; give the host's address");
+            } else if (entry.getValue() != null && entry.getValue().address().contains(":")
+                    && !Addresses.isLoopback(entry.getValue().address())) {
+                warning("hosts." + entry.getKey() + ".address", entry.getValue().address() + " is an IPv6 address: Mooncake's "
+                        + "transfer engine fails on IPv6 (vllm-ascend issue 4103); give the host's IPv4 address");
             }
         }
         ProxySpec proxy = t.proxy();
