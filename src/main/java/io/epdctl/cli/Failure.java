@@ -30,6 +30,10 @@ record Failure(int exitCode, String message, boolean internal) {
      * @param stateDirectory the command's state directory ({@code --state-dir}), or null if it has none
      */
     static Failure of(Throwable e, String command, Path stateDirectory) {
+        // First: an interrupt is one however it was wrapped (a transport's TransportException, a task's exception).
+        if (interrupted(e)) {
+            return new Failure(ExitCodes.INTERRUPTED, "interrupted", false);
+        }
         if (e instanceof UserException user) {
             return new Failure(user.exitCode(), user.getMessage(), false);
         }
@@ -45,10 +49,6 @@ record Failure(int exitCode, String message, boolean internal) {
         if (e instanceof EpdProxy.ProxyStartException) {
             return new Failure(ExitCodes.FAILURE, "proxy: " + e.getMessage(), false);
         }
-        // A file channel of the state that was interrupted says so by closing itself: an interrupt, not a broken disk.
-        if (e instanceof InterruptedException || e instanceof ClosedByInterruptException) {
-            return new Failure(ExitCodes.INTERRUPTED, "interrupted", false);
-        }
         // The commands' own files (scripts written by render -o, templates) are reported where they are
         // read or written; what is left is the state: ~/.epdctl missing rights, a file in its place, a broken state.json.
         if (e instanceof IOException io) {
@@ -57,6 +57,20 @@ record Failure(int exitCode, String message, boolean internal) {
                     : describe(io), false);
         }
         return new Failure(ExitCodes.INTERNAL_ERROR, "internal error: " + e, true);
+    }
+
+    /**
+     * Whether {@code e} or one of its causes is an interrupt. A file channel of the state that was interrupted
+     * says so by closing itself: an interrupt, not a broken disk.
+     */
+    private static boolean interrupted(Throwable e) {
+        Throwable cause = e;
+        for (int depth = 0; cause != null && depth < 64; depth++, cause = cause.getCause()) { // causes may form a loop
+            if (cause instanceof InterruptedException || cause instanceof ClosedByInterruptException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The file and what is wrong with it; the JDK leaves the reason out of some exceptions' messages. */

@@ -40,6 +40,9 @@ final class Parallel {
                 try {
                     results.put(items.get(i), futures.get(i).get());
                 } catch (ExecutionException e) {
+                    if (e.getCause() instanceof Interrupted interrupted) {
+                        throw interrupted.interrupt;
+                    }
                     // A task threw an unchecked exception: a bug, not an outcome.
                     throw new IllegalStateException("task for " + items.get(i) + " failed", e.getCause());
                 }
@@ -80,7 +83,17 @@ final class Parallel {
         return results;
     }
 
-    /** The results of two tasks run at once. */
+    /** Carries a task's interrupt out of its thread, for {@link #map} to throw it as it came. */
+    private static final class Interrupted extends RuntimeException {
+        final InterruptedException interrupt;
+
+        Interrupted(InterruptedException interrupt) {
+            super(interrupt);
+            this.interrupt = interrupt;
+        }
+    }
+
+    /** The results of two tasks run at once; a task that was interrupted makes this throw the interrupt. */
     record Both<A, B>(A first, B second) {
     }
 
@@ -89,8 +102,7 @@ final class Parallel {
             try {
                 return index == 0 ? first.call() : second.call();
             } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted", e);
+                throw new Interrupted(e);
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }

@@ -198,6 +198,52 @@ class TransportContractTest {
         assertThat(ProcessTable.awaitGone(command)).isEmpty();
     }
 
+    /** The interrupt is the exception's cause, for the command line to exit 130 (cli/Failure). */
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
+    void interruptingRunStopsTheCommandAndSaysItWasInterrupted(String kind) throws Exception {
+        Path pidFile = dir.resolve("pid");
+        Transport transport = open(kind);
+        AtomicReference<Throwable> outcome = new AtomicReference<>();
+        Thread runner = new Thread(() -> {
+            try {
+                outcome.set(new AssertionError("run returned " + transport.run(
+                        "echo $$ > " + Shell.quote(pidFile.toString()) + "; sleep 600", TIMEOUT)));
+            } catch (Throwable t) {
+                outcome.set(t);
+            }
+        });
+        runner.start();
+        long command = ProcessTable.pidFromFile(pidFile);
+
+        runner.interrupt();
+        runner.join();
+
+        assertThat(outcome.get()).isInstanceOf(TransportException.class).hasCauseInstanceOf(InterruptedException.class)
+                .hasMessageContaining("interrupted while waiting for a command; stopped it");
+        assertThat(ProcessTable.awaitGone(command)).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
+    void runOnAnInterruptedThreadSaysItWasInterrupted(String kind) throws Exception {
+        Transport transport = open(kind);
+        AtomicReference<Throwable> outcome = new AtomicReference<>();
+        Thread runner = new Thread(() -> {
+            Thread.currentThread().interrupt();
+            try {
+                outcome.set(new AssertionError("run returned " + transport.run("sleep 600", TIMEOUT)));
+            } catch (Throwable t) {
+                outcome.set(t);
+            }
+        });
+        runner.start();
+        runner.join();
+
+        assertThat(outcome.get()).isInstanceOf(TransportException.class).hasCauseInstanceOf(InterruptedException.class)
+                .hasMessageContaining("interrupted while waiting");
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
     void interruptingStreamAsItStartsLeavesNothingRunning(String kind) throws Exception {
