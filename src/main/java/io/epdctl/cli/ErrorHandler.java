@@ -17,6 +17,18 @@ final class ErrorHandler implements IExecutionExceptionHandler, IExitCodeExcepti
 
     @Override
     public int handleExecutionException(Exception exception, CommandLine command, ParseResult parseResult) {
+        return report(exception, command);
+    }
+
+    /**
+     * picocli hands the handler Exceptions only and lets an Error (OutOfMemoryError, StackOverflowError)
+     * escape {@code execute}: {@link Main} catches it around the command and reports it here, the same way.
+     */
+    int handleError(Error error, CommandLine command) {
+        return report(error, command);
+    }
+
+    private int report(Throwable exception, CommandLine command) {
         Failure failure = Failure.of(exception, command.getCommandName(), stateDirectory(command.getCommandSpec()));
         PrintWriter err = command.getErr();
         err.println("epdctl: " + failure.message());

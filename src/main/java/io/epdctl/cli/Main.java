@@ -2,9 +2,11 @@ package io.epdctl.cli;
 
 import java.io.PrintWriter;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import picocli.CommandLine;
+import picocli.CommandLine.IExecutionStrategy;
 import picocli.CommandLine.Model.UsageMessageSpec;
 
 /** Entry point of the {@code epdctl} jar. */
@@ -20,12 +22,26 @@ public final class Main {
 
     /** The whole CLI, writing data to {@code out} and messages to {@code err}; tests run it as is. */
     public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
-        CommandLine commandLine = new CommandLine(new EpdctlCommand());
+        return commandLine(new EpdctlCommand(), out, err);
+    }
+
+    /** A command line for {@code root} with epdctl's error handling; tests give it commands that fail on purpose. */
+    static CommandLine commandLine(Object root, PrintWriter out, PrintWriter err) {
+        CommandLine commandLine = new CommandLine(root);
         commandLine.setOut(out);
         commandLine.setErr(err);
         ErrorHandler errors = new ErrorHandler();
         commandLine.setExecutionExceptionHandler(errors);
         commandLine.setExitCodeExceptionMapper(errors);
+        IExecutionStrategy runLast = new CommandLine.RunLast();
+        commandLine.setExecutionStrategy(parseResult -> {
+            try {
+                return runLast.execute(parseResult);
+            } catch (Error e) {
+                List<CommandLine> commands = parseResult.asCommandLineList();
+                return errors.handleError(e, commands.get(commands.size() - 1));
+            }
+        });
         listCommonExitCodes(commandLine);
         return commandLine;
     }

@@ -187,6 +187,20 @@ class FailureExitCodesTest {
                 .contains("EPDCTL_DEBUG=1");
     }
 
+    /** picocli lets an Error escape its handler; epdctl's command line reports it as any internal error. */
+    @Test
+    void anErrorIsAnInternalErrorInOneLine() {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+
+        int exitCode = Main.commandLine(new Overflowing(), new PrintWriter(out, true), new PrintWriter(err, true)).execute();
+
+        assertThat(exitCode).isEqualTo(ExitCodes.INTERNAL_ERROR);
+        assertThat(err.toString()).isEqualTo("epdctl: internal error: java.lang.StackOverflowError: too deep\n"
+                + "(set EPDCTL_DEBUG=1 for the stack trace, and please report it)\n");
+        assertThat(out.toString()).isEmpty();
+    }
+
     @Test
     void everyCommandsHelpListsTheExitCodesAnyCommandMayEndWith() {
         CommandLine root = Main.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()));
@@ -208,7 +222,15 @@ class FailureExitCodesTest {
         }
     }
 
-    private Path file(String name, String content) throws Exception {
+    @Command(name = "overflowing")
+    static final class Overflowing implements Runnable {
+        @Override
+        public void run() {
+            throw new StackOverflowError("too deep");
+        }
+    }
+
+        private Path file(String name, String content) throws Exception {
         Path file = dir.resolve(name);
         Files.createDirectories(file.getParent());
         return Files.writeString(file, content);
