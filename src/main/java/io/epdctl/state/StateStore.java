@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -79,6 +80,7 @@ public final class StateStore {
     public Optional<DeploymentState> read(String deployment) throws IOException {
         Path file = stateFile(deployment);
         if (!Files.exists(file)) {
+            requireNoFileOnTheWay(file);
             return Optional.empty();
         }
         if (!(json.readTree(file.toFile()) instanceof ObjectNode tree)) {
@@ -88,7 +90,22 @@ public final class StateStore {
         return Optional.of(json.treeToValue(StateFormat.upgrade(file, tree), DeploymentState.class));
     }
 
-    public void write(DeploymentState state) throws IOException {
+    /**
+     * A file where the state directory or the deployment's directory should be makes the state unusable, not
+     * absent: the nearest existing directory on the way to {@code file} must be one.
+     */
+    private static void requireNoFileOnTheWay(Path file) throws NotDirectoryException {
+        for (Path dir = file.toAbsolutePath().getParent(); dir != null; dir = dir.getParent()) {
+            if (Files.exists(dir)) {
+                if (!Files.isDirectory(dir)) {
+                    throw new NotDirectoryException(dir.toString());
+                }
+                return;
+            }
+        }
+    }
+
+        public void write(DeploymentState state) throws IOException {
         Path file = stateFile(state.deployment());
         Files.createDirectories(file.getParent());
         Path temporary = Files.createTempFile(file.getParent(), "state", ".tmp");

@@ -86,6 +86,18 @@ class FailureExitCodesTest {
                 new Case("state directory is a file: status",
                         test -> new String[] {"status", "--state-dir", test.file("state", "").toString()},
                         1, "epdctl: cannot use the state directory DIR/state: DIR/state: not a directory"),
+                new Case("state directory is a file: status NAME",
+                        test -> new String[] {"status", DEPLOYMENT, "--state-dir", test.file("state", "").toString()},
+                        1, "epdctl: cannot use the state directory DIR/state: DIR/state: not a directory"),
+                new Case("state directory is a file: logs -d NAME",
+                        test -> new String[] {"logs", "e0", "-d", DEPLOYMENT, "--state-dir", test.file("state", "").toString()},
+                        1, "epdctl: cannot use the state directory DIR/state: DIR/state: not a directory"),
+                new Case("deployment's directory is a file: status NAME",
+                        test -> {
+                            test.file("state/" + DEPLOYMENT, "");
+                            return new String[] {"status", DEPLOYMENT, "--state-dir", test.dir.resolve("state").toString()};
+                        },
+                        1, "epdctl: cannot use the state directory DIR/state: DIR/state/" + DEPLOYMENT + ": not a directory"),
                 new Case("state directory is a file: down",
                         test -> new String[] {"down", "--state-dir", test.file("state", "").toString()},
                         1, "epdctl: cannot use the state directory DIR/state: DIR/state: not a directory"),
