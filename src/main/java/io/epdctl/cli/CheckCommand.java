@@ -16,8 +16,20 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "check",
         mixinStandardHelpOptions = true,
-        description = "Checks on every host at once, without starting anything, that up can succeed: SSH login, the vllm "
-                + "command, the model, the NPUs, free ports, and an EC directory that is writable and shared.",
+        description = {"Checks on every host at once, without starting anything, that up can succeed. Prints a line per "
+                + "finding: its level (ok, warning, failed), the host, the check and what was found. The checks:",
+            "  login         SSH login to the host",
+            "  command       the vllm command is found (after the setup lines)",
+            "  model         the model path exists",
+            "  proxy         a script proxy's Python and script are there",
+            "  ports         nothing listens yet on a node's or the proxy's ports",
+            "  port-range    those ports are outside the ephemeral range or reserved",
+            "  npus          the nodes' NPUs are listed by npu-smi and idle",
+            "  npu-links     hccn_tool: each NPU's network port is up and healthy",
+            "  npu-types     prefill and decode NPUs are of one chip family (A2 or A3)",
+            "  network       an interface carries the host's address (*_SOCKET_IFNAME)",
+            "  ec-directory  the EC directory is writable",
+            "  ec-shared     a marker an encoder writes there is read on other hosts"},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:every check passed (warnings aside)", "1:a check failed", "2:invalid command line, or the topology has errors"})
 public final class CheckCommand implements Callable<Integer> {

@@ -35,7 +35,18 @@ class CommandLineTest {
         assertThat(help.out()).contains("validate").contains("render").contains("Exit codes:");
     }
 
+    /** The checks Preflight reports, each under the name check prints (and the README's table explains). */
     @Test
+    void checkHelpNamesEveryCheck() {
+        Cli.Result help = Cli.run("check", "--help");
+
+        for (String check : new String[] {"login", "command", "model", "proxy", "ports", "port-range", "npus", "npu-links",
+            "npu-types", "network", "ec-directory", "ec-shared"}) {
+            assertThat(help.out()).as(check).containsPattern("(?m)^  " + check + " ");
+        }
+    }
+
+        @Test
     void usageErrorsExitWithTwoAndSayWhat() {
         Cli.Result none = Cli.run();
         Cli.Result unknown = Cli.run("frobnicate");
