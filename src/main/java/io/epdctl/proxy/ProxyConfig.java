@@ -1,5 +1,6 @@
 package io.epdctl.proxy;
 
+import io.epdctl.topology.Footprint;
 import io.epdctl.topology.ProxyTuning;
 import io.epdctl.topology.Topology;
 import java.util.ArrayList;
@@ -31,7 +32,8 @@ public record ProxyConfig(Endpoint listen, ProxyBackends backends, ProxyTuning t
         Map<ProxyTuning.Flag, String> tuning = new EnumMap<>(ProxyTuning.Flag.class);
         tuning.putAll(ProxyTuning.in(topology.proxy().args()));
         tuning.putAll(overrides);
-        return new ProxyConfig(new Endpoint(address, topology.proxy().port()), ProxyBackends.of(topology),
+        int port = Footprint.ofProxy(topology.proxy()).placement().httpPort();
+        return new ProxyConfig(new Endpoint(address, port), ProxyBackends.of(topology),
                 ProxyTuning.of(tuning));
     }
 }
