@@ -28,6 +28,14 @@ final class CommandFrame {
         return "echo " + token + " $$; echo " + token + " >&2; exec /bin/sh -c " + Shell.quote(command);
     }
 
+    /**
+     * The command that kills the process group {@code pid} leads (the wrapper's shell, a session leader on both
+     * transports), or that process alone should it lead none; it always succeeds. No "--": dash rejects it.
+     */
+    static String killGroup(long pid) {
+        return "kill -KILL -" + pid + " 2>/dev/null || kill -KILL " + pid + " 2>/dev/null; true";
+    }
+
     /** The filter for one of the command's streams; on stdout it also learns the pid from the marker. */
     Filter filter(OutputStream target, CountDownLatch closed) {
         return new Filter(token, target, closed);

@@ -142,7 +142,7 @@ public final class LocalTransport implements Transport {
                 return;
             }
             try {
-                Process kill = new ProcessBuilder("/bin/sh", "-c", "kill -KILL -" + shell.pid() + " 2>/dev/null; true")
+                Process kill = new ProcessBuilder("/bin/sh", "-c", CommandFrame.killGroup(shell.pid()))
                         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
                 kill.waitFor(10, TimeUnit.SECONDS);
             } catch (IOException e) {

@@ -251,7 +251,7 @@ public final class SshTransport implements Transport {
                 long pid = session.isConnected() ? stdout.awaitPid(options.connectTimeout()) : -1;
                 if (pid > 1 && session.isConnected()) {
                     ChannelExec killer = (ChannelExec) session.openChannel("exec");
-                    killer.setCommand("kill -KILL -" + pid + " 2>/dev/null || kill -KILL " + pid + " 2>/dev/null; true"); // no "--": dash rejects it
+                    killer.setCommand(CommandFrame.killGroup(pid));
                     killer.setInputStream(InputStream.nullInputStream());
                     CountDownLatch done = new CountDownLatch(1);
                     killer.setExtOutputStream(new KeepOpen(OutputStream.nullOutputStream(), done));
