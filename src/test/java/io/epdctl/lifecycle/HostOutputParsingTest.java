@@ -244,6 +244,7 @@ class HostOutputParsingTest {
     }
 
     @Test
+    @SystemTest
     void hostFactsInOneRoundTripWithAndWithoutTheAscendTools(@TempDir Path bin) throws Exception {
         LocalTransport here = new LocalTransport("here");
         Path hccn = bin.resolve("hccn_tool");

@@ -149,6 +149,7 @@ class RenderCommandTest {
     }
 
     @Test
+    @SystemTest
     void theRenderedScriptFindsTheInterfaceOfItsHostsAddressOrStops() throws Exception {
         InetAddress address = nonLoopbackIpv4();
         Assumptions.assumeTrue(address != null, "this machine has no non-loopback IPv4 address");
