@@ -1,7 +1,6 @@
 package io.epdctl.lifecycle;
 
 import java.util.List;
-import java.util.Optional;
 
 /**
  * Lines in a node's log after which it will not become ready, so {@code up} stops waiting at once instead
@@ -22,10 +21,5 @@ final class FatalLog {
 
     static List<String> markers() {
         return MARKERS;
-    }
-
-    /** The first fatal line in {@code lines}, if any. */
-    static Optional<String> firstFatalLine(List<String> lines) {
-        return lines.stream().filter(line -> MARKERS.stream().anyMatch(line::contains)).findFirst();
     }
 }

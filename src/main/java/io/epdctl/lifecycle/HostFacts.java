@@ -1,6 +1,8 @@
 package io.epdctl.lifecycle;
 
 import io.epdctl.transport.TransportException;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -28,8 +30,8 @@ record HostFacts(
      * Address to interface, from the lines of {@code ip -o addr show}: {@code "2: eth0    inet 192.0.2.10/24 brd ..."}.
      * The first interface listed for an address wins, as the node's script takes it.
      */
-    static Map<String, String> interfaces(java.util.List<String> lines) {
-        Map<String, String> interfaces = new java.util.LinkedHashMap<>();
+    static Map<String, String> interfaces(List<String> lines) {
+        Map<String, String> interfaces = new LinkedHashMap<>();
         for (String line : lines) {
             String[] fields = line.strip().split("\\s+");
             if (fields.length >= 4 && (fields[2].equals("inet") || fields[2].equals("inet6"))) {

@@ -186,7 +186,7 @@ public final class ProcessControl {
 
     /** Runs a command that must succeed, e.g. preparing a directory. */
     void runChecked(String host, String command, String what) throws TransportException {
-        CommandResult result = hosts.require(host).run(command, COMMAND_TIMEOUT);
+        CommandResult result = run(host, command);
         if (!result.succeeded()) {
             throw new TransportException(host + ": " + what + " failed: " + result.stderr().strip());
         }

@@ -90,10 +90,6 @@ public final class HostConnections implements AutoCloseable {
         return Collections.unmodifiableMap(failed);
     }
 
-    public List<String> reachableHosts() {
-        return List.copyOf(open.keySet());
-    }
-
     /** Closes every connection; commands started detached on the hosts keep running. */
     @Override
     public void close() {
