@@ -151,7 +151,8 @@ public final class StateStore {
         }
     }
 
-    private Path stateFile(String deployment) {
+    /** Where the state of {@code deployment} is kept (it may not exist). */
+    public Path stateFile(String deployment) {
         return root.resolve(deployment).resolve("state.json");
     }
 
