@@ -114,7 +114,7 @@ public final class ForensicsCollector {
         // One version per command and setup: nodes with the same setup lines would only say it again.
         Map<String, List<String>> versionNodes = new LinkedHashMap<>();
         StringBuilder commands = new StringBuilder();
-        Map<List<String>, String> keys = new LinkedHashMap<>();
+        Map<List<Object>, String> keys = new LinkedHashMap<>();
         Map<String, HostCommands.Item> items = facts.items();
         for (ProcessRecord process : processes) {
             HostCommands.Item item = items.get(HostCommands.scriptKey(process));
@@ -125,7 +125,7 @@ public final class ForensicsCollector {
             if (!script.hasCommand()) {
                 continue;
             }
-            List<String> identity = List.of(script.interpreter(), script.argv().get(0), script.setupText());
+            List<Object> identity = List.of(script.interpreter(), script.argv().get(0), script.setup());
             String key = keys.get(identity);
             if (key == null) {
                 key = "version:" + process.name();

@@ -13,10 +13,11 @@ import java.util.Map;
  * templates (double quotes, comments, {@code ;}, {@code &&}); expansions are kept as written, not expanded.
  *
  * @param interpreter the shebang's command ({@code /usr/bin/env bash}), or {@code sh} when there is none
- * @param setupText the text before {@code exec} without its {@code export} statements: the same for every
- *     node whose setup lines are the same, whatever their variables
+ * @param setup the statements before {@code exec} but its {@code export}s, as words (comments dropped): the
+ *     same for every node whose setup lines and directories are the same, whatever its name and variables
  */
-public record RenderedScript(String interpreter, Map<String, String> env, List<String> argv, String beforeCommand, String setupText) {
+public record RenderedScript(String interpreter, Map<String, String> env, List<String> argv, String beforeCommand,
+        List<List<String>> setup) {
 
     /** One simple command: its words and where it is in the text. */
     record Statement(List<String> words, int start, int end) {
@@ -30,8 +31,7 @@ public record RenderedScript(String interpreter, Map<String, String> env, List<S
         List<Statement> statements = statements(script);
         Map<String, String> env = new LinkedHashMap<>();
         Statement exec = null;
-        StringBuilder setup = new StringBuilder();
-        int copied = 0;
+        List<List<String>> setup = new ArrayList<>();
         for (Statement statement : statements) {
             List<String> words = statement.words();
             if (words.get(0).equals("export")) {
@@ -41,22 +41,23 @@ public record RenderedScript(String interpreter, Map<String, String> env, List<S
                         env.put(word.substring(0, equals), word.substring(equals + 1));
                     }
                 }
-                setup.append(script, copied, statement.start());
-                copied = statement.end();
             } else if (words.get(0).equals("exec") && words.size() > 1) {
                 exec = statement;
             }
         }
+        if (exec != null) {
+            for (Statement statement : statements.subList(0, statements.indexOf(exec))) {
+                if (!statement.words().get(0).equals("export")) {
+                    setup.add(statement.words());
+                }
+            }
+        }
         String interpreter = script.startsWith("#!") ? script.lines().findFirst().orElse("#!sh").substring(2).strip() : "sh";
         if (exec == null) {
-            return new RenderedScript(interpreter, env, List.of(), script, script);
+            return new RenderedScript(interpreter, env, List.of(), script, List.of());
         }
-        String before = script.substring(0, exec.start());
-        if (copied < exec.start()) {
-            setup.append(script, copied, exec.start());
-        }
-        return new RenderedScript(interpreter, env, List.copyOf(exec.words().subList(1, exec.words().size())), before,
-                setup.toString());
+        return new RenderedScript(interpreter, env, List.copyOf(exec.words().subList(1, exec.words().size())),
+                script.substring(0, exec.start()), List.copyOf(setup));
     }
 
     /** The simple commands of {@code script}, each with at least one word. */

@@ -34,7 +34,8 @@ class RenderedScriptTest {
         assertThat(read.argv()).containsExactly("/opt/vllm bin/vllm", "serve", "Qwen/Qwen2.5-VL", "--port", "23001",
                 "--kv-transfer-config", "{\"kv_port\":\"50001\"}");
         assertThat(read.beforeCommand()).endsWith("echo \"setup $HOME\"\n").doesNotContain("exec ");
-        assertThat(read.setupText()).contains("source /opt/set_env.sh").doesNotContain("HF_TOKEN").doesNotContain("EMPTY");
+        assertThat(read.setup()).containsExactly(List.of("set", "-e"), List.of("unset", "http_proxy"),
+                List.of("source", "/opt/set_env.sh"), List.of("echo", "setup $HOME"));
     }
 
     @Test

@@ -21,8 +21,12 @@ import java.util.UUID;
 public final class SimDeployment implements AutoCloseable {
     public static final String MARKER = "EPDCTL_TEST_RUN";
     private static final Path ROOT = Path.of("").toAbsolutePath();
-    /** KV ports lie above the Mooncake transfer engine's range (20000 + 1000 per NPU), as validation demands. */
-    private static final int KV_PORT_MIN = 36000;
+    /**
+     * KV ports lie above the Mooncake transfer engine's range (20000 + 1000 per NPU of the few the tests use),
+     * as validation demands, and below the kernel's ephemeral range (32768 by default), where FreePorts picks
+     * ports: with 36000 no pick could ever satisfy both and writing a deployment with decode nodes never ended.
+     */
+    private static final int KV_PORT_MIN = 28000;
 
     private final String name;
     private final Path file;
