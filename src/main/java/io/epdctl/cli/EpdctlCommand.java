@@ -11,7 +11,9 @@ import picocli.CommandLine.Spec;
         versionProvider = VersionProvider.class,
         description = "Deploys vLLM-Ascend encode/prefill/decode (EPD) disaggregated serving from one topology file.",
         subcommands = {ValidateCommand.class, RenderCommand.class, UpCommand.class, StatusCommand.class, DownCommand.class,
-            LogsCommand.class, CheckCommand.class, ProxyCommand.class},
+            LogsCommand.class, CheckCommand.class, ProxyCommand.class,
+            DescribeCommand.class,
+            CollectCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             "0:success",

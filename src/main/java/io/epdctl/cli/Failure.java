@@ -1,6 +1,7 @@
 package io.epdctl.cli;
 
 import io.epdctl.lifecycle.DeploymentException;
+import io.epdctl.lifecycle.ForensicsBundle;
 import io.epdctl.proxy.EpdProxy;
 import io.epdctl.render.ScriptTemplates;
 import io.epdctl.state.StateStore;
@@ -44,6 +45,9 @@ record Failure(int exitCode, String message, boolean internal) {
             return new Failure(ExitCodes.FAILURE, command + " failed: " + e.getMessage(), false);
         }
         if (e instanceof StateStore.LockedException || e instanceof TransportException) {
+            return new Failure(ExitCodes.FAILURE, e.getMessage(), false);
+        }
+        if (e instanceof ForensicsBundle.WriteException) {
             return new Failure(ExitCodes.FAILURE, e.getMessage(), false);
         }
         if (e instanceof EpdProxy.ProxyStartException) {

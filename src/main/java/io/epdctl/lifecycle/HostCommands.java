@@ -359,4 +359,169 @@ public final class HostCommands {
     private static String fatalPatterns() {
         return FatalLog.markers().stream().map(marker -> "-e " + quote(marker)).collect(Collectors.joining(" "));
     }
+
+    // ---- describe and collect: what a process runs with, and a host's facts for a forensics bundle ----
+
+    /**
+     * An item's output, framed: {@code line KEY TEXT} for each line it printed (stdout and stderr), then
+     * {@code done KEY STATUS}; when {@code tool} is given and is not installed, only {@code missing KEY TOOL}.
+     * Read by {@link #items}.
+     */
+    static String item(String key, String tool, String command) {
+        String run = "o=$( { " + command + "\n} 2>&1 ); rc=$?\n"
+                + "[ -z \"$o\" ] || printf '%s\\n' \"$o\" | awk -v p=" + quote(REPORT + " line " + key + " ") + " '{ print p $0 }'\n"
+                + "echo " + quote(REPORT + " done " + key) + " \"$rc\"\n";
+        if (tool == null) {
+            return run;
+        }
+        return "if command -v " + quote(tool) + " >/dev/null 2>&1; then\n" + run + "else echo "
+                + quote(REPORT + " missing " + key + " " + tool) + "; fi\n";
+    }
+
+    /** What one {@link #item} printed: its lines, its exit status (null when it never ended), or the tool that is missing. */
+    record Item(List<String> lines, Integer status, String missingTool) {
+        String text() {
+            return lines.isEmpty() ? "" : String.join("\n", lines) + "\n";
+        }
+    }
+
+    /** Every {@link #item} in {@code output}, by key. */
+    static Map<String, Item> items(String output) {
+        Map<String, List<String>> lines = new java.util.LinkedHashMap<>();
+        Map<String, Integer> statuses = new HashMap<>();
+        Map<String, String> missing = new HashMap<>();
+        for (String line : reports(output, "line")) {
+            int space = line.indexOf(' ');
+            String key = space < 0 ? line : line.substring(0, space);
+            lines.computeIfAbsent(key, k -> new java.util.ArrayList<>()).add(space < 0 ? "" : line.substring(space + 1));
+        }
+        for (String done : reports(output, "done")) {
+            String[] fields = done.split(" ");
+            if (fields.length == 2 && fields[1].matches("\\d{1,9}")) {
+                lines.computeIfAbsent(fields[0], k -> new java.util.ArrayList<>());
+                statuses.put(fields[0], Integer.valueOf(fields[1]));
+            }
+        }
+        for (String report : reports(output, "missing")) {
+            String[] fields = report.split(" ", 2);
+            if (fields.length == 2) {
+                lines.computeIfAbsent(fields[0], k -> new java.util.ArrayList<>());
+                missing.put(fields[0], fields[1]);
+            }
+        }
+        Map<String, Item> items = new java.util.LinkedHashMap<>();
+        lines.forEach((key, text) -> items.put(key, new Item(List.copyOf(text), statuses.get(key), missing.get(key))));
+        return items;
+    }
+
+    /** The key of a process's script item. */
+    static String scriptKey(ProcessRecord process) {
+        return "script:" + process.name();
+    }
+
+    static String logKey(ProcessRecord process) {
+        return "log:" + process.name();
+    }
+
+    /**
+     * What is known of one process on its host, for {@link #facts}: {@code state NAME STATE} (as {@link #probe}),
+     * {@code members NAME PIDS} (the live processes of its group), {@code exit NAME STATUS [EPOCH]} when its
+     * wrapper recorded an exit status (and the file's time), its script as an item; with {@code logLines} > 0
+     * also its log's last lines as an item.
+     */
+    static String processFacts(ProcessRecord process, int logLines) {
+        String name = quote(process.name());
+        String exit = quote(process.exitFile());
+        StringBuilder script = new StringBuilder();
+        if (process.isStarted()) {
+            script.append("s=$(epd_state ").append(process.processGroup()).append(' ').append(quote(process.startTicks()))
+                    .append(' ').append(exit).append(")\n")
+                    .append("echo ").append(quote(REPORT + " state")).append(' ').append(name).append(" \"$s\"\n")
+                    .append("echo ").append(quote(REPORT + " members")).append(' ').append(name)
+                    .append(" $(epd_members ").append(process.processGroup()).append(")\n");
+        }
+        script.append("if [ -s ").append(exit).append(" ]; then echo ").append(quote(REPORT + " exit")).append(' ').append(name)
+                .append(" \"$(head -c 32 -- ").append(exit).append(" | tr -d '\\n')\" $(stat -c %Y -- ").append(exit)
+                .append(" 2>/dev/null); fi\n");
+        script.append(item(scriptKey(process), null, "cat -- " + quote(process.script())));
+        if (logLines > 0) {
+            script.append(item(logKey(process), null, "tail -n " + logLines + " -- " + quote(process.log())));
+        }
+        return script.toString();
+    }
+
+    /** {@link #processFacts} of some processes of one host, in one command. */
+    static String facts(List<ProcessRecord> processes, int logLines) {
+        StringBuilder script = new StringBuilder(FUNCTIONS);
+        processes.forEach(process -> script.append(processFacts(process, logLines)));
+        return script.toString();
+    }
+
+    /** What {@link #processFacts} reported of one process, besides its items. */
+    record ProcessFacts(ProcessState state, List<Long> members, Integer lastExitStatus, Long lastExitEpochSeconds) {
+    }
+
+    static ProcessFacts processFacts(String output, ProcessRecord process) {
+        String name = process.name();
+        ProcessState state = process.isStarted() ? states(output).get(name) : ProcessState.of(ProcessState.Kind.NOT_STARTED);
+        List<Long> members = new java.util.ArrayList<>();
+        for (String report : reports(output, "members")) {
+            String[] fields = report.strip().split("\\s+");
+            if (fields[0].equals(name)) {
+                for (int i = 1; i < fields.length; i++) {
+                    if (fields[i].matches("\\d{1,18}")) {
+                        members.add(Long.parseLong(fields[i]));
+                    }
+                }
+            }
+        }
+        Integer status = null;
+        Long epoch = null;
+        for (String report : reports(output, "exit")) {
+            String[] fields = report.strip().split("\\s+");
+            if (fields[0].equals(name) && fields.length >= 2 && fields[1].matches("\\d{1,9}")) {
+                status = Integer.valueOf(fields[1]);
+                epoch = fields.length >= 3 && fields[2].matches("\\d{1,18}") ? Long.valueOf(fields[2]) : null;
+            }
+        }
+        return new ProcessFacts(state, List.copyOf(members), status, epoch);
+    }
+
+    /** A host fact of a forensics bundle: the item's key (also its file name), the tool it needs, the command. */
+    record HostFact(String key, String tool, String command) {
+    }
+
+    /**
+     * What {@code collect} asks every host: the system, the NPUs, the addresses, the kernel's port ranges (the
+     * ephemeral range a node's port must stay out of, and what is reserved), free disk where the EC directory is.
+     */
+    static List<HostFact> hostFacts(String ecDirectory) {
+        return List.of(
+                new HostFact("uname", "uname", "uname -a"),
+                new HostFact("npu-smi", "npu-smi", "npu-smi info"),
+                new HostFact("ip-addr", "ip", "ip -o addr"),
+                new HostFact("ip_local_port_range", null, "cat /proc/sys/net/ipv4/ip_local_port_range"),
+                new HostFact("ip_local_reserved_ports", null, "cat /proc/sys/net/ipv4/ip_local_reserved_ports"),
+                new HostFact("df-ec", "df", "df -P -- " + quote(ecDirectory)));
+    }
+
+    /** One command for a forensics bundle of a host: its {@link #hostFacts}, then every process's facts with its log tail. */
+    static String collect(String ecDirectory, List<ProcessRecord> processes, int logLines) {
+        StringBuilder script = new StringBuilder(FUNCTIONS);
+        hostFacts(ecDirectory).forEach(fact -> script.append(item(fact.key(), fact.tool(), fact.command())));
+        processes.forEach(process -> script.append(processFacts(process, logLines)));
+        return script.toString();
+    }
+
+    /**
+     * The version of a node's command, asked the way its script would run it: in its directory, by the
+     * script's interpreter, after the script's own lines before its {@code exec} (the setup lines). An item
+     * under {@code key}.
+     */
+    static String commandVersion(String key, ProcessRecord process, RenderedScript script) {
+        String interpreter = java.util.Arrays.stream(script.interpreter().split("\\s+")).map(io.epdctl.shell.Shell::quote)
+                .collect(Collectors.joining(" "));
+        String program = script.beforeCommand() + "\nexec " + quote(script.argv().get(0)) + " --version\n";
+        return item(key, null, "cd -- " + quote(process.directory()) + " && " + interpreter + " -c " + quote(program) + " < /dev/null");
+    }
 }

@@ -191,4 +191,38 @@ public final class ProcessControl {
             throw new TransportException(host + ": " + what + " failed: " + result.stderr().strip());
         }
     }
+
+    /** What a host printed for {@link HostCommands#facts}, {@link HostCommands#collect} or version items, to parse there. */
+    record HostReport(String output, String stderr) {
+        Map<String, HostCommands.Item> items() {
+            return HostCommands.items(output);
+        }
+
+        HostCommands.ProcessFacts facts(ProcessRecord process) {
+            return HostCommands.processFacts(output, process);
+        }
+    }
+
+    /** The facts of some processes of one host (their state, group, last exit, script), in one round trip. */
+    HostReport facts(String host, List<ProcessRecord> processes) throws TransportException {
+        return report(host, HostCommands.facts(processes, 0), COMMAND_TIMEOUT);
+    }
+
+    /** A host's facts for a forensics bundle and its processes' facts with their log tails, in one round trip. */
+    HostReport collect(String host, String ecDirectory, List<ProcessRecord> processes, int logLines) throws TransportException {
+        return report(host, HostCommands.collect(ecDirectory, processes, logLines), COMMAND_TIMEOUT);
+    }
+
+    /** Runs item commands of {@link HostCommands} (a command's version loads all of vLLM: minutes are allowed). */
+    HostReport items(String host, String commands) throws TransportException {
+        return report(host, commands, Duration.ofMinutes(3));
+    }
+
+    private HostReport report(String host, String command, Duration timeout) throws TransportException {
+        CommandResult result = hosts.require(host).run(command, timeout);
+        if (result.exitCode() == 97) {
+            throw new TransportException(host + ": " + result.stderr().strip());
+        }
+        return new HostReport(result.stdout(), result.stderr());
+    }
 }

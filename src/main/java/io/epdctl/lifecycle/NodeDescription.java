@@ -1,0 +1,47 @@
+package io.epdctl.lifecycle;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code epdctl describe}: one process of a deployment, as the state records it and its host shows it now.
+ * {@code argv} and {@code env} are read back from the script on the host (what really runs), secrets masked;
+ * empty with {@code scriptProblem} saying why when the script could not be read. {@code processGroup} is the
+ * pid of the wrapper shell that leads the group; {@code groupPids} the group's live processes (the server
+ * and its engine children). {@code lastExit} is what the wrapper recorded when the script ended (null while
+ * it runs or when it ended without one). {@code restarts} is null: no restart policy counts them yet.
+ */
+public record NodeDescription(
+        String deployment,
+        String name,
+        String role,
+        String host,
+        String address,
+        List<Integer> npus,
+        int port,
+        List<Integer> ports,
+        long processGroup,
+        List<Long> groupPids,
+        Instant startedAt,
+        String state,
+        boolean alive,
+        boolean ready,
+        String readiness,
+        String script,
+        String log,
+        List<String> argv,
+        Map<String, String> env,
+        String scriptProblem,
+        LastExit lastExit,
+        Integer restarts) {
+
+    /** The script's exit status as its wrapper wrote it, and when (the file's time; null when the host cannot tell). */
+    public record LastExit(int status, Instant at) {
+    }
+
+    /** Whether the host answered: an unreachable one leaves only what the state records. */
+    public boolean hostReached() {
+        return !state.startsWith("host unreachable");
+    }
+}
