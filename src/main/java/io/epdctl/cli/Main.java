@@ -15,12 +15,17 @@ public final class Main {
     public static void main(String[] args) {
         PrintWriter out = new PrintWriter(System.out, true);
         PrintWriter err = new PrintWriter(System.err, true);
-        System.exit(commandLine(out, err).execute(args));
+        System.exit(commandLine(out, err, Terminal.ofThisProcess()).execute(args));
     }
 
     /** The whole CLI, writing data to {@code out} and messages to {@code err}; tests run it as is. */
     public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
-        CommandLine commandLine = new CommandLine(new EpdctlCommand());
+        return commandLine(out, err, Terminal.PLAIN);
+    }
+
+    /** The CLI writing to streams that {@code terminal} says may be coloured and redrawn. */
+    public static CommandLine commandLine(PrintWriter out, PrintWriter err, Terminal terminal) {
+        CommandLine commandLine = new CommandLine(new EpdctlCommand(terminal));
         commandLine.setOut(out);
         commandLine.setErr(err);
         ErrorHandler errors = new ErrorHandler();
