@@ -1,10 +1,12 @@
 package io.epdctl.cli;
 
 import io.epdctl.proxy.Endpoint;
+import io.epdctl.proxy.ProxyBackends;
 import io.epdctl.proxy.EpdProxy;
 import io.epdctl.proxy.ProxyConfig;
 import io.epdctl.topology.LoadResult;
 import io.epdctl.topology.Problem;
+import io.epdctl.topology.ProxyTuning;
 import io.epdctl.topology.TopologyLoader;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -29,7 +31,9 @@ import picocli.CommandLine.Spec;
         },
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"1:could not listen", "2:invalid arguments or topology file", "130:stopped by SIGINT (Ctrl-C)",
-            "143:stopped by SIGTERM"})
+            "143:stopped by SIGTERM"},
+        // --max-retries, --retry-delay, --backend-timeout, --health-interval, --event-loops
+        modelTransformer = ProxyTuningOptions.class)
 public final class ProxyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -69,26 +73,6 @@ public final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--decoder-ports", arity = "1..*", paramLabel = "PORT",
             description = "HTTP ports of the same nodes, in the same order.")
     List<Integer> decoderPorts = new ArrayList<>();
-
-    @Option(names = "--max-retries", paramLabel = "N",
-            description = "Attempts per backend call, each on another healthy backend, before any byte came back (default: 3).")
-    Integer maxRetries;
-
-    @Option(names = "--retry-delay", paramLabel = "SECONDS",
-            description = "Delay before the first retry, doubled for each further one (default: 0.001).")
-    Double retryDelay;
-
-    @Option(names = "--backend-timeout", paramLabel = "SECONDS",
-            description = "Longest a backend may send nothing, before its answer or between two chunks of it, before"
-                    + " the request fails with 504 (0: no limit; default: 600, the OpenAI client's own timeout).")
-    Double backendTimeout;
-
-    @Option(names = "--health-interval", paramLabel = "SECONDS",
-            description = "How often every backend's /health is probed (default: 2).")
-    Double healthInterval;
-
-    @Option(names = "--event-loops", paramLabel = "N", description = "Event loop threads (default: one per core).")
-    Integer eventLoops;
 
     @Override
     public Integer call() throws InterruptedException {
@@ -135,24 +119,15 @@ public final class ProxyCommand implements Callable<Integer> {
         if (result.hasErrors()) {
             throw new UserException(ExitCodes.INVALID_INPUT, topologyFile + ": the topology has errors; the proxy was not started");
         }
-        ProxyConfig fromFile = ProxyConfig.fromTopology(result.topologyOrNull());
-        return new ProxyConfig(fromFile.listen(), fromFile.encoders(), fromFile.pd(), fromFile.prefill(), fromFile.decode(),
-                maxRetries != null ? maxRetries : fromFile.maxRetries(),
-                retryDelay != null ? ProxyConfig.seconds(retryDelay) : fromFile.retryDelay(),
-                backendTimeout != null ? ProxyConfig.seconds(backendTimeout) : fromFile.backendTimeout(),
-                healthInterval != null ? ProxyConfig.seconds(healthInterval) : fromFile.healthInterval(),
-                eventLoops != null ? eventLoops : fromFile.eventLoops());
+        return ProxyConfig.fromTopology(result.topologyOrNull(), ProxyTuningOptions.given(spec));
     }
 
     private ProxyConfig fromOptions() {
         return new ProxyConfig(new Endpoint(host != null ? host : "localhost", port != null ? port : 8000),
-                endpoints("encoder", encoderHosts, encoderPorts), endpoints("pd", pdHosts, pdPorts),
-                endpoints("prefiller", prefillerHosts, prefillerPorts), endpoints("decoder", decoderHosts, decoderPorts),
-                maxRetries != null ? maxRetries : ProxyConfig.DEFAULT_MAX_RETRIES,
-                retryDelay != null ? ProxyConfig.seconds(retryDelay) : ProxyConfig.DEFAULT_RETRY_DELAY,
-                backendTimeout != null ? ProxyConfig.seconds(backendTimeout) : ProxyConfig.DEFAULT_BACKEND_TIMEOUT,
-                healthInterval != null ? ProxyConfig.seconds(healthInterval) : ProxyConfig.DEFAULT_HEALTH_INTERVAL,
-                eventLoops != null ? eventLoops : Runtime.getRuntime().availableProcessors());
+                new ProxyBackends(endpoints("encoder", encoderHosts, encoderPorts), endpoints("pd", pdHosts, pdPorts),
+                        endpoints("prefiller", prefillerHosts, prefillerPorts),
+                        endpoints("decoder", decoderHosts, decoderPorts)),
+                ProxyTuning.of(ProxyTuningOptions.given(spec)));
     }
 
     private static List<Endpoint> endpoints(String role, List<String> hosts, List<Integer> ports) {
@@ -168,9 +143,10 @@ public final class ProxyCommand implements Callable<Integer> {
     }
 
     private static String describe(ProxyConfig config) {
-        return config.encoders().size() + " encoder, " + (config.disaggregated()
-                ? config.prefill().size() + " prefill, " + config.decode().size() + " decode"
-                : config.pd().size() + " pd") + " backends";
+        ProxyBackends backends = config.backends();
+        return backends.encoders().size() + " encoder, " + (backends.disaggregated()
+                ? backends.prefill().size() + " prefill, " + backends.decode().size() + " decode"
+                : backends.pd().size() + " pd") + " backends";
     }
 
     private static void log(PrintWriter err, String line) {

@@ -27,7 +27,7 @@ public final class TopologyFileParameter {
             err.println(problem.format(file.toString()));
         }
         if (result.hasErrors()) {
-            int errors = result.errors().size();
+            int errors = result.errorCount();
             throw new UserException(ExitCodes.INVALID_INPUT,
                     file + ": " + errors + (errors == 1 ? " error" : " errors") + "; nothing was done");
         }

@@ -1,5 +1,6 @@
 package io.epdctl.lifecycle;
 
+import io.epdctl.render.NetworkSettings;
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.HostRecord;
 import io.epdctl.state.ProcessRecord;
@@ -135,22 +136,34 @@ public final class Deployer {
 
     /**
      * Every process's ports, and its NPUs where npu-smi can tell, must be free on its host before anything
-     * starts: else it would fail minutes later, in the middle of loading. One command per host, all at once.
+     * starts: else it would fail minutes later, in the middle of loading. Ports an outgoing connection can
+     * take first (inside the ephemeral range, not reserved) are warned about, with the line that reserves
+     * them. One command per host, all at once.
      */
     private void checkHostsFree(List<LaunchPlan.Launch> launches) throws DeploymentException, TransportException, InterruptedException {
         List<String> hosts = launches.stream().map(launch -> launch.record().host()).distinct().toList();
-        Map<String, ProcessControl.HostUse> uses = Parallel.mapOnHosts(hosts, control::hostUse);
+        Map<String, HostFacts> facts = Parallel.mapOnHosts(hosts, host -> control.hostFacts(host, List.of()));
+        Map<String, Map<Integer, Long>> npuUsers = new HashMap<>();
+        for (String host : hosts) {
+            npuUsers.put(host, facts.get(host).npus().map(NpuSmi.Report::busy).orElse(Map.of()));
+        }
         List<String> taken = new ArrayList<>();
+        Map<String, Set<Integer>> portsByHost = new LinkedHashMap<>();
         for (LaunchPlan.Launch launch : launches) {
             ProcessRecord record = launch.record();
-            ProcessControl.HostUse use = uses.get(record.host());
+            portsByHost.computeIfAbsent(record.host(), host -> new TreeSet<>()).addAll(record.ports());
             Set<Integer> wanted = new TreeSet<>(record.ports());
-            wanted.retainAll(use.listening());
+            wanted.retainAll(facts.get(record.host()).listening());
             if (!wanted.isEmpty()) {
                 taken.add(record.name() + " needs port " + wanted + " on " + record.host() + ", which something already listens on");
             }
+            topology.nodes().stream().filter(node -> node.name().equals(record.name())).findFirst()
+                    .flatMap(node -> NetworkSettings.of(topology, node).interfaceAddress())
+                    .filter(address -> !facts.get(record.host()).interfaces().containsKey(address))
+                    .ifPresent(address -> taken.add(record.name() + " on " + record.host() + ": "
+                            + Preflight.noInterface(address, facts.get(record.host()))));
             for (int device : record.devices()) {
-                Long user = use.npus().map(report -> report.busy().get(device)).orElse(null);
+                Long user = npuUsers.get(record.host()).get(device);
                 if (user != null) {
                     taken.add(record.name() + " needs NPU " + device + " on " + record.host() + ", which pid " + user + " uses");
                 }
@@ -159,6 +172,12 @@ public final class Deployer {
         if (!taken.isEmpty()) {
             throw new DeploymentException(String.join("\n", taken) + "\nnothing was started");
         }
+        portsByHost.forEach((host, ports) -> facts.get(host).ephemeral().ifPresent(range -> {
+            Set<Integer> exposed = range.exposed(ports);
+            if (!exposed.isEmpty()) {
+                say("warning: " + host + ": " + range.advice(exposed));
+            }
+        }));
     }
 
     /**

@@ -271,11 +271,61 @@ public final class HostCommands {
     }
 
     /**
-     * What {@code up} checks on a host before it starts anything there, in one round trip: the TCP tables,
-     * a {@link #SEPARATOR} line, then what {@link #npuSmi} prints.
+     * What {@code check} and {@code up} read on a host before anything starts there, in one round trip
+     * (read by {@link #facts}): the TCP tables ({@code tcp}), the ephemeral port range ({@code port-range})
+     * and the reserved ports ({@code reserved-ports}), npu-smi's output ({@code npu-smi}, see {@link #npuSmi}),
+     * the interfaces' addresses ({@code ip}: {@code ip -o addr show}), and for each of {@code npus}
+     * hccn_tool's link and health ({@code hccn}, see {@link #hccn}). Every line
+     * is a report line, so whatever else the login prints is not taken for a fact.
      */
-    static String hostCheck() {
-        return tcpTables() + "; echo " + SEPARATOR + "; " + npuSmi();
+    static String hostFacts(List<Integer> npus) {
+        return "{ " + tcpTables() + "; }" + framed("tcp") + "\n"
+                + "printf '%s %s\\n' " + quote(REPORT + " port-range") + " \"$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)\"\n"
+                + "printf '%s %s\\n' " + quote(REPORT + " reserved-ports") + " \"$(cat /proc/sys/net/ipv4/ip_local_reserved_ports 2>/dev/null)\"\n"
+                + "{ " + npuSmi() + "; }" + framed("npu-smi") + "\n"
+                + "{ ip -o addr show 2>/dev/null; }" + framed("ip") + "\n"
+                + hccn(npus);
+    }
+
+    /** Each line of what comes in prefixed as a report of {@code kind}. */
+    private static String framed(String kind) {
+        return " | awk -v p=" + quote(REPORT + " " + kind + " ") + " '{ print p $0 }'";
+    }
+
+    /** Where the Ascend driver installs hccn_tool, which is often not on the PATH. */
+    static final String HCCN_TOOL = "/usr/local/Ascend/driver/tools/hccn_tool";
+
+    /**
+     * For each NPU, {@code hccn DEVICE link TEXT} and {@code hccn DEVICE health TEXT}: what {@code hccn_tool
+     * -i DEVICE -link -g} and {@code -net_health -g} print (on one line); {@code hccn absent} without hccn_tool.
+     */
+    static String hccn(List<Integer> npus) {
+        if (npus.isEmpty()) {
+            return "";
+        }
+        String devices = npus.stream().map(String::valueOf).collect(Collectors.joining(" "));
+        String report = quote(REPORT + " hccn");
+        return "h=$(command -v hccn_tool 2>/dev/null) || { [ -x " + quote(HCCN_TOOL) + " ] && h=" + quote(HCCN_TOOL) + "; }\n"
+                + "if [ -n \"$h\" ]; then for i in " + devices + "; do\n"
+                + "  printf '%s %s link %s\\n' " + report + " \"$i\" \"$(\"$h\" -i \"$i\" -link -g 2>&1 | tr '\\n' ' ')\"\n"
+                + "  printf '%s %s health %s\\n' " + report + " \"$i\" \"$(\"$h\" -i \"$i\" -net_health -g 2>&1 | tr '\\n' ' ')\"\n"
+                + "done; else printf '%s %s\\n' " + report + " " + quote(NpuLinks.ABSENT) + "; fi\n";
+    }
+
+    /** What {@link #hostFacts} reported on {@code host}. */
+    static HostFacts facts(String host, String output) {
+        return new HostFacts(host,
+                Listeners.ports(String.join("\n", reports(output, "tcp"))),
+                EphemeralPorts.parse(single(output, "port-range"), single(output, "reserved-ports")),
+                String.join("\n", reports(output, "npu-smi")),
+                NpuLinks.parse(reports(output, "hccn")),
+                HostFacts.interfaces(reports(output, "ip")));
+    }
+
+    /** The one report of {@code kind}, or an empty string (also for a report with nothing after its kind). */
+    private static String single(String output, String kind) {
+        List<String> found = reports(output, kind);
+        return found.size() == 1 ? found.get(0) : "";
     }
 
     /** npu-smi's table, or a line saying it is not installed, or its error and a line saying it failed (read by {@link NpuSmi}). */
@@ -321,8 +371,6 @@ public final class HostCommands {
     static String removeFile(String path) {
         return "rm -f -- " + quote(path);
     }
-
-    static final String SEPARATOR = "--epdctl--";
 
     /** Empties {@code path} the way the guide does (rm -rf, mkdir -p); the path was validated as safe. */
     static String recreateDirectory(String path) {

@@ -1,5 +1,6 @@
 package io.epdctl.lifecycle;
 
+import io.epdctl.render.NetworkSettings;
 import io.epdctl.topology.Footprint;
 import io.epdctl.topology.Node;
 import io.epdctl.topology.ProxySpec;
@@ -9,6 +10,7 @@ import io.epdctl.transport.CommandResult;
 import io.epdctl.transport.HostConnections;
 import io.epdctl.transport.TransportException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -38,39 +40,56 @@ public final class Preflight {
 
     public List<Finding> run() throws InterruptedException {
         List<Finding> findings = new ArrayList<>();
-        Map<String, List<Finding>> perHost = Parallel.map(List.copyOf(topology.hosts().keySet()), this::checkHost);
-        perHost.values().forEach(findings::addAll);
+        Map<String, HostCheck> perHost = Parallel.map(List.copyOf(topology.hosts().keySet()), this::checkHost);
+        perHost.values().forEach(check -> findings.addAll(check.findings()));
+        Map<String, NpuSmi.Report> npus = new LinkedHashMap<>();
+        perHost.forEach((host, check) -> check.npus().ifPresent(report -> npus.put(host, report)));
+        findings.addAll(chipTypes(topology, npus));
         findings.addAll(checkEcSharing());
         return findings;
     }
 
-    private List<Finding> checkHost(String host) {
+    /** What checking one host found, and its NPUs when npu-smi could tell (for the checks across hosts). */
+    private record HostCheck(List<Finding> findings, Optional<NpuSmi.Report> npus) {
+    }
+
+    private HostCheck checkHost(String host) {
         List<Finding> findings = new ArrayList<>();
         try {
             control.hosts().require(host);
             findings.add(new Finding(host, "login", Level.OK, "reached"));
         } catch (TransportException e) {
             findings.add(new Finding(host, "login", Level.FAILED, e.getMessage()));
-            return findings;
+            return new HostCheck(findings, Optional.empty());
         }
         List<Node> nodes = topology.nodes().stream().filter(node -> node.host().equals(host)).toList();
         boolean proxyHere = topology.proxy().host().equals(host);
         List<Footprint> footprints = topology.footprints();
+        Optional<NpuSmi.Report> report = Optional.empty();
         try {
+            HostFacts facts = control.hostFacts(host, npusOn(footprints, host));
             if (!nodes.isEmpty()) {
                 findings.add(commandPresent(host, topology.vllm().setup(), topology.vllm().command()));
                 findings.add(modelPresent(host));
-                findings.addAll(npus(host, footprints));
+                try {
+                    report = facts.npus();
+                    findings.addAll(npus(host, footprints, report));
+                } catch (TransportException e) {
+                    findings.add(new Finding(host, "npus", Level.FAILED, e.getMessage()));
+                }
+                findings.addAll(npuLinks(host, facts));
+                networkInterface(host, nodes, facts).ifPresent(findings::add);
                 findings.add(ecWritable(host));
             }
             if (proxyHere) {
                 findings.add(proxyRunnable(host));
             }
-            findings.add(portsFree(host, footprints));
+            findings.add(portsFree(host, footprints, facts));
+            ephemeralPorts(host, footprints, facts).ifPresent(findings::add);
         } catch (TransportException e) {
             findings.add(new Finding(host, "commands", Level.FAILED, e.getMessage()));
         }
-        return findings;
+        return new HostCheck(findings, report);
     }
 
     private Finding commandPresent(String host, List<String> setup, String command) throws TransportException {
@@ -93,20 +112,14 @@ public final class Preflight {
     }
 
     /** With npu-smi, the NPUs must exist and run no process; without it (no driver here), a warning. */
-    private List<Finding> npus(String host, List<Footprint> footprints) throws TransportException {
-        Optional<NpuSmi.Report> npuSmi;
-        try {
-            npuSmi = NpuSmi.interpret(host, control.run(host, HostCommands.npuSmi()).stdout());
-        } catch (TransportException e) {
-            return List.of(new Finding(host, "npus", Level.FAILED, e.getMessage()));
-        }
+    private static List<Finding> npus(String host, List<Footprint> footprints, Optional<NpuSmi.Report> npuSmi) {
         if (npuSmi.isEmpty()) {
             return List.of(new Finding(host, "npus", Level.WARNING, "npu-smi is not installed; NPUs not checked"));
         }
         NpuSmi.Report report = npuSmi.get();
         List<Finding> findings = new ArrayList<>();
         for (Footprint footprint : footprints) {
-            for (int device : npusOn(footprint, host)) {
+            for (int device : npusOf(footprint, host)) {
                 if (!report.npus().contains(device)) {
                     findings.add(new Finding(host, "npus", Level.FAILED, footprint.name() + ": NPU " + device + " is not on this host "
                             + "(npu-smi lists " + report.npus() + ")"));
@@ -120,6 +133,51 @@ public final class Preflight {
             findings.add(new Finding(host, "npus", Level.OK, "NPUs present and idle"));
         }
         return findings;
+    }
+
+    /**
+     * With hccn_tool, the network port of every NPU used here must be up and healthy (the multi-node
+     * tutorial's {@code -link -g} and {@code -net_health -g}); without it, a warning.
+     */
+    private static List<Finding> npuLinks(String host, HostFacts facts) {
+        if (facts.links().isEmpty()) {
+            return List.of(new Finding(host, "npu-links", Level.WARNING, "hccn_tool is not installed; NPU network ports not checked"));
+        }
+        List<Finding> findings = new ArrayList<>();
+        Map<Integer, NpuLinks.Link> links = facts.links().get();
+        for (NpuLinks.Link link : links.values()) {
+            link.problem().ifPresent(problem -> findings.add(new Finding(host, "npu-links", Level.FAILED, problem)));
+        }
+        if (findings.isEmpty()) {
+            findings.add(new Finding(host, "npu-links", Level.OK, "NPU network ports " + links.keySet() + " are up and healthy"));
+        }
+        return findings;
+    }
+
+    /**
+     * Where nodes here get their *_SOCKET_IFNAME from the interface carrying the host's address, some interface
+     * must carry it: else the address is not this host's, and the nodes would stop at their start.
+     */
+    private Optional<Finding> networkInterface(String host, List<Node> nodes, HostFacts facts) {
+        Optional<String> address = nodes.stream().map(node -> NetworkSettings.of(topology, node).interfaceAddress())
+                .flatMap(Optional::stream).findFirst();
+        if (address.isEmpty()) {
+            return Optional.empty();
+        }
+        String carrier = facts.interfaces().get(address.get());
+        return Optional.of(carrier != null
+                ? new Finding(host, "network", Level.OK, address.get() + " is on " + carrier + " (the nodes' "
+                        + String.join(", ", NetworkSettings.INTERFACE_VARIABLES) + ", unless set in env)")
+                : new Finding(host, "network", Level.FAILED, noInterface(address.get(), facts)));
+    }
+
+    /** Why the interface of {@code address} cannot be derived on a host, and what to do. */
+    static String noInterface(String address, HostFacts facts) {
+        return "no network interface of this host carries " + address + (facts.interfaces().isEmpty()
+                ? " ('ip -o addr show' printed nothing: is iproute2 installed?)"
+                : " (it has " + String.join(", ", facts.interfaces().entrySet().stream()
+                        .map(entry -> entry.getKey() + " on " + entry.getValue()).toList()) + ")")
+                + ": give the host's own address, or set " + String.join(", ", NetworkSettings.INTERFACE_VARIABLES) + " in env";
     }
 
     private Finding ecWritable(String host) throws TransportException {
@@ -142,20 +200,88 @@ public final class Preflight {
                 : new Finding(host, "proxy", Level.FAILED, proxy.python() + " or " + proxy.script() + " is missing");
     }
 
-    private static List<Integer> npusOn(Footprint footprint, String host) {
+    private static List<Integer> npusOf(Footprint footprint, String host) {
         return footprint.on(host).stream().flatMap(placement -> placement.npus().stream()).toList();
     }
 
-    private Finding portsFree(String host, List<Footprint> footprints) throws TransportException {
-        Set<Integer> wanted = new TreeSet<>();
+    /** Every NPU a node uses on {@code host}, once each. */
+    private static List<Integer> npusOn(List<Footprint> footprints, String host) {
+        return footprints.stream().flatMap(footprint -> npusOf(footprint, host).stream()).distinct().sorted().toList();
+    }
+
+    /** Every port a node or the proxy listens on at {@code host}. */
+    private static Set<Integer> portsOn(List<Footprint> footprints, String host) {
+        Set<Integer> ports = new TreeSet<>();
         for (Footprint footprint : footprints) {
-            footprint.on(host).forEach(placement -> wanted.addAll(placement.ports()));
+            footprint.on(host).forEach(placement -> ports.addAll(placement.ports()));
         }
+        return ports;
+    }
+
+    private static Finding portsFree(String host, List<Footprint> footprints, HostFacts facts) {
+        Set<Integer> wanted = portsOn(footprints, host);
         Set<Integer> taken = new TreeSet<>(wanted);
-        taken.retainAll(control.listeningPorts(host));
+        taken.retainAll(facts.listening());
         return taken.isEmpty()
                 ? new Finding(host, "ports", Level.OK, "ports " + wanted + " are free")
                 : new Finding(host, "ports", Level.FAILED, "ports " + taken + " are already in use");
+    }
+
+    /** Listener ports that an outgoing connection may take before their node binds them: a warning with the fix. */
+    private static Optional<Finding> ephemeralPorts(String host, List<Footprint> footprints, HostFacts facts) {
+        Set<Integer> wanted = portsOn(footprints, host);
+        if (wanted.isEmpty()) {
+            return Optional.empty();
+        }
+        if (facts.ephemeral().isEmpty()) {
+            return Optional.of(new Finding(host, "port-range", Level.WARNING,
+                    "cannot read /proc/sys/net/ipv4/ip_local_port_range; ports not checked against the ephemeral range"));
+        }
+        EphemeralPorts range = facts.ephemeral().get();
+        Set<Integer> exposed = range.exposed(wanted);
+        return Optional.of(exposed.isEmpty()
+                ? new Finding(host, "port-range", Level.OK, "ports " + wanted + " are outside the ephemeral range "
+                        + range.first() + "-" + range.last() + " or reserved")
+                : new Finding(host, "port-range", Level.WARNING, range.advice(exposed)));
+    }
+
+    /**
+     * Prefill and decode nodes must use one chip type: a KV cache is not handed between Atlas A2 and A3
+     * chips. Checked where npu-smi told the chips of the NPUs each uses.
+     */
+    static List<Finding> chipTypes(Topology topology, Map<String, NpuSmi.Report> npus) {
+        Map<String, String> familyOf = new LinkedHashMap<>(); // node -> chip, for the nodes npu-smi told
+        Map<String, NpuSmi.Chip> chipOf = new LinkedHashMap<>();
+        for (Node node : topology.nodes()) {
+            if (node.role() != Role.PREFILL && node.role() != Role.DECODE) {
+                continue;
+            }
+            NpuSmi.Report report = npus.get(node.host());
+            if (report == null) {
+                continue;
+            }
+            for (int device : npusOf(topology.footprint(node), node.host())) {
+                NpuSmi.Chip chip = report.chips().get(device);
+                if (chip != null) {
+                    familyOf.putIfAbsent(node.name(), chip.family());
+                    chipOf.putIfAbsent(node.name(), chip);
+                }
+            }
+        }
+        Set<String> families = new LinkedHashSet<>(familyOf.values());
+        if (families.isEmpty()) {
+            return List.of();
+        }
+        String host = topology.nodes().stream().filter(node -> chipOf.containsKey(node.name())).findFirst().orElseThrow().host();
+        if (families.size() == 1) {
+            return List.of(new Finding(host, "npu-types", Level.OK, "prefill and decode nodes run on "
+                    + String.join(", ", chipOf.values().stream().map(NpuSmi.Chip::describe).distinct().toList()) + " NPUs"));
+        }
+        List<String> each = new ArrayList<>();
+        chipOf.forEach((node, chip) -> each.add(node + " " + chip.describe()));
+        return List.of(new Finding(host, "npu-types", Level.FAILED, "prefill and decode nodes run on different chip types ("
+                + String.join(", ", each) + "): a KV cache is not transferred between " + String.join(" and ", families)
+                + " chips; place them on one chip type"));
     }
 
     /** A marker written on each encoder host must be readable on every consumer host that is another machine. */

@@ -58,15 +58,13 @@ public final class ProcessControl {
         return new HostStart(started, failure);
     }
 
-    /** A host's listening ports, and its NPUs when npu-smi is there: what {@code up} checks before starting. */
-    record HostUse(Set<Integer> listening, Optional<NpuSmi.Report> npus) {
-    }
-
-    HostUse hostUse(String host) throws TransportException {
-        CommandResult result = hosts.require(host).run(HostCommands.hostCheck(), COMMAND_TIMEOUT);
-        String[] parts = result.stdout().split(HostCommands.SEPARATOR + "\n", 2);
-        String npuSmi = parts.length == 2 ? parts[1] : "";
-        return new HostUse(Listeners.ports(parts[0]), NpuSmi.interpret(host, npuSmi));
+    /**
+     * What {@code check} and {@code up} read on a host before starting anything: its listening ports, its
+     * ephemeral port range, npu-smi's table and hccn_tool's answers for {@code npus}. One round trip.
+     */
+    HostFacts hostFacts(String host, List<Integer> npus) throws TransportException {
+        CommandResult result = hosts.require(host).run(HostCommands.hostFacts(npus), COMMAND_TIMEOUT);
+        return HostCommands.facts(host, result.stdout());
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.epdctl.proxy;
 
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import java.math.BigDecimal;
@@ -10,10 +11,12 @@ import java.util.function.Consumer;
 /** One request of a client request to one backend (one attempt); its counters end exactly once. */
 final class BackendCall {
     private final Backend backend;
-    private final ProxyExchange exchange;
+    /** Who holds the call (its client request), to let go of it once it has ended. */
+    private final Consumer<BackendCall> ended;
     private final long startNanos = System.nanoTime();
     private HttpClientRequest request;
     private HttpClientResponse response;
+    private Buffer wholeAnswer;
     private boolean finished;
     // the silence watch (see watchForSilence); all of it runs on the exchange's event loop
     private Vertx vertx;
@@ -23,9 +26,9 @@ final class BackendCall {
     private boolean held;
     private long silenceTimer = -1;
 
-    BackendCall(Backend backend, ProxyExchange exchange) {
+    BackendCall(Backend backend, Consumer<BackendCall> ended) {
         this.backend = backend;
-        this.exchange = exchange;
+        this.ended = ended;
         backend.started();
     }
 
@@ -35,6 +38,15 @@ final class BackendCall {
 
     HttpClientResponse response() {
         return response;
+    }
+
+    /** The answer's body, read to its end (one-token calls only). */
+    Buffer wholeAnswer() {
+        return wholeAnswer;
+    }
+
+    void wholeAnswer(Buffer body) {
+        wholeAnswer = body;
     }
 
     void sent(HttpClientRequest request) {
@@ -110,7 +122,7 @@ final class BackendCall {
                 vertx.cancelTimer(silenceTimer); // else it would hold the call until it fires
             }
             backend.finished(startNanos, failed);
-            exchange.closed(this);
+            ended.accept(this);
         }
     }
 

@@ -33,18 +33,28 @@ final class BackendPool {
         return backends.stream().anyMatch(Backend::healthy);
     }
 
-    /** The healthy backend with the fewest requests in flight, not among {@code tried}; null if none. */
-    Backend pick(Set<Backend> tried) {
+    /**
+     * The healthy backend with the fewest requests in flight, leaving out {@code excluded} and taking one of
+     * {@code avoided} only when no other is left; null if none.
+     */
+    Backend pick(Set<Backend> excluded, Set<Backend> avoided) {
         int size = backends.size();
         int start = Math.floorMod(rotation.getAndIncrement(), Math.max(size, 1));
         Backend best = null;
         for (int i = 0; i < size; i++) {
             Backend candidate = backends.get((start + i) % size);
-            if (candidate.healthy() && !tried.contains(candidate)
-                    && (best == null || candidate.inFlight() < best.inFlight())) {
+            if (candidate.healthy() && !excluded.contains(candidate) && (best == null || better(candidate, best, avoided))) {
                 best = candidate;
             }
         }
         return best;
+    }
+
+    private static boolean better(Backend candidate, Backend best, Set<Backend> avoided) {
+        boolean candidateAvoided = avoided.contains(candidate);
+        if (candidateAvoided != avoided.contains(best)) {
+            return !candidateAvoided;
+        }
+        return candidate.inFlight() < best.inFlight();
     }
 }

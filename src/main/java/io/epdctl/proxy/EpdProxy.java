@@ -6,8 +6,8 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpClientOptions;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -31,11 +31,11 @@ public final class EpdProxy implements AutoCloseable {
     }
 
     /**
-     * Probes every backend once, then listens. Fails (with the reason) when the address cannot be
+     * Listens and probes every backend once; returns when both are done. Fails (with the reason) when the address cannot be
      * bound. {@code log} receives one line per event worth an operator's attention.
      */
     public static EpdProxy start(ProxyConfig config, Consumer<String> log, Duration timeout) {
-        Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(1, config.eventLoops()))
+        Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(1, config.tuning().eventLoops()))
                 .setPreferNativeTransport(false));
         try {
             ProxyState state = new ProxyState(config, log);
@@ -43,20 +43,15 @@ public final class EpdProxy implements AutoCloseable {
                     vertx.createHttpClient(new HttpClientOptions().setConnectTimeout(2_000)), state);
             // with port 0, a negative port makes every event loop's server share one port the system picks
             int port = config.listen().port() == 0 ? -1 : config.listen().port();
-            List<ProxyVerticle> servers = new ArrayList<>();
-            Future<EpdProxy> started = health.start()
-                    .compose(probed -> vertx.deployVerticle(() -> {
-                        ProxyVerticle server = new ProxyVerticle(state, port);
-                        synchronized (servers) {
-                            servers.add(server);
-                        }
-                        return server;
-                    }, new DeploymentOptions().setInstances(Math.max(1, config.eventLoops()))))
-                    .map(deployed -> {
-                        int actualPort = servers.get(0).actualPort();
-                        state.listeningOn(actualPort);
-                        return new EpdProxy(vertx, state, health, actualPort);
-                    });
+            List<ProxyVerticle> servers = new CopyOnWriteArrayList<>();
+            // listening and the first round of probes, at once: ready when both are done
+            Future<String> listening = vertx.deployVerticle(() -> {
+                ProxyVerticle server = new ProxyVerticle(state, port);
+                servers.add(server);
+                return server;
+            }, new DeploymentOptions().setInstances(Math.max(1, config.tuning().eventLoops())));
+            Future<EpdProxy> started = Future.all(listening, health.start())
+                    .map(both -> new EpdProxy(vertx, state, health, servers.get(0).actualPort()));
             return started.toCompletionStage().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             vertx.close();

@@ -34,7 +34,7 @@ final class HealthMonitor {
 
     /** Probes once now (the returned future completes when every probe has an answer), then periodically. */
     Future<Void> start() {
-        long interval = state.config().healthInterval().toMillis();
+        long interval = state.config().tuning().healthInterval().toMillis();
         return probeAll().onComplete(done -> {
             timerId = vertx.setPeriodic(interval, id -> probeAll());
             recheckTimerId = vertx.setPeriodic(Math.min(interval, DOWN_RECHECK_MILLIS), id -> probeDown());
@@ -65,7 +65,7 @@ final class HealthMonitor {
             return Future.succeededFuture();
         }
         // a probe never outlives the next round
-        long timeout = Math.max(1, Math.min(state.config().healthInterval().toMillis(), 5_000));
+        long timeout = Math.max(1, Math.min(state.config().tuning().healthInterval().toMillis(), 5_000));
         RequestOptions options = new RequestOptions().setMethod(HttpMethod.GET)
                 .setHost(backend.endpoint().host()).setPort(backend.endpoint().port())
                 .setURI("/health").setTimeout(timeout);

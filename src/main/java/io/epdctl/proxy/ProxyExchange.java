@@ -2,16 +2,14 @@ package io.epdctl.proxy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Context;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.Consumer;
 
 /**
  * One client request and everything it holds: its backend calls and, in E+P+D, its entry among the
@@ -20,20 +18,23 @@ import java.util.UUID;
  */
 final class ProxyExchange {
     private final String id = UUID.randomUUID().toString();
-    private final String route;
     private final HttpServerRequest request;
     private final Context context;
-    private final ProxyState state;
+    private final ProxyMetrics metrics;
+    private final Consumer<String> log;
     private final Set<BackendCall> openCalls = new HashSet<>();
+    /** Where it waits for its decoder's metaserver call, once it does (E+P+D). */
+    private AwaitingPrefill<ProxyExchange> awaiting;
     private ObjectNode body;
     private boolean done;
 
-    ProxyExchange(String route, HttpServerRequest request, Context context, ProxyState state) {
-        this.route = route;
+    /** A client request, counted in {@code metrics} by its path. */
+    ProxyExchange(HttpServerRequest request, Context context, ProxyMetrics metrics, Consumer<String> log) {
         this.request = request;
         this.context = context;
-        this.state = state;
-        state.metrics().started(route);
+        this.metrics = metrics;
+        this.log = log;
+        metrics.started(request.path());
         request.response().closeHandler(closed -> cancel());
         request.response().putHeader("X-Request-Id", id);
     }
@@ -72,14 +73,11 @@ final class ProxyExchange {
         return done;
     }
 
+    /** A call to {@code backend} on behalf of this request; it is cancelled if the request ends first. */
     BackendCall open(Backend backend) {
-        BackendCall call = new BackendCall(backend, this);
+        BackendCall call = new BackendCall(backend, openCalls::remove);
         openCalls.add(call);
         return call;
-    }
-
-    void closed(BackendCall call) {
-        openCalls.remove(call);
     }
 
     /** The decoder, the call open while a prefill runs, sends nothing until its KV cache has come. */
@@ -91,8 +89,10 @@ final class ProxyExchange {
         openCalls.forEach(BackendCall::resume);
     }
 
-    void awaitPrefill() {
-        state.awaitingPrefill().put(id, this);
+    /** Waits in {@code registry} for its decoder's metaserver call, until claimed there or ended. */
+    void awaitPrefill(AwaitingPrefill<ProxyExchange> registry) {
+        awaiting = registry;
+        registry.register(id, this);
     }
 
     /** Ends the request after the whole answer was relayed. */
@@ -127,13 +127,13 @@ final class ProxyExchange {
                 response.end(failure.body());
             } else {
                 response.putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
-                response.end(errorJson(failure.status(), failure.getMessage()));
+                response.end(ProxyJson.error(failure.status(), failure.getMessage()));
             }
         } else {
-            state.log("request " + id + " broke after its response started: " + failure.getMessage());
+            log.accept("request " + id + " broke after its response started: " + failure.getMessage());
             String contentType = response.headers().get(HttpHeaders.CONTENT_TYPE);
             if (contentType != null && contentType.startsWith("text/event-stream")) {
-                response.write("data: " + errorJson(failure.status(), failure.getMessage()) + "\n\n");
+                response.write("data: " + ProxyJson.error(failure.status(), failure.getMessage()) + "\n\n");
             }
             request.connection().close();
         }
@@ -150,39 +150,20 @@ final class ProxyExchange {
             return;
         }
         done = true;
-        state.awaitingPrefill().remove(id, this);
+        if (awaiting != null) {
+            awaiting.forget(id, this);
+        }
         if (failed) {
             cancelCalls();
         }
         // else only a prefill call may still be open: its KV has reached the decoder, which has answered
         // in full; its own answer is on the way and ends the call.
-        state.metrics().ended(route, failed || response().getStatusCode() >= 400);
+        metrics.ended(request.path(), failed || response().getStatusCode() >= 400);
     }
 
     private void cancelCalls() {
         for (BackendCall call : List.copyOf(openCalls)) {
             call.cancel();
-        }
-    }
-
-    /** An OpenAI-style error body. */
-    static String errorJson(int status, String message) {
-        try {
-            Map<String, Object> error = new LinkedHashMap<>();
-            error.put("message", message);
-            error.put("type", status >= 500 ? "upstream_error" : "invalid_request_error");
-            error.put("code", status);
-            return ProxyState.JSON.writeValueAsString(Map.of("error", error));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException("a map of strings and numbers always converts to JSON", e);
-        }
-    }
-
-    static Buffer json(Object value) {
-        try {
-            return Buffer.buffer(ProxyState.JSON.writeValueAsBytes(value));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalArgumentException("not convertible to JSON: " + value, e);
         }
     }
 }

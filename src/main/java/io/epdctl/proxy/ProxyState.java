@@ -1,21 +1,16 @@
 package io.epdctl.proxy;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.epdctl.topology.Role;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 /** What every event loop of one proxy shares: the backends, the requests waiting for a prefill, the counters. */
 final class ProxyState {
-    static final ObjectMapper JSON = new ObjectMapper();
-
     private final ProxyConfig config;
     private final Map<Role, BackendPool> pools = new EnumMap<>(Role.class);
-    /** E+P+D requests whose decoder has not called the metaserver yet, by proxy request id. */
-    private final Map<String, ProxyExchange> awaitingPrefill = new ConcurrentHashMap<>();
+    private final AwaitingPrefill<ProxyExchange> awaitingPrefill = new AwaitingPrefill<>();
     private final ProxyMetrics metrics = new ProxyMetrics();
     private final Consumer<String> log;
     private volatile String metaserverUrl;
@@ -24,7 +19,7 @@ final class ProxyState {
         this.config = config;
         this.log = log;
         for (Role role : Role.values()) {
-            pools.put(role, new BackendPool(role, config.backends(role)));
+            pools.put(role, new BackendPool(role, config.backends().of(role)));
         }
     }
 
@@ -41,8 +36,12 @@ final class ProxyState {
         return pools.values().stream().filter(pool -> !pool.isEmpty()).toList();
     }
 
-    Map<String, ProxyExchange> awaitingPrefill() {
+    AwaitingPrefill<ProxyExchange> awaitingPrefill() {
         return awaitingPrefill;
+    }
+
+    RetryPolicy retries() {
+        return new RetryPolicy(config.tuning().maxRetries(), config.tuning().retryDelay());
     }
 
     ProxyMetrics metrics() {

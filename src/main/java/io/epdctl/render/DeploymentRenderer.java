@@ -57,11 +57,16 @@ public final class DeploymentRenderer {
         Host host = topology.hosts().get(placement.host());
         Map<String, String> env = new LinkedHashMap<>();
         env.put(Node.DEVICES_VARIABLE, placement.npus().stream().map(String::valueOf).collect(Collectors.joining(",")));
+        NetworkSettings network = NetworkSettings.of(topology, node);
+        env.putAll(network.env());
         env.putAll(topology.vllm().env());
         env.putAll(node.env());
+        List<String> setup = new ArrayList<>(network.interfaceLookup());
+        setup.addAll(topology.vllm().setup());
 
         List<String> argv = new ArrayList<>(List.of(topology.vllm().command(), "serve", topology.model()));
-        argv.addAll(List.of("--port", String.valueOf(placement.httpPort()), "--served-model-name", topology.servedModelName()));
+        argv.addAll(List.of("--port", String.valueOf(placement.httpPort())));
+        appendFlag(argv, "served-model-name", topology.servedModelName());
         if (node.tensorParallelSize() != 1) {
             argv.addAll(List.of("--tensor-parallel-size", String.valueOf(node.tensorParallelSize())));
         }
@@ -82,8 +87,7 @@ public final class DeploymentRenderer {
         if (node.role().kvRole() != null) {
             argv.addAll(List.of("--kv-transfer-config", json(kvTransferConfig(node, placement))));
         }
-        return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env, topology.vllm().setup(),
-                directories, argv);
+        return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env, setup, directories, argv);
     }
 
     /** Later settings win; turning on {@code x} also drops a {@code no-x} set earlier, and the other way round. */
@@ -103,12 +107,26 @@ public final class DeploymentRenderer {
             if (value instanceof ArgValue.Bare) {
                 argv.add("--" + flag);
             } else if (value instanceof ArgValue.Single single) {
-                argv.addAll(List.of("--" + flag, single.value()));
+                appendFlag(argv, flag, single.value());
+            } else if (value instanceof ArgValue.Listed listed && listed.values().size() == 1) {
+                appendFlag(argv, flag, listed.values().get(0));
             } else if (value instanceof ArgValue.Listed listed) {
-                argv.add("--" + flag);
+                argv.add("--" + flag); // validation made sure that none of several values begins with '-'
                 argv.addAll(listed.values());
             }
         });
+    }
+
+    /**
+     * {@code --flag value}; as {@code --flag=value} when the value begins with '-', which argparse (and
+     * picocli) would otherwise read as the next option rather than as this flag's value.
+     */
+    static void appendFlag(List<String> argv, String flag, String value) {
+        if (value.startsWith("-")) {
+            argv.add("--" + flag + "=" + value);
+        } else {
+            argv.addAll(List.of("--" + flag, value));
+        }
     }
 
     private Map<String, Object> ecTransferConfig(Node node) {

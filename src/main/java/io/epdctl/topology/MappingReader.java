@@ -2,6 +2,7 @@ package io.epdctl.topology;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,6 +17,8 @@ import java.util.regex.Pattern;
 final class MappingReader {
     private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     private static final Pattern FLAG_NAME = Pattern.compile("[a-z0-9][a-z0-9-]*");
+    /** What argparse takes for a value although it begins with '-'. */
+    private static final Pattern NEGATIVE_NUMBER = Pattern.compile("-\\d+|-\\d*\\.\\d+");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final YamlNode.Mapping mapping;
@@ -58,6 +61,12 @@ final class MappingReader {
         return entry == null ? null : entry.value();
     }
 
+    /** An optional section's value, or null when it is not given or given empty ({@code vllm: ~}). */
+    YamlNode section(String key) {
+        YamlNode value = node(key);
+        return value instanceof YamlNode.Scalar scalar && scalar.value() == null ? null : value;
+    }
+
     boolean has(String key) {
         return node(key) != null;
     }
@@ -84,7 +93,7 @@ final class MappingReader {
     /** A non-empty string; numbers are taken as written ({@code name: 2024}). */
     String string(YamlNode value) {
         if (value instanceof YamlNode.Scalar scalar
-                && (scalar.value() instanceof String || scalar.value() instanceof Long)) {
+                && (scalar.value() instanceof String || isWhole(scalar.value()))) {
             String text = String.valueOf(scalar.value());
             if (!text.isBlank()) {
                 return text;
@@ -106,9 +115,14 @@ final class MappingReader {
         return value == null ? fallback : integer(value, min, max);
     }
 
+    private static boolean isWhole(Object value) {
+        return value instanceof Long || value instanceof BigInteger;
+    }
+
     Integer integer(YamlNode value, int min, int max) {
-        if (value instanceof YamlNode.Scalar scalar && scalar.value() instanceof Long number) {
-            if (number < min || number > max) {
+        if (value instanceof YamlNode.Scalar scalar && isWhole(scalar.value())) {
+            Number number = (Number) scalar.value();
+            if (number instanceof BigInteger || number.longValue() < min || number.longValue() > max) {
                 fail(value.path(), value.location(), "must be between " + min + " and " + max + ", got " + number);
                 return null;
             }
@@ -139,7 +153,7 @@ final class MappingReader {
     }
 
     List<String> stringList(String key) {
-        YamlNode value = node(key);
+        YamlNode value = section(key);
         if (value == null) {
             return List.of();
         }
@@ -160,7 +174,7 @@ final class MappingReader {
     /** Environment variables: names as the shell allows; scalar values, taken as text. */
     Map<String, String> env(String key) {
         Map<String, String> env = new LinkedHashMap<>();
-        YamlNode value = node(key);
+        YamlNode value = section(key);
         if (value == null) {
             return env;
         }
@@ -187,7 +201,8 @@ final class MappingReader {
      */
     Map<String, ArgValue> args(String key) {
         Map<String, ArgValue> args = new LinkedHashMap<>();
-        YamlNode value = node(key);
+        Map<String, YamlNode.Entry> spelt = new LinkedHashMap<>(); // flag -> the entry that set it
+        YamlNode value = section(key);
         if (value == null) {
             return args;
         }
@@ -203,11 +218,27 @@ final class MappingReader {
                         "write the flag without its dashes: '" + flag.replaceFirst("^-+", "") + "'");
             } else if (!FLAG_NAME.matcher(flag).matches()) {
                 fail(item.path(), entry.keyLocation(), "'" + entry.key() + "' is not a vllm flag name");
+            } else if (spelt.containsKey(flag)) {
+                YamlNode.Entry first = spelt.get(flag);
+                fail(item.path(), entry.keyLocation(), "'" + entry.key() + "' is the flag '" + first.key()
+                        + "' again (given at line " + first.keyLocation().line() + "); vLLM reads '_' as '-': keep one");
             } else {
+                spelt.put(flag, entry);
                 ArgValue arg = argValue(item);
                 if (arg != null) {
                     args.put(flag, arg);
                 }
+            }
+        }
+        // Both --x and --no-x: vLLM's parser takes the last one on the command line, which no reader of the file sees.
+        for (Map.Entry<String, ArgValue> arg : args.entrySet()) {
+            String negated = "no-" + arg.getKey();
+            if (!(arg.getValue() instanceof ArgValue.Omitted) && args.containsKey(negated)
+                    && !(args.get(negated) instanceof ArgValue.Omitted)) {
+                YamlNode.Entry later = spelt.get(negated).keyLocation().line() > spelt.get(arg.getKey()).keyLocation().line()
+                        ? spelt.get(negated) : spelt.get(arg.getKey());
+                fail(later.value().path(), later.keyLocation(), "both '" + arg.getKey() + "' and '" + negated
+                        + "' are given: they contradict each other; keep one (false leaves a flag out)");
             }
         }
         return args;
@@ -229,7 +260,13 @@ final class MappingReader {
             List<String> values = new ArrayList<>();
             for (YamlNode element : sequence.items()) {
                 if (element instanceof YamlNode.Scalar s && s.value() != null && !(s.value() instanceof Boolean)) {
-                    values.add(String.valueOf(s.value()));
+                    String text = String.valueOf(s.value());
+                    if (sequence.items().size() > 1 && text.startsWith("-") && !NEGATIVE_NUMBER.matcher(text).matches()) {
+                        // one value can be given as --flag=-x; several cannot, and argparse reads -x as an option
+                        fail(element.path(), element.location(), "'" + text + "' begins with '-': vLLM's argument parser "
+                                + "would read it as an option, not as one of the flag's values");
+                    }
+                    values.add(text);
                 } else {
                     fail(element.path(), element.location(), "expected a value to repeat the flag with, got " + element.kind());
                 }
@@ -241,7 +278,7 @@ final class MappingReader {
 
     /** A free-form mapping handed to vLLM as JSON (a connector's extra config). */
     Map<String, Object> jsonObject(String key) {
-        YamlNode value = node(key);
+        YamlNode value = section(key);
         if (value == null) {
             return Map.of();
         }

@@ -1,61 +1,157 @@
 package io.epdctl.topology;
 
+import java.time.Duration;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /**
- * The flags of the built-in proxy that {@code proxy.args} may set (epdctl derives the others from the
- * topology), with what each takes, so that a wrong one is caught before anything starts.
+ * How the built-in proxy retries, times out, probes and serves, and the one definition of the flags
+ * that set it: their names, what each takes, its default and its help. {@code epdctl proxy} takes them as
+ * options, a topology's {@code proxy.args} may set them, and {@code validate} checks them there, all from
+ * here (the proxy's other flags, its address and backends, epdctl derives from the topology).
  */
-public enum ProxyTuning {
-    MAX_RETRIES("max-retries", true, 1),
-    RETRY_DELAY("retry-delay", false, 0),
-    BACKEND_TIMEOUT("backend-timeout", false, 0),
-    HEALTH_INTERVAL("health-interval", false, 0.001),
-    EVENT_LOOPS("event-loops", true, 1);
+public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendTimeout, Duration healthInterval,
+        int eventLoops) {
 
-    private final String flag;
-    private final boolean whole;
-    private final double minimum;
-
-    ProxyTuning(String flag, boolean whole, double minimum) {
-        this.flag = flag;
-        this.whole = whole;
-        this.minimum = minimum;
+    public ProxyTuning {
+        check(Flag.MAX_RETRIES, maxRetries);
+        check(Flag.RETRY_DELAY, seconds(retryDelay));
+        check(Flag.BACKEND_TIMEOUT, seconds(backendTimeout));
+        check(Flag.HEALTH_INTERVAL, seconds(healthInterval));
+        check(Flag.EVENT_LOOPS, eventLoops);
     }
 
-    public String flag() {
-        return flag;
-    }
+    public enum Flag {
+        MAX_RETRIES("max-retries", true, 1, "3",
+                "Attempts per backend call before any byte of its answer came back, on another healthy backend"
+                        + " where there is one"),
+        RETRY_DELAY("retry-delay", false, 0, "0.001", "Delay before the first retry, doubled for each further one"),
+        BACKEND_TIMEOUT("backend-timeout", false, 0, "600",
+                "Longest a backend may send nothing, before its answer or between two chunks of it, before the"
+                        + " request fails with 504 (0: no limit; 600 is the OpenAI client's own timeout)"),
+        HEALTH_INTERVAL("health-interval", false, 0.001, "2", "How often every backend's /health is probed"),
+        EVENT_LOOPS("event-loops", true, 1, null, "Event loop threads serving HTTP");
 
-    public static Optional<ProxyTuning> of(String flag) {
-        return Arrays.stream(values()).filter(tuning -> tuning.flag.equals(flag)).findFirst();
-    }
+        private final String name;
+        private final boolean whole;
+        private final double minimum;
+        /** Null: one per core, known only where the proxy runs. */
+        private final String defaultValue;
+        private final String help;
 
-    public static List<String> flags() {
-        return Arrays.stream(values()).map(ProxyTuning::flag).toList();
-    }
-
-    /** This flag's value in {@code args}, if given (validation has checked it is a number). */
-    public Optional<Double> in(Map<String, ArgValue> args) {
-        return args.get(flag) instanceof ArgValue.Single single ? Optional.of(Double.parseDouble(single.value())) : Optional.empty();
-    }
-
-    /** What is wrong with {@code value} for this flag, if anything. */
-    Optional<String> problem(ArgValue value) {
-        String expected = whole ? "a whole number of at least " + (long) minimum
-                : minimum > 0 ? "a number of seconds, at least " + minimum : "a number of seconds, 0 or more";
-        if (!(value instanceof ArgValue.Single single)) {
-            return Optional.of("expected " + expected);
+        Flag(String name, boolean whole, double minimum, String defaultValue, String help) {
+            this.name = name;
+            this.whole = whole;
+            this.minimum = minimum;
+            this.defaultValue = defaultValue;
+            this.help = help;
         }
-        try {
-            double number = whole ? Integer.parseInt(single.value()) : Double.parseDouble(single.value());
-            return number >= minimum && Double.isFinite(number) ? Optional.empty()
-                    : Optional.of("expected " + expected + ", got " + single.value());
-        } catch (NumberFormatException e) {
-            return Optional.of("expected " + expected + ", got '" + single.value() + "'");
+
+        /** Without its dashes, as {@code proxy.args} writes it. */
+        public String flag() {
+            return name;
         }
+
+        public String paramLabel() {
+            return whole ? "N" : "SECONDS";
+        }
+
+        /** The option's description, with its default. */
+        public String help() {
+            return help + " (default: " + (defaultValue != null ? defaultValue : "one per core") + ").";
+        }
+
+        public static Optional<Flag> of(String flag) {
+            return Arrays.stream(values()).filter(candidate -> candidate.name.equals(flag)).findFirst();
+        }
+
+        public static List<String> flags() {
+            return Arrays.stream(values()).map(Flag::flag).toList();
+        }
+
+        /** What is wrong with {@code value} for this flag, if anything. */
+        public Optional<String> problem(String value) {
+            try {
+                double number = whole ? Integer.parseInt(value) : Double.parseDouble(value);
+                return Double.isFinite(number) ? problem(number).map(expected -> expected + ", got " + value)
+                        : Optional.of("expected " + expected() + ", got " + value);
+            } catch (NumberFormatException e) {
+                return Optional.of("expected " + expected() + ", got '" + value + "'");
+            }
+        }
+
+        /** The same, for a value of {@code proxy.args} (which may also be a list or a bare flag). */
+        Optional<String> problem(ArgValue value) {
+            return value instanceof ArgValue.Single single ? problem(single.value())
+                    : Optional.of("expected " + expected());
+        }
+
+        private Optional<String> problem(double number) {
+            return number >= minimum ? Optional.empty() : Optional.of("expected " + expected());
+        }
+
+        private String expected() {
+            return whole ? "a whole number of at least " + (long) minimum
+                    : minimum > 0 ? "a number of seconds, at least " + minimum : "a number of seconds, 0 or more";
+        }
+
+        private double number(String value) {
+            problem(value).ifPresent(problem -> {
+                throw new IllegalArgumentException("--" + name + ": " + problem);
+            });
+            return Double.parseDouble(value);
+        }
+    }
+
+    /** Every flag at its default. */
+    public static ProxyTuning defaults() {
+        return of(Map.of());
+    }
+
+    /**
+     * The tuning {@code values} give (by flag, as written on a command line; each must have passed
+     * {@link Flag#problem(String)}), with the defaults for the flags they leave out.
+     */
+    public static ProxyTuning of(Map<Flag, String> values) {
+        Map<Flag, Double> numbers = new EnumMap<>(Flag.class);
+        for (Flag flag : Flag.values()) {
+            String value = values.containsKey(flag) ? values.get(flag) : flag.defaultValue;
+            if (value != null) {
+                numbers.put(flag, flag.number(value));
+            }
+        }
+        return new ProxyTuning(numbers.get(Flag.MAX_RETRIES).intValue(), seconds(numbers.get(Flag.RETRY_DELAY)),
+                seconds(numbers.get(Flag.BACKEND_TIMEOUT)), seconds(numbers.get(Flag.HEALTH_INTERVAL)),
+                numbers.containsKey(Flag.EVENT_LOOPS) ? numbers.get(Flag.EVENT_LOOPS).intValue()
+                        : Runtime.getRuntime().availableProcessors());
+    }
+
+    /** The tuning flags a topology's {@code proxy.args} sets (validation has checked them). */
+    public static Map<Flag, String> in(Map<String, ArgValue> args) {
+        Map<Flag, String> values = new EnumMap<>(Flag.class);
+        args.forEach((name, value) -> Flag.of(name).ifPresent(flag -> {
+            if (value instanceof ArgValue.Single single) {
+                values.put(flag, single.value());
+            }
+        }));
+        return values;
+    }
+
+    /** A duration given in (possibly fractional) seconds, as the script's --retry-delay is. */
+    public static Duration seconds(double value) {
+        return Duration.ofNanos(Math.round(value * 1e9));
+    }
+
+    private static double seconds(Duration duration) {
+        return duration.toNanos() / 1e9;
+    }
+
+    private static void check(Flag flag, double value) {
+        flag.problem(value).ifPresent(problem -> {
+            throw new IllegalArgumentException("--" + flag.flag() + ": " + problem + ", got " + value);
+        });
     }
 }

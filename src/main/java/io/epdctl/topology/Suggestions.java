@@ -9,7 +9,13 @@ final class Suggestions {
     private Suggestions() {
     }
 
+    /** Beyond this many candidates no suggestion is looked for: the look-up would cost more than it helps. */
+    static final int MAX_CANDIDATES = 200;
+
     static Optional<String> closest(String given, Collection<String> known) {
+        if (known.size() > MAX_CANDIDATES || given.length() > 200) {
+            return Optional.empty();
+        }
         return known.stream()
                 .filter(candidate -> distance(given, candidate) <= Math.max(2, candidate.length() / 3))
                 .min(Comparator.comparingInt(candidate -> distance(given, candidate)));
@@ -19,7 +25,8 @@ final class Suggestions {
     static String hint(String given, Collection<String> known) {
         return closest(given, known)
                 .map(candidate -> ", did you mean '" + candidate + "'?")
-                .orElse(known.isEmpty() ? "" : " (expected one of: " + String.join(", ", known) + ")");
+                .orElse(known.isEmpty() ? "" : known.size() > 20 ? " (none of the " + known.size() + " declared)"
+                        : " (expected one of: " + String.join(", ", known) + ")");
     }
 
     /** Levenshtein distance, case-insensitive and treating '_' as '-' (YAML authors mix them). */

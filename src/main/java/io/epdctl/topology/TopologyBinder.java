@@ -40,10 +40,10 @@ final class TopologyBinder {
         String model = top.requiredString("model");
         String served = top.requiredString("served-model-name");
         Map<String, Host> hosts = hosts(top.required("hosts"));
-        VllmSettings vllm = vllm(top.node("vllm"), root);
+        VllmSettings vllm = vllm(top.section("vllm"), root);
         YamlNode ec = top.required("ec-transfer");
         EcTransfer ecTransfer = ec == null ? null : ecTransfer(ec);
-        YamlNode kv = top.node("kv-transfer");
+        YamlNode kv = top.section("kv-transfer");
         KvTransfer kvTransfer = kv == null ? null : kvTransfer(kv);
         List<Node> nodes = nodes(top.required("nodes"), hosts);
         YamlNode proxyNode = top.required("proxy");
@@ -63,6 +63,11 @@ final class TopologyBinder {
         for (YamlNode.Entry entry : mapping.entries().values()) {
             MappingReader reader = new MappingReader(entry.value(), HOST_KEYS, problems);
             String address = reader.requiredString("address");
+            String badAddress = address == null ? null : Addresses.problem(address);
+            if (badAddress != null) {
+                YamlNode at = reader.node("address");
+                reader.fail(at.path(), at.location(), badAddress);
+            }
             String transport = reader.optionalString("transport", null);
             Host.TransportKind kind = null;
             if (transport == null && address != null) {

@@ -2,6 +2,7 @@ package io.epdctl.topology;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -17,6 +18,8 @@ import java.util.stream.IntStream;
 final class TopologyValidator {
     /** Names end up in file names, state directories and scripts: keep them plain. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]*");
+    /** Leaves room within a file name's 255 bytes for what epdctl adds to a node's name. */
+    static final int MAX_NAME_LENGTH = 128;
 
     /** Flags epdctl derives, with where the value comes from. */
     private static final Map<String, String> DERIVED_FLAGS = Map.of(
@@ -44,6 +47,8 @@ final class TopologyValidator {
     private final Topology t;
     private final SourceMap sources;
     private final Problems problems;
+    /** Per machine, one more than the highest NPU id used on it; computed once, on first use. */
+    private Map<String, Integer> npusUsed;
 
     TopologyValidator(Topology draft, SourceMap sources, Problems problems) {
         this.t = draft;
@@ -101,21 +106,17 @@ final class TopologyValidator {
     }
 
     private void checkNames() {
-        if (t.name() != null && !NAME.matcher(t.name()).matches()) {
-            error("name", "'" + t.name() + "' is not a plain name: use letters, digits, '.', '_' and '-'");
+        if (t.name() != null) {
+            checkName("name", "'" + t.name() + "'", t.name());
         }
         for (String host : t.hosts().keySet()) {
-            if (!NAME.matcher(host).matches()) {
-                error("hosts." + host, "host name '" + host + "' is not a plain name: use letters, digits, '.', '_' and '-'");
-            }
+            checkName("hosts." + host, "host name '" + host + "'", host);
         }
         Map<String, Integer> seen = new HashMap<>();
         for (int i : nodeIndices()) {
             String name = node(i).name();
             String path = nodePath(i) + ".name";
-            if (!NAME.matcher(name).matches()) {
-                error(path, "'" + name + "' is not a plain name: use letters, digits, '.', '_' and '-'");
-            } else if (name.equals("proxy")) {
+            if (checkName(path, "'" + name + "'", name) && name.equals("proxy")) {
                 error(path, "'proxy' is the name of the proxy's script; choose another node name");
             }
             Integer first = seen.putIfAbsent(name, i);
@@ -124,6 +125,24 @@ final class TopologyValidator {
                         + " at line " + sources.locate(nodePath(first)).line() + ")");
             }
         }
+        if (t.model() != null && t.model().startsWith("-")) {
+            error("model", "'" + t.model() + "' begins with '-': vllm serve would read it as an option; "
+                    + "write a path as ./" + t.model());
+        }
+    }
+
+    /** Names become file and directory names (NODE.log.1, a temporary NODE.sh.*.tmp): plain, and short enough. */
+    private boolean checkName(String path, String what, String name) {
+        if (!NAME.matcher(name).matches()) {
+            error(path, what + " is not a plain name: use letters, digits, '.', '_' and '-'");
+            return false;
+        }
+        if (name.length() > MAX_NAME_LENGTH) {
+            error(path, "'" + name.substring(0, 20) + "...' is " + name.length() + " characters long: names become "
+                    + "file names, and may have at most " + MAX_NAME_LENGTH);
+            return false;
+        }
+        return true;
     }
 
     private void checkRoles() {
@@ -221,7 +240,10 @@ final class TopologyValidator {
                     }
                     Integer owner = owners.putIfAbsent(host.machine() + "/" + device, i);
                     if (owner != null) {
-                        error(path, "NPU " + device + " on " + machineName(host) + " is already given to " + describe(owner));
+                        String taken = "NPU " + device + " on " + machineName(host);
+                        problems.error(path, sources.locate(path), taken + " is already given to " + describe(owner),
+                                new Problems.Kind("npu|" + host.machine() + "|" + device,
+                                        "nodes given " + taken + ", already given to " + describe(owner)));
                     }
                 }
             }
@@ -286,20 +308,24 @@ final class TopologyValidator {
 
     /** The fewest NPUs a machine can have, given the device ids used on it. */
     private int devicesUsedOn(String machine) {
-        return nodeIndices().stream()
-                .flatMap(i -> footprint(i).placements().stream())
-                .filter(placement -> host(placement.host()) != null && host(placement.host()).machine().equals(machine))
-                .flatMap(placement -> placement.npus().stream())
-                .mapToInt(device -> device + 1)
-                .max()
-                .orElse(1);
+        if (npusUsed == null) {
+            npusUsed = new HashMap<>();
+            for (int i : nodeIndices()) {
+                for (Placement placement : footprint(i).placements()) {
+                    Host host = host(placement.host());
+                    for (int device : placement.npus()) {
+                        if (host != null) {
+                            npusUsed.merge(host.machine(), device + 1, Math::max);
+                        }
+                    }
+                }
+            }
+        }
+        return npusUsed.getOrDefault(machine, 1);
     }
 
     /** A port or port range something listens on, on one machine; {@code what} names it in messages. */
-    private record Claim(String machine, int first, int last, String path, String what) {
-        boolean overlaps(Claim other) {
-            return machine.equals(other.machine) && first <= other.last && other.first <= last;
-        }
+    private record Claim(int order, String machine, int first, int last, String path, String what) {
     }
 
     private void checkListeners() {
@@ -313,9 +339,13 @@ final class TopologyValidator {
                 for (Listener listener : placement.listeners()) {
                     int first = listener.first();
                     int last = listener.last();
+                    if (listener.kind() == Listener.Kind.KV && node(i).devices().size() != node(i).ranks()) {
+                        continue; // its size is wrong, which checkParallelism reports
+                    }
                     claims.add(listener.kind() == Listener.Kind.HTTP
-                            ? new Claim(host.machine(), first, last, nodePath(i) + ".port", "port " + first + " of " + describe(i))
-                            : new Claim(host.machine(), first, last, kvPortPath(i),
+                            ? new Claim(claims.size(), host.machine(), first, last, nodePath(i) + ".port",
+                                    "port " + first + " of " + describe(i))
+                            : new Claim(claims.size(), host.machine(), first, last, kvPortPath(i),
                                     (first == last ? "KV port " + first : "KV ports " + first + "-" + last) + " of " + describe(i)));
                 }
             }
@@ -325,18 +355,27 @@ final class TopologyValidator {
                 Host host = host(placement.host());
                 if (host != null) {
                     int port = placement.httpPort();
-                    claims.add(new Claim(host.machine(), port, port, "proxy.port", "port " + port + " of the proxy"));
+                    claims.add(new Claim(claims.size(), host.machine(), port, port, "proxy.port", "port " + port + " of the proxy"));
                 }
             }
         }
-        for (int a = 0; a < claims.size(); a++) {
-            for (int b = 0; b < a; b++) {
-                Claim later = claims.get(a);
-                Claim earlier = claims.get(b);
-                if (later.overlaps(earlier)) {
-                    String machine = later.machine().equals("this machine") ? "this machine" : "host " + later.machine();
-                    error(later.path(), later.what() + " on " + machine + " overlaps " + earlier.what());
+        // Each port a claim takes goes to the first claim in file order; a later claim is told the first
+        // earlier one it meets, so a report grows with the number of claims, not with their pairs.
+        Map<String, Map<Integer, Claim>> owners = new HashMap<>();
+        for (Claim claim : claims) {
+            Map<Integer, Claim> taken = owners.computeIfAbsent(claim.machine(), machine -> new HashMap<>());
+            Claim earlier = null;
+            for (int port = claim.first(); port <= Math.min(claim.last(), TopologyBinder.MAX_PORT); port++) {
+                Claim owner = taken.putIfAbsent(port, claim);
+                if (owner != null && (earlier == null || owner.order() < earlier.order())) {
+                    earlier = owner;
                 }
+            }
+            if (earlier != null) {
+                String machine = claim.machine().equals("this machine") ? "this machine" : "host " + claim.machine();
+                problems.error(claim.path(), sources.locate(claim.path()), claim.what() + " on " + machine + " overlaps "
+                        + earlier.what(), new Problems.Kind("port|" + earlier.order(),
+                        "overlapping " + earlier.what() + " on " + machine));
             }
         }
     }
@@ -387,32 +426,49 @@ final class TopologyValidator {
         if (normalized.chars().anyMatch(c -> c < 0x20)) {
             return "the path contains control characters";
         }
+        for (String segment : normalized.split("/")) {
+            if (segment.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 255) {
+                return "'" + segment.substring(0, 20) + "...' is longer than the 255 bytes a file name may have";
+            }
+        }
+        if (normalized.getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= 4096) {
+            return "the path is longer than the 4095 bytes a path may have";
+        }
         return null;
     }
 
     /** ECExampleConnector fails silently when a consumer does not see the encoder's files. */
     private void checkEcSharing() {
+        Map<String, Integer> encoderHostsPerMachine = new HashMap<>();
+        List<String> twoMachines = new ArrayList<>(); // the first encoder hosts on two different machines
         Set<String> encoderHosts = new LinkedHashSet<>();
         for (int i : nodeIndices()) {
-            if (node(i).role() == Role.ENCODER && host(node(i).host()) != null) {
-                encoderHosts.add(node(i).host());
+            Host host = host(node(i).host());
+            if (node(i).role() == Role.ENCODER && host != null && encoderHosts.add(node(i).host())) {
+                encoderHostsPerMachine.merge(host.machine(), 1, Integer::sum);
+                if (twoMachines.size() < 2 && (twoMachines.isEmpty() || !host(twoMachines.get(0)).machine().equals(host.machine()))) {
+                    twoMachines.add(node(i).host());
+                }
             }
         }
-        Set<String> warned = new LinkedHashSet<>();
+        Set<String> warned = new HashSet<>();
         for (int i : nodeIndices()) {
             Node node = node(i);
             Host host = host(node.host());
-            if (node.role().ecRole() == null || node.role() == Role.ENCODER || host == null) {
+            if (node.role().ecRole() == null || node.role() == Role.ENCODER || host == null || !warned.add(node.host())) {
                 continue;
             }
-            for (String encoderHost : encoderHosts) {
-                if (!host(encoderHost).machine().equals(host.machine()) && warned.add(encoderHost + "|" + node.host())) {
-                    warning(nodePath(i) + ".host", "encoders on host '" + encoderHost + "' and " + describe(i) + " on '"
-                            + node.host() + "' must see " + t.ecTransfer().sharedStoragePath() + " as one shared mount "
-                            + "(a consumer that misses the encoder's files silently encodes again); "
-                            + "`epdctl check` verifies it");
-                }
+            int elsewhere = encoderHosts.size() - encoderHostsPerMachine.getOrDefault(host.machine(), 0);
+            if (elsewhere == 0) {
+                continue;
             }
+            String encoderHost = twoMachines.stream().filter(name -> !host(name).machine().equals(host.machine()))
+                    .findFirst().orElseThrow();
+            warning(nodePath(i) + ".host", "encoders on host '" + encoderHost + "'"
+                    + (elsewhere > 1 ? " (and on " + (elsewhere - 1) + " more hosts)" : "") + " and " + describe(i) + " on '"
+                    + node.host() + "' must see " + t.ecTransfer().sharedStoragePath() + " as one shared mount "
+                    + "(a consumer that misses the encoder's files silently encodes again); "
+                    + "`epdctl check` verifies it");
         }
     }
 
@@ -451,6 +507,10 @@ final class TopologyValidator {
             if (entry.getValue() != null && Addresses.isWildcard(entry.getValue().address())) {
                 error("hosts." + entry.getKey() + ".address", entry.getValue().address()
                         + " is a wildcard, not an address other hosts or epdctl can reach; give the host's address");
+            } else if (entry.getValue() != null && entry.getValue().address().contains(":")
+                    && !Addresses.isLoopback(entry.getValue().address())) {
+                warning("hosts." + entry.getKey() + ".address", entry.getValue().address() + " is an IPv6 address: Mooncake's "
+                        + "transfer engine fails on IPv6 (vllm-ascend issue 4103); give the host's IPv4 address");
             }
         }
         ProxySpec proxy = t.proxy();
@@ -492,10 +552,10 @@ final class TopologyValidator {
                     error(path, "epdctl derives --" + flag + " from the topology; remove it here");
                 } else if (t.proxy().isBuiltIn()) {
                     // the script's flags vary with its version, the built-in proxy's are known
-                    ProxyTuning.of(flag).ifPresentOrElse(
+                    ProxyTuning.Flag.of(flag).ifPresentOrElse(
                             tuning -> tuning.problem(arg.getValue()).ifPresent(problem -> error(path, problem)),
                             () -> error(path, "the built-in proxy has no flag --" + flag
-                                    + Suggestions.hint(flag, ProxyTuning.flags())));
+                                    + Suggestions.hint(flag, ProxyTuning.Flag.flags())));
                 }
             }
         }
@@ -523,8 +583,9 @@ final class TopologyValidator {
         if (t.proxy() != null) {
             used.add(t.proxy().host());
         }
+        boolean nodesBroken = t.nodes().contains(null);
         for (String host : t.hosts().keySet()) {
-            if (!used.contains(host) && !t.nodes().contains(null)) {
+            if (!used.contains(host) && !nodesBroken) {
                 warning("hosts." + host, "host '" + host + "' runs no node and no proxy");
             }
         }

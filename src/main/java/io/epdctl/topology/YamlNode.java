@@ -18,7 +18,7 @@ sealed interface YamlNode {
     record Mapping(String path, Location location, Map<String, Entry> entries) implements YamlNode {
         @Override
         public String kind() {
-            return "a mapping";
+            return entries.isEmpty() ? "an empty mapping" : "a mapping";
         }
     }
 
@@ -29,11 +29,11 @@ sealed interface YamlNode {
     record Sequence(String path, Location location, List<YamlNode> items) implements YamlNode {
         @Override
         public String kind() {
-            return "a list";
+            return items.isEmpty() ? "an empty list" : "a list";
         }
     }
 
-    /** A scalar: String, Long, Double, Boolean, or null for an empty value. */
+    /** A scalar: String, Long (BigInteger beyond its range), Double, Boolean, or null for an empty value. */
     record Scalar(String path, Location location, Object value) implements YamlNode {
         @Override
         public String kind() {

@@ -55,22 +55,22 @@ class ProxyCommandTest {
         ProxyConfig config = parse(arguments);
 
         assertThat(config.listen()).isEqualTo(new Endpoint("127.0.0.1", 8001));
-        assertThat(config.encoders()).containsExactly(new Endpoint("127.0.0.1", 23001));
-        assertThat(config.prefill()).containsExactly(new Endpoint("127.0.0.1", 33003));
-        assertThat(config.decode()).containsExactly(new Endpoint("127.0.0.1", 33006));
-        assertThat(config.pd()).isEmpty();
-        assertThat(config.disaggregated()).isTrue();
-        assertThat(config.maxRetries()).isEqualTo(3);
-        assertThat(config.retryDelay()).isEqualTo(Duration.ofMillis(1));
+        assertThat(config.backends().encoders()).containsExactly(new Endpoint("127.0.0.1", 23001));
+        assertThat(config.backends().prefill()).containsExactly(new Endpoint("127.0.0.1", 33003));
+        assertThat(config.backends().decode()).containsExactly(new Endpoint("127.0.0.1", 33006));
+        assertThat(config.backends().pd()).isEmpty();
+        assertThat(config.backends().disaggregated()).isTrue();
+        assertThat(config.tuning().maxRetries()).isEqualTo(3);
+        assertThat(config.tuning().retryDelay()).isEqualTo(Duration.ofMillis(1));
     }
 
     @Test
     void takesTheScriptsArgumentsAsRenderedForTheGuidesPdTopology() {
         ProxyConfig config = parse(renderedProxyArguments("topologies/1e1pd.yaml"));
 
-        assertThat(config.encoders()).containsExactly(new Endpoint("127.0.0.1", 23001));
-        assertThat(config.pd()).containsExactly(new Endpoint("127.0.0.1", 33003));
-        assertThat(config.disaggregated()).isFalse();
+        assertThat(config.backends().encoders()).containsExactly(new Endpoint("127.0.0.1", 23001));
+        assertThat(config.backends().pd()).containsExactly(new Endpoint("127.0.0.1", 33003));
+        assertThat(config.backends().disaggregated()).isFalse();
     }
 
     @Test
@@ -79,9 +79,9 @@ class ProxyCommandTest {
                 "10.0.0.3", "--encoder-ports", "1", "2", "--pd-hosts", "10.0.0.4", "--pd-ports", "3",
                 "--max-retries", "5", "--retry-delay", "0.25"));
 
-        assertThat(config.encoders()).containsExactly(new Endpoint("10.0.0.2", 1), new Endpoint("10.0.0.3", 2));
-        assertThat(config.maxRetries()).isEqualTo(5);
-        assertThat(config.retryDelay()).isEqualTo(Duration.ofMillis(250));
+        assertThat(config.backends().encoders()).containsExactly(new Endpoint("10.0.0.2", 1), new Endpoint("10.0.0.3", 2));
+        assertThat(config.tuning().maxRetries()).isEqualTo(5);
+        assertThat(config.tuning().retryDelay()).isEqualTo(Duration.ofMillis(250));
     }
 
     @Test
@@ -104,12 +104,12 @@ class ProxyCommandTest {
         ProxyConfig fromFile = parse(List.of("-f", topology.toString()));
 
         assertThat(fromFile).isEqualTo(parse(renderedProxyArguments(topology.toString())));
-        assertThat(fromFile.maxRetries()).isEqualTo(5);
-        assertThat(fromFile.retryDelay()).isEqualTo(Duration.ofMillis(250));
-        assertThat(fromFile.backendTimeout()).isEqualTo(Duration.ofSeconds(30));
-        assertThat(fromFile.healthInterval()).isEqualTo(Duration.ofSeconds(5));
-        assertThat(fromFile.eventLoops()).isEqualTo(3);
-        assertThat(parse(List.of("-f", topology.toString(), "--backend-timeout", "0")).backendTimeout()).isZero();
+        assertThat(fromFile.tuning().maxRetries()).isEqualTo(5);
+        assertThat(fromFile.tuning().retryDelay()).isEqualTo(Duration.ofMillis(250));
+        assertThat(fromFile.tuning().backendTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(fromFile.tuning().healthInterval()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(fromFile.tuning().eventLoops()).isEqualTo(3);
+        assertThat(parse(List.of("-f", topology.toString(), "--backend-timeout", "0")).tuning().backendTimeout()).isZero();
     }
 
     @Test
@@ -123,6 +123,7 @@ class ProxyCommandTest {
         Cli.Result badPort = Cli.run("proxy", "--pd-hosts", "a", "--pd-ports", "70000");
         Path broken = Files.writeString(dir.resolve("broken.yaml"), "name: x\nnodes: 3\n");
         Cli.Result badFile = Cli.run("proxy", "-f", broken.toString());
+        Cli.Result badTuning = Cli.run("proxy", "--pd-hosts", "a", "--pd-ports", "1", "--max-retries", "0");
 
         assertThat(mismatch.exitCode()).isEqualTo(2);
         assertThat(mismatch.err()).contains("2 --encoder-hosts but 1 --encoder-ports");
@@ -136,7 +137,9 @@ class ProxyCommandTest {
         assertThat(badPort.err()).contains("pd backend a:70000: the port must be between 1 and 65535");
         assertThat(badFile.exitCode()).isEqualTo(2);
         assertThat(badFile.err()).contains(broken + ":", "the proxy was not started");
-        for (Cli.Result result : List.of(mismatch, noBackends, mixed, fileAndHosts, badPort, badFile)) {
+        assertThat(badTuning.exitCode()).isEqualTo(2);
+        assertThat(badTuning.err()).contains("proxy: --max-retries: expected a whole number of at least 1, got 0");
+        for (Cli.Result result : List.of(mismatch, noBackends, mixed, fileAndHosts, badPort, badFile, badTuning)) {
             assertThat(result.err()).doesNotContain("Exception", "\tat ");
         }
     }

@@ -45,6 +45,7 @@ class LocalLifecycleIT {
             assertThat(up.out().strip()).isEqualTo(deployment.proxyUrl());
             assertThat(up.err()).contains("e0: ready", "p0: ready", "d0: ready", "proxy: ready",
                     "test request through the proxy (text and an image): answered");
+            assertThat(up.err()).as("its ports are below the ephemeral range").doesNotContain("warning:");
 
             HttpResponse<String> chat = chat(deployment.proxyUrl(), "describe the picture");
             assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
@@ -76,6 +77,23 @@ class LocalLifecycleIT {
             Cli.Result again = deployment.epdctl("down", deployment.name());
             assertThat(again.exitCode()).as(again.toString()).isZero();
             assertThat(again.err()).contains("nothing to stop");
+        }
+    }
+
+    @Test
+    void upWarnsBeforeStartingAboutAPortInsideTheEphemeralRange() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).write()) {
+            int ephemeral = CheckCommandTest.ephemeralPort();
+            CheckCommandTest.withPort(deployment, "e0", ephemeral);
+
+            Cli.Result up = deployment.up();
+
+            assertThat(up.exitCode()).as(up.toString()).isZero();
+            assertThat(up.err()).containsPattern("epdctl: warning: local: ports " + ephemeral
+                    + " are inside the ephemeral port range \\d+-\\d+ .*" + CheckCommandTest.reserveLine(ephemeral));
+            assertThat(up.err().indexOf("warning: local: ports")).as(up.err()).isLessThan(up.err().indexOf("e0: started"));
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
         }
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.epdctl.testing.SystemTest;
+import io.epdctl.topology.ProxyTuning;
 import io.epdctl.topology.Role;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -13,6 +14,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
@@ -49,13 +51,14 @@ class EpdProxyTest {
 
     private EpdProxy proxy(List<TestBackend> encoders, List<TestBackend> pd, List<TestBackend> prefill,
             List<TestBackend> decode) {
-        return proxy(encoders, pd, prefill, decode, ProxyConfig.DEFAULT_BACKEND_TIMEOUT);
+        return proxy(encoders, pd, prefill, decode, ProxyTuning.defaults().backendTimeout());
     }
 
     private EpdProxy proxy(List<TestBackend> encoders, List<TestBackend> pd, List<TestBackend> prefill,
             List<TestBackend> decode, Duration backendTimeout) {
-        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), endpoints(encoders), endpoints(pd),
-                endpoints(prefill), endpoints(decode), 3, Duration.ofMillis(1), backendTimeout, Duration.ofSeconds(60), 2);
+        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), new ProxyBackends(endpoints(encoders),
+                endpoints(pd), endpoints(prefill), endpoints(decode)),
+                new ProxyTuning(3, Duration.ofMillis(1), backendTimeout, Duration.ofSeconds(60), 2));
         EpdProxy proxy = EpdProxy.start(config, log::add, Duration.ofSeconds(30));
         resources.add(proxy);
         return proxy;
@@ -69,6 +72,23 @@ class EpdProxyTest {
         return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + path))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                 HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** {@code count} requests sent at once, each answered in full. */
+    private List<HttpResponse<String>> postAtOnce(EpdProxy proxy, String path, String body, int count) {
+        List<CompletableFuture<HttpResponse<String>>> sent = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            sent.add(http.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + path))
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        return sent.stream().map(CompletableFuture::join).toList();
+    }
+
+    /** How many attempts of the client request {@code response} answers reached {@code backend}. */
+    private static long attempts(TestBackend backend, HttpResponse<String> response) {
+        String id = response.headers().firstValue("x-request-id").orElseThrow();
+        return backend.generations().stream().filter(request -> id.equals(request.requestId())).count();
     }
 
     private HttpResponse<String> get(EpdProxy proxy, String path) throws Exception {
@@ -199,9 +219,9 @@ class EpdProxyTest {
         TestBackend dead = TestBackend.start(Role.PD);
         Endpoint deadEndpoint = dead.endpoint();
         dead.close();
-        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), List.of(),
-                List.of(deadEndpoint, sick.endpoint(), live.endpoint()), List.of(), List.of(), 3, Duration.ZERO,
-                ProxyConfig.DEFAULT_BACKEND_TIMEOUT, Duration.ofSeconds(60), 1);
+        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), new ProxyBackends(List.of(),
+                List.of(deadEndpoint, sick.endpoint(), live.endpoint()), List.of(), List.of()),
+                new ProxyTuning(3, Duration.ZERO, ProxyTuning.defaults().backendTimeout(), Duration.ofSeconds(60), 1));
         EpdProxy proxy = EpdProxy.start(config, log::add, Duration.ofSeconds(30));
         resources.add(proxy);
 
@@ -232,6 +252,103 @@ class EpdProxyTest {
 
         assertThat(second.generations()).hasSize(4);
         assertThat(log).anyMatch(line -> line.contains("pd " + first.endpoint() + " is down"));
+    }
+
+    @Test
+    void connectionsClosedBeforeAnyAnswerAreRetriedOnAnotherBackendAndNoClientSeesThem() throws Exception {
+        TestBackend encoderA = backend(Role.ENCODER);
+        TestBackend encoderB = backend(Role.ENCODER);
+        TestBackend pd = backend(Role.PD);
+        encoderA.dropShare = 0.5;
+        encoderB.dropShare = 0.5;
+        pd.dropShare = 0.25;
+        EpdProxy proxy = proxy(List.of(encoderA, encoderB), List.of(pd), List.of(), List.of());
+
+        List<HttpResponse<String>> responses = postAtOnce(proxy, "/v1/chat/completions", IMAGE_CHAT, 40);
+
+        assertThat(responses).allSatisfy(response -> {
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+            assertThat(response.body()).endsWith("data: [DONE]\n\n");
+        });
+        assertThat(encoderA.dropped.get() + encoderB.dropped.get()).isGreaterThanOrEqualTo(20);
+        assertThat(pd.dropped.get()).isGreaterThanOrEqualTo(10);
+        for (HttpResponse<String> response : responses) {
+            long onA = attempts(encoderA, response);
+            long onB = attempts(encoderB, response);
+            assertThat(onA + onB).as("encoder attempts, at most --max-retries").isBetween(1L, 3L);
+            if (onA + onB > 1) {
+                assertThat(List.of(onA, onB)).as("the retry went to the other encoder").doesNotContain(0L);
+            }
+            assertThat(attempts(pd, response)).as("attempts on the only PD").isBetween(1L, 2L);
+        }
+        // no attempt beyond the ones the drops made necessary
+        assertThat(encoderA.generations().size() + encoderB.generations().size())
+                .isEqualTo(40 + encoderA.dropped.get() + encoderB.dropped.get());
+        assertThat(pd.generations()).hasSize(40 + pd.dropped.get());
+        assertThat(log).noneMatch(line -> line.contains("is down"));
+        assertAllFreed(proxy);
+    }
+
+    @Test
+    void disaggregatedCallsClosedBeforeAnyAnswerAreRetriedPrefillsAndDecodersAlike() throws Exception {
+        TestBackend prefill = backend(Role.PREFILL);
+        TestBackend decodeA = backend(Role.DECODE);
+        TestBackend decodeB = backend(Role.DECODE);
+        prefill.dropShare = 0.5;
+        decodeA.dropShare = 0.5;
+        decodeB.dropShare = 0.5;
+        EpdProxy proxy = proxy(List.of(), List.of(), List.of(prefill), List.of(decodeA, decodeB));
+
+        List<HttpResponse<String>> responses = postAtOnce(proxy, "/v1/chat/completions", TEXT_CHAT, 20);
+
+        assertThat(responses).allSatisfy(response -> {
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+            assertThat(response.body()).contains("tok2", "[DONE]");
+        });
+        assertThat(prefill.dropped.get()).isEqualTo(10);
+        assertThat(decodeA.dropped.get() + decodeB.dropped.get()).isGreaterThanOrEqualTo(10);
+        for (HttpResponse<String> response : responses) {
+            assertThat(attempts(prefill, response)).isBetween(1L, 2L);
+            assertThat(attempts(decodeA, response) + attempts(decodeB, response)).isBetween(1L, 3L);
+        }
+        assertThat(prefill.generations()).hasSize(20 + 10);
+        assertThat(decodeA.metaserverStatuses).containsOnly(200);
+        assertThat(decodeB.metaserverStatuses).containsOnly(200);
+        assertThat(decodeA.metaserverStatuses.size() + decodeB.metaserverStatuses.size()).isEqualTo(20);
+        assertAllFreed(proxy);
+    }
+
+    @Test
+    void aOneTokenAnswerThatBreaksOffIsRetriedForNothingOfItReachedTheClient() throws Exception {
+        TestBackend encoder = backend(Role.ENCODER);
+        encoder.answersToBreak.set(1);
+        TestBackend pd = backend(Role.PD);
+        EpdProxy proxy = proxy(List.of(encoder), List.of(pd), List.of(), List.of());
+
+        HttpResponse<String> response = post(proxy, "/v1/chat/completions", IMAGE_CHAT);
+
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        assertThat(response.body()).endsWith("data: [DONE]\n\n");
+        assertThat(attempts(encoder, response)).isEqualTo(2);
+        assertAllFreed(proxy);
+    }
+
+    @Test
+    void backendsThatCloseEveryConnectionGetAtMostMaxRetriesAttemptsThen502() throws Exception {
+        TestBackend a = backend(Role.PD);
+        TestBackend b = backend(Role.PD);
+        a.dropAll = true;
+        b.dropAll = true;
+        EpdProxy proxy = proxy(List.of(), List.of(a, b), List.of(), List.of());
+
+        HttpResponse<String> response = post(proxy, "/v1/chat/completions", TEXT_CHAT);
+
+        assertThat(response.statusCode()).isEqualTo(502);
+        assertThat(response.body()).contains("failed before answering");
+        assertThat(attempts(a, response) + attempts(b, response)).isEqualTo(3);
+        assertThat(List.of(attempts(a, response), attempts(b, response))).doesNotContain(0L);
+        assertThat(get(proxy, "/health").statusCode()).as("closing a connection is no sign of a down backend").isEqualTo(200);
+        assertAllFreed(proxy);
     }
 
     @Test

@@ -10,6 +10,7 @@ import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SimCluster;
 import io.epdctl.testing.SimNode;
 import io.epdctl.testing.SystemTest;
+import io.epdctl.topology.ProxyTuning;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -58,9 +59,9 @@ class ProxySimulatorTest {
     }
 
     private EpdProxy proxy(List<SimNode> encoders, List<SimNode> pd, List<SimNode> prefill, List<SimNode> decode) {
-        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), endpoints(encoders), endpoints(pd),
-                endpoints(prefill), endpoints(decode), 3, Duration.ofMillis(1), ProxyConfig.DEFAULT_BACKEND_TIMEOUT,
-                Duration.ofSeconds(60), 2);
+        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), new ProxyBackends(endpoints(encoders),
+                endpoints(pd), endpoints(prefill), endpoints(decode)),
+                new ProxyTuning(3, Duration.ofMillis(1), ProxyTuning.defaults().backendTimeout(), Duration.ofSeconds(60), 2));
         return closing(EpdProxy.start(config, log::add, Duration.ofSeconds(30)));
     }
 

@@ -13,9 +13,12 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.RequestOptions;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A small real HTTP server playing one vLLM role behind the proxy: an encoder or prefiller answers
@@ -51,6 +54,20 @@ final class TestBackend implements AutoCloseable {
     volatile boolean silent;
     /** An encoder or prefiller starts its answer, then sends nothing more. */
     volatile boolean stallAfterFirstByte;
+    /**
+     * The share of requests whose first attempt here gets its connection closed before any answer (as a
+     * node that sheds load does), spread evenly over the requests in the order they come; their next
+     * attempt here is answered.
+     */
+    volatile double dropShare;
+    /** Closes every generation request's connection before any answer. */
+    volatile boolean dropAll;
+    /** The next this many one-token answers (encoder, prefiller) start, then their connection is closed. */
+    final AtomicInteger answersToBreak = new AtomicInteger();
+    /** Connections closed by dropShare or dropAll. */
+    final AtomicInteger dropped = new AtomicInteger();
+    private final Set<String> seenRequests = ConcurrentHashMap.newKeySet();
+    private final AtomicLong newRequests = new AtomicLong();
 
     private TestBackend(Role role) throws Exception {
         this.role = role;
@@ -85,7 +102,10 @@ final class TestBackend implements AutoCloseable {
             received.add(new Received(request.path(), request.getHeader("X-Request-Id"),
                     request.getHeader("Authorization"), body));
             HttpServerResponse response = request.response();
-            if (request.path().equals("/v1/models")) {
+            if (!request.path().equals("/v1/models") && drops(request.getHeader("X-Request-Id"))) {
+                dropped.incrementAndGet();
+                request.connection().close();
+            } else if (request.path().equals("/v1/models")) {
                 response.putHeader("Content-Type", "application/json")
                         .end("{\"object\":\"list\",\"data\":[{\"id\":\"test-model\",\"object\":\"model\"}]}");
             } else if (errorStatus != 0) {
@@ -93,6 +113,9 @@ final class TestBackend implements AutoCloseable {
             } else if ((role == Role.ENCODER || role == Role.PREFILL) && stallAfterFirstByte) {
                 response.closeHandler(closed -> abandoned.incrementAndGet());
                 response.setChunked(true).putHeader("Content-Type", "application/json").write("{");
+            } else if ((role == Role.ENCODER || role == Role.PREFILL) && answersToBreak.getAndUpdate(left -> Math.max(0, left - 1)) > 0) {
+                response.setChunked(true).putHeader("Content-Type", "application/json").write("{\"id\":")
+                        .onComplete(written -> request.connection().close());
             } else if (role == Role.ENCODER || role == Role.PREFILL) {
                 response.putHeader("Content-Type", "application/json")
                         .end("{\"id\":\"one-token\",\"choices\":[{\"index\":0,\"text\":\"x\"}],"
@@ -103,6 +126,17 @@ final class TestBackend implements AutoCloseable {
                 generate(request, body, response);
             }
         });
+    }
+
+    private boolean drops(String requestId) {
+        if (dropAll) {
+            return true;
+        }
+        if (requestId == null || !seenRequests.add(requestId)) {
+            return false;
+        }
+        long n = newRequests.getAndIncrement();
+        return Math.floor((n + 1) * dropShare) > Math.floor(n * dropShare);
     }
 
     /** As vLLM's layerwise connector does on a decoder: ask the proxy's metaserver for the KV cache first. */

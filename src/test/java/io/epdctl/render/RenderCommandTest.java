@@ -2,6 +2,7 @@ package io.epdctl.render;
 
 import static io.epdctl.testing.CommandRecorder.only;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -9,7 +10,10 @@ import io.epdctl.testing.Cli;
 import io.epdctl.testing.CommandRecorder;
 import io.epdctl.testing.CommandRecorder.Call;
 import io.epdctl.testing.SystemTest;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
 import java.nio.file.Files;
+import org.junit.jupiter.api.Assumptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -75,8 +79,10 @@ class RenderCommandTest {
         CommandRecorder recorder = new CommandRecorder(dir, "vllm", "epdctl", "mkdir", "source");
         Path setupDir = Files.createDirectories(dir.resolve("usr/local/Ascend/ascend-toolkit"));
         Files.writeString(setupDir.resolve("set_env.sh"), "export SET_ENV_RAN=yes\n");
+        // The script runs here, not on npu-b: the interface it looks up is the one of this machine's loopback address.
         String script = Files.readString(scripts.resolve("d0.sh"))
-                .replace("/usr/local/Ascend", dir.resolve("usr/local/Ascend").toString());
+                .replace("/usr/local/Ascend", dir.resolve("usr/local/Ascend").toString())
+                .replace("awk -v a='10.0.0.3'", "awk -v a='127.0.0.1'");
         Call d0 = only(recorder.run(Files.writeString(dir.resolve("d0-local.sh"), script), Map.of()), "vllm");
 
         assertThat(d0.argv().subList(0, 2)).containsExactly("serve", NASTY_MODEL);
@@ -91,9 +97,104 @@ class RenderCommandTest {
         assertThat(d0.env()).containsEntry("WEIRD", NASTY_ENV)
                 .containsEntry("ASCEND_RT_VISIBLE_DEVICES", "4,5,6,7")
                 .containsEntry("TOKENIZERS_PARALLELISM", "false")
-                .containsEntry("SET_ENV_RAN", "yes");
+                .containsEntry("SET_ENV_RAN", "yes")
+                .containsEntry("VLLM_HOST_IP", "10.0.0.3")
+                .containsEntry("HCCL_IF_IP", "10.0.0.3")
+                .containsEntry("GLOO_SOCKET_IFNAME", loopbackInterface())
+                .containsEntry("TP_SOCKET_IFNAME", loopbackInterface())
+                .containsEntry("HCCL_SOCKET_IFNAME", loopbackInterface());
         assertThat(dir.resolve("pwned")).doesNotExist();
         assertThat(Path.of("pwned2")).doesNotExist();
+    }
+
+    @Test
+    void networkSettingsAreDerivedFromTheHostsAddressUnlessGivenAndNotForLoopback() throws Exception {
+        Path file = Files.writeString(dir.resolve("net.yaml"), """
+                name: net
+                model: /models/qwen
+                served-model-name: qwenvl
+                hosts:
+                  a: {address: 192.0.2.10, transport: local}
+                  b: {address: 192.0.2.11}
+                vllm: {env: {HCCL_IF_IP: 10.9.9.9}}
+                ec-transfer: {shared-storage-path: /data/ec}
+                kv-transfer: {kv-port: 50001}
+                nodes:
+                  - {name: e0, role: encoder, host: a, devices: [0], port: 23001}
+                  - {name: p0, role: prefill, host: a, devices: [1], port: 33003, env: {GLOO_SOCKET_IFNAME: bond0}}
+                  - {name: d0, role: decode, host: b, devices: [0], port: 33006}
+                proxy: {host: a, port: 8001}
+                """);
+
+        Cli.Result result = Cli.run("render", "--format", "json", file.toString());
+
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        JsonNode nodes = JSON.readTree(result.out()).path("nodes");
+        JsonNode d0 = nodes.get(2);
+        assertThat(d0.path("env").path("VLLM_HOST_IP").asText()).isEqualTo("192.0.2.11");
+        assertThat(d0.path("env").path("HCCL_IF_IP").asText()).as("vllm.env wins").isEqualTo("10.9.9.9");
+        assertThat(d0.path("env").has("GLOO_SOCKET_IFNAME")).as("found on the host as the script starts").isFalse();
+        assertThat(d0.path("setup").get(0).asText()).isEqualTo("epdctl_if=$(ip -o addr show 2>/dev/null | awk -v a='192.0.2.11' "
+                + "'{ split($4, p, \"/\") } p[1] == a { print $2; exit }') && [ -n \"$epdctl_if\" ] || "
+                + "{ echo 'epdctl: no network interface of this host carries 192.0.2.11 (ip -o addr)' >&2; exit 1; }");
+        assertThat(d0.path("setup").get(1).asText())
+                .isEqualTo("export GLOO_SOCKET_IFNAME=\"$epdctl_if\" TP_SOCKET_IFNAME=\"$epdctl_if\" HCCL_SOCKET_IFNAME=\"$epdctl_if\"");
+        JsonNode p0 = nodes.get(1);
+        assertThat(p0.path("env").path("GLOO_SOCKET_IFNAME").asText()).isEqualTo("bond0");
+        assertThat(p0.path("setup").get(1).asText()).isEqualTo("export TP_SOCKET_IFNAME=\"$epdctl_if\" HCCL_SOCKET_IFNAME=\"$epdctl_if\"");
+        assertThat(JSON.readTree(result.out()).path("proxy").path("env").has("VLLM_HOST_IP")).as("the proxy is not vLLM").isFalse();
+
+        Cli.Result demo = Cli.run("render", "--format", "json", "topologies/demo-local.yaml");
+        assertThat(demo.out()).as("a loopback demo is as it was").doesNotContain("HCCL_IF_IP").doesNotContain("epdctl_if");
+    }
+
+    @Test
+    void theRenderedScriptFindsTheInterfaceOfItsHostsAddressOrStops() throws Exception {
+        InetAddress address = nonLoopbackIpv4();
+        Assumptions.assumeTrue(address != null, "this machine has no non-loopback IPv4 address");
+        String ip = address.getHostAddress();
+        Path file = Files.writeString(dir.resolve("here.yaml"), """
+                name: here
+                model: /models/qwen
+                served-model-name: qwenvl
+                hosts:
+                  here: {address: %s, transport: local}
+                  gone: {address: 192.0.2.254, transport: local}
+                ec-transfer: {shared-storage-path: %s}
+                nodes:
+                  - {name: e0, role: encoder, host: here, devices: [0], port: 23001}
+                  - {name: pd0, role: pd, host: gone, devices: [1], port: 33003}
+                proxy: {host: here, port: 8001}
+                """.formatted(ip, dir.resolve("ec")));
+        Path scripts = dir.resolve("out");
+        assertThat(Cli.run("render", "-o", scripts.toString(), file.toString()).exitCode()).isZero();
+        CommandRecorder recorder = new CommandRecorder(dir, "vllm");
+
+        Call e0 = only(recorder.run(scripts.resolve("e0.sh"), Map.of()), "vllm");
+
+        String name = NetworkInterface.getByInetAddress(address).getName();
+        assertThat(e0.env()).containsEntry("VLLM_HOST_IP", ip).containsEntry("HCCL_IF_IP", ip)
+                .containsEntry("GLOO_SOCKET_IFNAME", name).containsEntry("TP_SOCKET_IFNAME", name)
+                .containsEntry("HCCL_SOCKET_IFNAME", name);
+        if (NetworkInterface.getByInetAddress(InetAddress.getByName("192.0.2.254")) == null) {
+            assertThatThrownBy(() -> recorder.run(scripts.resolve("pd0.sh"), Map.of()))
+                    .hasMessageContaining("exited 1").hasMessageContaining("epdctl: no network interface of this host carries 192.0.2.254");
+        }
+    }
+
+    private static InetAddress nonLoopbackIpv4() throws Exception {
+        for (NetworkInterface network : java.util.Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            for (InetAddress address : java.util.Collections.list(network.getInetAddresses())) {
+                if (address instanceof java.net.Inet4Address && !address.isLoopbackAddress() && network.isUp()) {
+                    return address;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static String loopbackInterface() throws Exception {
+        return NetworkInterface.getByInetAddress(InetAddress.getByName("127.0.0.1")).getName();
     }
 
     @Test

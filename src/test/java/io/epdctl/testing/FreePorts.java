@@ -31,8 +31,19 @@ public final class FreePorts {
 
     /** A port nobody listens on right now at {@code address} (e.g. one of 127.0.0.2-5); null: any address. */
     public static int pick(String address) {
+        return pick(address, ephemeralStart(Path.of("/proc/sys/net/ipv4/ip_local_port_range")));
+    }
+
+    /**
+     * A port below {@code below} (and below the ephemeral range) nobody listens on right now, on any address:
+     * for a KV port, which validation wants below the Mooncake transfer engine's range.
+     */
+    public static int pickBelow(int below) {
+        return pick(null, Math.min(below, ephemeralStart(Path.of("/proc/sys/net/ipv4/ip_local_port_range"))));
+    }
+
+    private static int pick(String address, int below) {
         InetAddress bindTo = resolve(address);
-        int below = ephemeralStart(Path.of("/proc/sys/net/ipv4/ip_local_port_range"));
         IOException last = null;
         for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
             int candidate = ThreadLocalRandom.current().nextInt(LOWEST, below);

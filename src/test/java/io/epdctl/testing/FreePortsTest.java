@@ -41,6 +41,12 @@ class FreePortsTest {
         }
     }
 
+    @Test
+    void aPortBelowABoundStaysBelowIt() {
+        int port = FreePorts.pickBelow(FreePorts.LOWEST + 50);
+        assertThat(port).isBetween(FreePorts.LOWEST, FreePorts.LOWEST + 49);
+    }
+
     private Path write(String text) throws IOException {
         Path file = dir.resolve("range" + text.hashCode());
         Files.writeString(file, text);

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.IntSupplier;
 
 /**
  * A deployment of vllm-sim nodes and epdctl's proxy, for lifecycle tests: a topology file with free ports in
@@ -21,8 +22,11 @@ import java.util.UUID;
 public final class SimDeployment implements AutoCloseable {
     public static final String MARKER = "EPDCTL_TEST_RUN";
     private static final Path ROOT = Path.of("").toAbsolutePath();
-    /** KV ports lie above the Mooncake transfer engine's range (20000 + 1000 per NPU), as validation demands. */
-    private static final int KV_PORT_MIN = 36000;
+    /**
+     * KV ports lie below the Mooncake transfer engine's range (from 20000), as validation demands: test ports
+     * are picked below the ephemeral range (FreePorts), where above the engine's range there is little room.
+     */
+    private static final int KV_PORT_BELOW = 20000;
 
     private final String name;
     private final Path file;
@@ -147,19 +151,19 @@ public final class SimDeployment implements AutoCloseable {
                     .append(", VLLM_SIM_STARTUP_DELAY_MS: '").append(startupDelayMs).append("'}\n")
                     .append("ec-transfer: {connector: ECExampleConnector, shared-storage-path: ").append(dir.resolve("ec")).append("}\n");
             if (decodes > 0) {
-                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(port(taken, KV_PORT_MIN)).append("}\n");
+                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(kvPort(taken)).append("}\n");
             }
             yaml.append("nodes:\n");
             for (int i = 0; i < nodes.size(); i++) {
                 String node = nodes.get(i)[0];
-                int port = port(taken, 0);
+                int port = port(taken);
                 ports.put(node, port);
                 String host = nodeHosts.getOrDefault(node, spreadOver.isEmpty() ? "local" : spreadOver.get(i % spreadOver.size()));
                 yaml.append("  - {name: ").append(node).append(", role: ").append(nodes.get(i)[1])
                         .append(", host: ").append(host)
                         .append(", devices: [").append(i).append("], port: ").append(port);
                 if (nodes.get(i)[1].equals("decode")) {
-                    yaml.append(", kv-port: ").append(port(taken, KV_PORT_MIN));
+                    yaml.append(", kv-port: ").append(kvPort(taken));
                 }
                 Map<String, String> env = nodeEnv.get(node);
                 if (env != null) {
@@ -173,7 +177,7 @@ public final class SimDeployment implements AutoCloseable {
                 }
                 yaml.append("}\n");
             }
-            int proxyPort = port(taken, 0);
+            int proxyPort = port(taken);
             ports.put("proxy", proxyPort);
             yaml.append("proxy: {host: ").append(proxyHost).append(", port: ").append(proxyPort)
                     .append(", command: ").append(ROOT.resolve("bin/epdctl"))
@@ -189,11 +193,20 @@ public final class SimDeployment implements AutoCloseable {
         }
     }
 
-    /** A free port, at least {@code min}, that this deployment does not use yet. */
-    private static int port(Set<Integer> taken, int min) {
+    /** A free port that this deployment does not use yet. */
+    private static int port(Set<Integer> taken) {
+        return unused(taken, FreePorts::pick);
+    }
+
+    /** A free KV port below the Mooncake range that this deployment does not use yet. */
+    private static int kvPort(Set<Integer> taken) {
+        return unused(taken, () -> FreePorts.pickBelow(KV_PORT_BELOW));
+    }
+
+    private static int unused(Set<Integer> taken, IntSupplier free) {
         while (true) {
-            int port = SimNode.freePort();
-            if (port >= min && taken.add(port)) {
+            int port = free.getAsInt();
+            if (taken.add(port)) {
                 return port;
             }
         }

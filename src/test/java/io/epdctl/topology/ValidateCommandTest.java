@@ -229,6 +229,19 @@ class ValidateCommandTest {
     }
 
     @Test
+    void anIpv6HostAddressIsAWarning() {
+        String yaml = replace(VALID, "address: 192.0.2.10", "address: 'fd00::10'");
+        Path file = TopologyText.write(dir, yaml);
+
+        Cli.Result result = Cli.run("validate", file.toString());
+
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        assertThat(result.err()).contains(file + ":" + locate(yaml, "'fd00::10'") + ": hosts.npu-a.address: warning: fd00::10 is an IPv6 "
+                + "address: Mooncake's transfer engine fails on IPv6 (vllm-ascend issue 4103); give the host's IPv4 address");
+        assertThat(Cli.run("validate", TopologyText.write(dir, VALID).toString()).err()).doesNotContain("IPv6");
+    }
+
+    @Test
     void reportsEveryProblemAtOnce() {
         String yaml = replace(replace(replace(VALID, "user: root", "usr: root"), "role: decode", "role: decoder"),
                 "port: 33003", "port: 23001");

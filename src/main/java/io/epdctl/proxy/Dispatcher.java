@@ -1,0 +1,147 @@
+package io.epdctl.proxy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.epdctl.topology.Role;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.io.IOException;
+
+/**
+ * Routes a generation through the roles, as the vLLM-Ascend script does: an encoder first when the
+ * request has an image or video, then a PD, or a decoder that calls the metaserver back for its
+ * prefill. One per event loop.
+ */
+final class Dispatcher {
+    private final Context context;
+    private final ProxyState state;
+    private final BackendCaller backends;
+
+    Dispatcher(Context context, ProxyState state, BackendCaller backends) {
+        this.context = context;
+        this.state = state;
+        this.backends = backends;
+    }
+
+    /** {@code /v1/chat/completions} and {@code /v1/completions}. */
+    void completions(HttpServerRequest request) {
+        ProxyExchange exchange = exchange(request);
+        request.body().onFailure(exchange::fail).onSuccess(raw -> {
+            ObjectNode body;
+            try {
+                body = jsonObject(raw);
+            } catch (ProxyFailure badBody) {
+                exchange.fail(badBody);
+                return;
+            }
+            exchange.body(body);
+            BackendPool encoders = state.pool(Role.ENCODER);
+            Future<Void> encoded = !encoders.isEmpty() && RequestBodies.hasMultimodalInput(body)
+                    ? backends.callForBody(exchange, encoders, ProxyJson.buffer(RequestBodies.oneToken(body))).mapEmpty()
+                    : Future.succeededFuture();
+            encoded.onFailure(exchange::fail).onSuccess(ignored -> {
+                if (state.config().backends().disaggregated()) {
+                    decode(exchange, body);
+                } else {
+                    // unchanged, so the client's bytes go as they came
+                    relay(exchange, state.pool(Role.PD), HttpMethod.POST, raw);
+                }
+            });
+        });
+    }
+
+    /** E+P+D: the decoder gets the request with where to ask for its KV cache (the metaserver). */
+    private void decode(ProxyExchange exchange, ObjectNode body) {
+        ObjectNode toDecoder = body.deepCopy();
+        ObjectNode params = toDecoder.putObject("kv_transfer_params");
+        params.put("do_remote_decode", false);
+        params.put("do_remote_prefill", true);
+        params.put("metaserver", state.metaserverUrl());
+        exchange.awaitPrefill(state.awaitingPrefill());
+        relay(exchange, state.pool(Role.DECODE), HttpMethod.POST, ProxyJson.buffer(toDecoder));
+    }
+
+    /** The decoder asks for the KV cache of a request: have a prefiller compute it and push it there. */
+    void metaserver(HttpServerRequest request) {
+        request.body().onSuccess(raw -> {
+            JsonNode params;
+            try {
+                params = ProxyJson.MAPPER.readTree(raw.getBytes());
+            } catch (IOException e) {
+                params = null;
+            }
+            String backendRequestId = params == null ? null : params.path("request_id").asText(null);
+            ProxyExchange exchange = state.awaitingPrefill().claim(RequestBodies.proxyRequestId(backendRequestId));
+            if (exchange == null || !(params instanceof ObjectNode kvTransferParams)) {
+                request.response().setStatusCode(404).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                        .end(ProxyJson.error(404, "no request is waiting for a prefill under request_id "
+                                + backendRequestId));
+                return;
+            }
+            exchange.context().runOnContext(ignored -> prefill(exchange, kvTransferParams, request.response()));
+        });
+    }
+
+    private void prefill(ProxyExchange exchange, ObjectNode kvTransferParams, HttpServerResponse metaserverResponse) {
+        if (exchange.done()) {
+            metaserverResponse.setStatusCode(409).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(ProxyJson.error(409, "request " + exchange.id() + " has ended"));
+            return;
+        }
+        ObjectNode toPrefiller = RequestBodies.oneToken(exchange.body());
+        toPrefiller.set("kv_transfer_params", kvTransferParams);
+        // the prefill's time is the prefiller's to account for, not the waiting decoder's
+        exchange.holdSilenceWatches();
+        backends.callForBody(exchange, state.pool(Role.PREFILL), ProxyJson.buffer(toPrefiller))
+                .onSuccess(body -> {
+                    exchange.resumeSilenceWatches();
+                    metaserverResponse.putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(body);
+                })
+                .onFailure(failure -> {
+                    int status = failure instanceof ProxyFailure known ? known.status() : 502;
+                    metaserverResponse.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                            .end(ProxyJson.error(status, "prefill failed: " + failure.getMessage()));
+                    // the decoder would wait for KV that never comes: the client hears of it now
+                    exchange.fail(failure);
+                });
+    }
+
+    /** {@code GET /v1/models}: the model list of the first healthy generating backend (every node serves the same model). */
+    void models(HttpServerRequest request) {
+        ProxyExchange exchange = exchange(request);
+        BackendPool pool = state.pools().stream()
+                .filter(candidate -> candidate.role() != Role.ENCODER && candidate.anyHealthy())
+                .findFirst().orElse(state.pool(state.config().backends().disaggregated() ? Role.DECODE : Role.PD));
+        relay(exchange, pool, HttpMethod.GET, null);
+    }
+
+    private ProxyExchange exchange(HttpServerRequest request) {
+        return new ProxyExchange(request, context, state.metrics(), state::log);
+    }
+
+    private void relay(ProxyExchange exchange, BackendPool pool, HttpMethod method, Buffer body) {
+        backends.call(exchange, pool, method, body).onFailure(exchange::fail)
+                .onSuccess(call -> Relay.answer(exchange, call));
+    }
+
+    /** The request body as a JSON object; a 400 saying what is wrong otherwise. */
+    private static ObjectNode jsonObject(Buffer raw) {
+        JsonNode parsed;
+        try {
+            parsed = ProxyJson.MAPPER.readTree(raw.getBytes());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw ProxyFailure.of(400, "the request body is not JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw ProxyFailure.of(400, "the request body cannot be read: " + e.getMessage());
+        }
+        if (!(parsed instanceof ObjectNode body)) {
+            throw ProxyFailure.of(400, "the request body must be a JSON object");
+        }
+        return body;
+    }
+}

@@ -1,0 +1,69 @@
+package io.epdctl.proxy;
+
+import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/** Streams a backend's answer to the client chunk by chunk, status and body as they come, with back-pressure. */
+final class Relay {
+    /** Headers that describe one hop's connection, not the message, so they are not relayed. */
+    private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "transfer-encoding", "te",
+            "trailer", "upgrade", "proxy-authenticate", "proxy-authorization", "x-request-id");
+
+    private Relay() {
+    }
+
+    /** Relays the answer of {@code call} (begun, its body paused) as the answer to {@code exchange}, and ends both. */
+    static void answer(ProxyExchange exchange, BackendCall call) {
+        HttpClientResponse in = call.response();
+        HttpServerResponse out = exchange.response();
+        if (exchange.done()) {
+            call.cancel();
+            return;
+        }
+        boolean errorStatus = in.statusCode() >= 400;
+        out.setStatusCode(in.statusCode());
+        copyHeaders(in.headers(), out.headers());
+        if (!out.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
+            out.setChunked(true);
+        }
+        in.handler(chunk -> {
+            if (exchange.done()) {
+                return;
+            }
+            call.chunk();
+            out.write(chunk);
+            if (out.writeQueueFull()) {
+                // a slow client, not a silent backend: no silence is counted until it has caught up
+                call.hold();
+                in.pause();
+                out.drainHandler(drained -> {
+                    call.resume();
+                    in.resume();
+                });
+            }
+        });
+        in.endHandler(ended -> {
+            call.finish(errorStatus);
+            exchange.succeeded();
+        });
+        in.exceptionHandler(failure -> {
+            call.finish(true);
+            exchange.fail(ProxyFailure.of(502, call.backend() + " broke off its answer: " + failure.getMessage()));
+        });
+        call.reportSilenceTo(exchange::fail);
+        in.resume();
+    }
+
+    private static void copyHeaders(MultiMap from, MultiMap to) {
+        for (Map.Entry<String, String> header : from) {
+            if (!HOP_BY_HOP.contains(header.getKey().toLowerCase(Locale.ROOT))) {
+                to.add(header.getKey(), header.getValue());
+            }
+        }
+    }
+}

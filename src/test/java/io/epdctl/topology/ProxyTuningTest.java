@@ -1,0 +1,74 @@
+package io.epdctl.topology;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.epdctl.topology.ProxyTuning.Flag;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The one definition of the built-in proxy's tuning flags: defaults, what each takes, the values they give. */
+class ProxyTuningTest {
+    @Test
+    void defaults() {
+        ProxyTuning defaults = ProxyTuning.defaults();
+
+        assertThat(defaults.maxRetries()).isEqualTo(3);
+        assertThat(defaults.retryDelay()).isEqualTo(Duration.ofMillis(1));
+        assertThat(defaults.backendTimeout()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(defaults.healthInterval()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(defaults.eventLoops()).isEqualTo(Runtime.getRuntime().availableProcessors());
+        assertThat(Flag.flags()).containsExactly("max-retries", "retry-delay", "backend-timeout", "health-interval",
+                "event-loops");
+        assertThat(Flag.MAX_RETRIES.help()).endsWith("(default: 3).");
+        assertThat(Flag.EVENT_LOOPS.help()).endsWith("(default: one per core).");
+    }
+
+    @ParameterizedTest(name = "--{0} {1}")
+    @CsvSource(delimiter = '|', nullValues = "ok", value = {
+        "max-retries     | 5     | ok",
+        "max-retries     | 1     | ok",
+        "max-retries     | 0     | expected a whole number of at least 1, got 0",
+        "max-retries     | 2.5   | expected a whole number of at least 1, got '2.5'",
+        "retry-delay     | 0     | ok",
+        "retry-delay     | 0.25  | ok",
+        "retry-delay     | -1    | expected a number of seconds, 0 or more, got -1",
+        "retry-delay     | soon  | expected a number of seconds, 0 or more, got 'soon'",
+        "backend-timeout | 0     | ok",
+        "backend-timeout | NaN   | expected a number of seconds, 0 or more, got NaN",
+        "health-interval | 0.001 | ok",
+        "health-interval | 0     | expected a number of seconds, at least 0.001, got 0",
+        "event-loops     | 0     | expected a whole number of at least 1, got 0",
+    })
+    void eachFlagSaysWhatItTakes(String flag, String value, String problem) {
+        assertThat(Flag.of(flag).orElseThrow().problem(value)).isEqualTo(Optional.ofNullable(problem));
+    }
+
+    @Test
+    void givenValuesWinOverTheDefaultsAndArgsGiveThem() {
+        Map<Flag, String> args = ProxyTuning.in(Map.of("max-retries", new ArgValue.Single("5"),
+                "retry-delay", new ArgValue.Single("0.25"), "event-loops", new ArgValue.Single("3"),
+                "host", new ArgValue.Single("not a tuning flag")));
+
+        ProxyTuning tuning = ProxyTuning.of(args);
+
+        assertThat(args).containsOnlyKeys(Flag.MAX_RETRIES, Flag.RETRY_DELAY, Flag.EVENT_LOOPS);
+        assertThat(tuning).isEqualTo(new ProxyTuning(5, Duration.ofMillis(250), Duration.ofMinutes(10),
+                Duration.ofSeconds(2), 3));
+        assertThat(ProxyTuning.of(Map.of(Flag.BACKEND_TIMEOUT, "0")).backendTimeout()).isZero();
+    }
+
+    @Test
+    void valuesOutOfRangeAreRefusedWhereverTheyComeFrom() {
+        assertThatThrownBy(() -> ProxyTuning.of(Map.of(Flag.MAX_RETRIES, "0")))
+                .hasMessage("--max-retries: expected a whole number of at least 1, got 0");
+        assertThatThrownBy(() -> new ProxyTuning(3, Duration.ofMillis(-1), Duration.ZERO, Duration.ofSeconds(1), 1))
+                .hasMessageStartingWith("--retry-delay: expected a number of seconds, 0 or more");
+        assertThat(List.of(Flag.values())).allSatisfy(flag -> assertThat(flag.help()).contains("(default: "));
+    }
+}
