@@ -130,10 +130,10 @@ final class LiveProgress implements Progress, AutoCloseable {
         }
     }
 
-    /** A message printed where the lines are, which are then drawn again below it. */
+    /** A message printed where the lines are, which are then drawn again below it (it may wrap: it is not redrawn). */
     private void above(String message) {
         erase();
-        err.println(cut(message));
+        err.println(message);
         draw();
     }
 
@@ -145,7 +145,7 @@ final class LiveProgress implements Progress, AutoCloseable {
     /** Back to the first of the drawn lines, and everything from there on cleared. */
     private void erase() {
         if (drawn > 0) {
-            err.print("\033[" + drawn + "F\033[J");
+            err.print("\r\033[" + drawn + "A\033[J"); // up (CUU) to the first line, then clear to the end
         }
         drawn = 0;
     }

@@ -109,7 +109,7 @@ public final class StatusCommand implements Callable<Integer> {
                     row.kvCacheUsage() == null ? "-" : String.format("%.1f", row.kvCacheUsage() * 100)));
             if (wide) {
                 cells.addAll(List.of(row.address(),
-                        row.startedAt() == null ? "-" : row.startedAt().truncatedTo(ChronoUnit.SECONDS).toString(), row.log()));
+                        row.startedAt() == null ? "-" : row.startedAt(), row.log()));
             }
             String reason = row.reason() == null ? "" : row.reason();
             cells.add(wide || reason.length() <= REASON_WIDTH ? reason : reason.substring(0, REASON_WIDTH - 3) + "...");

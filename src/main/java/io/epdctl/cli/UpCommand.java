@@ -101,13 +101,16 @@ public final class UpCommand implements Callable<Integer> {
                 ProcessControl control = new ProcessControl(connections);
                 Map<String, ProcessRecord> records = new LinkedHashMap<>();
                 plan.all().forEach(launch -> records.put(launch.name(), launch.record()));
+                String endpoint;
                 try (QuietOption.Display display = quietOption.display(spec,
                         process -> lastLine(control.tail(records.get(process), 1)))) {
                     Deployer deployer = new Deployer(topology, topologyFile.file(), plan, store, control,
                             new NodeProbe(Duration.ofSeconds(2)), display.progress(),
                             new Deployer.Options(timeout, grace, pollInterval, keepOnFailure));
-                    out.println(up(deployer, topology, err));
+                    endpoint = up(deployer, topology, err);
                 }
+                // After the live lines are done: on one terminal, stdout shares their screen.
+                out.println(endpoint);
                 return ExitCodes.OK;
             }
         }

@@ -30,7 +30,7 @@ public final class StatusReport {
             Double waiting,
             Double kvCacheUsage,
             String reason,
-            Instant startedAt,
+            String startedAt,
             String log) {
 
         public boolean ready() {
@@ -124,6 +124,11 @@ public final class StatusReport {
         }
     }
 
+    /** When the process started, ISO-8601 to the second (as JSON and the wide table show it), or null. */
+    private static String started(ProcessRecord process) {
+        return process.startedAt() == null ? null : process.startedAt().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
+    }
+
     private static Row row(ProcessRecord process, ProcessState processState,
             Parallel.Both<NodeProbe.Readiness, NodeProbe.Load> http) {
         Long uptime = process.startedAt() == null ? null : Duration.between(process.startedAt(), Instant.now()).toSeconds();
@@ -131,7 +136,7 @@ public final class StatusReport {
             String state = processState != null && processState.kind() == ProcessState.Kind.UNREACHABLE ? "unreachable host" : "exited";
             String reason = processState == null ? "not found" : processState.describe();
             return new Row(process.name(), process.role(), process.host(), process.address(), process.devices(), process.port(),
-                    process.processGroup(), state, null, null, null, null, reason, process.startedAt(), process.log());
+                    process.processGroup(), state, null, null, null, null, reason, started(process), process.log());
         }
         NodeProbe.Readiness readiness = http.first();
         String state = readiness.ready() ? "ready" : readiness.listening() ? "unhealthy" : "running";
@@ -139,6 +144,6 @@ public final class StatusReport {
         NodeProbe.Load load = readiness.ready() ? http.second() : new NodeProbe.Load(null, null, null);
         return new Row(process.name(), process.role(), process.host(), process.address(), process.devices(), process.port(),
                 process.processGroup(), state, uptime, load.running(), load.waiting(), load.kvCacheUsage(), reason,
-                process.startedAt(), process.log());
+                started(process), process.log());
     }
 }

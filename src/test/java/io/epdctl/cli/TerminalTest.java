@@ -69,10 +69,10 @@ class TerminalTest {
         String screen = text.toString();
 
         assertThat(screen).contains("epdctl: a message\n")
-                .contains("\033[2F\033[J") // back over the two lines before redrawing them
+                .contains("\r\033[2A\033[J") // back over the two lines before redrawing them
                 .containsPattern(" e0     \033\\[32mready\033\\[0m +\\d+\\.\\ds  ");
         for (String line : screen.split("\n")) {
-            assertThat(Terminal.visibleLength(line.replaceAll("\033\\[\\d*F\033\\[J", ""))).as(line).isLessThan(60);
+            assertThat(Terminal.visibleLength(line.replaceAll("\r\033\\[\\d*A\033\\[J", ""))).as(line).isLessThan(60);
         }
     }
 
