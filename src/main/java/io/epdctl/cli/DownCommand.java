@@ -63,8 +63,8 @@ public final class DownCommand implements Callable<Integer> {
             return ExitCodes.OK;
         }
         String deployment = name.resolve(store);
-        // Asked before the lock too, which would create the directory of a deployment that was never recorded.
-        if (store.read(deployment).isEmpty()) {
+        // Taking the lock would create the directory of a deployment that was never recorded: none, nothing to lock.
+        if (!java.nio.file.Files.isDirectory(store.root().resolve(deployment))) {
             say(err, "deployment " + deployment + " is not recorded; nothing to stop");
             return ExitCodes.OK;
         }

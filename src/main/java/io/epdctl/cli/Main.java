@@ -31,6 +31,9 @@ public final class Main {
         ErrorHandler errors = new ErrorHandler();
         commandLine.setExecutionExceptionHandler(errors);
         commandLine.setExitCodeExceptionMapper(errors);
+        // picocli's own help command says nothing of its exit codes: what it does is said here.
+        commandLine.getSubcommands().get("help").getCommandSpec().usageMessage()
+                .exitCodeList(Map.of("0", "the help was printed", "2", "an unknown COMMAND"));
         listCommonExitCodes(commandLine);
         return commandLine;
     }
