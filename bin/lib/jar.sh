@@ -24,10 +24,28 @@ epdctl_jar_is_stale() {
             -newer "$EPDCTL_JAR" -print -quit 2>/dev/null)" ]
 }
 
+# The commit the jar is built from, for epdctl --version: "-dirty" when tracked files differ from it,
+# "unknown" without git or outside a clone.
+epdctl_commit() {
+    local commit
+    if command -v git >/dev/null && commit=$(git -C "$epdctl_root" rev-parse --short=12 HEAD 2>/dev/null); then
+        [ -z "$(git -C "$epdctl_root" status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit-dirty"
+        echo "$commit"
+    else
+        echo unknown
+    fi
+}
+
 epdctl_build_jar() {
     epdctl_install maven:mvn
     echo "epdctl: building $EPDCTL_JAR (first use or sources changed) ..." >&2
-    if ! (cd "$epdctl_root" && mvn -B -q -Dstyle.color=never -DskipTests package) >&2; then
+    # Maven 3.8 writes colour resets even with -B and style.color=never: they are stripped, so that a piped
+    # or redirected stderr holds plain text.
+    local status
+    (cd "$epdctl_root" && mvn -B -q -Dstyle.color=never -Depdctl.commit="$(epdctl_commit)" -DskipTests package) 2>&1 |
+        sed -u 's/\x1b\[[0-9;]*[A-Za-z]//g' >&2
+    status=${PIPESTATUS[0]}
+    if [ "$status" -ne 0 ]; then
         echo "epdctl: the build failed; see the Maven output above" >&2
         exit 1
     fi

@@ -37,9 +37,8 @@ public final class CollectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-d", "--deployment"}, paramLabel = "NAME",
-            description = "The deployment; optional when only one is recorded.")
-    String deployment;
+    @Mixin
+    DeploymentOption deployment;
 
     @Option(names = {"-o", "--output"}, paramLabel = "FILE.tar.gz", required = true,
             description = "Where to write the bundle (written whole or not at all).")
@@ -55,7 +54,7 @@ public final class CollectCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         StateStore store = stateOptions.store();
-        String name = StateOptions.deploymentName(store, deployment);
+        String name = deployment.resolve(store);
         DeploymentState state = StateOptions.recorded(store, name);
         ForensicsBundle bundle;
         try (HostConnections connections = connectionOptions.open(HostTargets.fromState(state.hosts().values()))) {

@@ -43,9 +43,8 @@ public final class DescribeCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "NODE", description = "The node's name, or proxy.")
     String node;
 
-    @Option(names = {"-d", "--deployment"}, paramLabel = "NAME",
-            description = "The deployment; optional when only one is recorded.")
-    String deployment;
+    @Mixin
+    DeploymentOption deployment;
 
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "text",
             description = "text (default) or json.")
@@ -62,7 +61,7 @@ public final class DescribeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         StateStore store = stateOptions.store();
-        String name = StateOptions.deploymentName(store, deployment);
+        String name = deployment.resolve(store);
         DeploymentState state = StateOptions.recorded(store, name);
         ProcessRecord process = state.process(node).orElseThrow(() -> new UserException(ExitCodes.INVALID_INPUT,
                 "deployment " + name + " has no node " + node + "; it has: "

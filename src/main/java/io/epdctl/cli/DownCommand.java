@@ -3,11 +3,13 @@ package io.epdctl.cli;
 import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.HostTargets;
 import io.epdctl.lifecycle.ProcessControl;
+import io.epdctl.lifecycle.Progress;
 import io.epdctl.lifecycle.Teardown;
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.StateStore;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -49,32 +51,49 @@ public final class DownCommand implements Callable<Integer> {
     @Option(names = "--purge-ec-cache", description = "Also remove the EC directory on the hosts that used it.")
     boolean purgeEcCache;
 
+    @Mixin
+    QuietOption quietOption;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         StateStore store = stateOptions.store();
         if (!name.given() && store.deployments().isEmpty()) {
-            err.println("epdctl: no deployment is recorded; nothing to stop");
+            say(err, "no deployment is recorded; nothing to stop");
             return ExitCodes.OK;
         }
         String deployment = name.resolve(store);
+        // Taking the lock would create the directory of a deployment that was never recorded: none, nothing to lock.
+        if (!java.nio.file.Files.isDirectory(store.root().resolve(deployment))) {
+            say(err, "deployment " + deployment + " is not recorded; nothing to stop");
+            return ExitCodes.OK;
+        }
         try (StateStore.DeploymentLock lock = store.lock(deployment)) {
             Optional<DeploymentState> recorded = store.read(deployment);
             if (recorded.isEmpty()) {
-                err.println("epdctl: deployment " + deployment + " is not recorded; nothing to stop");
+                say(err, "deployment " + deployment + " is not recorded; nothing to stop");
                 return ExitCodes.OK;
             }
             DeploymentState state = recorded.get();
-            err.println("epdctl: stopping " + deployment);
             try (HostConnections connections = connectionOptions.open(HostTargets.fromState(state.hosts().values()))) {
                 ProcessControl control = new ProcessControl(connections);
-                Teardown.Result result = new Teardown(control, err, grace).stop(state, state.processes());
-                if (purgeEcCache) {
-                    purgeEcDirectory(state, control, err);
+                Teardown.Result result;
+                List<String> notPurged = List.of();
+                try (QuietOption.Display display = quietOption.display(spec, process -> "")) {
+                    Progress progress = display.progress();
+                    progress.say("stopping " + deployment);
+                    result = new Teardown(control, progress, grace).stop(state, state.processes());
+                    if (purgeEcCache) {
+                        notPurged = purgeEcDirectory(state, control, progress);
+                    }
+                    if (result.state().processes().isEmpty()) {
+                        store.delete(deployment);
+                        progress.say(deployment + " is down");
+                    }
                 }
+                // Errors, printed also with -q, and after the live lines are done.
+                notPurged.forEach(problem -> err.println("epdctl: " + problem));
                 if (result.state().processes().isEmpty()) {
-                    store.delete(deployment);
-                    err.println("epdctl: " + deployment + " is down");
                     return ExitCodes.OK;
                 }
                 store.write(result.state());
@@ -85,14 +104,24 @@ public final class DownCommand implements Callable<Integer> {
         }
     }
 
-    private static void purgeEcDirectory(DeploymentState state, ProcessControl control, PrintWriter err) {
+    /** A message that -q leaves out. */
+    private void say(PrintWriter err, String message) {
+        if (!quietOption.quiet) {
+            err.println("epdctl: " + message);
+        }
+    }
+
+    /** Removes the EC directory on every host; returns what could not be removed. */
+    private static List<String> purgeEcDirectory(DeploymentState state, ProcessControl control, Progress progress) {
+        List<String> problems = new java.util.ArrayList<>();
         state.hosts().keySet().forEach(host -> {
             try {
                 control.removeDirectory(host, state.ecDirectory());
-                err.println("  removed the EC directory " + state.ecDirectory() + " on " + host);
+                progress.note("removed the EC directory " + state.ecDirectory() + " on " + host);
             } catch (io.epdctl.transport.TransportException e) {
-                err.println("  EC directory on " + host + " not removed: " + e.getMessage());
+                problems.add("EC directory on " + host + " not removed: " + e.getMessage());
             }
         });
+        return problems;
     }
 }

@@ -1,6 +1,7 @@
 package io.epdctl.cli;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.HelpCommand;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -11,9 +12,8 @@ import picocli.CommandLine.Spec;
         versionProvider = VersionProvider.class,
         description = "Deploys vLLM-Ascend encode/prefill/decode (EPD) disaggregated serving from one topology file.",
         subcommands = {ValidateCommand.class, RenderCommand.class, UpCommand.class, StatusCommand.class, DownCommand.class,
-            LogsCommand.class, CheckCommand.class, ProxyCommand.class,
-            DescribeCommand.class,
-            CollectCommand.class},
+            LogsCommand.class, CheckCommand.class, ProxyCommand.class, LsCommand.class, DescribeCommand.class,
+            CollectCommand.class, CompletionCommand.class, HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             "0:success",
@@ -23,6 +23,17 @@ import picocli.CommandLine.Spec;
 public final class EpdctlCommand implements Runnable {
     @Spec
     CommandSpec spec;
+
+    private final Terminal terminal;
+
+    EpdctlCommand(Terminal terminal) {
+        this.terminal = terminal;
+    }
+
+    /** Whether the streams of the command {@code spec} belongs to are terminals (see {@link Terminal}). */
+    static Terminal terminal(CommandSpec spec) {
+        return spec.root().userObject() instanceof EpdctlCommand root ? root.terminal : Terminal.PLAIN;
+    }
 
     @Override
     public void run() {

@@ -17,12 +17,22 @@ public final class Main {
     public static void main(String[] args) {
         PrintWriter out = new PrintWriter(System.out, true);
         PrintWriter err = new PrintWriter(System.err, true);
-        System.exit(commandLine(out, err).execute(args));
+        System.exit(commandLine(out, err, Terminal.ofThisProcess()).execute(args));
     }
 
     /** The whole CLI, writing data to {@code out} and messages to {@code err}; tests run it as is. */
     public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
-        return commandLine(new EpdctlCommand(), out, err);
+        return commandLine(out, err, Terminal.PLAIN);
+    }
+
+    /** The CLI writing to streams that {@code terminal} says may be coloured and redrawn. */
+    public static CommandLine commandLine(PrintWriter out, PrintWriter err, Terminal terminal) {
+        CommandLine commandLine = commandLine(new EpdctlCommand(terminal), out, err);
+        // picocli's own help command says nothing of its exit codes: what it does is said here.
+        commandLine.getSubcommands().get("help").getCommandSpec().usageMessage()
+                .exitCodeList(Map.of("0", "the help was printed", "2", "an unknown COMMAND"));
+        listCommonExitCodes(commandLine);
+        return commandLine;
     }
 
     /** A command line for {@code root} with epdctl's error handling; tests give it commands that fail on purpose. */
@@ -33,6 +43,7 @@ public final class Main {
         ErrorHandler errors = new ErrorHandler();
         commandLine.setExecutionExceptionHandler(errors);
         commandLine.setExitCodeExceptionMapper(errors);
+        // picocli hands Exceptions to the handler and lets Errors (out of memory, stack overflow) escape.
         IExecutionStrategy runLast = new CommandLine.RunLast();
         commandLine.setExecutionStrategy(parseResult -> {
             try {
@@ -42,7 +53,6 @@ public final class Main {
                 return errors.handleError(e, commands.get(commands.size() - 1));
             }
         });
-        listCommonExitCodes(commandLine);
         return commandLine;
     }
 

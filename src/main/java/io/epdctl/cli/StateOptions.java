@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 /** Where epdctl keeps what it started ({@code --state-dir}), and picking a deployment by name. */
 public final class StateOptions {
     @Option(names = "--state-dir", paramLabel = "DIR",
-            description = "Where epdctl keeps the state of deployments (default: $EPDCTL_HOME, else ~/.epdctl).")
+            description = "Where epdctl keeps the state of deployments (default: $EPDCTL_HOME, else $HOME/.epdctl).")
     Path stateDir;
 
     public StateStore store() {
@@ -19,11 +19,20 @@ public final class StateOptions {
 
     /** The state directory: {@code --state-dir}, else $EPDCTL_HOME, else ~/.epdctl. */
     public Path directory() {
-        if (stateDir != null) {
-            return stateDir;
+        return stateDir != null ? stateDir : defaultDirectory(System.getenv(), System.getProperty("user.home"));
+    }
+
+    /**
+     * $EPDCTL_HOME, else .epdctl in $HOME, else in the passwd entry's home ({@code user.home}, which the JVM
+     * takes from there and not from $HOME: a shell's HOME=/tmp/x would otherwise be ignored).
+     */
+    static Path defaultDirectory(java.util.Map<String, String> env, String passwdHome) {
+        String epdctlHome = env.get("EPDCTL_HOME");
+        if (epdctlHome != null && !epdctlHome.isBlank()) {
+            return Path.of(epdctlHome);
         }
-        String home = System.getenv("EPDCTL_HOME");
-        return home != null && !home.isBlank() ? Path.of(home) : Path.of(System.getProperty("user.home"), ".epdctl");
+        String home = env.get("HOME");
+        return Path.of(home != null && !home.isBlank() ? home : passwdHome, ".epdctl");
     }
 
     /** {@code name} if given, else the only deployment there is; a clear error otherwise. */

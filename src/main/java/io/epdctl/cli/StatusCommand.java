@@ -12,6 +12,8 @@ import io.epdctl.state.DeploymentState;
 import io.epdctl.state.StateStore;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -43,16 +45,21 @@ public final class StatusCommand implements Callable<Integer> {
     @Mixin
     ConnectionOptions connectionOptions;
 
-    @Option(names = "--json", description = "Print the rows as JSON, for scripts.")
-    boolean json;
+    @Mixin
+    OutputOption output;
 
     @Option(names = "--watch", paramLabel = "DURATION", arity = "0..1", fallbackValue = "2s",
-            converter = DurationConverter.class, description = "Refresh every DURATION (default 2s) until interrupted.")
+            converter = DurationConverter.class, description = "Refresh every DURATION (default 2s) until interrupted; "
+                    + "on a terminal the screen is redrawn, elsewhere a block headed by the time is printed per refresh.")
     Duration watch;
+
+    /** A REASON in the table is cut here (-o wide and json give it whole). */
+    private static final int REASON_WIDTH = 60;
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        boolean styled = EpdctlCommand.terminal(spec).out();
         StateStore store = stateOptions.store();
         String deployment = name.resolve(store);
         DeploymentState state = StateOptions.recorded(store, deployment);
@@ -60,10 +67,16 @@ public final class StatusCommand implements Callable<Integer> {
             StatusReport report = new StatusReport(new ProcessControl(connections), new NodeProbe(Duration.ofSeconds(1)));
             while (true) {
                 List<StatusReport.Row> rows = report.rows(state);
-                if (watch != null) {
+                if (watch != null && styled) {
                     out.print("\033[H\033[2J");
+                } else if (watch != null && output.format() != OutputOption.Format.json) {
+                    out.println("--- " + Instant.now().truncatedTo(ChronoUnit.SECONDS));
                 }
-                out.println(json ? json(deployment, rows) : table(deployment, rows));
+                out.println(switch (output.format()) {
+                    case json -> json(deployment, rows);
+                    case wide -> table(deployment, rows, true, styled);
+                    case table -> table(deployment, rows, false, styled);
+                });
                 out.flush();
                 if (watch == null) {
                     return rows.stream().allMatch(StatusReport.Row::ready) ? ExitCodes.OK : ExitCodes.FAILURE;
@@ -75,33 +88,34 @@ public final class StatusCommand implements Callable<Integer> {
     }
 
     static String table(String deployment, List<StatusReport.Row> rows) {
-        List<String[]> cells = new ArrayList<>();
-        cells.add(new String[] {"NODE", "ROLE", "HOST", "NPUS", "PORT", "PID", "STATE", "UPTIME", "RUNNING", "WAITING", "KV%", "REASON"});
+        return table(deployment, rows, false, false);
+    }
+
+    /** The rows as columns; {@code wide} adds where each process listens, when it started, its log, the whole reason. */
+    static String table(String deployment, List<StatusReport.Row> rows, boolean wide, boolean styled) {
+        List<String> header = new ArrayList<>(List.of("NODE", "ROLE", "HOST", "NPUS", "PORT", "PID", "STATE", "UPTIME",
+                "RUNNING", "WAITING", "KV%"));
+        if (wide) {
+            header.addAll(List.of("ADDRESS", "STARTED", "LOG"));
+        }
+        header.add("REASON");
+        Table table = new Table(6, header.toArray(String[]::new));
         for (StatusReport.Row row : rows) {
-            cells.add(new String[] {
-                row.name(), row.role(), row.host(),
-                row.devices().isEmpty() ? "-" : row.devices().stream().map(String::valueOf).collect(Collectors.joining(",")),
-                String.valueOf(row.port()), row.pid() > 0 ? String.valueOf(row.pid()) : "-", row.state(),
-                row.uptimeSeconds() == null ? "-" : uptime(row.uptimeSeconds()),
-                number(row.running()), number(row.waiting()),
-                row.kvCacheUsage() == null ? "-" : String.format("%.1f", row.kvCacheUsage() * 100),
-                row.reason() == null ? "" : row.reason()});
-        }
-        int[] widths = new int[cells.get(0).length];
-        for (String[] line : cells) {
-            for (int i = 0; i < line.length; i++) {
-                widths[i] = Math.max(widths[i], line[i].length());
+            List<String> cells = new ArrayList<>(List.of(row.name(), row.role(), row.host(),
+                    row.devices().isEmpty() ? "-" : row.devices().stream().map(String::valueOf).collect(Collectors.joining(",")),
+                    String.valueOf(row.port()), row.pid() > 0 ? String.valueOf(row.pid()) : "-", row.state(),
+                    row.uptimeSeconds() == null ? "-" : uptime(row.uptimeSeconds()),
+                    number(row.running()), number(row.waiting()),
+                    row.kvCacheUsage() == null ? "-" : String.format("%.1f", row.kvCacheUsage() * 100)));
+            if (wide) {
+                cells.addAll(List.of(row.address(),
+                        row.startedAt() == null ? "-" : row.startedAt(), row.log()));
             }
+            String reason = row.reason() == null ? "" : row.reason();
+            cells.add(wide || reason.length() <= REASON_WIDTH ? reason : reason.substring(0, REASON_WIDTH - 3) + "...");
+            table.row(cells.toArray(String[]::new));
         }
-        StringBuilder text = new StringBuilder("deployment " + deployment + "\n");
-        for (String[] line : cells) {
-            StringBuilder row = new StringBuilder();
-            for (int i = 0; i < line.length; i++) {
-                row.append(String.format("%-" + widths[i] + "s", line[i])).append(i < line.length - 1 ? "  " : "");
-            }
-            text.append(row.toString().stripTrailing()).append('\n');
-        }
-        return text.toString().stripTrailing();
+        return "deployment " + deployment + "\n" + table.render(styled);
     }
 
     private static String json(String deployment, List<StatusReport.Row> rows) {
@@ -117,7 +131,7 @@ public final class StatusCommand implements Callable<Integer> {
         return value == null ? "-" : String.valueOf(Math.round(value));
     }
 
-    private static String uptime(long seconds) {
+    static String uptime(long seconds) {
         if (seconds < 120) {
             return seconds + "s";
         }

@@ -9,6 +9,7 @@ import io.epdctl.lifecycle.NodeProbe;
 import io.epdctl.lifecycle.ProcessControl;
 import io.epdctl.lifecycle.RunDirectories;
 import io.epdctl.render.DeploymentRenderer;
+import io.epdctl.state.ProcessRecord;
 import io.epdctl.state.StateStore;
 import io.epdctl.topology.Topology;
 import io.epdctl.transport.HostTarget;
@@ -74,6 +75,9 @@ public final class UpCommand implements Callable<Integer> {
             description = "How often the nodes' processes and readiness are polled (default: ${DEFAULT-VALUE}).")
     Duration pollInterval;
 
+    @Mixin
+    QuietOption quietOption;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -94,21 +98,39 @@ public final class UpCommand implements Callable<Integer> {
             try (HostConnections connections = connectionOptions.open(hosts.values())) {
                 connections.failures().forEach((host, why) -> err.println("epdctl: " + why.getMessage()));
                 usedHostsReachable(topology, connections);
-                Deployer deployer = new Deployer(topology, topologyFile.file(), plan, store, new ProcessControl(connections),
-                        new NodeProbe(Duration.ofSeconds(2)), err, new Deployer.Options(timeout, grace, pollInterval, keepOnFailure));
-                // Interrupted (Ctrl-C, a lost terminal): what was started is in the state already; say how to clean it.
-                Thread hint = new Thread(() -> err.println("epdctl: up interrupted; what it started is recorded: "
-                        + "epdctl down " + topology.name() + " stops it"));
-                Runtime.getRuntime().addShutdownHook(hint);
+                ProcessControl control = new ProcessControl(connections);
+                Map<String, ProcessRecord> records = new LinkedHashMap<>();
+                plan.all().forEach(launch -> records.put(launch.name(), launch.record()));
                 String endpoint;
-                try {
-                    endpoint = deployer.up();
-                } finally {
-                    Runtime.getRuntime().removeShutdownHook(hint);
+                try (QuietOption.Display display = quietOption.display(spec,
+                        process -> lastLine(control.tail(records.get(process), 1)))) {
+                    Deployer deployer = new Deployer(topology, topologyFile.file(), plan, store, control,
+                            new NodeProbe(Duration.ofSeconds(2)), display.progress(),
+                            new Deployer.Options(timeout, grace, pollInterval, keepOnFailure));
+                    endpoint = up(deployer, topology, err);
                 }
+                // After the live lines are done: on one terminal, stdout shares their screen.
                 out.println(endpoint);
                 return ExitCodes.OK;
             }
+        }
+    }
+
+    /** The last line of a tail; the tail of an unreadable log says why in one line too. */
+    private static String lastLine(String tail) {
+        String[] lines = tail.strip().split("\n");
+        return lines[lines.length - 1];
+    }
+
+    /** The endpoint, once up; interrupted (Ctrl-C, a lost terminal), what was started is recorded: says how to clean it. */
+    private static String up(Deployer deployer, Topology topology, PrintWriter err) throws Exception {
+        Thread hint = new Thread(() -> err.println("epdctl: up interrupted; what it started is recorded: "
+                + "epdctl down -d " + topology.name() + " stops it"));
+        Runtime.getRuntime().addShutdownHook(hint);
+        try {
+            return deployer.up();
+        } finally {
+            Runtime.getRuntime().removeShutdownHook(hint);
         }
     }
 

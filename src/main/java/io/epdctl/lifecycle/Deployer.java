@@ -10,7 +10,6 @@ import io.epdctl.topology.Role;
 import io.epdctl.topology.Topology;
 import io.epdctl.transport.TransportException;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -40,11 +39,11 @@ public final class Deployer {
     private final StateStore store;
     private final ProcessControl control;
     private final NodeProbe probe;
-    private final PrintWriter progress;
+    private final Progress progress;
     private final Options options;
 
     public Deployer(Topology topology, Path topologyFile, LaunchPlan plan, StateStore store, ProcessControl control,
-            NodeProbe probe, PrintWriter progress, Options options) {
+            NodeProbe probe, Progress progress, Options options) {
         this.topology = topology;
         this.topologyFile = topologyFile;
         this.plan = plan;
@@ -209,6 +208,7 @@ public final class Deployer {
         for (LaunchPlan.Launch launch : launches) {
             state = state.with(launch.record());
             byHost.computeIfAbsent(launch.record().host(), host -> new ArrayList<>()).add(launch);
+            progress.step(launch.name(), Progress.Step.STARTING, "starting on " + launch.record().host());
         }
         store.write(state);
         Map<String, ProcessControl.HostStart> results = Parallel.map(List.copyOf(byHost.keySet()), host -> {
@@ -224,12 +224,13 @@ public final class Deployer {
             for (ProcessRecord process : result.started()) {
                 state = state.with(process);
                 startedHere.add(process);
-                say(process.name() + ": started on " + process.host() + ", pid " + process.processGroup());
+                progress.step(process.name(), Progress.Step.STARTED, "started on " + process.host() + ", pid " + process.processGroup());
             }
             List<ProcessRecord> notStarted = host.getValue().stream().map(LaunchPlan.Launch::record)
                     .filter(record -> result.started().stream().noneMatch(process -> process.name().equals(record.name()))).toList();
             // Still recorded with pid 0: down finds the pid file if one did start after all.
             startedHere.addAll(notStarted);
+            notStarted.forEach(record -> progress.step(record.name(), Progress.Step.FAILED, "not started: " + result.failure()));
             if (!notStarted.isEmpty() && firstFailure == null) {
                 firstFailure = host.getKey() + ": cannot start " + names(notStarted) + ": " + result.failure();
             }
@@ -257,14 +258,14 @@ public final class Deployer {
             throws InterruptedException, IOException {
         if (options.keepOnFailure() || startedHere.isEmpty()) {
             if (!startedHere.isEmpty()) {
-                say("leaving " + names(startedHere) + " running (--keep-on-failure); epdctl down " + topology.name() + " stops them");
+                say("leaving " + names(startedHere) + " running (--keep-on-failure); epdctl down -d " + topology.name() + " stops them");
             }
             return new DeploymentException(why);
         }
         say("stopping what this run started: " + names(startedHere));
         Teardown.Result result = new Teardown(control, progress, options.grace()).stop(state, startedHere);
         writeOrDelete(result.state());
-        String left = result.clean() ? "" : "\nnot everything could be stopped; see above, then run: epdctl down " + topology.name();
+        String left = result.clean() ? "" : "\nnot everything could be stopped; see above, then run: epdctl down -d " + topology.name();
         return new DeploymentException(why + left);
     }
 
@@ -299,7 +300,6 @@ public final class Deployer {
     }
 
     private void say(String line) {
-        progress.println("epdctl: " + line);
-        progress.flush();
+        progress.say(line);
     }
 }

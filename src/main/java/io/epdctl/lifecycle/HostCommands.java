@@ -236,6 +236,35 @@ public final class HostCommands {
         return "tail -n " + lines + (follow ? " -F " : " ") + "-- " + quote(log);
     }
 
+    /**
+     * The last {@code lines} lines of a log as of one moment: a report {@code log COUNT MTIME} (the log's
+     * line count and modification time in epoch seconds), then those lines, each after a {@code |} so that
+     * none is taken for a report. Only the first COUNT lines are read, so that following from line
+     * COUNT + 1 ({@link #followLog}) neither repeats nor loses a line appended meanwhile.
+     */
+    static String logBacklog(String log, int lines) {
+        String file = quote(log);
+        return "c=$(wc -l < " + file + ") && m=$(stat -c %Y -- " + file + ") || exit 1\n"
+                + "echo " + quote(REPORT + " log") + " \"$c $m\"\n"
+                + "head -n \"$c\" -- " + file + " | tail -n " + lines + " | sed 's/^/|/'\n";
+    }
+
+    /** A log's lines from line {@code afterLine} + 1 on, and what is appended, until interrupted. */
+    static String followLog(String log, long afterLine) {
+        return "tail -n +" + (afterLine + 1) + " -F -- " + quote(log);
+    }
+
+    /** What {@link #logBacklog} printed: the lines, the line count and the modification time (epoch seconds). */
+    static ProcessControl.LogBacklog backlog(String output) {
+        List<String> reported = reports(output, "log");
+        if (reported.size() != 1 || !reported.get(0).matches("\\d+ \\d+")) {
+            return null;
+        }
+        String[] fields = reported.get(0).split(" ");
+        List<String> lines = output.lines().filter(line -> line.startsWith("|")).map(line -> line.substring(1)).toList();
+        return new ProcessControl.LogBacklog(lines, Long.parseLong(fields[0]), java.time.Instant.ofEpochSecond(Long.parseLong(fields[1])));
+    }
+
     /** The kernel's TCP socket tables, parsed by {@link Listeners}. */
     static String tcpTables() {
         return "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null";

@@ -85,7 +85,7 @@ public final class NodeProbe {
             if (health.status() == 200) {
                 return new Readiness(true, true, "ready");
             }
-            return new Readiness(true, false, "/health answers " + health.status() + ": " + abbreviate(health.body()));
+            return new Readiness(true, false, ProxyHealth.reason(health.status(), health.body()));
         });
     }
 

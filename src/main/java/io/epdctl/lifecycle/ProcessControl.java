@@ -153,7 +153,7 @@ public final class ProcessControl {
     }
 
     /** The last {@code lines} lines of the node's log, or why they cannot be read. */
-    String tail(ProcessRecord node, int lines) {
+    public String tail(ProcessRecord node, int lines) {
         try {
             CommandResult result = hosts.require(node.host()).run(HostCommands.tail(node.log(), lines, false), COMMAND_TIMEOUT);
             return result.succeeded() ? result.stdout() : "(cannot read " + node.log() + ": " + result.stderr().strip() + ")";
@@ -162,10 +162,41 @@ public final class ProcessControl {
         }
     }
 
-    /** Copies the node's log to {@code out}: the last {@code lines}, and with {@code follow} what comes after. */
-    public int streamLog(ProcessRecord node, int lines, boolean follow, java.io.OutputStream out, java.io.OutputStream err)
+    /** The last lines of a log as of one moment, how many lines it had then, and when it was last written. */
+    public record LogBacklog(List<String> lines, long lineCount, Instant modified) {
+    }
+
+    /** The last {@code lines} lines of the node's log; see {@link #followLog} for what comes after. */
+    public LogBacklog logBacklog(ProcessRecord node, int lines) throws TransportException {
+        CommandResult result = hosts.require(node.host()).run(HostCommands.logBacklog(node.log(), lines), COMMAND_TIMEOUT);
+        LogBacklog backlog = result.succeeded() ? HostCommands.backlog(result.stdout()) : null;
+        if (backlog == null) {
+            throw new TransportException(node.host() + ": cannot read " + node.name() + "'s log " + node.log() + ": "
+                    + (result.stderr().isBlank() ? result.stdout() : result.stderr()).strip());
+        }
+        return backlog;
+    }
+
+    /** A log's backlog, or why it could not be read. */
+    public record LogRead(ProcessRecord process, LogBacklog backlog, String failure) {
+    }
+
+    /** The backlogs of several logs, asked of their hosts all at once; in the given order. */
+    public List<LogRead> logBacklogs(List<ProcessRecord> nodes, int lines) throws InterruptedException {
+        Map<ProcessRecord, LogRead> reads = Parallel.map(nodes, node -> {
+            try {
+                return new LogRead(node, logBacklog(node, lines), null);
+            } catch (TransportException e) {
+                return new LogRead(node, null, e.getMessage());
+            }
+        });
+        return nodes.stream().map(reads::get).toList();
+    }
+
+    /** Copies what the node's log gets after its first {@code afterLine} lines to {@code out}, until interrupted. */
+    public int followLog(ProcessRecord node, long afterLine, java.io.OutputStream out, java.io.OutputStream err)
             throws TransportException, InterruptedException {
-        return hosts.require(node.host()).stream(HostCommands.tail(node.log(), lines, follow), out, err);
+        return hosts.require(node.host()).stream(HostCommands.followLog(node.log(), afterLine), out, err);
     }
 
     /** The TCP ports something listens on at {@code host}. */

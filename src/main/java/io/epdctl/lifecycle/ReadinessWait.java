@@ -1,7 +1,6 @@
 package io.epdctl.lifecycle;
 
 import io.epdctl.state.ProcessRecord;
-import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -31,10 +30,10 @@ final class ReadinessWait {
     private final ProcessControl control;
     private final NodeProbe probe;
     private final String servedModelName;
-    private final PrintWriter progress;
+    private final Progress progress;
     private final Duration pollInterval;
 
-    ReadinessWait(ProcessControl control, NodeProbe probe, String servedModelName, PrintWriter progress, Duration pollInterval) {
+    ReadinessWait(ProcessControl control, NodeProbe probe, String servedModelName, Progress progress, Duration pollInterval) {
         this.control = control;
         this.probe = probe;
         this.servedModelName = servedModelName;
@@ -61,6 +60,7 @@ final class ReadinessWait {
                 for (ProcessRecord process : processes) {
                     ProcessState state = answers.first().states().get(process.name());
                     if (state == null || !state.isRunning() || state.fatalLine() != null) {
+                        progress.step(process.name(), Progress.Step.FAILED, state == null ? "no longer running" : state.describe());
                         throw failure(process, state == null ? "no longer running" : state.describe());
                     }
                 }
@@ -73,7 +73,7 @@ final class ReadinessWait {
                 String name = answer.getKey().name();
                 if (answer.getValue().ready()) {
                     waitingFor.remove(name);
-                    say(name + ": ready after " + seconds(System.nanoTime() - start));
+                    progress.step(name, Progress.Step.READY, "ready after " + seconds(System.nanoTime() - start));
                 } else {
                     waitingFor.put(name, answer.getValue().detail());
                 }
@@ -87,7 +87,7 @@ final class ReadinessWait {
                         + describe(waitingFor));
             }
             if (now >= nextSummary) {
-                say("waiting " + seconds(now - start) + " for " + describe(waitingFor));
+                progress.note("waiting " + seconds(now - start) + " for " + describe(waitingFor));
                 nextSummary = now + SUMMARY_EVERY.toNanos();
             }
             Thread.sleep(Math.min(pollInterval.toMillis(), Math.max(1, (deadline - now) / 1_000_000)));
@@ -122,10 +122,5 @@ final class ReadinessWait {
 
     private static String seconds(long nanos) {
         return String.format("%.1f s", nanos / 1e9);
-    }
-
-    private void say(String line) {
-        progress.println("  " + line);
-        progress.flush();
     }
 }

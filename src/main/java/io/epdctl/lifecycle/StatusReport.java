@@ -2,6 +2,7 @@ package io.epdctl.lifecycle;
 
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.ProcessRecord;
+import io.epdctl.transport.HostConnections;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -19,6 +20,7 @@ public final class StatusReport {
             String name,
             String role,
             String host,
+            String address,
             List<Integer> devices,
             int port,
             long pid,
@@ -27,11 +29,67 @@ public final class StatusReport {
             Double running,
             Double waiting,
             Double kvCacheUsage,
-            String reason) {
+            String reason,
+            String startedAt,
+            String log) {
 
         public boolean ready() {
             return state.equals("ready");
         }
+    }
+
+    /**
+     * One line of {@code epdctl ls}: a deployment's nodes ready of all (the proxy apart), its proxy's endpoint
+     * and state, and its age (since its earliest process started; the state's last change when none did).
+     */
+    public record Overview(String deployment, int nodesReady, int nodes, String proxy, String proxyState,
+            long ageSeconds, String topologyFile, List<String> hosts) {
+
+        /** ready: every node and the proxy; down: none of them; degraded: some. */
+        public String state() {
+            boolean proxyReady = "ready".equals(proxyState);
+            if (nodesReady == nodes && proxyReady) {
+                return "ready";
+            }
+            return nodesReady == 0 && !proxyReady ? "down" : "degraded";
+        }
+    }
+
+    /** Opens the hosts of a deployment for its probe. */
+    public interface Connector {
+        HostConnections open(DeploymentState state) throws InterruptedException;
+    }
+
+    /**
+     * Every deployment probed at once, each as {@code status} probes it (bounded by the same timeouts), so
+     * that ls costs the slowest deployment, not their sum.
+     */
+    public static List<Overview> overviews(List<DeploymentState> states, Connector connector, NodeProbe probe)
+            throws InterruptedException {
+        Map<DeploymentState, Overview> overviews = Parallel.map(states, state -> {
+            try (HostConnections connections = connector.open(state)) {
+                return overview(state, new StatusReport(new ProcessControl(connections), probe).rows(state), Instant.now());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return overview(state, List.of(), Instant.now());
+            }
+        });
+        return states.stream().map(overviews::get).toList();
+    }
+
+    /** The overview of one deployment from its status rows. */
+    static Overview overview(DeploymentState state, List<Row> rows, Instant now) {
+        List<Row> nodes = rows.stream().filter(row -> !"proxy".equals(row.role())).toList();
+        Row proxy = rows.stream().filter(row -> "proxy".equals(row.role())).findFirst().orElse(null);
+        ProcessRecord proxyRecord = state.processes().stream().filter(ProcessRecord::isProxy).findFirst().orElse(null);
+        Instant since = state.processes().stream().map(ProcessRecord::startedAt).filter(java.util.Objects::nonNull)
+                .min(Instant::compareTo).orElse(state.updatedAt());
+        int total = (int) state.processes().stream().filter(process -> !process.isProxy()).count();
+        return new Overview(state.deployment(), (int) nodes.stream().filter(Row::ready).count(), total,
+                proxyRecord == null ? "-" : NodeProbe.uri(proxyRecord.address(), proxyRecord.port(), "").toString(),
+                proxy == null ? (proxyRecord == null ? "none" : "unknown") : proxy.state(),
+                since == null ? 0 : Math.max(0, Duration.between(since, now).toSeconds()),
+                state.topologyFile(), List.copyOf(state.hosts().keySet()));
     }
 
     private final ProcessControl control;
@@ -66,20 +124,26 @@ public final class StatusReport {
         }
     }
 
+    /** When the process started, ISO-8601 to the second (as JSON and the wide table show it), or null. */
+    private static String started(ProcessRecord process) {
+        return process.startedAt() == null ? null : process.startedAt().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
+    }
+
     private static Row row(ProcessRecord process, ProcessState processState,
             Parallel.Both<NodeProbe.Readiness, NodeProbe.Load> http) {
         Long uptime = process.startedAt() == null ? null : Duration.between(process.startedAt(), Instant.now()).toSeconds();
         if (processState == null || !processState.isRunning()) {
             String state = processState != null && processState.kind() == ProcessState.Kind.UNREACHABLE ? "unreachable host" : "exited";
             String reason = processState == null ? "not found" : processState.describe();
-            return new Row(process.name(), process.role(), process.host(), process.devices(), process.port(),
-                    process.processGroup(), state, null, null, null, null, reason);
+            return new Row(process.name(), process.role(), process.host(), process.address(), process.devices(), process.port(),
+                    process.processGroup(), state, null, null, null, null, reason, started(process), process.log());
         }
         NodeProbe.Readiness readiness = http.first();
         String state = readiness.ready() ? "ready" : readiness.listening() ? "unhealthy" : "running";
         String reason = readiness.ready() ? processState.fatalLine() : readiness.detail();
         NodeProbe.Load load = readiness.ready() ? http.second() : new NodeProbe.Load(null, null, null);
-        return new Row(process.name(), process.role(), process.host(), process.devices(), process.port(),
-                process.processGroup(), state, uptime, load.running(), load.waiting(), load.kvCacheUsage(), reason);
+        return new Row(process.name(), process.role(), process.host(), process.address(), process.devices(), process.port(),
+                process.processGroup(), state, uptime, load.running(), load.waiting(), load.kvCacheUsage(), reason,
+                started(process), process.log());
     }
 }

@@ -3,7 +3,6 @@ package io.epdctl.lifecycle;
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.transport.TransportException;
-import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,10 +17,10 @@ import java.util.TreeSet;
  */
 public final class Teardown {
     private final ProcessControl control;
-    private final PrintWriter progress;
+    private final Progress progress;
     private final Duration grace;
 
-    public Teardown(ProcessControl control, PrintWriter progress, Duration grace) {
+    public Teardown(ProcessControl control, Progress progress, Duration grace) {
         this.control = control;
         this.progress = progress;
         this.grace = grace;
@@ -55,38 +54,33 @@ public final class Teardown {
     /** Null when the process is gone and its ports are closed; else what is left. */
     private String stopOne(ProcessRecord declared) {
         String name = declared.name();
+        progress.step(name, Progress.Step.STOPPING, "stopping");
         try {
             ProcessRecord process = control.recover(declared);
             if (!process.isStarted()) {
-                report(name + ": had not been started");
+                progress.step(name, Progress.Step.STOPPED, "had not been started");
                 return null;
             }
             ProcessControl.StopOutcome outcome = control.stop(process, grace);
             if (!outcome.clean()) {
                 String left = "processes " + outcome.leftPids() + " of its group (pgid " + process.processGroup()
                         + ") on " + process.host() + " survived SIGKILL";
-                report(name + ": " + left);
+                progress.step(name, Progress.Step.FAILED, left);
                 return left;
             }
             Set<Integer> open = new TreeSet<>(process.ports());
             open.retainAll(control.listeningPorts(process.host()));
             if (!open.isEmpty()) {
                 String left = "port " + open + " on " + process.host() + " is still listening after its processes ended";
-                report(name + ": " + outcome.how() + ", but " + left);
+                progress.step(name, Progress.Step.FAILED, outcome.how() + ", but " + left);
                 return left;
             }
-            report(name + ": " + outcome.how());
+            progress.step(name, Progress.Step.STOPPED, outcome.how());
             return null;
         } catch (TransportException e) {
-            report(name + ": not stopped: " + e.getMessage() + " (kept in the state; run down again when the host is back)");
+            progress.step(name, Progress.Step.FAILED,
+                    "not stopped: " + e.getMessage() + " (kept in the state; run down again when the host is back)");
             return "host unreachable: " + e.getMessage();
-        }
-    }
-
-    private void report(String line) {
-        synchronized (progress) {
-            progress.println("  " + line);
-            progress.flush();
         }
     }
 }
