@@ -29,6 +29,29 @@ final class CommandFrame {
     }
 
     /**
+     * Runs {@code kill} to its end on a thread of its own, whatever interrupts the calling thread gets
+     * meanwhile, and hands them back to it afterwards. A kill is what an interrupt (or a timeout) asked for:
+     * a second interrupt must not cut it short and leave the command running (a caller that interrupts until
+     * the call returns, or a user pressing Ctrl-C twice). Every step of a kill is bounded, so this ends.
+     */
+    static void killThroughInterrupts(Runnable kill) {
+        Thread killer = new Thread(kill, "epdctl-kill");
+        killer.setDaemon(true);
+        killer.start();
+        boolean interrupted = false;
+        while (killer.isAlive()) {
+            try {
+                killer.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
      * The command that kills the process group {@code pid} leads (the wrapper's shell, a session leader on both
      * transports), or that process alone should it lead none; it always succeeds. No "--": dash rejects it.
      */

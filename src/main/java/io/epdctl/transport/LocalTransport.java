@@ -130,6 +130,10 @@ public final class LocalTransport implements Transport {
 
         /** SIGKILLs the command's process group, then waits (bounded) for the executor to notice. */
         void kill() {
+            CommandFrame.killThroughInterrupts(this::killGroup);
+        }
+
+        private void killGroup() {
             Process shell;
             try {
                 // The executor launches on its own thread: the command may be running (and may even have

@@ -247,6 +247,10 @@ public final class SshTransport implements Transport {
 
         /** Kills the command's process group (commands it started detached, with setsid, live on), then closes the channel. */
         void kill() {
+            CommandFrame.killThroughInterrupts(this::killGroupAndClose);
+        }
+
+        private void killGroupAndClose() {
             try {
                 long pid = session.isConnected() ? stdout.awaitPid(options.connectTimeout()) : -1;
                 if (pid > 1 && session.isConnected()) {

@@ -6,6 +6,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -92,5 +94,35 @@ class CommandFrameTest {
         assertThat(filter.awaitPid(NO_WAIT)).isEqualTo(-1);
         feed(filter, "3\n", 100);
         assertThat(filter.awaitPid(NO_WAIT)).isEqualTo(123);
+    }
+
+    @Test
+    void aKillRunsToItsEndThroughRepeatedInterruptsAndHandsThemBack() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean killed = new AtomicBoolean();
+        AtomicBoolean interruptedAfter = new AtomicBoolean();
+        Thread caller = new Thread(() -> {
+            CommandFrame.killThroughInterrupts(() -> {
+                try {
+                    release.await(); // a kill still waiting for its pid line, or for kill(1)
+                    killed.set(true);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt(); // what the old in-thread kill did: give up
+                }
+            });
+            interruptedAfter.set(Thread.currentThread().isInterrupted());
+        });
+        caller.start();
+        for (int i = 0; i < 20; i++) {
+            caller.interrupt();
+            Thread.sleep(5);
+        }
+        assertThat(caller.isAlive()).as("the caller waits for the kill").isTrue();
+        release.countDown();
+        caller.join(10_000);
+
+        assertThat(caller.isAlive()).isFalse();
+        assertThat(killed).as("the kill ran to its end").isTrue();
+        assertThat(interruptedAfter).as("the interrupts are the caller's again").isTrue();
     }
 }
