@@ -3,7 +3,7 @@ package io.epdctl.sim;
 import java.util.Map;
 import java.util.OptionalInt;
 
-/** Fault injection and timing, from {@code VLLM_SIM_*} environment variables (see README-sim.md). */
+/** Fault injection and timing, from {@code VLLM_SIM_*} environment variables (see docs/simulator.md). */
 record Faults(
         long startupDelayMillis,
         boolean crashOnStartup,

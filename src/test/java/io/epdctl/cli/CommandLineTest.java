@@ -35,7 +35,7 @@ class CommandLineTest {
         assertThat(help.out()).contains("validate").contains("render").contains("Exit codes:");
     }
 
-    /** The checks Preflight reports, each under the name check prints (and the README's table explains). */
+    /** The checks Preflight reports, each under the name check prints (and the table in docs/operations.md explains). */
     @Test
     void checkHelpNamesEveryCheck() {
         Cli.Result help = Cli.run("check", "--help");

@@ -13,7 +13,7 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * Ports for the listeners tests start. They are probed free and then handed to a process that binds them
  * later, so they are chosen below the kernel's ephemeral range: a port the kernel hands out to outgoing
- * connections can be taken by one between the probe and the bind (the same hazard the README warns
+ * connections can be taken by one between the probe and the bind (the same hazard docs/operations.md warns
  * operators about). Random within the range, so that test JVMs running side by side rarely try the same.
  */
 public final class FreePorts {

@@ -39,7 +39,7 @@ class BoundedInputTest {
                 .redirectError(err.toFile())
                 .start();
         try {
-            // A bound against a hung child only, not a measurement (the figure is in the README).
+            // A bound against a hung child only, not a measurement (the figure is in docs/topology.md).
             assertThat(process.waitFor(10, TimeUnit.MINUTES)).as("validate finished").isTrue();
         } finally {
             process.destroyForcibly();
