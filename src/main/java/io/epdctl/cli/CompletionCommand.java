@@ -25,14 +25,11 @@ public final class CompletionCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         String script = AutoComplete.bash("epdctl", spec.root().commandLine());
-        switch (shell) {
-            case "bash" -> spec.commandLine().getOut().print(script);
-            // picocli's script is bash; zsh runs it through its bash completion emulation.
-            case "zsh" -> spec.commandLine().getOut().print("autoload -U +X compinit && compinit\n"
-                    + "autoload -U +X bashcompinit && bashcompinit\n" + script);
-            default -> throw new UserException(ExitCodes.INVALID_INPUT,
-                    "completion: unknown shell '" + shell + "'; bash and zsh are supported");
+        // picocli's script is bash, and in zsh loads zsh's bash completion emulation (bashcompinit) itself.
+        if (!shell.equals("bash") && !shell.equals("zsh")) {
+            throw new UserException(ExitCodes.INVALID_INPUT, "completion: unknown shell '" + shell + "'; bash and zsh are supported");
         }
+        spec.commandLine().getOut().print(script);
         spec.commandLine().getOut().flush();
         return ExitCodes.OK;
     }

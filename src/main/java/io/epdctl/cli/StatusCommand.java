@@ -87,10 +87,6 @@ public final class StatusCommand implements Callable<Integer> {
         }
     }
 
-    static String table(String deployment, List<StatusReport.Row> rows) {
-        return table(deployment, rows, false, false);
-    }
-
     /** The rows as columns; {@code wide} adds where each process listens, when it started, its log, the whole reason. */
     static String table(String deployment, List<StatusReport.Row> rows, boolean wide, boolean styled) {
         List<String> header = new ArrayList<>(List.of("NODE", "ROLE", "HOST", "NPUS", "PORT", "PID", "STATE", "UPTIME",
