@@ -13,7 +13,6 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
@@ -49,50 +48,31 @@ public final class StateStore {
 
     /**
      * Takes the deployment's lock, or fails at once with who holds it: a second {@code up} or {@code down}
-     * must not act on processes the first one is starting or stopping. Releasing it removes the
-     * deployment's directory again when nothing else is in it (a {@code down} of a deployment that does not
-     * exist, an {@code up} that failed before recording anything): a lock alone is no deployment.
+     * must not act on processes the first one is starting or stopping. The lock is the kernel's (fcntl)
+     * lock on {@code NAME/lock}, which this JVM loses when it closes any descriptor of that file: so the
+     * holder never opens the file again while it holds it.
      */
     public DeploymentLock lock(String deployment) throws IOException, LockedException {
-        Path directory = root.resolve(deployment);
+        Path directory = Files.createDirectories(root.resolve(deployment));
         Path lockFile = directory.resolve("lock");
-        String pid = String.valueOf(ProcessHandle.current().pid());
-        // A holder that removes the directory on release may do so between our open and our lock: the
-        // file we then hold is no longer the one at the path, which reads our pid only if it is ours.
-        for (int attempt = 0; attempt < 10; attempt++) {
-            Files.createDirectories(directory);
-            FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                    StandardOpenOption.WRITE);
-            FileLock lock;
-            try {
-                lock = channel.tryLock();
-            } catch (OverlappingFileLockException e) {
-                lock = null;
-            }
-            if (lock == null) {
-                String holder = readQuietly(lockFile);
-                channel.close();
-                throw new LockedException("deployment " + deployment + " is being changed by another epdctl"
-                        + (holder.isEmpty() ? "" : " (pid " + holder + ")") + "; wait for it to finish");
-            }
-            channel.truncate(0);
-            channel.write(ByteBuffer.wrap(pid.getBytes(StandardCharsets.UTF_8)));
-            channel.force(false);
-            if (readQuietly(lockFile).equals(pid)) {
-                return new DeploymentLock(channel, lock, directory, lockFile);
-            }
-            lock.release();
-            channel.close();
-        }
-        throw new LockedException("deployment " + deployment + " is being changed by another epdctl; wait for it to finish");
-    }
-
-    private static String readQuietly(Path file) throws IOException {
+        FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
+        FileLock lock;
         try {
-            return Files.readString(file).strip();
-        } catch (NoSuchFileException e) {
-            return "";
+            lock = channel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
         }
+        if (lock == null) {
+            String holder = Files.readString(lockFile).strip();
+            channel.close();
+            throw new LockedException("deployment " + deployment + " is being changed by another epdctl"
+                    + (holder.isEmpty() ? "" : " (pid " + holder + ")") + "; wait for it to finish");
+        }
+        channel.truncate(0);
+        channel.write(ByteBuffer.wrap(String.valueOf(ProcessHandle.current().pid()).getBytes(StandardCharsets.UTF_8)));
+        channel.force(false);
+        return new DeploymentLock(channel, lock);
     }
 
     /**
@@ -177,41 +157,18 @@ public final class StateStore {
     public static final class DeploymentLock implements AutoCloseable {
         private final FileChannel channel;
         private final FileLock lock;
-        private final Path directory;
-        private final Path lockFile;
 
-        private DeploymentLock(FileChannel channel, FileLock lock, Path directory, Path lockFile) {
+        private DeploymentLock(FileChannel channel, FileLock lock) {
             this.channel = channel;
             this.lock = lock;
-            this.directory = directory;
-            this.lockFile = lockFile;
         }
 
         @Override
         public void close() throws IOException {
             try {
-                removeIfOnlyTheLock();
+                lock.release();
             } finally {
-                try {
-                    lock.release();
-                } finally {
-                    channel.close();
-                }
-            }
-        }
-
-        /** Still holding the lock, so no other epdctl writes here meanwhile. */
-        private void removeIfOnlyTheLock() throws IOException {
-            try (Stream<Path> entries = Files.list(directory)) {
-                if (entries.anyMatch(entry -> !entry.equals(lockFile))) {
-                    return;
-                }
-            }
-            Files.deleteIfExists(lockFile);
-            try {
-                Files.deleteIfExists(directory);
-            } catch (DirectoryNotEmptyException e) {
-                // something was written after all: then it stays
+                channel.close();
             }
         }
     }

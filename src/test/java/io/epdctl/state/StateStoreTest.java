@@ -212,26 +212,4 @@ class StateStoreTest {
         assertThat(down.err()).contains("deployment nosuch is not recorded; nothing to stop");
         assertThat(root.resolve("nosuch")).doesNotExist();
     }
-
-    @Test
-    void aReleasedLockRemovesTheDirectoryOnlyWhenNothingElseIsInIt() throws Exception {
-        StateStore store = new StateStore(root);
-
-        try (StateStore.DeploymentLock lock = store.lock("empty")) {
-            assertThat(root.resolve("empty/lock")).exists();
-        }
-        store.write(state());
-        try (StateStore.DeploymentLock lock = store.lock("demo")) {
-            assertThat(lock).isNotNull();
-        }
-        Files.createDirectories(root.resolve("logs-only/run"));
-        try (StateStore.DeploymentLock lock = store.lock("logs-only")) {
-            assertThat(lock).isNotNull();
-        }
-
-        assertThat(root.resolve("empty")).doesNotExist();
-        assertThat(stateFile()).exists();
-        assertThat(root.resolve("logs-only/run")).isDirectory();
-        assertThat(store.deployments()).containsExactly("demo");
-    }
 }
