@@ -1,6 +1,5 @@
 package io.epdctl.lifecycle;
 
-import io.epdctl.render.NetworkSettings;
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.HostRecord;
 import io.epdctl.state.ProcessRecord;
@@ -157,8 +156,7 @@ public final class Deployer {
             if (!wanted.isEmpty()) {
                 taken.add(record.name() + " needs port " + wanted + " on " + record.host() + ", which something already listens on");
             }
-            topology.nodes().stream().filter(node -> node.name().equals(record.name())).findFirst()
-                    .flatMap(node -> NetworkSettings.of(topology, node).interfaceAddress())
+            launch.interfaceAddress()
                     .filter(address -> !facts.get(record.host()).interfaces().containsKey(address))
                     .ifPresent(address -> taken.add(record.name() + " on " + record.host() + ": "
                             + Preflight.noInterface(address, facts.get(record.host()))));

@@ -12,6 +12,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * What {@code up} would start: for every node and the proxy, its rendered script and the record it will
@@ -20,8 +21,11 @@ import java.util.List;
  */
 public record LaunchPlan(List<Launch> nodes, Launch proxy) {
 
-    /** One process to start: its record (pid 0 until started) and its script. */
-    public record Launch(ProcessRecord record, String script) {
+    /**
+     * One process to start: its record (pid 0 until started), its script, and the address whose interface
+     * the script looks up on its host (see {@link LaunchSpec#interfaceAddress()}).
+     */
+    public record Launch(ProcessRecord record, String script, Optional<String> interfaceAddress) {
         public String name() {
             return record.name();
         }
@@ -50,7 +54,7 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy) {
         String hash = sha256(spec.host() + "\n" + spec.address() + "\n" + directory + "\n" + script);
         ProcessRecord record = new ProcessRecord(spec.name(), spec.role(), spec.host(), spec.address(), spec.port(),
                 spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash);
-        return new Launch(record, script);
+        return new Launch(record, script, spec.interfaceAddress());
     }
 
     /** Every port but the HTTP one: a decode node's KV ports, one per rank. */

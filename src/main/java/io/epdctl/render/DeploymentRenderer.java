@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /** Derives each node's {@code vllm serve} command and the proxy's command from a validated topology. */
@@ -87,7 +88,8 @@ public final class DeploymentRenderer {
         if (node.role().kvRole() != null) {
             argv.addAll(List.of("--kv-transfer-config", json(kvTransferConfig(node, placement))));
         }
-        return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env, setup, directories, argv);
+        return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env, setup, directories, argv,
+                network.interfaceAddress());
     }
 
     /** Later settings win; turning on {@code x} also drops a {@code no-x} set earlier, and the other way round. */
@@ -195,7 +197,8 @@ public final class DeploymentRenderer {
         }
         appendFlags(argv, proxy.args());
         Map<String, String> env = new LinkedHashMap<>(proxy.env());
-        return new LaunchSpec("proxy", "proxy", host.address(), placement, env, proxy.setup(), List.of(), argv);
+        return new LaunchSpec("proxy", "proxy", host.address(), placement, env, proxy.setup(), List.of(), argv,
+                Optional.empty());
     }
 
     private void addBackends(List<String> argv, String prefix, Role role) {

@@ -6,12 +6,15 @@ import io.epdctl.topology.Listener;
 import io.epdctl.topology.Placement;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Everything needed to start one process of a deployment on its host: who it is ({@code name}, {@code role}),
  * where it runs and what it holds there ({@code placement}: the host, its listeners and its NPUs, as
  * {@link io.epdctl.topology.Footprint} derives them), the environment it gets, the operator's setup lines
- * (shell code, run as written), the directories it needs, and its argv.
+ * (shell code, run as written), the directories it needs, and its argv. {@code interfaceAddress} is the
+ * address whose network interface the script looks up as it starts ({@link NetworkSettings}), which the
+ * host must therefore carry; empty when there is none.
  */
 public record LaunchSpec(
         String name,
@@ -21,7 +24,8 @@ public record LaunchSpec(
         Map<String, String> env,
         List<String> setup,
         List<String> directories,
-        List<String> argv) {
+        List<String> argv,
+        @JsonIgnore Optional<String> interfaceAddress) {
 
     @JsonProperty
     public String host() {

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,7 +49,7 @@ class HostStartTest {
     private LaunchPlan.Launch launch(String name, String script) {
         ProcessRecord record = new ProcessRecord(name, "encoder", "local", "127.0.0.1", 0, List.of(), List.of(), 0, "", null,
                 dir.resolve("run").toString(), "hash");
-        return new LaunchPlan.Launch(record, script);
+        return new LaunchPlan.Launch(record, script, Optional.empty());
     }
 
     @Test

@@ -258,6 +258,20 @@ class LocalLifecycleIT {
     }
 
     @Test
+    void upStartsNothingWhenNoInterfaceCarriesANodesHostAddress() throws Exception {
+        // 192.0.2.254 (TEST-NET-1) is on no interface here: the script of d0 would stop at its start.
+        try (SimDeployment deployment = SimDeployment.builder(dir).host("elsewhere", "{address: 192.0.2.254, transport: local}")
+                .nodeOn("d0", "elsewhere").write()) {
+            Cli.Result up = deployment.up();
+
+            assertThat(up.exitCode()).as(up.toString()).isEqualTo(1);
+            assertThat(up.err()).contains("d0 on elsewhere: no network interface of this host carries 192.0.2.254")
+                    .contains("nothing was started");
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    @Test
     void statusOfAStoppedNodeSaysExitedAndFails() throws Exception {
         try (SimDeployment deployment = SimDeployment.builder(dir).write()) {
             assertThat(deployment.up().exitCode()).isZero();
