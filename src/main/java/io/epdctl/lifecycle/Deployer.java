@@ -99,7 +99,8 @@ public final class Deployer {
             checkHostsFree(toStart);
             // The proxy starts with the nodes: its own start-up then costs nothing, and it waits for its backends.
             state = launch(state, toStart, previous == null, startedHere);
-            // A kept proxy is awaited too: it must have seen the restarted nodes healthy before it routes to them.
+            // A kept proxy is awaited too: it must have seen the restarted nodes healthy before it routes to them
+            // (ReadinessWait asks it only after them).
             List<ProcessRecord> awaited = new ArrayList<>(startedHere);
             ProcessRecord proxy = state.process(plan.proxy().name()).orElseThrow();
             if (awaited.stream().noneMatch(process -> process.name().equals(proxy.name()))) {

@@ -69,13 +69,18 @@ final class ReadinessWait {
             } else {
                 readiness = askOverHttp(pending);
             }
+            // The proxy's /health speaks of the nodes as it last probed them: asked while a restarted node was
+            // still loading, it may answer 200 for the node as it was before, then find it refused and mark it
+            // down just before the test request. So its answer counts only once it was asked after every node.
+            boolean nodesReady = pending.stream().allMatch(ProcessRecord::isProxy);
             for (Map.Entry<ProcessRecord, NodeProbe.Readiness> answer : readiness.entrySet()) {
                 String name = answer.getKey().name();
-                if (answer.getValue().ready()) {
+                NodeProbe.Readiness said = answer.getValue();
+                if (said.ready() && (nodesReady || !answer.getKey().isProxy())) {
                     waitingFor.remove(name);
                     progress.step(name, Progress.Step.READY, "ready after " + seconds(System.nanoTime() - start));
                 } else {
-                    waitingFor.put(name, answer.getValue().detail());
+                    waitingFor.put(name, said.ready() ? "waiting for the nodes" : said.detail());
                 }
             }
             if (waitingFor.isEmpty()) {
