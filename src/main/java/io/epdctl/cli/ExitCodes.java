@@ -12,6 +12,8 @@ public final class ExitCodes {
     public static final int FAILURE = 1;
     /** The command line, the topology file or a template is wrong; nothing was touched. */
     public static final int INVALID_INPUT = 2;
+    /** {@code plan}: up would start, restart or stop something (0 is "nothing to do"). */
+    public static final int CHANGES = 3;
     /** A bug in epdctl: an exception nobody expected. */
     public static final int INTERNAL_ERROR = 70;
     /** Interrupted: Ctrl-C (the JVM exits 128 + SIGINT) or an interrupted wait, reported the same way. */

@@ -7,12 +7,9 @@ import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.LaunchPlan;
 import io.epdctl.lifecycle.NodeProbe;
 import io.epdctl.lifecycle.ProcessControl;
-import io.epdctl.lifecycle.RunDirectories;
-import io.epdctl.render.DeploymentRenderer;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.state.StateStore;
 import io.epdctl.topology.Topology;
-import io.epdctl.transport.HostTarget;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -30,7 +27,10 @@ import picocli.CommandLine.Spec;
         description = {
             "Starts a deployment and waits until it is really ready: every node alive, /health 200 and its model "
                     + "listed; then the proxy; then one request with an image through the proxy.",
-            "Running it again on an unchanged, healthy deployment does nothing; changed nodes are restarted alone.",
+            "It prints the plan first (see epdctl plan): running it again on an unchanged, healthy deployment does nothing; "
+                    + "changed or dead nodes are restarted alone, nodes still loading are waited for. Before it stops "
+                    + "anything, it checks on every host that what it starts can start there (the command after the setup "
+                    + "lines, the model path, free ports and NPUs, the EC directory); if not, nothing is touched.",
             "Prints the proxy's endpoint on stdout."
         },
         exitCodeListHeading = "%nExit codes:%n",
@@ -64,12 +64,15 @@ public final class UpCommand implements Callable<Integer> {
     @Option(names = "--keep-on-failure", description = "Leave what this run started running when it fails, to inspect it.")
     boolean keepOnFailure;
 
-    @Option(names = "--dry-run", description = "Print what would be started where, and change nothing.")
+    @Option(names = "--dry-run", description = "Print the plan (as epdctl plan does) and change nothing.")
     boolean dryRun;
 
-    @Option(names = "--remote-dir", paramLabel = "DIR", defaultValue = RunDirectories.DEFAULT_REMOTE_ROOT,
-            description = "Where scripts and logs go on SSH hosts; relative to the SSH user's home (default: ${DEFAULT-VALUE}).")
-    String remoteDir;
+    @Option(names = "--scripts", description = "With --dry-run: also print each process's script, where it would run "
+            + "and the exact command that starts it.")
+    boolean scripts;
+
+    @Mixin
+    RemoteDirOption remoteDir;
 
     @Option(names = "--poll-interval", paramLabel = "DURATION", defaultValue = "150ms", converter = DurationConverter.class,
             description = "How often the nodes' processes and readiness are polled (default: ${DEFAULT-VALUE}).")
@@ -84,18 +87,21 @@ public final class UpCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Topology topology = topologyFile.load(err);
         StateStore store = stateOptions.store();
-        LaunchPlan plan = LaunchPlan.of(new DeploymentRenderer(topology).render(), templatesOption.templates(),
-                new RunDirectories(topology.name(), store.root(), remoteDir, topology.hosts()));
+        LaunchPlan plan = remoteDir.launchPlan(topology, store, templatesOption.templates());
         if (dryRun) {
-            printPlan(out, topology, plan);
+            out.println("# epdctl up --dry-run: deployment " + topology.name() + "; nothing was changed.");
+            PlanCommand.plan(topology, plan, store, connectionOptions, err).lines().forEach(out::println);
+            if (scripts) {
+                printScripts(out, plan);
+            }
             return ExitCodes.OK;
         }
+        if (scripts) {
+            throw new UserException(ExitCodes.INVALID_INPUT, "--scripts is an option of --dry-run");
+        }
         try (StateStore.DeploymentLock lock = store.lock(topology.name())) {
-            Map<String, HostTarget> hosts = new LinkedHashMap<>();
-            topology.hosts().forEach((name, host) -> hosts.put(name, HostTargets.target(host)));
-            store.read(topology.name()).ifPresent(previous ->
-                    previous.hosts().forEach((name, host) -> hosts.putIfAbsent(name, HostTargets.target(host))));
-            try (HostConnections connections = connectionOptions.open(hosts.values())) {
+            try (HostConnections connections = connectionOptions.open(
+                    HostTargets.forChange(topology.hosts(), store.read(topology.name()).orElse(null)))) {
                 connections.failures().forEach((host, why) -> err.println("epdctl: " + why.getMessage()));
                 usedHostsReachable(topology, connections);
                 ProcessControl control = new ProcessControl(connections);
@@ -142,10 +148,7 @@ public final class UpCommand implements Callable<Integer> {
         }
     }
 
-    private static void printPlan(PrintWriter out, Topology topology, LaunchPlan plan) {
-        out.println("# epdctl up --dry-run: deployment " + topology.name() + "; nothing was changed.");
-        out.println("# EC directory " + topology.ecTransfer().sharedStoragePath()
-                + ": emptied on encoder hosts, created on the others.");
+    private static void printScripts(PrintWriter out, LaunchPlan plan) {
         for (LaunchPlan.Launch launch : plan.all()) {
             var record = launch.record();
             out.println();

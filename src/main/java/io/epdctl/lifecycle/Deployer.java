@@ -4,8 +4,6 @@ import io.epdctl.state.DeploymentState;
 import io.epdctl.state.HostRecord;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.state.StateStore;
-import io.epdctl.topology.Node;
-import io.epdctl.topology.Role;
 import io.epdctl.topology.Topology;
 import io.epdctl.transport.TransportException;
 import java.io.IOException;
@@ -13,17 +11,15 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
 
 /**
- * {@code epdctl up}: brings a deployment to what its topology says. Unchanged, ready processes are left
- * alone; changed or dead ones are stopped and started again; new ones are started. The caller holds the
+ * {@code epdctl up}: carries out the {@link UpPlan} that brings a deployment to what its topology says:
+ * unchanged, ready processes are left alone, unchanged ones still loading are waited for; changed or dead
+ * ones are stopped and started again once their hosts are known to be able to start them; new ones are
+ * started. The caller holds the
  * deployment's lock. Every process is in the state file before it is started, so that an interrupted
  * {@code up} can always be cleaned by {@code down}.
  */
@@ -53,38 +49,29 @@ public final class Deployer {
         this.options = options;
     }
 
-    /** Returns the proxy's endpoint once everything is ready (at once when it already was). */
+    /**
+     * Returns the proxy's endpoint once everything is ready (at once when it already was). First the plan
+     * ({@link UpPlan}), printed; then, before anything is stopped, the check that what starts can start
+     * ({@link StartCheck}); then the stops, the starts and the wait.
+     */
     public String up() throws DeploymentException, InterruptedException, IOException {
         long start = System.nanoTime();
-        DeploymentState previous = store.read(topology.name()).orElse(null);
-        Map<String, ProcessRecord> running = previous == null ? Map.of() : healthyProcesses(previous);
-
-        List<LaunchPlan.Launch> toStart = new ArrayList<>();
-        for (LaunchPlan.Launch launch : plan.all()) {
-            ProcessRecord current = running.get(launch.name());
-            if (current == null || !current.specHash().equals(launch.record().specHash())) {
-                toStart.add(launch);
-            }
-        }
-        Set<String> planned = new LinkedHashSet<>();
-        plan.all().forEach(launch -> planned.add(launch.name()));
-        List<ProcessRecord> toStop = new ArrayList<>();
-        if (previous != null) {
-            for (ProcessRecord process : previous.processes()) {
-                boolean replaced = toStart.stream().anyMatch(launch -> launch.name().equals(process.name()));
-                if (replaced || !planned.contains(process.name())) {
-                    toStop.add(process);
-                }
-            }
-        }
-        if (toStart.isEmpty() && toStop.isEmpty()) {
+        Planner.Planned planned = new Planner(control, probe).plan(plan, store.read(topology.name()).orElse(null),
+                topology.ecTransfer().sharedStoragePath());
+        UpPlan upPlan = planned.plan();
+        DeploymentState previous = planned.previous();
+        if (upPlan.rows().stream().allMatch(row -> row.action() == UpPlan.Action.KEEP)) {
             say("deployment " + topology.name() + " is up and unchanged; nothing to do");
             return endpoint();
         }
+        upPlan.lines().forEach(this::say);
+        List<LaunchPlan.Launch> toStart = upPlan.toStart();
+        List<ProcessRecord> toStop = upPlan.toStop();
+        checkStartable(upPlan, toStart, toStop);
 
         DeploymentState state = previous != null ? withHosts(previous) : emptyState();
         if (!toStop.isEmpty()) {
-            say("stopping " + names(toStop) + " (changed, failed or no longer in the topology)");
+            say("stopping " + names(toStop));
             Teardown.Result stopped = new Teardown(control, progress, options.grace()).stop(state, toStop);
             state = stopped.state();
             store.write(state);
@@ -96,15 +83,16 @@ public final class Deployer {
 
         List<ProcessRecord> startedHere = new ArrayList<>();
         try {
-            checkHostsFree(toStart);
             // The proxy starts with the nodes: its own start-up then costs nothing, and it waits for its backends.
-            state = launch(state, toStart, previous == null, startedHere);
-            // A kept proxy is awaited too: it must have seen the restarted nodes healthy before it routes to them
-            // (ReadinessWait asks it only after them).
+            state = launch(state, toStart, upPlan.ec(), startedHere);
+            // Kept ones still loading are awaited, and a kept proxy too: it must have seen the restarted nodes
+            // healthy before it routes to them (ReadinessWait asks it only after them).
             List<ProcessRecord> awaited = new ArrayList<>(startedHere);
-            ProcessRecord proxy = state.process(plan.proxy().name()).orElseThrow();
-            if (awaited.stream().noneMatch(process -> process.name().equals(proxy.name()))) {
-                awaited.add(proxy);
+            for (UpPlan.Row row : upPlan.rows()) {
+                boolean kept = row.action() == UpPlan.Action.WAIT || (row.action() == UpPlan.Action.KEEP && row.role().equals("proxy"));
+                if (kept) {
+                    awaited.add(state.process(row.name()).orElseThrow());
+                }
             }
             new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
                     .await(awaited, options.readyTimeout());
@@ -117,90 +105,42 @@ public final class Deployer {
         return endpoint();
     }
 
-    /** The previous processes that are running and ready, by name; the others will be replaced. */
-    private Map<String, ProcessRecord> healthyProcesses(DeploymentState previous) throws InterruptedException {
-        Map<String, ProcessState> states = control.probe(previous.processes(), false);
-        Map<String, ProcessRecord> healthy = new HashMap<>();
-        List<ProcessRecord> running = previous.processes().stream()
-                .filter(process -> states.get(process.name()) != null && states.get(process.name()).isRunning())
-                .toList();
-        Map<ProcessRecord, NodeProbe.Readiness> readiness = Parallel.map(running,
-                process -> probe.readiness(process, previous.servedModelName(), Duration.ofSeconds(2)));
-        readiness.forEach((process, answer) -> {
-            if (answer.ready()) {
-                healthy.put(process.name(), process);
-            }
-        });
-        return healthy;
+    /**
+     * Before anything is stopped: every host where something starts must be able to start it (see
+     * {@link StartCheck}); else nothing is touched. Ports an outgoing connection can take first (inside the
+     * ephemeral range, not reserved) are warned about, with the line that reserves them.
+     */
+    private void checkStartable(UpPlan upPlan, List<LaunchPlan.Launch> toStart, List<ProcessRecord> toStop)
+            throws DeploymentException, InterruptedException {
+        if (toStart.isEmpty()) {
+            return;
+        }
+        StartCheck.Result checked = new StartCheck(control).run(toStart, toStop, topology.model(),
+                topology.ecTransfer().sharedStoragePath(), upPlan.ec().keySet());
+        if (!checked.problems().isEmpty()) {
+            throw new DeploymentException(String.join("\n", checked.problems()) + "\nnothing was started"
+                    + (toStop.isEmpty() ? "" : " or stopped: the running deployment is as it was"));
+        }
+        checked.warnings().forEach(warning -> say("warning: " + warning));
     }
 
-    /**
-     * Every process's ports, and its NPUs where npu-smi can tell, must be free on its host before anything
-     * starts: else it would fail minutes later, in the middle of loading. Ports an outgoing connection can
-     * take first (inside the ephemeral range, not reserved) are warned about, with the line that reserves
-     * them. One command per host, all at once.
-     */
-    private void checkHostsFree(List<LaunchPlan.Launch> launches) throws DeploymentException, TransportException, InterruptedException {
-        List<String> hosts = launches.stream().map(launch -> launch.record().host()).distinct().toList();
-        Map<String, HostFacts> facts = Parallel.mapOnHosts(hosts, host -> control.hostFacts(host, List.of()));
-        Map<String, Map<Integer, Long>> npuUsers = new HashMap<>();
-        for (String host : hosts) {
-            npuUsers.put(host, facts.get(host).npus().map(NpuSmi.Report::busy).orElse(Map.of()));
-        }
-        List<String> taken = new ArrayList<>();
-        Map<String, Set<Integer>> portsByHost = new LinkedHashMap<>();
-        for (LaunchPlan.Launch launch : launches) {
-            ProcessRecord record = launch.record();
-            portsByHost.computeIfAbsent(record.host(), host -> new TreeSet<>()).addAll(record.ports());
-            Set<Integer> wanted = new TreeSet<>(record.ports());
-            wanted.retainAll(facts.get(record.host()).listening());
-            if (!wanted.isEmpty()) {
-                taken.add(record.name() + " needs port " + wanted + " on " + record.host() + ", which something already listens on");
-            }
-            launch.interfaceAddress()
-                    .filter(address -> !facts.get(record.host()).interfaces().containsKey(address))
-                    .ifPresent(address -> taken.add(record.name() + " on " + record.host() + ": "
-                            + Preflight.noInterface(address, facts.get(record.host()))));
-            for (int device : record.devices()) {
-                Long user = npuUsers.get(record.host()).get(device);
-                if (user != null) {
-                    taken.add(record.name() + " needs NPU " + device + " on " + record.host() + ", which pid " + user + " uses");
-                }
-            }
-        }
-        if (!taken.isEmpty()) {
-            throw new DeploymentException(String.join("\n", taken) + "\nnothing was started");
-        }
-        portsByHost.forEach((host, ports) -> facts.get(host).ephemeral().ifPresent(range -> {
-            Set<Integer> exposed = range.exposed(ports);
-            if (!exposed.isEmpty()) {
-                say("warning: " + host + ": " + range.advice(exposed));
-            }
-        }));
-    }
-
-    /**
-     * What a host does before its nodes start: the EC directory is emptied on encoder hosts, as the guide
-     * does, when the deployment starts afresh (a running consumer may still read it otherwise), and created
-     * on every other host that has nodes. Null for a host with no node (only the proxy).
-     */
-    private HostCommands.Preparation ecPreparation(String host, boolean fresh) {
+    /** What a host does before its nodes start, as the plan says (null: nothing). */
+    private HostCommands.Preparation ecPreparation(String host, Map<String, UpPlan.EcAction> ec) {
         String path = topology.ecTransfer().sharedStoragePath();
-        List<Node> nodes = topology.nodes().stream().filter(node -> node.host().equals(host)).toList();
-        if (nodes.isEmpty()) {
+        UpPlan.EcAction action = ec.get(host);
+        if (action == null) {
             return null;
         }
-        if (fresh && nodes.stream().anyMatch(node -> node.role() == Role.ENCODER)) {
-            return new HostCommands.Preparation(HostCommands.recreateDirectory(path), "emptying the EC directory " + path);
-        }
-        return new HostCommands.Preparation(HostCommands.createDirectory(path), "creating the EC directory " + path);
+        return action == UpPlan.EcAction.EMPTIED
+                ? new HostCommands.Preparation(HostCommands.recreateDirectory(path), "emptying the EC directory " + path)
+                : new HostCommands.Preparation(HostCommands.createDirectory(path), "creating the EC directory " + path);
     }
 
     /**
      * Records the launches as being started, prepares each host and starts them (one command per host, all
      * hosts at once), and records their pids.
      */
-    private DeploymentState launch(DeploymentState state, List<LaunchPlan.Launch> launches, boolean fresh,
+    private DeploymentState launch(DeploymentState state, List<LaunchPlan.Launch> launches, Map<String, UpPlan.EcAction> ec,
             List<ProcessRecord> startedHere)
             throws IOException, InterruptedException, TransportException {
         Map<String, List<LaunchPlan.Launch>> byHost = new LinkedHashMap<>();
@@ -212,7 +152,7 @@ public final class Deployer {
         store.write(state);
         Map<String, ProcessControl.HostStart> results = Parallel.map(List.copyOf(byHost.keySet()), host -> {
             try {
-                return control.start(host, ecPreparation(host, fresh), byHost.get(host));
+                return control.start(host, ecPreparation(host, ec), byHost.get(host));
             } catch (TransportException e) {
                 return new ProcessControl.HostStart(List.of(), e.getMessage());
             }

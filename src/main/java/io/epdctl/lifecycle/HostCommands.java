@@ -342,6 +342,29 @@ public final class HostCommands {
         return setupLines(setup) + "p=$(command -v " + quote(command) + ") && printf '\\n%s %s\\n' " + quote(REPORT + " path") + " \"$p\"";
     }
 
+    /**
+     * What {@code up} checks on a host before it stops anything, in one round trip: the {@link #hostFacts} for
+     * {@code npus}, then for each {@code commands} entry (name to setup lines and command) {@code command NAME PATH}
+     * when the command is found after its setup lines (run in a subshell: they change nothing here), {@code model
+     * present} when {@code model} (may be null) exists, and {@code ec-creatable} when {@code ecDirectory} (may be
+     * null) exists as a writable directory or its nearest existing parent is one. Nothing is created.
+     */
+    static String startCheck(List<Integer> npus, Map<String, Map.Entry<List<String>, String>> commands, String model,
+            String ecDirectory) {
+        StringBuilder script = new StringBuilder(hostFacts(npus));
+        commands.forEach((name, command) -> script.append("( ").append(setupLines(command.getKey()))
+                .append("p=$(command -v ").append(quote(command.getValue())).append(") && printf '\\n%s %s %s\\n' ")
+                .append(quote(REPORT + " command")).append(' ').append(quote(name)).append(" \"$p\"\n) < /dev/null\n"));
+        if (model != null) {
+            script.append("if test -e ").append(quote(model)).append("; then echo ").append(quote(REPORT + " model present")).append("; fi\n");
+        }
+        if (ecDirectory != null) {
+            script.append("d=").append(quote(ecDirectory)).append("; while [ ! -e \"$d\" ] && [ \"$d\" != / ]; do d=$(dirname -- \"$d\"); done\n")
+                    .append("if [ -d \"$d\" ] && [ -w \"$d\" ]; then echo ").append(quote(REPORT + " ec-creatable")).append("; fi\n");
+        }
+        return script.toString();
+    }
+
     /** Succeeds when, after the setup lines, {@code python} is a command and {@code script} is readable. */
     static String proxyScriptRunnable(List<String> setup, String python, String script) {
         return setupLines(setup) + "command -v " + quote(python) + " >/dev/null && test -r " + quote(script);

@@ -43,4 +43,17 @@ public final class HostTargets {
     public static List<HostTarget> fromState(Collection<HostRecord> hosts) {
         return hosts.stream().map(HostTargets::target).toList();
     }
+
+    /**
+     * The hosts a change of a deployment touches: the topology's, then those only the state knows (processes
+     * there may have to be stopped).
+     */
+    public static List<HostTarget> forChange(Map<String, Host> topology, io.epdctl.state.DeploymentState recorded) {
+        Map<String, HostTarget> hosts = new LinkedHashMap<>();
+        topology.forEach((name, host) -> hosts.put(name, target(host)));
+        if (recorded != null) {
+            recorded.hosts().forEach((name, host) -> hosts.putIfAbsent(name, target(host)));
+        }
+        return List.copyOf(hosts.values());
+    }
 }

@@ -4,6 +4,7 @@ import io.epdctl.render.LaunchSpec;
 import io.epdctl.render.RenderedDeployment;
 import io.epdctl.render.ScriptTemplates;
 import io.epdctl.state.ProcessRecord;
+import io.epdctl.state.ProcessSpec;
 import io.epdctl.topology.Listener;
 import io.epdctl.topology.Placement;
 import java.nio.charset.StandardCharsets;
@@ -11,7 +12,9 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -53,8 +56,20 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy) {
         String directory = directories.on(spec.host());
         String hash = sha256(spec.host() + "\n" + spec.address() + "\n" + directory + "\n" + script);
         ProcessRecord record = new ProcessRecord(spec.name(), spec.role(), spec.host(), spec.address(), spec.port(),
-                spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash);
+                spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash, parts(spec, directory));
         return new Launch(record, script, spec.interfaceAddress());
+    }
+
+    /**
+     * The parts of the spec the state keeps for {@link UpPlan} to diff: no secret value in them (masked in argv
+     * and setup; of env only the names and a hash of each value).
+     */
+    static ProcessSpec parts(LaunchSpec spec, String directory) {
+        Secrets secrets = Secrets.byName();
+        Map<String, String> env = new LinkedHashMap<>();
+        spec.env().forEach((name, value) -> env.put(name, sha256(name + "=" + value).substring(0, 16)));
+        return new ProcessSpec(secrets.argv(spec.argv()), env, spec.setup().stream().map(secrets::text).toList(),
+                spec.devices(), spec.host(), spec.address(), directory);
     }
 
     /** Every port but the HTTP one: a decode node's KV ports, one per rank. */

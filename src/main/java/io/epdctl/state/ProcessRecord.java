@@ -10,7 +10,8 @@ import java.util.List;
  * while the process is being started (its pid file in {@code directory} then tells). {@code startTicks}
  * is that process's start time in clock ticks since boot ({@code /proc/PID/stat}), which tells our
  * process from a later one that reuses the pid. {@code specHash} identifies what was started, so that an
- * unchanged node is left alone by {@code up}. {@code directory} on the host holds the node's script,
+ * unchanged node is left alone by {@code up}; {@code spec} holds its parts, so that {@code plan} can say what
+ * changed (null in records of state formats before 3). {@code directory} on the host holds the node's script,
  * log, pid file and exit status file, all named after the node.
  */
 public record ProcessRecord(
@@ -25,7 +26,8 @@ public record ProcessRecord(
         String startTicks,
         Instant startedAt,
         String directory,
-        String specHash) {
+        String specHash,
+        ProcessSpec spec) {
 
     public String script() {
         return file(".sh");
@@ -61,7 +63,7 @@ public record ProcessRecord(
     }
 
     public ProcessRecord started(long pid, String ticks, Instant at) {
-        return new ProcessRecord(name, role, host, address, port, devices, extraPorts, pid, ticks, at, directory, specHash);
+        return new ProcessRecord(name, role, host, address, port, devices, extraPorts, pid, ticks, at, directory, specHash, spec);
     }
 
     private String file(String suffix) {

@@ -13,8 +13,11 @@ import java.util.Map;
  * unknown one is refused, so that an older epdctl never drops what it does not understand.
  */
 final class StateFormat {
-    /** The format this epdctl writes. 2: hosts as {@link HostRecord} ({@code local} instead of {@code transport}). */
-    static final int CURRENT = 2;
+    /**
+     * The format this epdctl writes. 2: hosts as {@link HostRecord} ({@code local} instead of {@code transport}).
+     * 3: each process also records its {@link ProcessSpec}; a format 2 record reads with none (null).
+     */
+    static final int CURRENT = 3;
     static final String FIELD = "format";
 
     private StateFormat() {
@@ -34,6 +37,7 @@ final class StateFormat {
             throw new StateFormatException(file + " has state format " + format.asInt() + ", newer than this epdctl reads ("
                     + CURRENT + "): it was written by a newer epdctl; run that one (its `down` stops the deployment)");
         }
+        // Format 2 differs from 3 only by the processes' spec, which reads as null where it is absent.
         return format.asInt() == 1 ? fromFormat1(file, tree) : tree;
     }
 

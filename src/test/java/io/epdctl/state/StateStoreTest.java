@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.epdctl.testing.Cli;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -80,9 +81,9 @@ class StateStoreTest {
     private static final HostRecord LOCAL = new HostRecord("local", "127.0.0.1", true, null, null, null);
     private static final HostRecord NPU_A = new HostRecord("npu-a", "192.0.2.10", false, "deploy", 2222, "/home/op/.ssh/id_ed25519");
     private static final ProcessRecord E0 = new ProcessRecord("e0", "encoder", "local", "127.0.0.1", 23001, List.of(0), List.of(),
-            4242, "123456", Instant.parse("2026-11-24T10:00:00Z"), "/root/.epdctl/demo/run", "abc");
+            4242, "123456", Instant.parse("2026-11-24T10:00:00Z"), "/root/.epdctl/demo/run", "abc", null);
     private static final ProcessRecord D0 = new ProcessRecord("d0", "decode", "npu-a", "192.0.2.10", 33006, List.of(4, 5),
-            List.of(50001, 50002), 0, "", null, ".epdctl/run/demo", "def");
+            List.of(50001, 50002), 0, "", null, ".epdctl/run/demo", "def", null);
 
     private static DeploymentState state() {
         Map<String, HostRecord> hosts = new LinkedHashMap<>();
@@ -120,9 +121,29 @@ class StateStoreTest {
         JsonNode file = new ObjectMapper().readTree(text);
 
         assertThat(file.fieldNames().next()).isEqualTo("format");
-        assertThat(file.get("format").asInt()).isEqualTo(2);
+        assertThat(file.get("format").asInt()).isEqualTo(3);
         assertThat(file.get("hosts").get("npu-a").toString()).isEqualTo("{\"name\":\"npu-a\",\"address\":\"192.0.2.10\","
                 + "\"local\":false,\"user\":\"deploy\",\"sshPort\":2222,\"identityFile\":\"/home/op/.ssh/id_ed25519\"}");
+    }
+
+    @Test
+    void aProcessSpecIsWrittenAndReadBackAndAFormat2FileReadsWithoutOne() throws Exception {
+        StateStore store = new StateStore(root);
+        ProcessSpec spec = new ProcessSpec(List.of("vllm", "serve", "/m", "--api-key", "***"), Map.of("HF_TOKEN", "9f86d081884c7d65"),
+                List.of("source /opt/env.sh"), List.of(0), "local", "127.0.0.1", "/root/.epdctl/demo/run");
+        ProcessRecord withSpec = new ProcessRecord("e0", "encoder", "local", "127.0.0.1", 23001, List.of(0), List.of(),
+                4242, "123456", Instant.parse("2026-11-24T10:00:00Z"), "/root/.epdctl/demo/run", "abc", spec);
+        DeploymentState state = new DeploymentState("demo", "/t.yaml", "qwenvl", "/data/ec", Map.of("local", LOCAL),
+                List.of(withSpec), Instant.parse("2026-11-24T10:00:01Z"));
+        store.write(state);
+        assertThat(store.read("demo")).contains(state);
+
+        ObjectNode format2 = (ObjectNode) new ObjectMapper().readTree(stateFile().toFile());
+        format2.put("format", 2);
+        ((ObjectNode) format2.get("processes").get(0)).remove("spec");
+        Files.writeString(stateFile(), format2.toString());
+        assertThat(store.read("demo").orElseThrow().processes().get(0).spec()).isNull();
+        assertThat(store.read("demo").orElseThrow().processes().get(0).specHash()).isEqualTo("abc");
     }
 
     @Test
@@ -135,18 +156,18 @@ class StateStoreTest {
         assertThat(read).isEqualTo(state());
         assertThat(Files.readString(stateFile())).as("reading changes nothing on disk").isEqualTo(FORMAT_1);
         store.write(read.without("e0"));
-        assertThat(new ObjectMapper().readTree(stateFile().toFile()).get("format").asInt()).isEqualTo(2);
+        assertThat(new ObjectMapper().readTree(stateFile().toFile()).get("format").asInt()).isEqualTo(3);
         assertThat(store.read("demo").orElseThrow().processes()).containsExactly(D0);
     }
 
     @Test
     void aNewerFormatIsRefusedAndLeftAlone() throws Exception {
-        String newer = FORMAT_1.replaceFirst("\\{", "{\n  \"format\" : 3,\n  \"replicas\" : {},");
+        String newer = FORMAT_1.replaceFirst("\\{", "{\n  \"format\" : 4,\n  \"replicas\" : {},");
         Files.writeString(stateFile(), newer);
 
         assertThatThrownBy(() -> new StateStore(root).read("demo"))
                 .isInstanceOf(StateFormatException.class)
-                .hasMessage(stateFile() + " has state format 3, newer than this epdctl reads (2): it was written by a newer "
+                .hasMessage(stateFile() + " has state format 4, newer than this epdctl reads (3): it was written by a newer "
                         + "epdctl; run that one (its `down` stops the deployment)");
         assertThat(Files.readString(stateFile())).isEqualTo(newer);
     }
@@ -185,7 +206,7 @@ class StateStoreTest {
                     ? Cli.run("logs", "e0", "-d", "demo", "--state-dir", root.toString())
                     : Cli.run(command, "demo", "--state-dir", root.toString());
             assertThat(result.exitCode()).as(result.toString()).isEqualTo(1);
-            assertThat(result.err()).as(command).contains(stateFile() + " has state format 7, newer than this epdctl reads (2)");
+            assertThat(result.err()).as(command).contains(stateFile() + " has state format 7, newer than this epdctl reads (3)");
         }
     }
 

@@ -1,0 +1,73 @@
+package io.epdctl.lifecycle;
+
+import io.epdctl.state.DeploymentState;
+import io.epdctl.state.ProcessRecord;
+import io.epdctl.transport.TransportException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Gathers what {@link UpPlan#decide} needs from the hosts and the nodes: the pids of records whose start was
+ * interrupted (from their pid files), every recorded process's state (one command per host, all at once, the
+ * logs scanned for fatal lines), and the readiness of those that run (HTTP, at once). Changes nothing.
+ */
+public final class Planner {
+    private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(2);
+
+    private final ProcessControl control;
+    private final NodeProbe probe;
+
+    public Planner(ProcessControl control, NodeProbe probe) {
+        this.control = control;
+        this.probe = probe;
+    }
+
+    /** The plan, and the previous state with the pids recovered (null when nothing was recorded). */
+    public record Planned(UpPlan plan, DeploymentState previous) {
+    }
+
+    public Planned plan(LaunchPlan desired, DeploymentState recorded, String ecDirectory) throws InterruptedException {
+        DeploymentState previous = recorded == null ? null : recovered(recorded);
+        Map<String, UpPlan.Observation> observed = new HashMap<>();
+        if (previous != null) {
+            Map<String, ProcessState> states = control.probe(previous.processes(), true);
+            List<ProcessRecord> running = previous.processes().stream()
+                    .filter(process -> states.get(process.name()) != null && states.get(process.name()).isRunning())
+                    .toList();
+            Map<ProcessRecord, NodeProbe.Readiness> readiness = Parallel.map(running,
+                    process -> probe.readiness(process, previous.servedModelName(), HTTP_TIMEOUT));
+            for (ProcessRecord process : previous.processes()) {
+                observed.put(process.name(), new UpPlan.Observation(states.get(process.name()), readiness.get(process)));
+            }
+        }
+        return new Planned(UpPlan.decide(desired, previous, observed, ecDirectory, Instant.now()), previous);
+    }
+
+    /** Records whose start was interrupted (pid 0) with the pid their pid file names, where there is one. */
+    private DeploymentState recovered(DeploymentState state) throws InterruptedException {
+        List<ProcessRecord> unstarted = state.processes().stream().filter(process -> !process.isStarted()).toList();
+        Map<ProcessRecord, ProcessRecord> found = Parallel.map(unstarted, process -> {
+            try {
+                return control.recover(process);
+            } catch (TransportException e) {
+                return process;
+            }
+        });
+        DeploymentState result = state;
+        for (ProcessRecord process : state.processes()) {
+            ProcessRecord now = found.get(process);
+            if (now != null && now.isStarted()) {
+                result = result.with(now);
+            }
+        }
+        // with() appends: keep the recorded order.
+        DeploymentState updated = result;
+        List<ProcessRecord> ordered = state.processes().stream()
+                .map(process -> updated.process(process.name()).orElse(process)).toList();
+        return new DeploymentState(state.deployment(), state.topologyFile(), state.servedModelName(), state.ecDirectory(),
+                state.hosts(), ordered, state.updatedAt());
+    }
+}

@@ -1,0 +1,271 @@
+package io.epdctl.lifecycle;
+
+import io.epdctl.state.DeploymentState;
+import io.epdctl.state.ProcessRecord;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What {@code up} will do, decided from the topology's launches, the recorded state and what the probes saw
+ * ({@link #decide}, a pure function): one row per node in file order, then the recorded processes no longer in
+ * the topology, then the proxy; what happens to the EC directory on each host; which roles are briefly without
+ * a backend; and what happens to the proxy. The plan is data: {@link Deployer} carries it out (a rolling
+ * executor can carry out the same rows in another order).
+ */
+public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> ec, List<String> rolesWithoutBackend,
+        ProxyChange proxy) {
+
+    public enum Action {
+        /** Unchanged and ready: left alone. */
+        KEEP,
+        /** Unchanged and alive, still loading: left alone, and waited for. */
+        WAIT,
+        /** Not running and nothing to stop first. */
+        START,
+        /** Stopped, then started again: it changed or is dead. */
+        RESTART,
+        /** Stopped: no longer in the topology. */
+        STOP;
+
+        public String word() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /** What happens to the EC directory on a host before nodes start there. */
+    public enum EcAction { EMPTIED, CREATED }
+
+    /**
+     * What happens to the proxy. A live reconfiguration (the built-in proxy taking a new backend list without a
+     * restart) will be a fourth value, chosen where {@link #decide} names the proxy's change.
+     */
+    public enum ProxyChange { KEPT, STARTED, RESTARTED }
+
+    /**
+     * A process as the probes saw it: its state on its host, and, when it runs, what it answered over HTTP
+     * (null when it does not run).
+     */
+    public record Observation(ProcessState process, NodeProbe.Readiness readiness) {
+    }
+
+    /**
+     * One row: the action, the process, and why. {@code previous} is its record in the state (null when there
+     * is none); {@code launch} what the topology starts now (null for a stop).
+     */
+    public record Row(Action action, String name, String role, String host, String reason, ProcessRecord previous,
+            LaunchPlan.Launch launch) {
+
+        /** {@code restart d0 (decode on local): --max-num-seqs 128 -> 96}. */
+        public String line() {
+            return action.word() + " " + name + " (" + role + " on " + host + "): " + reason;
+        }
+
+        /** Whether a process is stopped for this row: a recorded one for a restart or a stop. */
+        public boolean stops() {
+            return previous != null && (action == Action.RESTART || action == Action.STOP);
+        }
+
+        public boolean starts() {
+            return action == Action.START || action == Action.RESTART;
+        }
+    }
+
+    /** Nothing to start or stop: every row is kept or waited for. */
+    public boolean unchanged() {
+        return rows.stream().allMatch(row -> row.action() == Action.KEEP || row.action() == Action.WAIT);
+    }
+
+    public List<LaunchPlan.Launch> toStart() {
+        return rows.stream().filter(Row::starts).map(Row::launch).toList();
+    }
+
+    public List<ProcessRecord> toStop() {
+        return rows.stream().filter(Row::stops).map(Row::previous).toList();
+    }
+
+    /** The rows' lines, then the EC directory, the roles without a backend and the proxy. */
+    public List<String> lines() {
+        List<String> lines = new ArrayList<>(rows.stream().map(Row::line).toList());
+        lines.addAll(summary());
+        return lines;
+    }
+
+    public List<String> summary() {
+        List<String> lines = new ArrayList<>();
+        lines.add("EC directory " + ecDirectory + ": " + ecLine());
+        lines.add("roles briefly without a backend: " + (rolesWithoutBackend.isEmpty() ? "none" : String.join(", ", rolesWithoutBackend)));
+        lines.add("proxy: " + switch (proxy) {
+            case KEPT -> "kept";
+            case STARTED -> "started";
+            case RESTARTED -> "restarted; its endpoint is briefly unavailable";
+        });
+        return lines;
+    }
+
+    private String ecLine() {
+        if (ec.isEmpty()) {
+            return "untouched";
+        }
+        List<String> parts = new ArrayList<>();
+        for (EcAction action : EcAction.values()) {
+            List<String> hosts = ec.entrySet().stream().filter(entry -> entry.getValue() == action).map(Map.Entry::getKey).toList();
+            if (!hosts.isEmpty()) {
+                parts.add(action.name().toLowerCase(Locale.ROOT) + " on " + String.join(", ", hosts));
+            }
+        }
+        return String.join("; ", parts);
+    }
+
+    /**
+     * The plan. {@code previous} may be null (nothing recorded); {@code observed} has an observation per recorded
+     * process, by name; {@code now} dates how long a loading node has been loading.
+     */
+    public static UpPlan decide(LaunchPlan desired, DeploymentState previous, Map<String, Observation> observed,
+            String ecDirectory, Instant now) {
+        Map<String, ProcessRecord> recorded = new LinkedHashMap<>();
+        if (previous != null) {
+            previous.processes().forEach(process -> recorded.put(process.name(), process));
+        }
+        List<Row> rows = new ArrayList<>();
+        for (LaunchPlan.Launch launch : desired.nodes()) {
+            rows.add(row(launch, recorded.get(launch.name()), observed, previous == null, now));
+        }
+        Set<String> wanted = new LinkedHashSet<>();
+        desired.all().forEach(launch -> wanted.add(launch.name()));
+        for (ProcessRecord process : recorded.values()) {
+            if (!wanted.contains(process.name())) {
+                rows.add(new Row(Action.STOP, process.name(), process.role(), process.host(), "no longer in the topology", process, null));
+            }
+        }
+        Row proxy = row(desired.proxy(), recorded.get(desired.proxy().name()), observed, previous == null, now);
+        rows.add(proxy);
+        return new UpPlan(List.copyOf(rows), ecDirectory, ec(desired, rows, previous == null),
+                rolesWithoutBackend(rows, observed), switch (proxy.action()) {
+                    // Here a change of the backends alone will be a live reconfiguration of the built-in proxy.
+                    case KEEP, WAIT -> ProxyChange.KEPT;
+                    case START -> ProxyChange.STARTED;
+                    case RESTART, STOP -> ProxyChange.RESTARTED;
+                });
+    }
+
+    private static Row row(LaunchPlan.Launch launch, ProcessRecord previous, Map<String, Observation> observed, boolean fresh,
+            Instant now) {
+        ProcessRecord wanted = launch.record();
+        if (previous == null) {
+            return new Row(Action.START, wanted.name(), wanted.role(), wanted.host(), fresh ? "new" : "added to the topology", null, launch);
+        }
+        Observation seen = observed.get(previous.name());
+        ProcessState state = seen == null ? null : seen.process();
+        String changes = changes(previous, wanted);
+        if (state != null && state.kind() == ProcessState.Kind.NOT_STARTED) {
+            String why = "an earlier up recorded it but never started it";
+            return new Row(Action.START, wanted.name(), wanted.role(), wanted.host(), changes == null ? why : changes + "; " + why,
+                    previous, launch);
+        }
+        String dead = deadReason(previous, seen);
+        if (changes != null) {
+            return restart(launch, previous, dead == null ? changes : changes + "; " + dead);
+        }
+        if (dead != null) {
+            return restart(launch, previous, dead);
+        }
+        NodeProbe.Readiness readiness = seen.readiness();
+        if (readiness.ready()) {
+            return new Row(Action.KEEP, wanted.name(), wanted.role(), wanted.host(), "unchanged, ready", previous, launch);
+        }
+        String age = previous.startedAt() == null ? ""
+                : " for " + Math.max(0, Duration.between(previous.startedAt(), now).toSeconds()) + " s";
+        return new Row(Action.WAIT, wanted.name(), wanted.role(), wanted.host(),
+                "unchanged, alive, " + (readiness.listening() ? "not ready" : "loading") + age + " (" + readiness.detail() + ")",
+                previous, launch);
+    }
+
+    private static Row restart(LaunchPlan.Launch launch, ProcessRecord previous, String reason) {
+        ProcessRecord wanted = launch.record();
+        return new Row(Action.RESTART, wanted.name(), wanted.role(), wanted.host(), reason, previous, launch);
+    }
+
+    /** What changed since the record, or null when nothing did. */
+    private static String changes(ProcessRecord previous, ProcessRecord wanted) {
+        if (previous.specHash().equals(wanted.specHash())) {
+            return null;
+        }
+        if (previous.spec() == null) {
+            return "changed (its record predates recorded specs; the hash of its script differs)";
+        }
+        List<String> changes = SpecDiff.between(previous.spec(), wanted.spec());
+        return changes.isEmpty() ? "its script changed (a template or a masked value)" : String.join(", ", changes);
+    }
+
+    /**
+     * Why a recorded process must be started again although unchanged, or null when it may be kept: it is not
+     * running, its log shows a fatal error, or (a node) it answers {@code /health} with an error, as vLLM does
+     * once its engine died. A proxy answering 503 waits for its backends; a node not answering is loading.
+     */
+    private static String deadReason(ProcessRecord previous, Observation seen) {
+        if (seen == null || seen.process() == null) {
+            return "not probed";
+        }
+        ProcessState state = seen.process();
+        if (!state.isRunning() || state.fatalLine() != null) {
+            return state.describe();
+        }
+        NodeProbe.Readiness readiness = seen.readiness();
+        if (readiness == null) {
+            return "not probed over HTTP";
+        }
+        if (!previous.isProxy() && !readiness.ready() && readiness.detail().startsWith("/health answers")) {
+            return "unhealthy: " + readiness.detail();
+        }
+        return null;
+    }
+
+    /**
+     * Before nodes start on a host: the EC directory is emptied on encoder hosts when the deployment starts afresh
+     * (a running consumer may still read it otherwise), and created on every other host with nodes. Hosts where
+     * nothing starts, or only the proxy, are untouched.
+     */
+    private static Map<String, EcAction> ec(LaunchPlan desired, List<Row> rows, boolean fresh) {
+        Map<String, EcAction> ec = new LinkedHashMap<>();
+        Set<String> starting = new LinkedHashSet<>();
+        rows.stream().filter(Row::starts).forEach(row -> starting.add(row.launch().record().host()));
+        for (String host : starting) {
+            List<ProcessRecord> nodes = desired.nodes().stream().map(LaunchPlan.Launch::record)
+                    .filter(record -> record.host().equals(host)).toList();
+            if (!nodes.isEmpty()) {
+                ec.put(host, fresh && nodes.stream().anyMatch(node -> node.role().equals("encoder")) ? EcAction.EMPTIED : EcAction.CREATED);
+            }
+        }
+        return ec;
+    }
+
+    /**
+     * Roles with a running node before that will have none kept while the change runs: every node of the role is
+     * restarted or stopped.
+     */
+    private static List<String> rolesWithoutBackend(List<Row> rows, Map<String, Observation> observed) {
+        Set<String> serving = new LinkedHashSet<>();
+        Set<String> kept = new LinkedHashSet<>();
+        for (Row row : rows) {
+            if (row.role().equals("proxy") || row.previous() == null) {
+                continue;
+            }
+            Observation seen = observed.get(row.name());
+            if (seen != null && seen.process() != null && seen.process().isRunning()) {
+                serving.add(row.role());
+                if (row.action() == Action.KEEP || row.action() == Action.WAIT) {
+                    kept.add(row.role());
+                }
+            }
+        }
+        serving.removeAll(kept);
+        return List.copyOf(serving);
+    }
+}

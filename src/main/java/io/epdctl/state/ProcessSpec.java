@@ -1,0 +1,20 @@
+package io.epdctl.state;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a process was started with, in the parts {@code up} and {@code plan} compare to say exactly what
+ * changed: its argv (values of secret-looking flags masked), its environment's names each with a hash of
+ * its value (values may be secrets: none is kept), its setup lines (secret assignments masked), NPUs,
+ * host, address and run directory. Null in records written before state format 3.
+ */
+public record ProcessSpec(
+        List<String> argv,
+        Map<String, String> envHashes,
+        List<String> setup,
+        List<Integer> devices,
+        String host,
+        String address,
+        String directory) {
+}
