@@ -115,7 +115,9 @@ class LocalLifecycleIT {
 
             Cli.Result restart = deployment.up();
             assertThat(restart.exitCode()).as(restart.toString()).isZero();
-            assertThat(restart.err()).contains("stopping d0").doesNotContain("e0: started");
+            assertThat(restart.err()).contains("stopping d0").doesNotContain("e0: started")
+                    .containsPattern("restart d0 \\(decode on local\\): --max-num-seqs (added \\(64\\)|\\d+ -> 64)\n")
+                    .contains("keep e0 (encoder on local): unchanged, ready\n", "roles briefly without a backend: decode\n");
             assertThat(pid(deployment, "e0")).isEqualTo(e0);
             assertThat(pid(deployment, "d0")).isNotEqualTo(d0);
             assertThat(ProcessTable.isLive(d0)).as("the old d0").isFalse();
@@ -237,10 +239,11 @@ class LocalLifecycleIT {
     @Test
     void dryRunPrintsTheScriptsAndStartsNothing() throws Exception {
         try (SimDeployment deployment = SimDeployment.builder(dir).write()) {
-            Cli.Result dry = deployment.up("--dry-run");
+            Cli.Result dry = deployment.up("--dry-run", "--scripts");
 
             assertThat(dry.exitCode()).as(dry.toString()).isZero();
-            assertThat(dry.out()).contains("nothing was changed", "# ==> e0 (encoder) on host local", "exec ");
+            assertThat(dry.out()).contains("nothing was changed", "start e0 (encoder on local): new\n",
+                    "# ==> e0 (encoder) on host local", "exec ");
             // What it shows for each process is the very command up runs to start it.
             Topology topology = TopologyLoader.load(deployment.file()).topologyOrNull();
             LaunchPlan plan = LaunchPlan.of(new DeploymentRenderer(topology).render(), ScriptTemplates.builtIn(),
@@ -285,6 +288,97 @@ class LocalLifecycleIT {
             assertThat(status.out()).containsPattern("(?m)^d0 .* exited .*gone");
             assertThat(status.out()).containsPattern("(?m)^e0 .* ready");
         }
+    }
+
+    @Test
+    void aChangeThatCannotStartLeavesTheDeploymentServingAndUnchanged() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).write()) {
+            assertThat(deployment.up().exitCode()).isZero();
+            List<Long> before = deployment.processes();
+            String state = Files.readString(deployment.stateDir().resolve(deployment.name()).resolve("state.json"));
+            Path nowhere = dir.resolve("no-such-dir/vllm");
+            String original = Files.readString(deployment.file());
+            String broken = original.replaceFirst("(?m)^(\\s*command: ).*vllm-sim.*$", "$1" + nowhere)
+                    .replace("role: decode,", "role: decode, args: {max-num-seqs: 64},");
+            assertThat(broken).as("the file names the simulator as vllm.command").isNotEqualTo(original).contains(nowhere.toString());
+            Files.writeString(deployment.file(), broken);
+
+            Cli.Result up = deployment.up();
+
+            assertThat(up.exitCode()).as(up.toString()).isEqualTo(1);
+            assertThat(up.err()).contains("e0 on local: " + nowhere + " is not found (after the setup lines)",
+                    "nothing was started or stopped: the running deployment is as it was");
+            assertThat(up.err()).doesNotContain("stopping");
+            assertThat(deployment.processes()).as("the same processes").containsExactlyInAnyOrderElementsOf(before);
+            assertThat(Files.readString(deployment.stateDir().resolve(deployment.name()).resolve("state.json")))
+                    .as("the state is as it was").isEqualTo(state);
+            HttpResponse<String> answer = post(deployment.proxyUrl(), SmokeRequest.chatBody("simvl"));
+            assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    @Test
+    void anInterruptedUpRunAgainKeepsTheNodesStillLoading() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).startupDelayMs(15_000).write()) {
+            Process first = startUp(deployment);
+            List<Long> loading;
+            try {
+                awaitLine(first, "e0: started", "p0: started", "d0: started", "proxy: started");
+                first.destroyForcibly().waitFor();
+                // Killed perhaps before it recorded the pids: the pid files the wrappers wrote tell them.
+                loading = List.of(pidFile(deployment, "e0"), pidFile(deployment, "p0"), pidFile(deployment, "d0"));
+            } finally {
+                first.destroyForcibly();
+            }
+
+            Cli.Result plan = deployment.epdctl("plan", deployment.file().toString());
+            assertThat(plan.exitCode()).as(plan.toString()).isZero();
+            assertThat(plan.out()).containsPattern("(?m)^wait e0 \\(encoder on local\\): unchanged, alive, loading for \\d+ s");
+
+            Cli.Result again = deployment.up();
+
+            assertThat(again.exitCode()).as(again.toString()).isZero();
+            assertThat(again.err()).containsPattern("wait d0 \\(decode on local\\): unchanged, alive, loading")
+                    .doesNotContain("stopping", "d0: started");
+            assertThat(List.of(pid(deployment, "e0"), pid(deployment, "p0"), pid(deployment, "d0")))
+                    .as("the same processes, never restarted").isEqualTo(loading);
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    @Test
+    void planAfterANodeCrashedSaysRestartWithItsExitStatus() throws Exception {
+        // e0 answers up's test request, then crashes after the next one, as an engine dying at night would.
+        try (SimDeployment deployment = SimDeployment.builder(dir).nodeEnv("e0", "VLLM_SIM_CRASH_AFTER_REQUESTS", "2").write()) {
+            assertThat(deployment.up().exitCode()).isZero();
+            Cli.Result unchanged = deployment.epdctl("plan", deployment.file().toString());
+            assertThat(unchanged.exitCode()).as(unchanged.toString()).isZero();
+            assertThat(unchanged.out()).contains("keep e0 (encoder on local): unchanged, ready\n", "proxy: kept\n");
+
+            post(deployment.proxyUrl(), SmokeRequest.chatBody("simvl"));
+            Cli.Result plan = null;
+            for (int i = 0; i < 100; i++) {
+                plan = deployment.epdctl("plan", deployment.file().toString());
+                if (plan.out().contains("restart e0 (encoder on local): exited")) {
+                    break;
+                }
+                Thread.sleep(100);
+            }
+
+            assertThat(plan.exitCode()).as(plan.toString()).isEqualTo(3);
+            assertThat(plan.out()).contains("restart e0 (encoder on local): exited with status 1\n",
+                    "keep p0 (prefill on local): unchanged, ready\n", "roles briefly without a backend: none\n");
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    private static long pidFile(SimDeployment deployment, String node) throws Exception {
+        return Long.parseLong(Files.readString(deployment.stateDir().resolve(deployment.name()).resolve("run")
+                .resolve(node + ".pid")).strip());
     }
 
     private static long pid(SimDeployment deployment, String node) throws Exception {
