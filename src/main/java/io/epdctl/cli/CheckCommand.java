@@ -3,6 +3,8 @@ package io.epdctl.cli;
 import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.HostTargets;
 import io.epdctl.lifecycle.Preflight;
+import io.epdctl.lifecycle.ProcessControl;
+import io.epdctl.state.DeploymentState;
 import io.epdctl.topology.Topology;
 import java.io.PrintWriter;
 import java.util.List;
@@ -22,7 +24,8 @@ import picocli.CommandLine.Spec;
             "  command       the vllm command is found (after the setup lines)",
             "  model         the model path exists",
             "  proxy         a script proxy's Python and script are there",
-            "  ports         nothing listens yet on a node's or the proxy's ports",
+            "  ports         nothing listens yet on a node's or the proxy's ports (those the running deployment of this "
+                    + "file holds itself aside)",
             "  port-range    those ports are outside the ephemeral range or reserved",
             "  npus          the nodes' NPUs are listed by npu-smi and idle",
             "  npu-links     hccn_tool: each NPU's network port is up and healthy",
@@ -40,15 +43,23 @@ public final class CheckCommand implements Callable<Integer> {
     TopologyFileParameter topologyFile;
 
     @Mixin
+    StateOptions stateOptions;
+
+    @Mixin
     ConnectionOptions connectionOptions;
 
     @Override
-    public Integer call() throws InterruptedException {
+    public Integer call() throws InterruptedException, java.io.IOException {
         PrintWriter out = spec.commandLine().getOut();
         Topology topology = topologyFile.load(spec.commandLine().getErr());
         List<Preflight.Finding> findings;
+        DeploymentState recorded = stateOptions.store().read(topology.name()).orElse(null);
         try (HostConnections connections = connectionOptions.open(HostTargets.fromTopology(topology.hosts().values()))) {
-            findings = new Preflight(topology, connections).run();
+            // The deployment's own running processes hold its ports and NPUs: not taken for checking its own file.
+            Preflight.Held own = recorded == null ? Preflight.Held.NOTHING
+                    : Preflight.Held.by(recorded, new ProcessControl(connections).probe(recorded.processes().stream()
+                            .filter(process -> topology.hosts().containsKey(process.host())).toList(), false));
+            findings = new Preflight(topology, connections, own).run();
         }
         for (Preflight.Finding finding : findings) {
             out.printf("%-7s %-12s %-12s %s%n", finding.level().name().toLowerCase(Locale.ROOT), finding.host(),

@@ -149,6 +149,8 @@ public final class Deployer {
             byHost.computeIfAbsent(launch.record().host(), host -> new ArrayList<>()).add(launch);
             progress.step(launch.name(), Progress.Step.STARTING, "starting on " + launch.record().host());
         }
+        // status lists the processes as the state has them: in file order, the proxy last.
+        state = state.ordered(plan.all().stream().map(LaunchPlan.Launch::name).toList());
         store.write(state);
         Map<String, ProcessControl.HostStart> results = Parallel.map(List.copyOf(byHost.keySet()), host -> {
             try {

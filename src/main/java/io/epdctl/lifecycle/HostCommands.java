@@ -271,6 +271,37 @@ public final class HostCommands {
     }
 
     /**
+     * For each socket listening on one of {@code ports}, the processes holding it: {@code listener PORT PID PGID}
+     * (none for a socket whose holder this user cannot see, which is then no process of ours either).
+     */
+    static String listenerGroups(java.util.Collection<Integer> ports) {
+        String wanted = " " + ports.stream().map(port -> String.format("%04X", port)).collect(Collectors.joining(" ")) + " ";
+        return "awk -v want=" + quote(wanted) + " '$4 == \"0A\" { n = split($2, a, \":\"); if (index(want, \" \" a[n] \" \")) print a[n], $10 }' "
+                + "/proc/net/tcp /proc/net/tcp6 2>/dev/null | while read -r hex inode; do\n"
+                + "  for f in $(find /proc/[0-9]*/fd -lname \"socket:\\[$inode\\]\" 2>/dev/null); do\n"
+                + "    pid=${f#/proc/}; pid=${pid%%/*}\n"
+                + "    echo " + quote(REPORT + " listener") + " \"$((0x$hex)) $pid $(sed 's/.*) //' /proc/$pid/stat 2>/dev/null | cut -d' ' -f3)\"\n"
+                + "  done\n"
+                + "done\n";
+    }
+
+    /** What {@link #listenerGroups} reported: per port, the process groups of the processes holding it. */
+    static Map<Integer, java.util.Set<Long>> listenerGroupsOf(String output) {
+        Map<Integer, java.util.Set<Long>> groups = new HashMap<>();
+        for (String report : reports(output, "listener")) {
+            String[] fields = report.strip().split("\\s+");
+            if (fields.length == 3) {
+                try {
+                    groups.computeIfAbsent(Integer.parseInt(fields[0]), port -> new java.util.TreeSet<>()).add(Long.parseLong(fields[2]));
+                } catch (NumberFormatException e) {
+                    // a process that ended while being read: no group
+                }
+            }
+        }
+        return groups;
+    }
+
+    /**
      * What {@code check} and {@code up} read on a host before anything starts there, in one round trip
      * (read by {@link #facts}): the TCP tables ({@code tcp}), the ephemeral port range ({@code port-range})
      * and the reserved ports ({@code reserved-ports}), npu-smi's output ({@code npu-smi}, see {@link #npuSmi}),

@@ -32,10 +32,46 @@ public final class Preflight {
 
     private final Topology topology;
     private final ProcessControl control;
+    private final Held own;
+
+    /**
+     * What the deployment itself holds as it runs (its running processes' ports and NPUs, per host): checking the
+     * file of a running deployment does not count them as taken.
+     */
+    public record Held(String deployment, Map<String, Set<Integer>> ports, Map<String, Set<Integer>> npus) {
+        public static final Held NOTHING = new Held("", Map.of(), Map.of());
+
+        /** What the running processes of {@code state} hold; {@code states} is what the probe saw of each. */
+        public static Held by(io.epdctl.state.DeploymentState state, Map<String, ProcessState> states) {
+            Map<String, Set<Integer>> ports = new LinkedHashMap<>();
+            Map<String, Set<Integer>> npus = new LinkedHashMap<>();
+            for (io.epdctl.state.ProcessRecord process : state.processes()) {
+                ProcessState seen = states.get(process.name());
+                if (seen != null && seen.isRunning()) {
+                    ports.computeIfAbsent(process.host(), host -> new TreeSet<>()).addAll(process.ports());
+                    npus.computeIfAbsent(process.host(), host -> new TreeSet<>()).addAll(process.devices());
+                }
+            }
+            return new Held(state.deployment(), ports, npus);
+        }
+
+        Set<Integer> portsOn(String host) {
+            return ports.getOrDefault(host, Set.of());
+        }
+
+        Set<Integer> npusOn(String host) {
+            return npus.getOrDefault(host, Set.of());
+        }
+    }
 
     public Preflight(Topology topology, HostConnections connections) {
+        this(topology, connections, Held.NOTHING);
+    }
+
+    public Preflight(Topology topology, HostConnections connections, Held own) {
         this.topology = topology;
         this.control = new ProcessControl(connections);
+        this.own = own;
     }
 
     public List<Finding> run() throws InterruptedException {
@@ -73,7 +109,7 @@ public final class Preflight {
                 findings.add(modelPresent(host));
                 try {
                     report = facts.npus();
-                    findings.addAll(npus(host, footprints, report));
+                    findings.addAll(npus(host, footprints, report, own.npusOn(host)));
                 } catch (TransportException e) {
                     findings.add(new Finding(host, "npus", Level.FAILED, e.getMessage()));
                 }
@@ -84,7 +120,7 @@ public final class Preflight {
             if (proxyHere) {
                 findings.add(proxyRunnable(host));
             }
-            findings.add(portsFree(host, footprints, facts));
+            findings.add(portsFree(host, footprints, facts, own));
             ephemeralPorts(host, footprints, facts).ifPresent(findings::add);
         } catch (TransportException e) {
             findings.add(new Finding(host, "commands", Level.FAILED, e.getMessage()));
@@ -112,7 +148,7 @@ public final class Preflight {
     }
 
     /** With npu-smi, the NPUs must exist and run no process; without it (no driver here), a warning. */
-    private static List<Finding> npus(String host, List<Footprint> footprints, Optional<NpuSmi.Report> npuSmi) {
+    private static List<Finding> npus(String host, List<Footprint> footprints, Optional<NpuSmi.Report> npuSmi, Set<Integer> own) {
         if (npuSmi.isEmpty()) {
             return List.of(new Finding(host, "npus", Level.WARNING, "npu-smi is not installed; NPUs not checked"));
         }
@@ -123,7 +159,7 @@ public final class Preflight {
                 if (!report.npus().contains(device)) {
                     findings.add(new Finding(host, "npus", Level.FAILED, footprint.name() + ": NPU " + device + " is not on this host "
                             + "(npu-smi lists " + report.npus() + ")"));
-                } else if (report.busy().containsKey(device)) {
+                } else if (report.busy().containsKey(device) && !own.contains(device)) {
                     findings.add(new Finding(host, "npus", Level.FAILED, footprint.name() + ": NPU " + device + " is in use by pid "
                             + report.busy().get(device)));
                 }
@@ -218,13 +254,18 @@ public final class Preflight {
         return ports;
     }
 
-    private static Finding portsFree(String host, List<Footprint> footprints, HostFacts facts) {
+    private static Finding portsFree(String host, List<Footprint> footprints, HostFacts facts, Held own) {
         Set<Integer> wanted = portsOn(footprints, host);
         Set<Integer> taken = new TreeSet<>(wanted);
         taken.retainAll(facts.listening());
-        return taken.isEmpty()
-                ? new Finding(host, "ports", Level.OK, "ports " + wanted + " are free")
-                : new Finding(host, "ports", Level.FAILED, "ports " + taken + " are already in use");
+        Set<Integer> ours = new TreeSet<>(taken);
+        ours.retainAll(own.portsOn(host));
+        taken.removeAll(ours);
+        if (!taken.isEmpty()) {
+            return new Finding(host, "ports", Level.FAILED, "ports " + taken + " are already in use");
+        }
+        return new Finding(host, "ports", Level.OK, ours.isEmpty() ? "ports " + wanted + " are free"
+                : "ports " + wanted + " are free or held by deployment " + own.deployment() + " itself (" + ours + ")");
     }
 
     /** Listener ports that an outgoing connection may take before their node binds them: a warning with the fix. */

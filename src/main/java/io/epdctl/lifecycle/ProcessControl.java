@@ -205,6 +205,12 @@ public final class ProcessControl {
         return Listeners.ports(result.stdout());
     }
 
+    /** Per port of {@code ports} something listens on at {@code host}: the process groups holding it. */
+    Map<Integer, Set<Long>> listenerGroups(String host, Set<Integer> ports) throws TransportException {
+        CommandResult result = hosts.require(host).run(HostCommands.listenerGroups(ports), COMMAND_TIMEOUT);
+        return HostCommands.listenerGroupsOf(result.stdout());
+    }
+
     /** Removes a directory on a host; the path was validated as an absolute, non-system path. */
     public void removeDirectory(String host, String path) throws TransportException {
         runChecked(host, HostCommands.removeDirectory(path), "removing " + path);

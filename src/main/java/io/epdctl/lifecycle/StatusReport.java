@@ -105,7 +105,9 @@ public final class StatusReport {
         Parallel.Both<Map<String, ProcessState>, Map<ProcessRecord, Parallel.Both<NodeProbe.Readiness, NodeProbe.Load>>> answers =
                 Parallel.both(() -> control.probe(state.processes(), true),
                         () -> Parallel.map(state.processes(), process -> askOverHttp(process, state.servedModelName())));
-        return state.processes().stream()
+        // In the state's order (file order, as up wrote it), the proxy last.
+        return java.util.stream.Stream.concat(state.processes().stream().filter(process -> !process.isProxy()),
+                        state.processes().stream().filter(ProcessRecord::isProxy))
                 .map(process -> row(process, answers.first().get(process.name()), answers.second().get(process)))
                 .toList();
     }

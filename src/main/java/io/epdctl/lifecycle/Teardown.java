@@ -12,7 +12,8 @@ import java.util.TreeSet;
 
 /**
  * Stops processes of a deployment: the proxy first (so no request reaches a node being stopped), then the
- * nodes, all at once. A process is forgotten only once its whole group is gone and its ports are closed;
+ * nodes, all at once. A process is forgotten only once its whole group is gone and no process of its group
+ * holds its ports (another process may listen there by now: that is not ours);
  * anything else stays in the state for a later {@code down}, and is reported.
  */
 public final class Teardown {
@@ -70,12 +71,23 @@ public final class Teardown {
             }
             Set<Integer> open = new TreeSet<>(process.ports());
             open.retainAll(control.listeningPorts(process.host()));
-            if (!open.isEmpty()) {
-                String left = "port " + open + " on " + process.host() + " is still listening after its processes ended";
+            // A listener is ours only when one of our processes holds it: another process may have taken a port
+            // of a process that died long ago.
+            Map<Integer, Set<Long>> holders = open.isEmpty() ? Map.of() : control.listenerGroups(process.host(), open);
+            Set<Integer> ours = new TreeSet<>();
+            holders.forEach((port, groups) -> {
+                if (groups.contains(process.processGroup())) {
+                    ours.add(port);
+                }
+            });
+            if (!ours.isEmpty()) {
+                String left = "port " + ours + " on " + process.host() + " is still listening after its processes ended";
                 progress.step(name, Progress.Step.FAILED, outcome.how() + ", but " + left);
                 return left;
             }
-            progress.step(name, Progress.Step.STOPPED, outcome.how());
+            open.removeAll(ours);
+            progress.step(name, Progress.Step.STOPPED, outcome.how() + (open.isEmpty() ? ""
+                    : "; port " + open + " on " + process.host() + " is held by another process, not one of ours"));
             return null;
         } catch (TransportException e) {
             progress.step(name, Progress.Step.FAILED,

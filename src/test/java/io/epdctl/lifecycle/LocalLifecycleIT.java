@@ -62,6 +62,11 @@ class LocalLifecycleIT {
             rows.forEach(row -> assertThat(row.path("state").asText()).as(row.toString()).isEqualTo("ready"));
             assertThat(rows.get(0).path("kvCacheUsage").isNumber()).as(rows.toString()).isTrue();
 
+            Cli.Result check = deployment.epdctl("check", deployment.file().toString());
+            assertThat(check.exitCode()).as("its own ports are not taken for checking its own file: " + check).isZero();
+            assertThat(check.out()).containsPattern("(?m)^ok\\s+local\\s+ports\\s+ports \\[.*\\] are free or held by deployment "
+                    + deployment.name() + " itself \\(\\[.*" + deployment.port("d0") + ".*\\]\\)$");
+
             Cli.Result logs = deployment.epdctl("logs", "e0", "-n", "200");
             assertThat(logs.exitCode()).as(logs.toString()).isZero();
             assertThat(logs.out()).contains("Application startup complete.");
@@ -121,6 +126,10 @@ class LocalLifecycleIT {
             assertThat(pid(deployment, "e0")).isEqualTo(e0);
             assertThat(pid(deployment, "d0")).isNotEqualTo(d0);
             assertThat(ProcessTable.isLive(d0)).as("the old d0").isFalse();
+            List<String> order = new java.util.ArrayList<>();
+            JSON.readTree(deployment.epdctl("status", "--json").out()).path("processes")
+                    .forEach(row -> order.add(row.path("name").asText()));
+            assertThat(order).as("file order, the proxy last, also after a restart").containsExactly("e0", "p0", "d0", "proxy");
         }
     }
 
@@ -373,6 +382,35 @@ class LocalLifecycleIT {
                     "keep p0 (prefill on local): unchanged, ready\n", "roles briefly without a backend: none\n");
             assertThat(deployment.epdctl("down").exitCode()).isZero();
             assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    @Test
+    void downSucceedsWhenAnotherProcessNowListensOnAPortOfANodeThatIsGone() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).write()) {
+            assertThat(deployment.up().exitCode()).isZero();
+            long d0 = pid(deployment, "d0");
+            new ProcessBuilder("kill", "-KILL", "--", "-" + d0).start().waitFor();
+            int port = deployment.port("d0");
+            java.net.ServerSocket other = null;
+            for (int i = 0; i < 50 && other == null; i++) {
+                try {
+                    other = new java.net.ServerSocket(port, 1, java.net.InetAddress.getByName("127.0.0.1"));
+                } catch (java.net.BindException e) {
+                    Thread.sleep(100);
+                }
+            }
+            assertThat(other).as("port " + port + " free once d0 is gone").isNotNull();
+            try (java.net.ServerSocket listening = other) {
+                Cli.Result down = deployment.epdctl("down");
+
+                assertThat(down.exitCode()).as(down.toString()).isZero();
+                assertThat(down.err()).contains("d0: was no longer running; port [" + port
+                        + "] on local is held by another process, not one of ours", "is down");
+                assertThat(listening.isClosed()).isFalse();
+            }
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+            assertThat(new StateStore(deployment.stateDir()).deployments()).isEmpty();
         }
     }
 

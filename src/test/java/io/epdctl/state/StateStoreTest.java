@@ -147,6 +147,15 @@ class StateStoreTest {
     }
 
     @Test
+    void aReplacedRecordKeepsItsPlaceAndOrderedPutsNamedProcessesFirst() {
+        ProcessRecord restarted = E0.started(5151, "9", Instant.parse("2026-11-24T11:00:00Z"));
+
+        assertThat(state().with(restarted).processes()).containsExactly(restarted, D0);
+        assertThat(state().ordered(List.of("d0")).processes()).containsExactly(D0, E0);
+        assertThat(state().ordered(List.of("d0", "gone", "e0")).processes()).containsExactly(D0, E0);
+    }
+
+    @Test
     void aFileWithoutFormatIsReadAsFormat1AndWrittenBackAsTheCurrentOne() throws Exception {
         Files.writeString(stateFile(), FORMAT_1);
         StateStore store = new StateStore(root);
