@@ -62,12 +62,14 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy) {
 
     /**
      * The parts of the spec the state keeps for {@link UpPlan} to diff: no secret value in them (masked in argv
-     * and setup; of env only the names and a hash of each value).
+     * and setup; of env the names, with a hash of each value, but none for a secret's: a short secret could be
+     * found again from its hash. A changed secret still changes the record's hash, and the plan says so).
      */
     static ProcessSpec parts(LaunchSpec spec, String directory) {
         Secrets secrets = Secrets.byName();
         Map<String, String> env = new LinkedHashMap<>();
-        spec.env().forEach((name, value) -> env.put(name, sha256(name + "=" + value).substring(0, 16)));
+        spec.env().forEach((name, value) -> env.put(name,
+                Secrets.isSecretName(name) ? Secrets.MASK : sha256(name + "=" + value).substring(0, 16)));
         return new ProcessSpec(secrets.argv(spec.argv()), env, spec.setup().stream().map(secrets::text).toList(),
                 spec.devices(), spec.host(), spec.address(), directory);
     }

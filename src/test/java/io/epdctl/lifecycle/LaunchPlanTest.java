@@ -66,4 +66,23 @@ class LaunchPlanTest {
         assertThat(plan.nodes().get(2).script()).contains("\"kv_port\":40004");
         assertThat(plan.proxy().record().isProxy()).isTrue();
     }
+
+    @Test
+    void theRecordedSpecKeepsNoSecretValueNotEvenItsHash() throws Exception {
+        String withSecrets = TOPOLOGY.replace("served-model-name: qwenvl", """
+                served-model-name: qwenvl
+                vllm: {env: {HF_TOKEN: hunter22, VLLM_LOGGING_LEVEL: DEBUG}, args: {api-key: sesame42}}""");
+        LoadResult loaded = TopologyLoader.load(Files.writeString(dir.resolve("secret.yaml"), withSecrets));
+        assertThat(loaded.errors()).isEmpty();
+        Topology topology = loaded.topologyOrNull();
+
+        LaunchPlan plan = LaunchPlan.of(new DeploymentRenderer(topology).render(), ScriptTemplates.builtIn(),
+                new RunDirectories("secret", dir, ".epdctl/run", topology.hosts()));
+
+        ProcessRecord e0 = plan.nodes().get(1).record();
+        assertThat(e0.spec().envHashes()).containsEntry("HF_TOKEN", "***");
+        assertThat(e0.spec().envHashes().get("VLLM_LOGGING_LEVEL")).matches("[0-9a-f]{16}");
+        assertThat(e0.spec().argv()).contains("***").doesNotContain("sesame42");
+        assertThat(e0.spec().toString()).doesNotContain("hunter22").doesNotContain("sesame42");
+    }
 }
