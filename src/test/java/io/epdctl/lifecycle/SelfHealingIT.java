@@ -81,6 +81,26 @@ class SelfHealingIT {
     }
 
     @Test
+    void aKilledBuiltInProxyComesBackAndServes() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).combinedPrefillDecode().write()) {
+            assertThat(deployment.up().exitCode()).isZero();
+            long group = row(deployment, "proxy").path("pid").asLong();
+            long server = server(group);
+
+            kill(server);
+
+            JsonNode back = awaitRow(deployment, "proxy", row -> row.path("state").asText().equals("ready")
+                    && row.path("restarts").asInt() == 1);
+            assertThat(back.path("pid").asLong()).isEqualTo(group);
+            assertThat(server(group)).isNotEqualTo(server);
+            HttpResponse<String> chat = LocalLifecycleIT.post(deployment.proxyUrl(), SmokeRequest.chatBody("simvl"));
+            assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    @Test
     void aNodeThatExitsDuringItsFirstLoadFailsUpAtOnceAndIsNotRestarted() throws Exception {
         try (SimDeployment deployment = SimDeployment.builder(dir).startupDelayMs(1000)
                 .nodeEnv("p0", "VLLM_SIM_CRASH_ON_STARTUP", "1").write()) {
