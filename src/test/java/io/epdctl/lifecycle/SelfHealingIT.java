@@ -169,6 +169,10 @@ class SelfHealingIT {
                 kill(killed);
             }
             awaitFile(run.resolve("p0.restarting"), "4 ");
+            JsonNode waiting = row(deployment, "p0");
+            assertThat(waiting.path("state").asText()).as(waiting.toString()).isEqualTo("restarting");
+            assertThat(waiting.path("reason").asText()).startsWith("attempt 4 starts in ").endsWith("; killed by signal 9 (KILL)");
+            assertThat(waiting.path("restarts").asInt()).as("the start it waits for counts").isEqualTo(3);
 
             kill(server(d0));
             Cli.Result down = deployment.epdctl("down");
