@@ -103,7 +103,7 @@ public final class DescribeCommand implements Callable<Integer> {
         fields.add(new String[] {"Ready", d.ready() ? "yes" : "no (" + d.readiness() + ")"});
         fields.add(new String[] {"Last exit", d.lastExit() == null ? "-"
                 : "status " + d.lastExit().status() + (d.lastExit().at() == null ? "" : " at " + d.lastExit().at())});
-        fields.add(new String[] {"Restarts", d.restarts() == null ? "not counted (no restart policy)" : String.valueOf(d.restarts())});
+        fields.add(new String[] {"Restarts", d.restarts() == null ? "-" : String.valueOf(d.restarts())});
         fields.add(new String[] {"Script", d.script()});
         fields.add(new String[] {"Log", d.log()});
         StringBuilder text = new StringBuilder();

@@ -65,6 +65,10 @@ public final class LogsCommand implements Callable<Integer> {
     @Option(names = {"-t", "--timestamps"}, description = "Print each line's time (as above) before it.")
     boolean timestamps;
 
+    @Option(names = {"-p", "--previous"}, description = "The log of the run before the current one (NODE.log.1: the run "
+            + "that crashed, when the restart policy started the node again).")
+    boolean previous;
+
     @Mixin
     StateOptions stateOptions;
 
@@ -75,6 +79,10 @@ public final class LogsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (lines < 0) {
             throw new UserException(ExitCodes.INVALID_INPUT, "--lines must not be negative");
+        }
+        if (previous && follow) {
+            throw new UserException(ExitCodes.INVALID_INPUT, "--previous and --follow cannot be combined: a previous run's log "
+                    + "is no longer written");
         }
         StateStore store = stateOptions.store();
         String name = deployment.resolve(store);
@@ -94,7 +102,7 @@ public final class LogsCommand implements Callable<Integer> {
         try (HostConnections connections = connectionOptions.open(
                 hosts.stream().map(host -> HostTargets.target(state.hosts().get(host))).toList())) {
             ProcessControl control = new ProcessControl(connections);
-            List<ProcessControl.LogRead> reads = control.logBacklogs(processes, lines);
+            List<ProcessControl.LogRead> reads = control.logBacklogs(processes, lines, previous);
             List<List<LogLines.Line>> backlogs = new ArrayList<>();
             for (ProcessControl.LogRead read : reads) {
                 if (read.failure() != null) {

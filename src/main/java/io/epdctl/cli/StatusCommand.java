@@ -89,7 +89,7 @@ public final class StatusCommand implements Callable<Integer> {
 
     /** The rows as columns; {@code wide} adds where each process listens, when it started, its log, the whole reason. */
     static String table(String deployment, List<StatusReport.Row> rows, boolean wide, boolean styled) {
-        List<String> header = new ArrayList<>(List.of("NODE", "ROLE", "HOST", "NPUS", "PORT", "PID", "STATE", "UPTIME",
+        List<String> header = new ArrayList<>(List.of("NODE", "ROLE", "HOST", "NPUS", "PORT", "PID", "STATE", "RESTARTS", "LAST EXIT", "UPTIME",
                 "RUNNING", "WAITING", "KV%"));
         if (wide) {
             header.addAll(List.of("ADDRESS", "STARTED", "LOG"));
@@ -100,6 +100,7 @@ public final class StatusCommand implements Callable<Integer> {
             List<String> cells = new ArrayList<>(List.of(row.name(), row.role(), row.host(),
                     row.devices().isEmpty() ? "-" : row.devices().stream().map(String::valueOf).collect(Collectors.joining(",")),
                     String.valueOf(row.port()), row.pid() > 0 ? String.valueOf(row.pid()) : "-", row.state(),
+                    row.restarts() == null ? "-" : String.valueOf(row.restarts()), lastExit(row.lastExit(), wide, Instant.now()),
                     row.uptimeSeconds() == null ? "-" : uptime(row.uptimeSeconds()),
                     number(row.running()), number(row.waiting()),
                     row.kvCacheUsage() == null ? "-" : String.format("%.1f", row.kvCacheUsage() * 100)));
@@ -121,6 +122,16 @@ public final class StatusCommand implements Callable<Integer> {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("rows of strings and numbers always convert to JSON", e);
         }
+    }
+
+    /** "SIGKILL 12s ago", "status 1 3m ago"; with {@code wide} the time itself. */
+    static String lastExit(StatusReport.LastExit exit, boolean wide, Instant now) {
+        if (exit == null) {
+            return "-";
+        }
+        String what = exit.signal() != null ? "SIG" + exit.signal() : "status " + exit.status();
+        Instant at = Instant.parse(exit.at());
+        return what + (wide ? " at " + exit.at() : " " + uptime(Math.max(0, java.time.Duration.between(at, now).toSeconds())) + " ago");
     }
 
     private static String number(Double value) {

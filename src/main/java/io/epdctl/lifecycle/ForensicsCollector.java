@@ -178,13 +178,22 @@ public final class ForensicsCollector {
                 .append("started: ").append(process.startedAt() == null ? "-" : process.startedAt()).append('\n')
                 .append("state now: ").append(facts.state() == null ? "not reported" : facts.state().describe()).append('\n')
                 .append("live processes of its group: ").append(facts.members().isEmpty() ? "none" : facts.members()).append('\n')
-                .append("last exit recorded by its wrapper: ").append(facts.lastExitStatus() == null ? "none"
-                        : "status " + facts.lastExitStatus() + (facts.lastExitEpochSeconds() == null ? ""
-                                : " at " + Instant.ofEpochSecond(facts.lastExitEpochSeconds())))
+                .append("last exit recorded by its supervisor: ").append(lastExit(facts))
                 .append('\n')
-                .append("(the wrapper keeps the last run's status only; the run before's log is ")
-                .append(process.log()).append(".1)\n");
+                .append("restarts by its supervisor: ").append(facts.state() == null ? "not reported" : facts.state().supervision().restarts())
+                .append('\n')
+                .append("(the run before's log is ").append(process.previousLog()).append(", older ones .log.2 to .log.")
+                .append(Supervisor.KEPT_LOGS).append(", each exit in ").append(process.exitsFile()).append(")\n");
         return text.toString();
+    }
+
+    private static String lastExit(HostCommands.ProcessFacts facts) {
+        ProcessState.LastExit supervised = facts.state() == null ? null : facts.state().supervision().lastExit();
+        if (supervised != null) {
+            return supervised.describe() + " at " + supervised.at() + " (" + supervised.outcome() + ")";
+        }
+        return facts.lastExitStatus() == null ? "none" : "status " + facts.lastExitStatus()
+                + (facts.lastExitEpochSeconds() == null ? "" : " at " + Instant.ofEpochSecond(facts.lastExitEpochSeconds()));
     }
 
     private String status(DeploymentState state) {

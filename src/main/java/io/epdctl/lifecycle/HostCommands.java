@@ -69,14 +69,10 @@ public final class HostCommands {
         }
         for (LaunchPlan.Launch launch : launches) {
             ProcessRecord node = launch.record();
-            String name = quote(node.name());
-            String script = launch.script().endsWith("\n") ? launch.script() : launch.script() + "\n";
-            String end = endOfHereDocument(script);
             // Each node's commands run in a subshell of their own: the directory may be relative to the home directory.
             program.append("(mkdir -p -- ").append(quote(node.directory())).append(" && cd -- ").append(quote(node.directory()))
-                    .append(" && cat > ").append(name).append(".sh.tmp <<'").append(end).append("'\n")
-                    .append(script).append(end).append('\n')
-                    .append("chmod 755 ").append(name).append(".sh.tmp && mv -f -- ").append(name).append(".sh.tmp ").append(name).append(".sh)\n");
+                    .append(" && ").append(writeAtomically(node.name() + ".sh", launch.script()))
+                    .append(" && ").append(writeAtomically(Supervisor.fileName(node.name()), launch.supervisor())).append(")\n");
         }
         program.append("set +e\n");
         for (LaunchPlan.Launch launch : launches) {
@@ -96,20 +92,35 @@ public final class HostCommands {
 
     /**
      * How one node is started, as one line (also what {@code up --dry-run} shows): in its directory, the
-     * previous run's pid and exit files removed and its log kept as .log.1, then the script in a new session
-     * behind a wrapper shell that writes its pid first and the script's exit status last, detached from
-     * this command, stdin from /dev/null, output appended to its log. The script is there already.
+     * previous run's files that speak of a run removed (pid, exit, armed, stop, exits, restarting), then its
+     * {@link Supervisor} in a new session, detached from this command, stdin from /dev/null. The supervisor
+     * writes its pid first, keeps the previous run's log as .log.1, runs the script with its output appended
+     * to its log, and writes the exit status last. The scripts are there already.
      */
     public static String launch(ProcessRecord node) {
-        String name = quote(node.name());
-        return "(cd -- " + quote(node.directory()) + " && rm -f -- " + name + ".pid " + name + ".exit"
-                + " && { if [ -e " + name + ".log ]; then mv -f -- " + name + ".log " + name + ".log.1; fi; }"
-                + " && { setsid sh -c 'echo $$ > \"$1.pid\"; \"./$1.sh\"; echo $? > \"$1.exit\"' sh " + name
-                + " < /dev/null >> " + name + ".log 2>&1 & })";
+        String name = node.name();
+        StringBuilder files = new StringBuilder();
+        for (String suffix : RUN_FILES) {
+            files.append(' ').append(quote(name + suffix));
+        }
+        return "(cd -- " + quote(node.directory()) + " && rm -f --" + files
+                + " && { setsid sh " + quote("./" + Supervisor.fileName(name)) + " < /dev/null > /dev/null 2>&1 & })";
     }
+
+    /** The files of one run of a node, which a new start removes: what it says of its predecessor is no longer true. */
+    private static final List<String> RUN_FILES = List.of(".pid", ".exit", ".armed", ".stop", ".exits", ".restarting");
 
     /** A command that prepares a host before its nodes start, and what it does, for the message when it fails. */
     record Preparation(String command, String what) {
+    }
+
+    /** Writes {@code text} to {@code file} (in the current directory) as a whole, executable, or not at all. */
+    private static String writeAtomically(String file, String text) {
+        String content = text.endsWith("\n") ? text : text + "\n";
+        String end = endOfHereDocument(content);
+        String temporary = quote(file + ".tmp");
+        return "cat > " + temporary + " <<'" + end + "'\n" + content + end + "\n"
+                + "chmod 755 " + temporary + " && mv -f -- " + temporary + " " + quote(file);
     }
 
     /** A here-document delimiter that no line of {@code script} equals. */
@@ -163,6 +174,7 @@ public final class HostCommands {
             script.append("s=$(epd_state ").append(node.processGroup()).append(' ').append(quote(node.startTicks()))
                     .append(' ').append(quote(node.exitFile())).append(")\n")
                     .append("echo ").append(quote(REPORT + " state")).append(' ').append(name).append(" \"$s\"\n");
+            script.append(supervision(node));
             if (scanLogs) {
                 script.append("if [ \"$s\" = running ]; then f=$(tail -c 65536 -- ").append(quote(node.log()))
                         .append(" 2>/dev/null | grep -m 1 -F ").append(fatalPatterns()).append(" || true); ")
@@ -172,6 +184,27 @@ public final class HostCommands {
         return script.toString();
     }
 
+    /**
+     * What the node's {@link Supervisor} recorded: {@code exits NAME RESTARTS EPOCH STATUS OUTCOME} (how often it
+     * started the script again, and the last exit) when the script ever exited, {@code restarting NAME ATTEMPT
+     * EPOCH} while it waits to start it again.
+     */
+    private static String supervision(ProcessRecord node) {
+        String name = quote(node.name());
+        String exits = quote(node.exitsFile());
+        String restarting = quote(node.restartingFile());
+        return "if [ -s " + exits + " ]; then echo " + quote(REPORT + " exits") + " " + name + " \"$(awk '$3 == \""
+                + Supervisor.RESTART + "\" { n++ } { l = $1 \" \" $2 \" \" $3 } END { print n + 0, l }' " + exits + ")\"; fi\n"
+                + "if [ -s " + restarting + " ]; then echo " + quote(REPORT + " restarting") + " " + name
+                + " \"$(head -c 64 -- " + restarting + " | tr -d '\\n')\"; fi\n";
+    }
+
+    /** Marks processes armed: seen ready, so that their supervisors restart them after a crash. One command. */
+    static String arm(List<ProcessRecord> processes) {
+        return processes.stream().map(process -> ": > " + quote(process.armedFile()))
+                .collect(Collectors.joining(" && ", "", "\n"));
+    }
+
     /** What {@link #probe} reported, per node name; a fatal line is added to its node's state. */
     static Map<String, ProcessState> states(String output) {
         Map<String, ProcessState> states = new HashMap<>();
@@ -179,6 +212,24 @@ public final class HostCommands {
             String[] fields = report.split(" ", 3);
             if (fields.length >= 2) {
                 states.put(fields[0], state(fields));
+            }
+        }
+        for (String report : reports(output, "exits")) {
+            String[] fields = report.split(" ");
+            if (fields.length == 5 && fields[1].matches("\\d{1,9}") && fields[2].matches("\\d{1,18}") && fields[3].matches("\\d{1,9}")) {
+                ProcessState.LastExit last = new ProcessState.LastExit(java.time.Instant.ofEpochSecond(Long.parseLong(fields[2])),
+                        Integer.parseInt(fields[3]), fields[4]);
+                states.computeIfPresent(fields[0], (name, state) -> state.withSupervision(
+                        new ProcessState.Supervision(Integer.parseInt(fields[1]), last, state.supervision().restarting())));
+            }
+        }
+        for (String report : reports(output, "restarting")) {
+            String[] fields = report.split(" ");
+            if (fields.length == 3 && fields[1].matches("\\d{1,9}") && fields[2].matches("\\d{1,18}")) {
+                ProcessState.Restarting next = new ProcessState.Restarting(Integer.parseInt(fields[1]),
+                        java.time.Instant.ofEpochSecond(Long.parseLong(fields[2])));
+                states.computeIfPresent(fields[0], (name, state) -> state.withSupervision(
+                        new ProcessState.Supervision(state.supervision().restarts(), state.supervision().lastExit(), next)));
             }
         }
         for (String report : reports(output, "fatal")) {
@@ -195,7 +246,7 @@ public final class HostCommands {
             case "running" -> ProcessState.of(ProcessState.Kind.RUNNING);
             case "orphaned" -> ProcessState.of(ProcessState.Kind.ORPHANED);
             case "reused" -> ProcessState.of(ProcessState.Kind.REUSED);
-            case "exited" -> new ProcessState(ProcessState.Kind.EXITED, exitCode(fields), null, null);
+            case "exited" -> new ProcessState(ProcessState.Kind.EXITED, exitCode(fields), null, null, ProcessState.Supervision.NONE);
             default -> ProcessState.of(ProcessState.Kind.GONE);
         };
     }
@@ -209,7 +260,7 @@ public final class HostCommands {
     }
 
     /**
-     * Stops a node's process group: SIGTERM, up to {@code grace} for it to go, then SIGKILL and up to 5 s
+     * Stops a node's process group: writes its stop marker (so that its supervisor restarts nothing), SIGTERM, up to {@code grace} for it to go, then SIGKILL and up to 5 s
      * more. Reports {@code stopped OUTCOME [PIDS LEFT]}, OUTCOME being terminated, killed, or the state it
      * was already in (exited CODE, gone, reused: then nothing is signalled).
      */
@@ -217,7 +268,9 @@ public final class HostCommands {
         long group = node.processGroup();
         long graceTenths = Math.max(1, grace.toMillis() / 100);
         String report = "echo " + quote(REPORT + " stopped") + " ";
+        // The stop marker first: a supervisor that sees its script exit from now on starts nothing again.
         return FUNCTIONS
+                + ": > " + quote(node.stopFile()) + " 2>/dev/null || true\n"
                 + "s=$(epd_state " + group + " " + quote(node.startTicks()) + " " + quote(node.exitFile()) + ")\n"
                 + "case $s in exited*|gone|reused) " + report + "\"$s\"; exit 0;; esac\n"
                 + "kill -TERM -" + group + " 2>/dev/null || true\n"
@@ -521,7 +574,8 @@ public final class HostCommands {
                     .append(' ').append(exit).append(")\n")
                     .append("echo ").append(quote(REPORT + " state")).append(' ').append(name).append(" \"$s\"\n")
                     .append("echo ").append(quote(REPORT + " members")).append(' ').append(name)
-                    .append(" $(epd_members ").append(process.processGroup()).append(")\n");
+                    .append(" $(epd_members ").append(process.processGroup()).append(")\n")
+                    .append(supervision(process));
         }
         script.append("if [ -s ").append(exit).append(" ]; then echo ").append(quote(REPORT + " exit")).append(' ').append(name)
                 .append(" \"$(head -c 32 -- ").append(exit).append(" | tr -d '\\n')\" $(stat -c %Y -- ").append(exit)

@@ -25,10 +25,10 @@ import java.util.Optional;
 public record LaunchPlan(List<Launch> nodes, Launch proxy) {
 
     /**
-     * One process to start: its record (pid 0 until started), its script, and the address whose interface
+     * One process to start: its record (pid 0 until started), its script, its {@link Supervisor} script, and the address whose interface
      * the script looks up on its host (see {@link LaunchSpec#interfaceAddress()}).
      */
-    public record Launch(ProcessRecord record, String script, Optional<String> interfaceAddress) {
+    public record Launch(ProcessRecord record, String script, String supervisor, Optional<String> interfaceAddress) {
         public String name() {
             return record.name();
         }
@@ -54,10 +54,12 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy) {
     private static Launch launch(String deployment, LaunchSpec spec, ScriptTemplates templates, RunDirectories directories) {
         String script = templates.script(deployment, spec);
         String directory = directories.on(spec.host());
-        String hash = sha256(spec.host() + "\n" + spec.address() + "\n" + directory + "\n" + script);
+        // The supervisor (and so its restart policy) is part of what runs: a changed policy starts the node anew.
+        String supervisor = Supervisor.script(spec.name(), spec.restart());
+        String hash = sha256(spec.host() + "\n" + spec.address() + "\n" + directory + "\n" + script + "\n" + supervisor);
         ProcessRecord record = new ProcessRecord(spec.name(), spec.role(), spec.host(), spec.address(), spec.port(),
                 spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash, parts(spec, directory));
-        return new Launch(record, script, spec.interfaceAddress());
+        return new Launch(record, script, supervisor, spec.interfaceAddress());
     }
 
     /**

@@ -41,10 +41,13 @@ public final class NodeDescriber {
         ProcessControl.HostReport report = (ProcessControl.HostReport) answers.first();
         HostCommands.ProcessFacts facts = report.facts(process);
         HostCommands.Item scriptItem = report.items().get(HostCommands.scriptKey(process));
-        NodeDescription.LastExit lastExit = facts.lastExitStatus() == null ? null : new NodeDescription.LastExit(
-                facts.lastExitStatus(), facts.lastExitEpochSeconds() == null ? null : Instant.ofEpochSecond(facts.lastExitEpochSeconds()));
         ProcessState state = facts.state() != null ? facts.state()
                 : ProcessState.unreachable("the host reported nothing: " + report.stderr().strip());
+        // The supervisor's record of the last exit; else (a process started before supervisors) its wrapper's exit file.
+        ProcessState.LastExit supervised = state.supervision().lastExit();
+        NodeDescription.LastExit lastExit = supervised != null ? new NodeDescription.LastExit(supervised.status(), supervised.at())
+                : facts.lastExitStatus() == null ? null : new NodeDescription.LastExit(facts.lastExitStatus(),
+                        facts.lastExitEpochSeconds() == null ? null : Instant.ofEpochSecond(facts.lastExitEpochSeconds()));
         if (scriptItem == null || scriptItem.status() == null || scriptItem.status() != 0) {
             String why = scriptItem == null ? "the host reported nothing" : scriptItem.text().strip();
             return description(deployment, process, state, facts.members(), lastExit, readiness, List.of(), Map.of(),
@@ -62,6 +65,7 @@ public final class NodeDescriber {
         return new NodeDescription(deployment.deployment(), process.name(), process.role(), process.host(), process.address(),
                 process.devices(), process.port(), process.ports(), process.processGroup(), members, process.startedAt(),
                 state.describe(), state.isRunning(), readiness.ready(), readiness.detail(), process.script(), process.log(),
-                argv, env, scriptProblem, lastExit, null);
+                argv, env, scriptProblem, lastExit,
+                state.kind() == ProcessState.Kind.UNREACHABLE || !process.isStarted() ? null : state.supervision().restarts());
     }
 }

@@ -9,8 +9,9 @@ import java.util.Map;
  * {@code argv} and {@code env} are read back from the script on the host (what really runs), secrets masked;
  * empty with {@code scriptProblem} saying why when the script could not be read. {@code processGroup} is the
  * pid of the wrapper shell that leads the group; {@code groupPids} the group's live processes (the server
- * and its engine children). {@code lastExit} is what the wrapper recorded when the script ended (null while
- * it runs or when it ended without one). {@code restarts} is null: no restart policy counts them yet.
+ * and its engine children). {@code lastExit} is the last exit of the script its supervisor recorded (null when
+ * it never ended, or ended without one). {@code restarts} is how often the supervisor started it again since
+ * {@code up} started it (null when its host cannot be asked).
  */
 public record NodeDescription(
         String deployment,

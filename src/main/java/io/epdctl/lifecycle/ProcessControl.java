@@ -119,6 +119,31 @@ public final class ProcessControl {
         return states;
     }
 
+    /**
+     * Marks processes armed on their hosts (one command per host, all at once): they were seen ready, so their
+     * supervisors restart them after a crash from now on. Returns, per host that could not be told, why.
+     */
+    public Map<String, String> arm(List<ProcessRecord> processes) throws InterruptedException {
+        Map<String, List<ProcessRecord>> byHost = new LinkedHashMap<>();
+        processes.stream().filter(ProcessRecord::isStarted)
+                .forEach(process -> byHost.computeIfAbsent(process.host(), host -> new ArrayList<>()).add(process));
+        Map<String, String> failures = Parallel.map(List.copyOf(byHost.keySet()), host -> {
+            try {
+                CommandResult result = hosts.require(host).run(HostCommands.arm(byHost.get(host)), COMMAND_TIMEOUT);
+                return result.succeeded() ? "" : result.stderr().strip();
+            } catch (TransportException e) {
+                return e.getMessage();
+            }
+        });
+        Map<String, String> failed = new LinkedHashMap<>();
+        failures.forEach((host, why) -> {
+            if (!why.isEmpty()) {
+                failed.put(host, why);
+            }
+        });
+        return failed;
+    }
+
     /** How stopping one process went. {@code leftPids} lists processes of its group still alive after SIGKILL. */
     public record StopOutcome(String how, List<Long> leftPids) {
         public boolean clean() {
@@ -168,10 +193,14 @@ public final class ProcessControl {
 
     /** The last {@code lines} lines of the node's log; see {@link #followLog} for what comes after. */
     public LogBacklog logBacklog(ProcessRecord node, int lines) throws TransportException {
-        CommandResult result = hosts.require(node.host()).run(HostCommands.logBacklog(node.log(), lines), COMMAND_TIMEOUT);
+        return logBacklog(node, node.log(), lines);
+    }
+
+    private LogBacklog logBacklog(ProcessRecord node, String log, int lines) throws TransportException {
+        CommandResult result = hosts.require(node.host()).run(HostCommands.logBacklog(log, lines), COMMAND_TIMEOUT);
         LogBacklog backlog = result.succeeded() ? HostCommands.backlog(result.stdout()) : null;
         if (backlog == null) {
-            throw new TransportException(node.host() + ": cannot read " + node.name() + "'s log " + node.log() + ": "
+            throw new TransportException(node.host() + ": cannot read " + node.name() + "'s log " + log + ": "
                     + (result.stderr().isBlank() ? result.stdout() : result.stderr()).strip());
         }
         return backlog;
@@ -181,11 +210,14 @@ public final class ProcessControl {
     public record LogRead(ProcessRecord process, LogBacklog backlog, String failure) {
     }
 
-    /** The backlogs of several logs, asked of their hosts all at once; in the given order. */
-    public List<LogRead> logBacklogs(List<ProcessRecord> nodes, int lines) throws InterruptedException {
+    /**
+     * The backlogs of several logs, asked of their hosts all at once; in the given order. With {@code previous},
+     * the log of each one's run before the current one (a crashed run's, kept by its supervisor).
+     */
+    public List<LogRead> logBacklogs(List<ProcessRecord> nodes, int lines, boolean previous) throws InterruptedException {
         Map<ProcessRecord, LogRead> reads = Parallel.map(nodes, node -> {
             try {
-                return new LogRead(node, logBacklog(node, lines), null);
+                return new LogRead(node, logBacklog(node, previous ? node.previousLog() : node.log(), lines), null);
             } catch (TransportException e) {
                 return new LogRead(node, null, e.getMessage());
             }

@@ -84,6 +84,7 @@ final class ReadinessWait {
                 }
             }
             if (waitingFor.isEmpty()) {
+                arm(processes);
                 return;
             }
             long now = System.nanoTime();
@@ -97,6 +98,16 @@ final class ReadinessWait {
             }
             Thread.sleep(Math.min(pollInterval.toMillis(), Math.max(1, (deadline - now) / 1_000_000)));
         }
+    }
+
+    /**
+     * Self-healing starts here, and only here: a process is restarted after a crash once it has been ready, never
+     * while it first loads (a configuration error does not heal by restarting; up fails with its log instead).
+     * A host that cannot be told is a warning: its processes run, but are not restarted should they crash.
+     */
+    private void arm(List<ProcessRecord> processes) throws InterruptedException {
+        control.arm(processes).forEach((host, why) -> progress.note("warning: " + host
+                + ": cannot arm the restart policy, a crash there will not be restarted: " + why));
     }
 
     private record HostProbe(Map<String, ProcessState> states, long nanos) {

@@ -31,10 +31,23 @@ public final class StatusReport {
             Double kvCacheUsage,
             String reason,
             String startedAt,
-            String log) {
+            String log,
+            Integer restarts,
+            LastExit lastExit) {
 
         public boolean ready() {
             return state.equals("ready");
+        }
+    }
+
+    /**
+     * The last exit of a process's script that its supervisor recorded: when (ISO-8601), its status, the signal that ended it
+     * (or null), what it means ("killed by signal 9 (KILL)"), and what the supervisor did then (restart, crash-loop, stopped, ...).
+     */
+    public record LastExit(String at, int status, String signal, String reason, String outcome) {
+        static LastExit of(ProcessState.LastExit exit) {
+            return exit == null ? null
+                    : new LastExit(exit.at().toString(), exit.status(), exit.signal(), exit.describe(), exit.outcome());
         }
     }
 
@@ -134,11 +147,25 @@ public final class StatusReport {
     private static Row row(ProcessRecord process, ProcessState processState,
             Parallel.Both<NodeProbe.Readiness, NodeProbe.Load> http) {
         Long uptime = process.startedAt() == null ? null : Duration.between(process.startedAt(), Instant.now()).toSeconds();
+        boolean known = processState != null && processState.kind() != ProcessState.Kind.UNREACHABLE;
+        Integer restarts = known ? processState.supervision().restarts() : null;
+        LastExit lastExit = known ? LastExit.of(processState.supervision().lastExit()) : null;
         if (processState == null || !processState.isRunning()) {
-            String state = processState != null && processState.kind() == ProcessState.Kind.UNREACHABLE ? "unreachable host" : "exited";
-            String reason = processState == null ? "not found" : processState.describe();
+            String state = !known ? (processState == null ? "exited" : "unreachable host")
+                    : processState.isCrashLoop() ? "crash loop" : "exited";
+            String reason = processState == null ? "not found"
+                    : processState.isCrashLoop() ? crashLoop(processState.supervision()) : processState.describe();
             return new Row(process.name(), process.role(), process.host(), process.address(), process.devices(), process.port(),
-                    process.processGroup(), state, null, null, null, null, reason, started(process), process.log());
+                    process.processGroup(), state, null, null, null, null, reason, started(process), process.log(), restarts, lastExit);
+        }
+        if (processState.isRestarting()) {
+            ProcessState.Restarting next = processState.supervision().restarting();
+            long in = Math.max(0, Duration.between(Instant.now(), next.at()).toSeconds());
+            ProcessState.LastExit last = processState.supervision().lastExit();
+            String reason = "attempt " + next.attempt() + " starts in " + in + " s" + (last == null ? "" : "; " + last.describe());
+            return new Row(process.name(), process.role(), process.host(), process.address(), process.devices(), process.port(),
+                    process.processGroup(), "restarting", uptime, null, null, null, reason, started(process), process.log(),
+                    restarts, lastExit);
         }
         NodeProbe.Readiness readiness = http.first();
         String state = readiness.ready() ? "ready" : readiness.listening() ? "unhealthy" : "running";
@@ -146,6 +173,13 @@ public final class StatusReport {
         NodeProbe.Load load = readiness.ready() ? http.second() : new NodeProbe.Load(null, null, null);
         return new Row(process.name(), process.role(), process.host(), process.address(), process.devices(), process.port(),
                 process.processGroup(), state, uptime, load.running(), load.waiting(), load.kvCacheUsage(), reason,
-                started(process), process.log());
+                started(process), process.log(), restarts, lastExit);
+    }
+
+    private static String crashLoop(ProcessState.Supervision supervision) {
+        ProcessState.LastExit last = supervision.lastExit();
+        return Supervisor.CRASH_LOOP_EXITS + " exits within " + Supervisor.CRASH_LOOP_WINDOW.toMinutes()
+                + " min, a crash loop: not restarted again (after " + supervision.restarts() + " restarts; last "
+                + last.describe() + " at " + last.at() + ")";
     }
 }

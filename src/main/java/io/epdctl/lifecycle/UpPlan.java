@@ -176,6 +176,11 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
         if (dead != null) {
             return restart(launch, previous, dead);
         }
+        if (state.isRestarting()) {
+            ProcessState.Restarting next = state.supervision().restarting();
+            return new Row(Action.WAIT, wanted.name(), wanted.role(), wanted.host(),
+                    "unchanged; its supervisor starts it again (attempt " + next.attempt() + ")", previous, launch);
+        }
         NodeProbe.Readiness readiness = seen.readiness();
         if (readiness.ready()) {
             return new Row(Action.KEEP, wanted.name(), wanted.role(), wanted.host(), "unchanged, ready", previous, launch);
@@ -214,6 +219,9 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
             return "not probed";
         }
         ProcessState state = seen.process();
+        if (state.isCrashLoop()) {
+            return "crash loop: its supervisor stopped restarting it after " + state.supervision().lastExit().describe();
+        }
         if (!state.isRunning() || state.fatalLine() != null) {
             return state.describe();
         }

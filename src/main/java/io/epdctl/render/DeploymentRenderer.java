@@ -89,7 +89,7 @@ public final class DeploymentRenderer {
             argv.addAll(List.of("--kv-transfer-config", json(kvTransferConfig(node, placement))));
         }
         return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env, setup, directories, argv,
-                network.interfaceAddress());
+                network.interfaceAddress(), node.restart());
     }
 
     /** Later settings win; turning on {@code x} also drops a {@code no-x} set earlier, and the other way round. */
@@ -198,7 +198,7 @@ public final class DeploymentRenderer {
         appendFlags(argv, proxy.args());
         Map<String, String> env = new LinkedHashMap<>(proxy.env());
         return new LaunchSpec("proxy", "proxy", host.address(), placement, env, proxy.setup(), List.of(), argv,
-                Optional.empty());
+                Optional.empty(), proxy.restart());
     }
 
     private void addBackends(List<String> argv, String prefix, Role role) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.epdctl.topology.Listener;
 import io.epdctl.topology.Placement;
+import io.epdctl.topology.RestartPolicy;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -14,7 +15,8 @@ import java.util.Optional;
  * {@link io.epdctl.topology.Footprint} derives them), the environment it gets, the operator's setup lines
  * (shell code, run as written), the directories it needs, and its argv. {@code interfaceAddress} is the
  * address whose network interface the script looks up as it starts ({@link NetworkSettings}), which the
- * host must therefore carry; empty when there is none.
+ * host must therefore carry; empty when there is none. {@code restart} is what the supervisor that leads its
+ * process group on the host does when it exits.
  */
 public record LaunchSpec(
         String name,
@@ -25,7 +27,14 @@ public record LaunchSpec(
         List<String> setup,
         List<String> directories,
         List<String> argv,
-        @JsonIgnore Optional<String> interfaceAddress) {
+        @JsonIgnore Optional<String> interfaceAddress,
+        @JsonIgnore RestartPolicy restart) {
+
+    /** What its supervisor does when it exits, as the topology spells it. */
+    @JsonProperty("restart")
+    public String restartPolicy() {
+        return restart.yamlName();
+    }
 
     @JsonProperty
     public String host() {

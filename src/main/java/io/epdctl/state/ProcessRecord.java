@@ -45,6 +45,31 @@ public record ProcessRecord(
         return file(".exit");
     }
 
+    /** The log of the run before the current one (its supervisor keeps a few more, .log.2 and on). */
+    public String previousLog() {
+        return file(".log.1");
+    }
+
+    /** Written by epdctl once it saw the process ready: from then on its supervisor restarts it after a crash. */
+    public String armedFile() {
+        return file(".armed");
+    }
+
+    /** Written by epdctl before it signals the group: the supervisor starts nothing after it. */
+    public String stopFile() {
+        return file(".stop");
+    }
+
+    /** The supervisor's record of each exit of the script: epoch seconds, status, what it did. */
+    public String exitsFile() {
+        return file(".exits");
+    }
+
+    /** Present while the supervisor waits to start the script again: the attempt and when it starts. */
+    public String restartingFile() {
+        return file(".restarting");
+    }
+
     /** The proxy is stopped first and probed by its own health route. */
     public boolean isProxy() {
         return "proxy".equals(role);

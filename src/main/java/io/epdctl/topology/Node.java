@@ -5,7 +5,8 @@ import java.util.Map;
 
 /**
  * One {@code vllm serve} instance. {@code kvPort} is this node's own override of the deployment's
- * KV port, or null; {@code env} and {@code args} override the deployment-wide {@code vllm} section.
+ * KV port, or null; {@code env} and {@code args} override the deployment-wide {@code vllm} section, and
+ * {@code restart} is its own policy or else the {@code vllm} section's.
  */
 public record Node(
         String name,
@@ -17,7 +18,8 @@ public record Node(
         int dataParallelSize,
         Integer kvPort,
         Map<String, String> env,
-        Map<String, ArgValue> args) {
+        Map<String, ArgValue> args,
+        RestartPolicy restart) {
 
     /** Chooses the NPUs of an Ascend process; epdctl sets it from {@code devices}. */
     public static final String DEVICES_VARIABLE = "ASCEND_RT_VISIBLE_DEVICES";

@@ -5,7 +5,9 @@ import java.util.Map;
 
 /**
  * The proxy in front of the nodes. With a {@code script}, the vLLM-Ascend example proxy is run by
- * {@code python}; without one, epdctl's built-in proxy is run by {@code command}.
+ * {@code python}; without one, epdctl's built-in proxy is run by {@code command}. {@code restart} is its
+ * policy, on-failure unless the file says otherwise (the built-in proxy takes a node that went away back
+ * once it is healthy, so a restarted proxy serves again with no help).
  */
 public record ProxySpec(
         String host,
@@ -15,7 +17,8 @@ public record ProxySpec(
         String command,
         Map<String, String> env,
         List<String> setup,
-        Map<String, ArgValue> args) {
+        Map<String, ArgValue> args,
+        RestartPolicy restart) {
 
     public boolean isBuiltIn() {
         return script == null;

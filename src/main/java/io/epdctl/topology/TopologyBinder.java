@@ -15,14 +15,14 @@ final class TopologyBinder {
             "name", "model", "served-model-name", "hosts", "vllm", "ec-transfer", "kv-transfer", "nodes", "proxy");
     static final List<String> HOST_KEYS = List.of(
             "address", "transport", "user", "ssh-port", "identity-file", "npus");
-    static final List<String> VLLM_KEYS = List.of("command", "env", "setup", "args");
+    static final List<String> VLLM_KEYS = List.of("command", "env", "setup", "args", "restart");
     static final List<String> EC_KEYS = List.of("connector", "shared-storage-path", "extra-config");
     static final List<String> KV_KEYS = List.of("connector", "kv-port", "module-path", "extra-config");
     static final List<String> NODE_KEYS = List.of(
             "name", "role", "host", "devices", "port", "tensor-parallel-size", "data-parallel-size", "kv-port",
-            "env", "args");
+            "env", "args", "restart");
     static final List<String> PROXY_KEYS = List.of(
-            "host", "port", "script", "python", "command", "env", "setup", "args");
+            "host", "port", "script", "python", "command", "env", "setup", "args", "restart");
 
     static final int MAX_PORT = 65535;
     static final int MAX_DEVICE = 1023;
@@ -45,7 +45,7 @@ final class TopologyBinder {
         EcTransfer ecTransfer = ec == null ? null : ecTransfer(ec);
         YamlNode kv = top.section("kv-transfer");
         KvTransfer kvTransfer = kv == null ? null : kvTransfer(kv);
-        List<Node> nodes = nodes(top.required("nodes"), hosts);
+        List<Node> nodes = nodes(top.required("nodes"), hosts, vllm.restart() == null ? RestartPolicy.ON_FAILURE : vllm.restart());
         YamlNode proxyNode = top.required("proxy");
         ProxySpec proxy = proxyNode == null ? null : proxy(proxyNode, hosts);
         return new Topology(name, model, served, hosts, vllm, ecTransfer, kvTransfer, nodes, proxy);
@@ -96,7 +96,8 @@ final class TopologyBinder {
         MappingReader reader = new MappingReader(
                 node == null ? new YamlNode.Mapping("vllm", root.location(), Map.of()) : node, VLLM_KEYS, problems);
         return new VllmSettings(
-                reader.optionalString("command", "vllm"), reader.env("env"), reader.stringList("setup"), reader.args("args"));
+                reader.optionalString("command", "vllm"), reader.env("env"), reader.stringList("setup"), reader.args("args"),
+                restart(reader, RestartPolicy.ON_FAILURE));
     }
 
     private EcTransfer ecTransfer(YamlNode node) {
@@ -126,7 +127,22 @@ final class TopologyBinder {
         return name;
     }
 
-    private List<Node> nodes(YamlNode node, Map<String, Host> hosts) {
+    /** The {@code restart} key's policy, {@code fallback} when it is not given; null after reporting a bad one. */
+    private static RestartPolicy restart(MappingReader reader, RestartPolicy fallback) {
+        String name = reader.optionalString("restart", null);
+        if (name == null) {
+            return reader.has("restart") ? null : fallback;
+        }
+        RestartPolicy policy = RestartPolicy.fromYaml(name);
+        if (policy == null) {
+            YamlNode at = reader.node("restart");
+            reader.fail(at.path(), at.location(), "unknown restart policy '" + name + "' (expected "
+                    + String.join(" or ", RestartPolicy.yamlNames()) + ")" + Suggestions.hint(name, RestartPolicy.yamlNames()));
+        }
+        return policy;
+    }
+
+    private List<Node> nodes(YamlNode node, Map<String, Host> hosts, RestartPolicy vllmRestart) {
         List<Node> nodes = new ArrayList<>();
         if (node == null) {
             return nodes;
@@ -137,13 +153,13 @@ final class TopologyBinder {
         }
         // A broken node stays as null, so that nodes[i] in the validator's messages is still the i-th node.
         for (YamlNode item : sequence.items()) {
-            nodes.add(node(item, hosts));
+            nodes.add(node(item, hosts, vllmRestart));
         }
         return nodes;
     }
 
     /** One node, or null when it has a structural problem (so cross-checks do not trip over it). */
-    private Node node(YamlNode item, Map<String, Host> hosts) {
+    private Node node(YamlNode item, Map<String, Host> hosts, RestartPolicy vllmRestart) {
         MappingReader reader = new MappingReader(item, NODE_KEYS, problems);
         String name = reader.requiredString("name");
         String roleName = reader.requiredString("role");
@@ -160,10 +176,11 @@ final class TopologyBinder {
         Integer kvPort = reader.optionalInt("kv-port", 1, MAX_PORT, null);
         Map<String, String> env = reader.env("env");
         Map<String, ArgValue> args = reader.args("args");
+        RestartPolicy restart = restart(reader, vllmRestart);
         if (!reader.isComplete()) {
             return null;
         }
-        return new Node(name, role, host, devices, port, tp, dp, kvPort, env, args);
+        return new Node(name, role, host, devices, port, tp, dp, kvPort, env, args, restart);
     }
 
     private ProxySpec proxy(YamlNode node, Map<String, Host> hosts) {
@@ -176,6 +193,7 @@ final class TopologyBinder {
         Map<String, String> env = reader.env("env");
         List<String> setup = reader.stringList("setup");
         Map<String, ArgValue> args = reader.args("args");
-        return reader.isComplete() ? new ProxySpec(host, port, script, python, command, env, setup, args) : null;
+        RestartPolicy restart = restart(reader, RestartPolicy.ON_FAILURE);
+        return reader.isComplete() ? new ProxySpec(host, port, script, python, command, env, setup, args, restart) : null;
     }
 }

@@ -54,10 +54,10 @@ public final class TopologyLoader {
         VllmSettings vllm = topology.vllm();
         ProxySpec proxy = topology.proxy();
         return new Topology(topology.name(), topology.model(), topology.servedModelName(), topology.hosts(),
-                new VllmSettings(resolve(vllm.command(), directory), vllm.env(), vllm.setup(), vllm.args()),
+                new VllmSettings(resolve(vllm.command(), directory), vllm.env(), vllm.setup(), vllm.args(), vllm.restart()),
                 topology.ecTransfer(), topology.kvTransfer(), topology.nodes(),
                 new ProxySpec(proxy.host(), proxy.port(), resolve(proxy.script(), directory), proxy.python(),
-                        resolve(proxy.command(), directory), proxy.env(), proxy.setup(), proxy.args()));
+                        resolve(proxy.command(), directory), proxy.env(), proxy.setup(), proxy.args(), proxy.restart()));
     }
 
     private static String resolve(String command, Path directory) {

@@ -50,6 +50,8 @@ class VerbsCommandTest {
                 Arguments.of(new String[] {"down", "-q", "--state-dir", state}, 0, "err", ""),
                 Arguments.of(new String[] {"logs", "-n", "-1", "--state-dir", state}, 2, "err", "--lines must not be negative"),
                 Arguments.of(new String[] {"logs", "--since", "soon", "--state-dir", state}, 2, "err", "'soon' is not a duration"),
+                Arguments.of(new String[] {"logs", "--previous", "-f", "--state-dir", state}, 2, "err",
+                        "--previous and --follow cannot be combined: a previous run's log is no longer written"),
                 Arguments.of(new String[] {"logs", "-d", "nosuch", "--state-dir", state}, 1, "err",
                         "epdctl: deployment nosuch is not recorded; nothing runs"),
                 Arguments.of(new String[] {"up", "-q", dir.resolve("missing.yaml").toString(), "--state-dir", state}, 2, "err",

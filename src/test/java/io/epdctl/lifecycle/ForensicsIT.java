@@ -121,7 +121,8 @@ class ForensicsIT {
             assertThat(text(entries, root, "nodes/e0/e0.sh")).contains("export HF_TOKEN=***", "--api-key ***");
             assertThat(text(entries, root, "nodes/e0/log-tail.txt")).contains("wrapper: argv", "--api-key ***",
                     "wrapper: token ***", "Application startup complete.");
-            assertThat(text(entries, root, "nodes/d0/exit.txt")).contains("state now: running", "last exit recorded by its wrapper: none");
+            assertThat(text(entries, root, "nodes/d0/exit.txt")).contains("state now: running", "last exit recorded by its supervisor: none",
+                    "restarts by its supervisor: 0");
             assertThat(JSON.readTree(text(entries, root, "status.json")).path("processes")).hasSize(4);
             assertThat(text(entries, root, "proxy-metrics.txt")).startsWith("# GET http://127.0.0.1:" + deployment.port("proxy")
                     + "/metrics: 200\n");

@@ -76,10 +76,41 @@ class HostOutputParsingTest {
         assertThat(states).containsOnlyKeys("e0", "d0", "p0", "p1", "p2");
         assertThat(states.get("e0")).isEqualTo(ProcessState.of(ProcessState.Kind.RUNNING)
                 .withFatalLine("RuntimeError: Engine core initialization failed. See root cause above."));
-        assertThat(states.get("d0")).isEqualTo(new ProcessState(ProcessState.Kind.EXITED, 3, null, null));
+        assertThat(states.get("d0")).isEqualTo(new ProcessState(ProcessState.Kind.EXITED, 3, null, null, ProcessState.Supervision.NONE));
         assertThat(states.get("p0").kind()).isEqualTo(ProcessState.Kind.ORPHANED);
         assertThat(states.get("p1").kind()).isEqualTo(ProcessState.Kind.REUSED);
         assertThat(states.get("p2").kind()).isEqualTo(ProcessState.Kind.GONE);
+    }
+
+    @Test
+    void whatTheSupervisorRecordedIsAddedToItsNodesState() {
+        String output = String.join("\n",
+                "@epdctl state e0 running",
+                "@epdctl exits e0 2 1764640000 137 restart",
+                "@epdctl restarting e0 3 1764640004",
+                "@epdctl state d0 exited 1",
+                "@epdctl exits d0 4 1764640100 1 crash-loop",
+                "@epdctl state p0 running",
+                "@epdctl exits p0 x 1 2 restart",
+                "@epdctl restarting p0 soon",
+                "@epdctl exits d9 1 1 1 restart",
+                "");
+
+        Map<String, ProcessState> states = HostCommands.states(output);
+
+        ProcessState e0 = states.get("e0");
+        assertThat(e0.supervision().restarts()).isEqualTo(2);
+        assertThat(e0.supervision().lastExit()).isEqualTo(new ProcessState.LastExit(java.time.Instant.ofEpochSecond(1764640000L), 137, "restart"));
+        assertThat(e0.supervision().lastExit().describe()).isEqualTo("killed by signal 9 (KILL)");
+        assertThat(e0.supervision().restarting()).isEqualTo(new ProcessState.Restarting(3, java.time.Instant.ofEpochSecond(1764640004L)));
+        assertThat(e0.isRestarting()).isTrue();
+        assertThat(e0.isCrashLoop()).isFalse();
+        ProcessState d0 = states.get("d0");
+        assertThat(d0.isCrashLoop()).isTrue();
+        assertThat(d0.supervision().lastExit().describe()).isEqualTo("exited with status 1");
+        assertThat(d0.supervision().lastExit().signal()).isNull();
+        assertThat(states.get("p0").supervision()).as("malformed reports are not data").isEqualTo(ProcessState.Supervision.NONE);
+        assertThat(states).doesNotContainKey("d9");
     }
 
     @Test

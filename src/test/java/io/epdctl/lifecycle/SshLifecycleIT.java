@@ -10,6 +10,7 @@ import io.epdctl.testing.SshServer;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -54,6 +55,43 @@ class SshLifecycleIT {
                 h2.awaitNoSessions();
                 assertThat(ProcessTable.describe(h1.sessionProcesses())).isEmpty();
                 assertThat(ProcessTable.describe(h2.sessionProcesses())).isEmpty();
+            }
+        }
+    }
+
+    @Test
+    void aNodeOnAnSshHostHealsWhileItsSshServerIsDown() throws Exception {
+        try (SshServer h1 = SshServer.start("127.0.0.2")) {
+            Path knownHosts = knownHosts(dir.resolve("known_hosts"), h1);
+            try (SimDeployment deployment = SimDeployment.builder(dir).host("h1", yaml(h1)).nodeOn("d0", "h1").write()) {
+                assertThat(deployment.up("--known-hosts", knownHosts.toString(), "--remote-dir", dir.resolve("remote").toString())
+                        .exitCode()).isZero();
+                Path run = dir.resolve("remote").resolve(deployment.name());
+                long group = ProcessTable.pidFromFile(run.resolve("d0.pid"));
+                long server = ProcessHandle.of(group).orElseThrow().descendants()
+                        .filter(process -> process.info().command().orElse("").contains("java")).findFirst().orElseThrow().pid();
+                h1.pause(); // no SSH to h1, and no epdctl running: only d0's supervisor is there
+
+                new ProcessBuilder("kill", "-KILL", String.valueOf(server)).start().waitFor();
+
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (!Files.exists(run.resolve("d0.exits"))
+                        || !new NodeProbe(Duration.ofSeconds(1)).readiness(h1.address(), deployment.port("d0"), "simvl",
+                                Duration.ofSeconds(1)).ready()) {
+                    assertThat(System.nanoTime()).as("d0 back on h1").isLessThan(deadline);
+                    Thread.sleep(100);
+                }
+                assertThat(Files.readString(run.resolve("d0.exits"))).endsWith(" 137 restart\n");
+                assertThat(ProcessTable.isLive(server)).isFalse();
+                assertThat(ProcessTable.isLive(group)).as("the same supervisor").isTrue();
+                h1.resume();
+
+                Cli.Result status = deployment.epdctl("status", "--known-hosts", knownHosts.toString());
+                assertThat(status.out()).as(status.toString()).containsPattern("(?m)^d0\\s+decode\\s+h1\\s+.*ready\\s+1\\s+SIGKILL");
+                Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
+                assertThat(down.exitCode()).as(down.toString()).isZero();
+                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+                assertThat(ProcessTable.isLive(group)).as("d0's supervisor").isFalse();
             }
         }
     }

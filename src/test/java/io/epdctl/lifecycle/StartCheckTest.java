@@ -30,7 +30,7 @@ class StartCheckTest {
                 dir.toString());
         ProcessRecord record = new ProcessRecord(name, "encoder", "local", "127.0.0.1", port, List.of(), List.of(), 0, "", null,
                 dir.toString(), "hash", spec);
-        return new LaunchPlan.Launch(record, "", Optional.empty());
+        return new LaunchPlan.Launch(record, "", "", Optional.empty());
     }
 
     private StartCheck.Result check(List<LaunchPlan.Launch> starting, List<ProcessRecord> stopping, String model, String ec)

@@ -31,7 +31,7 @@ class UpPlanTest {
         ProcessSpec parts = spec.parts();
         ProcessRecord record = new ProcessRecord(name, role, parts.host(), parts.address(), 8000, devices, List.of(), 0, "", null,
                 parts.directory(), Integer.toHexString(parts.hashCode()) + spec.template, parts);
-        return new LaunchPlan.Launch(record, "#!/bin/sh\n", Optional.empty());
+        return new LaunchPlan.Launch(record, "#!/bin/sh\n", "", Optional.empty());
     }
 
     /** A mutable spec to change one part of in a case. */
@@ -222,7 +222,7 @@ class UpPlanTest {
     void deadProcessesAreRestartedWithWhatHappenedToThem() {
         DeploymentState previous = ran(UNCHANGED);
         Map<UpPlan.Observation, String> cases = new LinkedHashMap<>();
-        cases.put(new UpPlan.Observation(new ProcessState(ProcessState.Kind.EXITED, 137, null, null), null),
+        cases.put(new UpPlan.Observation(new ProcessState(ProcessState.Kind.EXITED, 137, null, null, ProcessState.Supervision.NONE), null),
                 "restart d0 (decode on b): exited with status 137");
         cases.put(dead(ProcessState.Kind.GONE), "restart d0 (decode on b): gone (killed by a signal or the host restarted)");
         cases.put(dead(ProcessState.Kind.REUSED), "restart d0 (decode on b): gone (its pid now belongs to another process)");
@@ -234,14 +234,30 @@ class UpPlanTest {
         cases.put(new UpPlan.Observation(RUNNING, new NodeProbe.Readiness(true, false, "/health answers 500")),
                 "restart d0 (decode on b): unhealthy: /health answers 500");
 
+        ProcessState.LastExit gaveUp = new ProcessState.LastExit(Instant.parse("2026-12-01T10:00:00Z"), 1, Supervisor.CRASH_LOOP);
+        cases.put(new UpPlan.Observation(new ProcessState(ProcessState.Kind.EXITED, 1, null, null,
+                        new ProcessState.Supervision(4, gaveUp, null)), null),
+                "restart d0 (decode on b): crash loop: its supervisor stopped restarting it after exited with status 1");
+
         cases.forEach((seen, expected) ->
                 assertThat(line(decide(UNCHANGED, previous, Map.of("d0", seen)), "d0")).isEqualTo(expected));
     }
 
     @Test
+    void aNodeItsSupervisorIsAboutToStartAgainIsWaitedFor() {
+        ProcessState.LastExit crashed = new ProcessState.LastExit(Instant.parse("2026-12-01T10:00:00Z"), 137, "restart");
+        ProcessState restarting = new ProcessState(ProcessState.Kind.RUNNING, null, null, null, new ProcessState.Supervision(2,
+                crashed, new ProcessState.Restarting(3, Instant.parse("2026-12-01T10:00:04Z"))));
+
+        UpPlan plan = decide(UNCHANGED, ran(UNCHANGED), Map.of("d0", new UpPlan.Observation(restarting, LOADING)));
+
+        assertThat(line(plan, "d0")).isEqualTo("wait d0 (decode on b): unchanged; its supervisor starts it again (attempt 3)");
+    }
+
+    @Test
     void aChangedNodeThatAlsoDiedSaysBoth() {
         UpPlan plan = decide(topology(spec -> spec.flag("--max-num-seqs", "96")), ran(UNCHANGED),
-                Map.of("d0", new UpPlan.Observation(new ProcessState(ProcessState.Kind.EXITED, 1, null, null), null)));
+                Map.of("d0", new UpPlan.Observation(new ProcessState(ProcessState.Kind.EXITED, 1, null, null, ProcessState.Supervision.NONE), null)));
 
         assertThat(line(plan, "d0")).isEqualTo("restart d0 (decode on b): --max-num-seqs 128 -> 96; exited with status 1");
     }
@@ -300,7 +316,7 @@ class UpPlanTest {
         DeploymentState previous = ran(UNCHANGED);
 
         UpPlan plan = decide(UNCHANGED, previous, Map.of(
-                "p0", new UpPlan.Observation(new ProcessState(ProcessState.Kind.EXITED, 1, null, null), null),
+                "p0", new UpPlan.Observation(new ProcessState(ProcessState.Kind.EXITED, 1, null, null, ProcessState.Supervision.NONE), null),
                 "proxy", new UpPlan.Observation(RUNNING, new NodeProbe.Readiness(true, false, "503: no healthy prefill backend"))));
 
         assertThat(plan.lines()).containsExactly(

@@ -149,6 +149,32 @@ class RenderCommandTest {
     }
 
     @Test
+    void theRestartPolicyIsOnFailureUnlessTheVllmSectionOrTheNodeSaysOtherwise() throws Exception {
+        String yaml = """
+                name: policies
+                model: /models/qwen
+                served-model-name: qwenvl
+                hosts: {a: {address: 127.0.0.1}}
+                %s
+                ec-transfer: {shared-storage-path: /data/ec}
+                nodes:
+                  - {name: e0, role: encoder, host: a, devices: [0], port: 23001}
+                  - {name: pd0, role: pd, host: a, devices: [1], port: 33003, restart: %s}
+                proxy: {host: a, port: 8001%s}
+                """;
+        JsonNode defaults = JSON.readTree(Cli.run("render", "--format", "json",
+                Files.writeString(dir.resolve("defaults.yaml"), yaml.formatted("", "on-failure", "")).toString()).out());
+        JsonNode vllmNever = JSON.readTree(Cli.run("render", "--format", "json",
+                Files.writeString(dir.resolve("never.yaml"), yaml.formatted("vllm: {restart: never}", "on-failure",
+                        ", restart: never")).toString()).out());
+
+        assertThat(defaults.path("nodes").findValuesAsText("restart")).containsExactly("on-failure", "on-failure");
+        assertThat(defaults.path("proxy").path("restart").asText()).isEqualTo("on-failure");
+        assertThat(vllmNever.path("nodes").findValuesAsText("restart")).as("pd0 sets its own").containsExactly("never", "on-failure");
+        assertThat(vllmNever.path("proxy").path("restart").asText()).isEqualTo("never");
+    }
+
+    @Test
     @SystemTest
     void theRenderedScriptFindsTheInterfaceOfItsHostsAddressOrStops() throws Exception {
         InetAddress address = nonLoopbackIpv4();

@@ -108,11 +108,36 @@ public final class ProcessTable {
         return pids;
     }
 
-    /** SIGKILLs every live process with the marker; returns how many there were. */
+    /**
+     * SIGKILLs every live process with the marker, and their process groups: the supervisor that leads a node's
+     * group carries no marker of its own and would start a killed node again. Returns how many there were.
+     */
     public static int killAll(String key, String value) {
         List<Long> pids = withEnvironment(key, value);
+        String own = ownGroup();
+        pids.stream().map(ProcessTable::group).filter(group -> group != null && !group.equals(own)).distinct().forEach(group -> {
+            try {
+                new ProcessBuilder("kill", "-KILL", "--", "-" + group).start().waitFor();
+            } catch (IOException e) {
+                // the group is gone, or kill is missing: the processes are killed one by one below
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
         pids.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
         return pids.size();
+    }
+
+    private static String ownGroup() {
+        return group(ProcessHandle.current().pid());
+    }
+
+    private static String group(long pid) {
+        try {
+            return stat(pid)[4];
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     /** Whether {@code pid} is a live process: a zombie (ended, not yet reaped by its parent) is not. */

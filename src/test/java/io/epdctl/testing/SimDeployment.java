@@ -60,6 +60,8 @@ public final class SimDeployment implements AutoCloseable {
         private String proxyHost = "local";
         private final Map<String, Map<String, String>> nodeEnv = new LinkedHashMap<>();
         private final Map<String, String> nodeArgs = new LinkedHashMap<>();
+        private String restart;
+        private final Map<String, String> nodeRestart = new LinkedHashMap<>();
 
         private Builder(Path dir) {
             this.dir = dir;
@@ -124,6 +126,18 @@ public final class SimDeployment implements AutoCloseable {
             return this;
         }
 
+        /** The restart policy of every node, in the vllm section ({@code on-failure}, {@code never}). */
+        public Builder restart(String policy) {
+            this.restart = policy;
+            return this;
+        }
+
+        /** One node's own restart policy. */
+        public Builder nodeRestart(String node, String policy) {
+            nodeRestart.put(node, policy);
+            return this;
+        }
+
         public SimDeployment write() {
             String marker = UUID.randomUUID().toString();
             Map<String, Integer> ports = new LinkedHashMap<>();
@@ -149,6 +163,7 @@ public final class SimDeployment implements AutoCloseable {
             yaml.append("vllm:\n  command: ").append(ROOT.resolve("bin/vllm-sim")).append('\n')
                     .append("  env: {").append(MARKER).append(": ").append(marker)
                     .append(", VLLM_SIM_STARTUP_DELAY_MS: '").append(startupDelayMs).append("'}\n")
+                    .append(restart == null ? "" : "  restart: " + restart + "\n")
                     .append("ec-transfer: {connector: ECExampleConnector, shared-storage-path: ").append(dir.resolve("ec")).append("}\n");
             if (decodes > 0) {
                 yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(kvPort(taken)).append("}\n");
@@ -171,6 +186,9 @@ public final class SimDeployment implements AutoCloseable {
                     env.forEach((key, value) -> yaml.append(key).append(": '").append(value).append("', "));
                     yaml.setLength(yaml.length() - 2);
                     yaml.append('}');
+                }
+                if (nodeRestart.containsKey(node)) {
+                    yaml.append(", restart: ").append(nodeRestart.get(node));
                 }
                 if (nodeArgs.containsKey(node)) {
                     yaml.append(", args: {").append(nodeArgs.get(node)).append('}');

@@ -141,6 +141,16 @@ public final class SshServer implements AutoCloseable {
         return new SshOptions(knownHosts(), false, List.of(), null, List.of(), Duration.ofSeconds(10));
     }
 
+    /** Stops sshd and its open sessions: the host cannot be reached over SSH until {@link #resume()}. What they started detached runs on. */
+    public void pause() throws InterruptedException {
+        stopSshd();
+    }
+
+    /** Starts sshd again after {@link #pause()}, on the same address and port with the same host key. */
+    public void resume() throws IOException, InterruptedException {
+        launch(port);
+    }
+
     /** Restarts sshd on the same address and port with a new host key (the known_hosts file keeps the old one). */
     public void replaceHostKey() throws IOException, InterruptedException {
         stopSshd();
