@@ -1,5 +1,6 @@
 package io.epdctl.cli;
 
+import io.epdctl.proxy.ControlFile;
 import io.epdctl.proxy.Endpoint;
 import io.epdctl.proxy.ProxyBackends;
 import io.epdctl.proxy.EpdProxy;
@@ -74,11 +75,16 @@ public final class ProxyCommand implements Callable<Integer> {
             description = "HTTP ports of the same nodes, in the same order.")
     List<Integer> decoderPorts = new ArrayList<>();
 
+    @Option(names = "--control-file", paramLabel = "FILE", defaultValue = ControlFile.NAME,
+            description = "Where to write the control channel's port and token, readable by the owner only"
+                    + " (default: ${DEFAULT-VALUE} in the working directory; removed on exit).")
+    Path controlFile;
+
     @Override
     public Integer call() throws InterruptedException {
         ProxyConfig config = config();
         PrintWriter err = spec.commandLine().getErr();
-        EpdProxy proxy = EpdProxy.start(config, line -> log(err, line), Duration.ofSeconds(60));
+        EpdProxy proxy = EpdProxy.start(config, line -> log(err, line), Duration.ofSeconds(60), controlFile);
         CountDownLatch stopped = new CountDownLatch(1);
         Thread shutdown = new Thread(() -> {
             log(err, "stopping");
@@ -87,6 +93,7 @@ public final class ProxyCommand implements Callable<Integer> {
             stopped.countDown();
         }, "epdctl-proxy-shutdown");
         Runtime.getRuntime().addShutdownHook(shutdown);
+        log(err, proxy.control() + " (its port and token in " + controlFile.toAbsolutePath() + ")");
         log(err, "ready on http://" + new Endpoint(config.listen().host(), proxy.port()).authority() + " ("
                 + describe(config) + "; metaserver " + proxy.metaserverUrl() + ")");
         stopped.await();

@@ -11,6 +11,7 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.io.IOException;
+import java.util.List;
 
 /**
  * Routes a generation through the roles, as the vLLM-Ascend script does: an encoder first when the
@@ -41,7 +42,17 @@ final class Dispatcher {
             }
             exchange.body(body);
             BackendPool encoders = state.pool(Role.ENCODER);
-            Future<Void> encoded = !encoders.isEmpty() && RequestBodies.hasMultimodalInput(body)
+            boolean encode = encoders.routed() && RequestBodies.hasMultimodalInput(body);
+            // a role the request needs with no usable backend: 503 now, before any backend holds part of it
+            ProxyFailure unavailable = Availability.unavailable(encode ? encoders : null,
+                    state.config().backends().disaggregated()
+                            ? List.of(state.pool(Role.PREFILL), state.pool(Role.DECODE))
+                            : List.of(state.pool(Role.PD)), state.retryAfterSeconds());
+            if (unavailable != null) {
+                exchange.fail(unavailable);
+                return;
+            }
+            Future<Void> encoded = encode
                     ? backends.callForBody(exchange, encoders, ProxyJson.buffer(RequestBodies.oneToken(body))).mapEmpty()
                     : Future.succeededFuture();
             encoded.onFailure(exchange::fail).onSuccess(ignored -> {
@@ -97,7 +108,8 @@ final class Dispatcher {
         toPrefiller.set("kv_transfer_params", kvTransferParams);
         // the prefill's time is the prefiller's to account for, not the waiting decoder's
         exchange.holdSilenceWatches();
-        backends.callForBody(exchange, state.pool(Role.PREFILL), ProxyJson.buffer(toPrefiller))
+        // a prefiller being drained still serves the requests admitted before: the decoder waits for this KV
+        backends.callForBody(exchange, state.pool(Role.PREFILL), ProxyJson.buffer(toPrefiller), true)
                 .onSuccess(body -> {
                     exchange.resumeSilenceWatches();
                     metaserverResponse.putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(body);
@@ -115,7 +127,7 @@ final class Dispatcher {
     void models(HttpServerRequest request) {
         ProxyExchange exchange = exchange(request);
         BackendPool pool = state.pools().stream()
-                .filter(candidate -> candidate.role() != Role.ENCODER && candidate.anyHealthy())
+                .filter(candidate -> candidate.role() != Role.ENCODER && candidate.anyUsable())
                 .findFirst().orElse(state.pool(state.config().backends().disaggregated() ? Role.DECODE : Role.PD));
         relay(exchange, pool, HttpMethod.GET, null);
     }

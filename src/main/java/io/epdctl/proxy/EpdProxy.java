@@ -5,6 +5,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpClientOptions;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -22,19 +23,30 @@ public final class EpdProxy implements AutoCloseable {
     private final ProxyState state;
     private final HealthMonitor health;
     private final int port;
+    private final ControlServer control;
+    private final Path controlFile;
 
-    private EpdProxy(Vertx vertx, ProxyState state, HealthMonitor health, int port) {
+    private EpdProxy(Vertx vertx, ProxyState state, HealthMonitor health, int port, ControlServer control,
+            Path controlFile) {
         this.vertx = vertx;
         this.state = state;
         this.health = health;
         this.port = port;
+        this.control = control;
+        this.controlFile = controlFile;
+    }
+
+    /** {@link #start(ProxyConfig, Consumer, Duration, Path)} writing no control file. */
+    public static EpdProxy start(ProxyConfig config, Consumer<String> log, Duration timeout) {
+        return start(config, log, timeout, null);
     }
 
     /**
      * Listens and probes every backend once; returns when both are done. Fails (with the reason) when the address cannot be
-     * bound. {@code log} receives one line per event worth an operator's attention.
+     * bound. {@code log} receives one line per event worth an operator's attention. The control channel
+     * listens too; its port and token go to {@code controlFile} (0600) unless that is null.
      */
-    public static EpdProxy start(ProxyConfig config, Consumer<String> log, Duration timeout) {
+    public static EpdProxy start(ProxyConfig config, Consumer<String> log, Duration timeout, Path controlFile) {
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(1, config.tuning().eventLoops()))
                 .setPreferNativeTransport(false));
         try {
@@ -50,9 +62,22 @@ public final class EpdProxy implements AutoCloseable {
                 servers.add(server);
                 return server;
             }, new DeploymentOptions().setInstances(Math.max(1, config.tuning().eventLoops())));
-            Future<EpdProxy> started = Future.all(listening, health.start())
-                    .map(both -> new EpdProxy(vertx, state, health, servers.get(0).actualPort()));
-            return started.toCompletionStage().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            BackendControl backends = new BackendControl(vertx, state, health,
+                    () -> servers.stream().map(ProxyVerticle::eventLoop).toList());
+            Future<ControlServer> controlling = ControlServer.start(vertx, backends);
+            Future<EpdProxy> started = Future.all(listening, health.start(), controlling)
+                    .map(all -> new EpdProxy(vertx, state, health, servers.get(0).actualPort(), controlling.result(),
+                            controlFile));
+            EpdProxy proxy = started.toCompletionStage().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (controlFile != null) {
+                try {
+                    proxy.control.access().writeTo(controlFile);
+                } catch (java.io.UncheckedIOException e) {
+                    vertx.close();
+                    throw new ProxyStartException(e.getMessage(), e);
+                }
+            }
+            return proxy;
         } catch (ExecutionException e) {
             vertx.close();
             throw new ProxyStartException("cannot listen on " + config.listen() + ": " + e.getCause().getMessage(), e);
@@ -69,6 +94,11 @@ public final class EpdProxy implements AutoCloseable {
     /** The port it listens on (the configured one, or the one the system chose for port 0). */
     public int port() {
         return port;
+    }
+
+    /** The control channel's port and token (in this process only; others read them from the control file). */
+    public ControlFile control() {
+        return control.access();
     }
 
     /** Where decoders call back for a prefill. */
@@ -104,6 +134,9 @@ public final class EpdProxy implements AutoCloseable {
 
     @Override
     public void close() {
+        if (controlFile != null) {
+            control.access().removeFrom(controlFile);
+        }
         health.stop();
         try {
             vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);

@@ -29,6 +29,11 @@ final class ProxyVerticle extends VerticleBase {
         return actualPort;
     }
 
+    /** The event loop this server's requests run on. */
+    io.vertx.core.Context eventLoop() {
+        return context;
+    }
+
     @Override
     public Future<?> start() {
         // idle connections are dropped before uvicorn's 5 s keep-alive timeout drops them under a request
