@@ -33,7 +33,7 @@ import picocli.CommandLine.Spec;
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"1:could not listen", "2:invalid arguments or topology file", "130:stopped by SIGINT (Ctrl-C)",
             "143:stopped by SIGTERM"},
-        // --max-retries, --retry-delay, --backend-timeout, --health-interval, --event-loops
+        // --max-retries, --retry-delay, --backend-timeout, --health-interval, --event-loops, --drain-timeout
         modelTransformer = ProxyTuningOptions.class)
 public final class ProxyCommand implements Callable<Integer> {
     @Spec
@@ -88,7 +88,10 @@ public final class ProxyCommand implements Callable<Integer> {
         CountDownLatch stopped = new CountDownLatch(1);
         Thread shutdown = new Thread(() -> {
             log(err, "stopping");
-            proxy.close();
+            int left = proxy.drainAndClose();
+            if (left > 0) {
+                log(err, left + " requests were still in flight after --drain-timeout; they were cut");
+            }
             log(err, "stopped");
             stopped.countDown();
         }, "epdctl-proxy-shutdown");

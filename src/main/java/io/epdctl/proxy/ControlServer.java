@@ -19,23 +19,29 @@ import java.util.Map;
 /**
  * The control channel: HTTP on 127.0.0.1 only, on a port the system picks, apart from the clients' port.
  * Every request needs {@code Authorization: Bearer TOKEN} (the token of the {@link ControlFile}); without
- * it, 401 and nothing changes. {@code GET /backends}, {@code POST /backends} (add), {@code POST
+ * it, 401 and nothing changes. {@code POST /metaserver} takes a decoder's callback passed on by the
+ * proxy that took over this one's port. {@code GET /backends}, {@code POST /backends} (add), {@code POST
  * /backends/drain}, {@code POST /backends/remove}; bodies are JSON {@code {"role", "host", "port"}}, a
  * drain also {@code "timeout_seconds"}.
  */
 final class ControlServer {
     static final String LOOPBACK = "127.0.0.1";
+    /** A decoder's callback for a request of this proxy, passed on by the proxy that took over its port. */
+    static final String METASERVER = "/metaserver";
     private final BackendControl control;
+    private final java.util.function.Consumer<HttpServerRequest> metaserver;
     private volatile ControlFile access;
     private volatile byte[] expected;
 
-    private ControlServer(BackendControl control) {
+    private ControlServer(BackendControl control, java.util.function.Consumer<HttpServerRequest> metaserver) {
         this.control = control;
+        this.metaserver = metaserver;
     }
 
     /** Listens on a free loopback port, with a new token; nothing is authorized until both are known. */
-    static Future<ControlServer> start(Vertx vertx, BackendControl control) {
-        ControlServer controlServer = new ControlServer(control);
+    static Future<ControlServer> start(Vertx vertx, BackendControl control,
+            java.util.function.Consumer<HttpServerRequest> metaserver) {
+        ControlServer controlServer = new ControlServer(control, metaserver);
         HttpServer server = vertx.createHttpServer(new HttpServerOptions());
         server.requestHandler(controlServer::route);
         return server.listen(0, LOOPBACK).map(listening -> {
@@ -67,6 +73,10 @@ final class ControlServer {
         }
         String path = request.path();
         HttpMethod method = request.method();
+        if (method == HttpMethod.POST && path.equals(METASERVER)) {
+            metaserver.accept(request);
+            return;
+        }
         if (method == HttpMethod.GET && path.equals("/backends")) {
             answer(request, 200, Map.of("backends", control.list()));
             return;

@@ -22,11 +22,14 @@ final class Dispatcher {
     private final Context context;
     private final ProxyState state;
     private final BackendCaller backends;
+    /** For the callbacks of requests of the proxy this one took over from. */
+    private final io.vertx.core.http.HttpClient client;
 
-    Dispatcher(Context context, ProxyState state, BackendCaller backends) {
+    Dispatcher(Context context, ProxyState state, BackendCaller backends, io.vertx.core.http.HttpClient client) {
         this.context = context;
         this.state = state;
         this.backends = backends;
+        this.client = client;
     }
 
     /** {@code /v1/chat/completions} and {@code /v1/completions}. */
@@ -88,6 +91,11 @@ final class Dispatcher {
             }
             String backendRequestId = params == null ? null : params.path("request_id").asText(null);
             ProxyExchange exchange = state.awaitingPrefill().claim(RequestBodies.proxyRequestId(backendRequestId));
+            ControlFile predecessor = state.predecessor();
+            if (exchange == null && params instanceof ObjectNode && predecessor != null) {
+                forward(predecessor, raw, request.response());
+                return;
+            }
             if (exchange == null || !(params instanceof ObjectNode kvTransferParams)) {
                 request.response().setStatusCode(404).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
                         .end(ProxyJson.error(404, "no request is waiting for a prefill under request_id "
@@ -96,6 +104,32 @@ final class Dispatcher {
             }
             exchange.context().runOnContext(ignored -> prefill(exchange, kvTransferParams, request.response()));
         });
+    }
+
+    /**
+     * A callback for a request this proxy does not know may be one of the proxy it took over from, which
+     * still drains on this host: its decoders call the port, which is now this proxy's. That proxy's
+     * control channel takes the callback and answers it as its own metaserver would.
+     */
+    private void forward(ControlFile predecessor, Buffer raw, HttpServerResponse metaserverResponse) {
+        client.request(new io.vertx.core.http.RequestOptions().setMethod(HttpMethod.POST).setHost(ControlServer.LOOPBACK)
+                        .setPort(predecessor.port()).setURI(ControlServer.METASERVER)
+                        .putHeader(HttpHeaders.AUTHORIZATION, "Bearer " + predecessor.token())
+                        .putHeader(HttpHeaders.CONTENT_TYPE, "application/json"))
+                .compose(call -> call.send(raw))
+                .compose(answer -> answer.body().map(body -> {
+                    String type = answer.getHeader(HttpHeaders.CONTENT_TYPE);
+                    metaserverResponse.setStatusCode(answer.statusCode())
+                            .putHeader(HttpHeaders.CONTENT_TYPE, type != null ? type : "application/json").end(body);
+                    return body;
+                }))
+                .onFailure(failure -> {
+                    if (!metaserverResponse.ended()) {
+                        metaserverResponse.setStatusCode(404).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                                .end(ProxyJson.error(404, "no request is waiting for a prefill under this request_id"
+                                        + " (the proxy this one took over from is gone: " + failure.getMessage() + ")"));
+                    }
+                });
     }
 
     private void prefill(ProxyExchange exchange, ObjectNode kvTransferParams, HttpServerResponse metaserverResponse) {

@@ -14,6 +14,8 @@ final class ProxyState {
     private final ProxyMetrics metrics = new ProxyMetrics();
     private final Consumer<String> log;
     private volatile String metaserverUrl;
+    /** The control channel of the proxy this one took over from, if any (see Dispatcher#metaserver). */
+    private volatile ControlFile predecessor;
 
     ProxyState(ProxyConfig config, Consumer<String> log) {
         this.config = config;
@@ -61,6 +63,14 @@ final class ProxyState {
 
     void log(String message) {
         log.accept(message);
+    }
+
+    ControlFile predecessor() {
+        return predecessor;
+    }
+
+    void predecessor(ControlFile previous) {
+        predecessor = previous;
     }
 
     String metaserverUrl() {

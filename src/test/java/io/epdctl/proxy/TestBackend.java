@@ -69,6 +69,8 @@ final class TestBackend implements AutoCloseable {
     /** Generation requests (and one-token answers) wait here while {@link #holdAnswers} is set, until {@link #release}. */
     private final List<Runnable> heldAnswers = new CopyOnWriteArrayList<>();
     volatile boolean holdAnswers;
+    /** A decoder calls the metaserver on this port instead of the one it was given (0: the one given). */
+    volatile int metaserverPort;
     private final Set<String> seenRequests = ConcurrentHashMap.newKeySet();
     private final AtomicLong newRequests = new AtomicLong();
 
@@ -180,7 +182,7 @@ final class TestBackend implements AutoCloseable {
         String metaserver = body.path("kv_transfer_params").path("metaserver").asText();
         java.net.URI uri = java.net.URI.create(metaserver);
         metaserverClient.request(new RequestOptions().setMethod(HttpMethod.POST).setHost(uri.getHost())
-                        .setPort(uri.getPort()).setURI(uri.getPath()))
+                        .setPort(metaserverPort != 0 ? metaserverPort : uri.getPort()).setURI(uri.getPath()))
                 .compose(call -> call.send(Buffer.buffer(params.toString())))
                 .compose(answer -> answer.body().map(ignored -> answer.statusCode()))
                 .onComplete(result -> {
