@@ -30,6 +30,8 @@ public final class ProxyControl implements AutoCloseable {
     private static final Duration READ_TIMEOUT = Duration.ofSeconds(10);
     /** A request that changes nothing for long (list, add with its one probe, remove). */
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(30);
+    /** How often {@link #awaitHealthy} asks: the proxy re-probes a backend that is down every 200 ms. */
+    private static final Duration HEALTH_POLL = Duration.ofMillis(100);
     private final String host;
     private final Tunnel tunnel;
     private final String token;
@@ -91,6 +93,34 @@ public final class ProxyControl implements AutoCloseable {
     /** Adds a backend; it gets requests once a probe finds it healthy ({@link Backend#healthy()}: the first probe's verdict). */
     public Backend add(Role role, String backendHost, int port) throws DeploymentException {
         return backend(send("POST", "/backends", target(role, backendHost, port), REQUEST_TIMEOUT));
+    }
+
+    /**
+     * Waits until the proxy's probes find the backend healthy (it gets requests from then on), at most
+     * {@code timeout}; the backend as it is then. Fails when it is not there or not healthy in time.
+     */
+    public Backend awaitHealthy(Role role, String backendHost, int port, Duration timeout) throws DeploymentException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Backend backend = list().stream()
+                    .filter(candidate -> candidate.role() == role && candidate.host().equals(backendHost) && candidate.port() == port)
+                    .findFirst()
+                    .orElseThrow(() -> new DeploymentException(host + ": the proxy has no " + role.yamlName() + " backend "
+                            + backendHost + ":" + port));
+            if (backend.healthy()) {
+                return backend;
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                throw new DeploymentException(host + ": the proxy's probes did not find " + role.yamlName() + " backend "
+                        + backendHost + ":" + port + " healthy within " + timeout.toSeconds() + " s");
+            }
+            try {
+                Thread.sleep(HEALTH_POLL.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new DeploymentException(host + ": interrupted while waiting for the proxy to find a backend healthy");
+            }
+        }
     }
 
     /**

@@ -19,8 +19,8 @@ final class ProxyVerticle extends VerticleBase {
     private Profiling profiling;
     private int actualPort;
     private io.vertx.core.http.HttpServer server;
-    /** Open client connections, each with whether a request of it is being answered; on this event loop only. */
-    private final java.util.Map<io.vertx.core.http.HttpConnection, Boolean> connections = new java.util.HashMap<>();
+    /** Open client connections, each with its requests being answered (HTTP/2: several); on this event loop only. */
+    private final java.util.Map<io.vertx.core.http.HttpConnection, Integer> connections = new java.util.HashMap<>();
     private boolean stopping;
 
     /** {@code port} negative: one the system picks, shared by every server given the same negative port. */
@@ -57,7 +57,7 @@ final class ProxyVerticle extends VerticleBase {
         if (stopped.isComplete()) {
             return;
         }
-        java.util.List.copyOf(connections.entrySet()).stream().filter(entry -> !entry.getValue())
+        java.util.List.copyOf(connections.entrySet()).stream().filter(entry -> entry.getValue() <= 0)
                 .forEach(entry -> entry.getKey().close());
         vertx.setTimer(50, id -> closeIdle(stopped));
     }
@@ -89,7 +89,7 @@ final class ProxyVerticle extends VerticleBase {
                 // a client that resets its connection is a cancelled request, handled there, not news for the log
                 .connectionHandler(connection -> {
                     connection.exceptionHandler(ignored -> { });
-                    connections.put(connection, false);
+                    connections.put(connection, 0);
                     connection.closeHandler(closed -> connections.remove(connection));
                 })
                 .listen(port, state.config().listen().host())
@@ -103,12 +103,11 @@ final class ProxyVerticle extends VerticleBase {
 
     private void route(HttpServerRequest request) {
         io.vertx.core.http.HttpConnection connection = request.connection();
-        connections.put(connection, true);
+        connections.merge(connection, 1, Integer::sum);
         request.response().endHandler(ended -> {
-            if (stopping) {
-                connection.close(); // its request is answered: the client goes to the proxy that took over
-            } else {
-                connections.put(connection, false);
+            Integer left = connections.computeIfPresent(connection, (open, count) -> count - 1);
+            if (stopping && left != null && left <= 0) {
+                connection.close(); // its requests are answered: the client goes to the proxy that took over
             }
         });
         String path = request.path();

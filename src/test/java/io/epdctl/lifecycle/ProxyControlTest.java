@@ -144,7 +144,9 @@ class ProxyControlTest {
             awaitAnswers(answers, 5);
 
             ProxyControl.Backend added = control.add(Role.PD, "127.0.0.1", pd1.port());
-            assertThat(added.healthy()).isTrue();
+            assertThat(added.port()).isEqualTo(pd1.port());
+            // the first probe's verdict comes with the answer; a slow one (a loaded machine) is not the last word
+            assertThat(control.awaitHealthy(Role.PD, "127.0.0.1", pd1.port(), Duration.ofSeconds(30)).healthy()).isTrue();
             awaitAnswers(answers, answers.size() + 5);
             ProxyControl.Drained drained = control.drain(Role.PD, "127.0.0.1", pd0.port(), Duration.ofSeconds(60));
             assertThat(drained.drained()).isTrue();
@@ -181,6 +183,20 @@ class ProxyControlTest {
         process.destroy();
         assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
         assertThat(runDir.resolve(ControlFile.NAME)).as("removed when the proxy stops").doesNotExist();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh"})
+    void saysWhenNoBackendIsThereToWaitFor(String kind) throws Exception {
+        SimNode pd0 = pd("pd0");
+        Path runDir = dir.resolve("run");
+        proxy(runDir, SimNode.freePort(), pd0);
+        try (ProxyControl control = ProxyControl.open(transport(kind), runDir.toString())) {
+            assertThatThrownBy(() -> control.awaitHealthy(Role.PD, "127.0.0.1", 1, Duration.ofSeconds(5)))
+                    .isInstanceOf(DeploymentException.class).hasMessageContaining("the proxy has no pd backend 127.0.0.1:1");
+            assertThatThrownBy(() -> control.add(Role.DECODE, "127.0.0.1", 1))
+                    .isInstanceOf(DeploymentException.class).hasMessageContaining("400 this proxy routes to pd backends");
+        }
     }
 
     @ParameterizedTest

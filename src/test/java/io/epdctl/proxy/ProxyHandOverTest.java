@@ -136,10 +136,11 @@ class ProxyHandOverTest {
                 while (running.get()) {
                     // A new connection per request: each of the old proxy's connections ends with its request. A
                     // connection closed before any byte of its answer (one the old proxy's kernel queue still held
-                    // when it closed its socket) was never read: it is sent again, as OpenAI clients do.
+                    // when it closed its socket, or one it accepted but had read nothing from when it stopped) was
+                    // never read: it is sent again, as OpenAI clients do on a connection error.
                     String answer = "";
-                    for (int attempt = 1; attempt <= 2 && answer.isEmpty(); attempt++) {
-                        if (attempt == 2) {
+                    for (int attempt = 1; attempt <= 5 && answer.isEmpty(); attempt++) {
+                        if (attempt > 1) {
                             sentAgain.incrementAndGet();
                         }
                         try (RawHttp http = RawHttp.post(port, "/v1/chat/completions", CHAT)) {
