@@ -1,5 +1,6 @@
 package io.epdctl.cli;
 
+import io.epdctl.proxy.ControlFile;
 import io.epdctl.proxy.Endpoint;
 import io.epdctl.proxy.ProxyBackends;
 import io.epdctl.proxy.EpdProxy;
@@ -32,7 +33,7 @@ import picocli.CommandLine.Spec;
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"1:could not listen", "2:invalid arguments or topology file", "130:stopped by SIGINT (Ctrl-C)",
             "143:stopped by SIGTERM"},
-        // --max-retries, --retry-delay, --backend-timeout, --health-interval, --event-loops
+        // --max-retries, --retry-delay, --backend-timeout, --health-interval, --event-loops, --drain-timeout
         modelTransformer = ProxyTuningOptions.class)
 public final class ProxyCommand implements Callable<Integer> {
     @Spec
@@ -74,19 +75,28 @@ public final class ProxyCommand implements Callable<Integer> {
             description = "HTTP ports of the same nodes, in the same order.")
     List<Integer> decoderPorts = new ArrayList<>();
 
+    @Option(names = "--control-file", paramLabel = "FILE", defaultValue = ControlFile.NAME,
+            description = "Where to write the control channel's port and token, readable by the owner only"
+                    + " (default: ${DEFAULT-VALUE} in the working directory; removed on exit).")
+    Path controlFile;
+
     @Override
     public Integer call() throws InterruptedException {
         ProxyConfig config = config();
         PrintWriter err = spec.commandLine().getErr();
-        EpdProxy proxy = EpdProxy.start(config, line -> log(err, line), Duration.ofSeconds(60));
+        EpdProxy proxy = EpdProxy.start(config, line -> log(err, line), Duration.ofSeconds(60), controlFile);
         CountDownLatch stopped = new CountDownLatch(1);
         Thread shutdown = new Thread(() -> {
             log(err, "stopping");
-            proxy.close();
+            int left = proxy.drainAndClose();
+            if (left > 0) {
+                log(err, left + " requests were still in flight after --drain-timeout; they were cut");
+            }
             log(err, "stopped");
             stopped.countDown();
         }, "epdctl-proxy-shutdown");
         Runtime.getRuntime().addShutdownHook(shutdown);
+        log(err, proxy.control() + " (its port and token in " + controlFile.toAbsolutePath() + ")");
         log(err, "ready on http://" + new Endpoint(config.listen().host(), proxy.port()).authority() + " ("
                 + describe(config) + "; metaserver " + proxy.metaserverUrl() + ")");
         stopped.await();

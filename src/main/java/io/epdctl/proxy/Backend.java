@@ -17,6 +17,8 @@ public final class Backend {
     private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean healthy;
     private volatile String healthProblem = "not probed yet";
+    /** Being drained (control channel): no new requests, those in flight finish. */
+    private volatile boolean draining;
     private final LongAdder requests = new LongAdder();
     private final LongAdder errors = new LongAdder();
     private final LongAdder latencyNanos = new LongAdder();
@@ -40,6 +42,19 @@ public final class Backend {
 
     public boolean healthy() {
         return healthy;
+    }
+
+    public boolean draining() {
+        return draining;
+    }
+
+    void drain() {
+        draining = true;
+    }
+
+    /** Takes new requests: healthy and not being drained. */
+    boolean usable() {
+        return healthy && !draining;
     }
 
     /** Why it is not healthy (null when it is). */

@@ -11,9 +11,7 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import java.net.ConnectException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 
@@ -47,12 +45,17 @@ final class BackendCaller {
 
     /** A call whose answer is relayed as it comes: complete once its status and headers are in, its body paused. */
     Future<BackendCall> call(ProxyExchange exchange, BackendPool pool, HttpMethod method, Buffer body) {
-        return new Attempts(exchange, pool, new Outgoing(method, body, false)).start();
+        return new Attempts(exchange, pool, new Outgoing(method, body, false, false)).start();
     }
 
     /** A call whose whole answer is needed before going on (encoder, prefiller); an error status fails it. */
     Future<Buffer> callForBody(ProxyExchange exchange, BackendPool pool, Buffer body) {
-        return new Attempts(exchange, pool, new Outgoing(HttpMethod.POST, body, true)).start().compose(call -> {
+        return callForBody(exchange, pool, body, false);
+    }
+
+    /** The same; with {@code drainingToo} a backend being drained serves it when no other can. */
+    Future<Buffer> callForBody(ProxyExchange exchange, BackendPool pool, Buffer body, boolean drainingToo) {
+        return new Attempts(exchange, pool, new Outgoing(HttpMethod.POST, body, true, drainingToo)).start().compose(call -> {
             HttpClientResponse response = call.response();
             int status = response.statusCode();
             call.finish(status >= 400);
@@ -63,8 +66,11 @@ final class BackendCaller {
         });
     }
 
-    /** What goes to the backend; {@code whole}: its answer is read to the end before the call counts as answered. */
-    private record Outgoing(HttpMethod method, Buffer body, boolean whole) {
+    /**
+     * What goes to the backend; {@code whole}: its answer is read to the end before the call counts as
+     * answered; {@code drainingToo}: a backend being drained may take it when no other can.
+     */
+    private record Outgoing(HttpMethod method, Buffer body, boolean whole, boolean drainingToo) {
     }
 
     /** One backend call of a client request, over as many attempts as it takes. Runs on the request's event loop. */
@@ -97,10 +103,10 @@ final class BackendCaller {
                 promise.fail(ProxyFailure.of(499, "the client went away"));
                 return;
             }
-            Backend backend = pool.pick(refused, closed);
+            Backend backend = pool.pick(refused, closed, outgoing.drainingToo());
             if (backend == null) {
                 promise.fail(lastProblem != null ? ProxyFailure.of(502, lastProblem)
-                        : ProxyFailure.of(503, "no healthy " + pool.role().yamlName() + " backend: " + downList()));
+                        : Availability.noUsableBackend(pool, state.retryAfterSeconds()));
                 return;
             }
             send(exchange.open(backend));
@@ -177,14 +183,6 @@ final class BackendCaller {
                 options.putHeader(HttpHeaders.AUTHORIZATION, authorization);
             }
             return options;
-        }
-
-        private String downList() {
-            List<String> down = new ArrayList<>();
-            for (Backend backend : pool.backends()) {
-                down.add(backend.endpoint() + " (" + backend.healthProblem() + ")");
-            }
-            return String.join(", ", down);
         }
     }
 }

@@ -11,6 +11,7 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.io.IOException;
+import java.util.List;
 
 /**
  * Routes a generation through the roles, as the vLLM-Ascend script does: an encoder first when the
@@ -21,11 +22,14 @@ final class Dispatcher {
     private final Context context;
     private final ProxyState state;
     private final BackendCaller backends;
+    /** For the callbacks of requests of the proxy this one took over from. */
+    private final io.vertx.core.http.HttpClient client;
 
-    Dispatcher(Context context, ProxyState state, BackendCaller backends) {
+    Dispatcher(Context context, ProxyState state, BackendCaller backends, io.vertx.core.http.HttpClient client) {
         this.context = context;
         this.state = state;
         this.backends = backends;
+        this.client = client;
     }
 
     /** {@code /v1/chat/completions} and {@code /v1/completions}. */
@@ -41,7 +45,17 @@ final class Dispatcher {
             }
             exchange.body(body);
             BackendPool encoders = state.pool(Role.ENCODER);
-            Future<Void> encoded = !encoders.isEmpty() && RequestBodies.hasMultimodalInput(body)
+            boolean encode = encoders.routed() && RequestBodies.hasMultimodalInput(body);
+            // a role the request needs with no usable backend: 503 now, before any backend holds part of it
+            ProxyFailure unavailable = Availability.unavailable(encode ? encoders : null,
+                    state.config().backends().disaggregated()
+                            ? List.of(state.pool(Role.PREFILL), state.pool(Role.DECODE))
+                            : List.of(state.pool(Role.PD)), state.retryAfterSeconds());
+            if (unavailable != null) {
+                exchange.fail(unavailable);
+                return;
+            }
+            Future<Void> encoded = encode
                     ? backends.callForBody(exchange, encoders, ProxyJson.buffer(RequestBodies.oneToken(body))).mapEmpty()
                     : Future.succeededFuture();
             encoded.onFailure(exchange::fail).onSuccess(ignored -> {
@@ -77,6 +91,11 @@ final class Dispatcher {
             }
             String backendRequestId = params == null ? null : params.path("request_id").asText(null);
             ProxyExchange exchange = state.awaitingPrefill().claim(RequestBodies.proxyRequestId(backendRequestId));
+            ControlFile predecessor = state.predecessor();
+            if (exchange == null && params instanceof ObjectNode && predecessor != null) {
+                forward(predecessor, raw, request.response());
+                return;
+            }
             if (exchange == null || !(params instanceof ObjectNode kvTransferParams)) {
                 request.response().setStatusCode(404).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
                         .end(ProxyJson.error(404, "no request is waiting for a prefill under request_id "
@@ -85,6 +104,32 @@ final class Dispatcher {
             }
             exchange.context().runOnContext(ignored -> prefill(exchange, kvTransferParams, request.response()));
         });
+    }
+
+    /**
+     * A callback for a request this proxy does not know may be one of the proxy it took over from, which
+     * still drains on this host: its decoders call the port, which is now this proxy's. That proxy's
+     * control channel takes the callback and answers it as its own metaserver would.
+     */
+    private void forward(ControlFile predecessor, Buffer raw, HttpServerResponse metaserverResponse) {
+        client.request(new io.vertx.core.http.RequestOptions().setMethod(HttpMethod.POST).setHost(ControlServer.LOOPBACK)
+                        .setPort(predecessor.port()).setURI(ControlServer.METASERVER)
+                        .putHeader(HttpHeaders.AUTHORIZATION, "Bearer " + predecessor.token())
+                        .putHeader(HttpHeaders.CONTENT_TYPE, "application/json"))
+                .compose(call -> call.send(raw))
+                .compose(answer -> answer.body().map(body -> {
+                    String type = answer.getHeader(HttpHeaders.CONTENT_TYPE);
+                    metaserverResponse.setStatusCode(answer.statusCode())
+                            .putHeader(HttpHeaders.CONTENT_TYPE, type != null ? type : "application/json").end(body);
+                    return body;
+                }))
+                .onFailure(failure -> {
+                    if (!metaserverResponse.ended()) {
+                        metaserverResponse.setStatusCode(404).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                                .end(ProxyJson.error(404, "no request is waiting for a prefill under this request_id"
+                                        + " (the proxy this one took over from is gone: " + failure.getMessage() + ")"));
+                    }
+                });
     }
 
     private void prefill(ProxyExchange exchange, ObjectNode kvTransferParams, HttpServerResponse metaserverResponse) {
@@ -97,7 +142,8 @@ final class Dispatcher {
         toPrefiller.set("kv_transfer_params", kvTransferParams);
         // the prefill's time is the prefiller's to account for, not the waiting decoder's
         exchange.holdSilenceWatches();
-        backends.callForBody(exchange, state.pool(Role.PREFILL), ProxyJson.buffer(toPrefiller))
+        // a prefiller being drained still serves the requests admitted before: the decoder waits for this KV
+        backends.callForBody(exchange, state.pool(Role.PREFILL), ProxyJson.buffer(toPrefiller), true)
                 .onSuccess(body -> {
                     exchange.resumeSilenceWatches();
                     metaserverResponse.putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(body);
@@ -115,7 +161,7 @@ final class Dispatcher {
     void models(HttpServerRequest request) {
         ProxyExchange exchange = exchange(request);
         BackendPool pool = state.pools().stream()
-                .filter(candidate -> candidate.role() != Role.ENCODER && candidate.anyHealthy())
+                .filter(candidate -> candidate.role() != Role.ENCODER && candidate.anyUsable())
                 .findFirst().orElse(state.pool(state.config().backends().disaggregated() ? Role.DECODE : Role.PD));
         relay(exchange, pool, HttpMethod.GET, null);
     }

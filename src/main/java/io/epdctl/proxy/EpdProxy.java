@@ -5,6 +5,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpClientOptions;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -21,22 +22,36 @@ public final class EpdProxy implements AutoCloseable {
     private final Vertx vertx;
     private final ProxyState state;
     private final HealthMonitor health;
+    private final List<ProxyVerticle> servers;
     private final int port;
+    private final ControlServer control;
+    private final Path controlFile;
 
-    private EpdProxy(Vertx vertx, ProxyState state, HealthMonitor health, int port) {
+    private EpdProxy(Vertx vertx, ProxyState state, HealthMonitor health, List<ProxyVerticle> servers,
+            ControlServer control, Path controlFile) {
         this.vertx = vertx;
         this.state = state;
         this.health = health;
-        this.port = port;
+        this.servers = List.copyOf(servers);
+        this.port = servers.get(0).actualPort();
+        this.control = control;
+        this.controlFile = controlFile;
+    }
+
+    /** {@link #start(ProxyConfig, Consumer, Duration, Path)} writing no control file. */
+    public static EpdProxy start(ProxyConfig config, Consumer<String> log, Duration timeout) {
+        return start(config, log, timeout, null);
     }
 
     /**
-     * Listens and probes every backend once; returns when both are done. Fails (with the reason) when the address cannot be
-     * bound. {@code log} receives one line per event worth an operator's attention.
+     * Probes every backend once, then listens; returns when it listens. Fails (with the reason) when the address cannot be
+     * bound. {@code log} receives one line per event worth an operator's attention. The control channel
+     * listens too; its port and token go to {@code controlFile} (0600) unless that is null.
      */
-    public static EpdProxy start(ProxyConfig config, Consumer<String> log, Duration timeout) {
-        Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(1, config.tuning().eventLoops()))
-                .setPreferNativeTransport(false));
+    public static EpdProxy start(ProxyConfig config, Consumer<String> log, Duration timeout, Path controlFile) {
+        // SO_REUSEPORT: a proxy replacing this one can listen before this one stops (see ReusePortTransport)
+        Vertx vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(Math.max(1, config.tuning().eventLoops())))
+                .withTransport(ReusePortTransport.INSTANCE).build();
         try {
             ProxyState state = new ProxyState(config, log);
             HealthMonitor health = new HealthMonitor(vertx,
@@ -44,15 +59,36 @@ public final class EpdProxy implements AutoCloseable {
             // with port 0, a negative port makes every event loop's server share one port the system picks
             int port = config.listen().port() == 0 ? -1 : config.listen().port();
             List<ProxyVerticle> servers = new CopyOnWriteArrayList<>();
-            // listening and the first round of probes, at once: ready when both are done
-            Future<String> listening = vertx.deployVerticle(() -> {
+            // the first round of probes, then listening: with SO_REUSEPORT clients may reach this proxy the moment it
+            // listens (it may be taking over from a running one), so it must know its healthy backends by then
+            Future<String> listening = health.start().compose(probed -> vertx.deployVerticle(() -> {
                 ProxyVerticle server = new ProxyVerticle(state, port);
                 servers.add(server);
                 return server;
-            }, new DeploymentOptions().setInstances(Math.max(1, config.tuning().eventLoops())));
-            Future<EpdProxy> started = Future.all(listening, health.start())
-                    .map(both -> new EpdProxy(vertx, state, health, servers.get(0).actualPort()));
-            return started.toCompletionStage().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            }, new DeploymentOptions().setInstances(Math.max(1, config.tuning().eventLoops()))));
+            BackendControl backends = new BackendControl(vertx, state, health,
+                    () -> servers.stream().map(ProxyVerticle::eventLoop).toList());
+            Future<ControlServer> controlling = ControlServer.start(vertx, backends,
+                    request -> servers.get(0).dispatcher().metaserver(request));
+            // a proxy that still runs here (this one takes over its port) drains requests whose decoders call this port
+            if (controlFile != null) {
+                predecessor(controlFile).ifPresent(previous -> {
+                    state.predecessor(previous);
+                    log.accept("taking over from the proxy with the " + previous + " (" + controlFile + ")");
+                });
+            }
+            Future<EpdProxy> started = Future.all(listening, controlling)
+                    .map(all -> new EpdProxy(vertx, state, health, servers, controlling.result(), controlFile));
+            EpdProxy proxy = started.toCompletionStage().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (controlFile != null) {
+                try {
+                    proxy.control.access().writeTo(controlFile);
+                } catch (java.io.UncheckedIOException e) {
+                    vertx.close();
+                    throw new ProxyStartException(e.getMessage(), e);
+                }
+            }
+            return proxy;
         } catch (ExecutionException e) {
             vertx.close();
             throw new ProxyStartException("cannot listen on " + config.listen() + ": " + e.getCause().getMessage(), e);
@@ -66,9 +102,25 @@ public final class EpdProxy implements AutoCloseable {
         }
     }
 
+    /** The control file a proxy running before this one wrote there, if it is still there. */
+    private static java.util.Optional<ControlFile> predecessor(Path controlFile) {
+        try {
+            return java.nio.file.Files.exists(controlFile)
+                    ? java.util.Optional.of(ControlFile.parse(java.nio.file.Files.readString(controlFile)))
+                    : java.util.Optional.empty();
+        } catch (java.io.IOException | IllegalArgumentException e) {
+            return java.util.Optional.empty(); // not one: it is replaced
+        }
+    }
+
     /** The port it listens on (the configured one, or the one the system chose for port 0). */
     public int port() {
         return port;
+    }
+
+    /** The control channel's port and token (in this process only; others read them from the control file). */
+    public ControlFile control() {
+        return control.access();
     }
 
     /** Where decoders call back for a prefill. */
@@ -102,8 +154,35 @@ public final class EpdProxy implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops gracefully: accepts no new connection (a proxy that took over the port gets them all), lets the
+     * requests in flight end, at most --drain-timeout, then closes everything. Returns how many client
+     * requests were still in flight when the drain timeout ended the wait.
+     */
+    public int drainAndClose() {
+        if (controlFile != null) {
+            control.access().removeFrom(controlFile);
+        }
+        Duration grace = state.config().tuning().drainTimeout();
+        List<Future<Void>> stopped = servers.stream().map(server -> server.stopAccepting(grace)).toList();
+        try {
+            Future.join(stopped).toCompletionStage().toCompletableFuture()
+                    .get(grace.toMillis() + 10_000, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // what is left is closed below
+        }
+        int left = requestsInFlight();
+        close();
+        return left;
+    }
+
     @Override
     public void close() {
+        if (controlFile != null) {
+            control.access().removeFrom(controlFile);
+        }
         health.stop();
         try {
             vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);

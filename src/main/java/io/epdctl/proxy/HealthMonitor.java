@@ -60,7 +60,8 @@ final class HealthMonitor {
         return Future.join(probes).mapEmpty();
     }
 
-    private Future<Void> probe(Backend backend) {
+    /** Probes one backend now (or waits for nothing when a probe of it is under way). */
+    Future<Void> probe(Backend backend) {
         if (!probing.add(backend)) {
             return Future.succeededFuture();
         }

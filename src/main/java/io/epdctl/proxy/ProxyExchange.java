@@ -120,6 +120,9 @@ final class ProxyExchange {
             response.headers().remove(HttpHeaders.CONTENT_LENGTH);
             response.setChunked(false);
             response.setStatusCode(failure.status());
+            if (failure.retryAfterSeconds() > 0) {
+                response.putHeader(HttpHeaders.RETRY_AFTER, String.valueOf(failure.retryAfterSeconds()));
+            }
             if (failure.body() != null) {
                 if (failure.contentType() != null) {
                     response.putHeader(HttpHeaders.CONTENT_TYPE, failure.contentType());

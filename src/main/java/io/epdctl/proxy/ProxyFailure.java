@@ -11,22 +11,35 @@ final class ProxyFailure extends RuntimeException {
     private final int status;
     private final transient String contentType;
     private final transient Buffer body;
+    /** Seconds for a Retry-After header; 0: none. */
+    private final long retryAfterSeconds;
 
-    private ProxyFailure(int status, String message, String contentType, Buffer body) {
+    private ProxyFailure(int status, String message, String contentType, Buffer body, long retryAfterSeconds) {
         super(message, null, false, false);
         this.status = status;
         this.contentType = contentType;
         this.body = body;
+        this.retryAfterSeconds = retryAfterSeconds;
     }
 
     /** The proxy's own verdict (no healthy backend, unreachable backend, bad request ...). */
     static ProxyFailure of(int status, String message) {
-        return new ProxyFailure(status, message, null, null);
+        return new ProxyFailure(status, message, null, null, 0);
     }
 
     /** A backend answered with an error status: its status and body go to the client unchanged. */
     static ProxyFailure backendAnswer(Backend backend, int status, String contentType, Buffer body) {
-        return new ProxyFailure(status, backend + " answered " + status, contentType, body);
+        return new ProxyFailure(status, backend + " answered " + status, contentType, body, 0);
+    }
+
+    /** A role has no usable backend now: 503, and the client may try again after {@code retryAfterSeconds}. */
+    static ProxyFailure unavailable(String message, long retryAfterSeconds) {
+        return new ProxyFailure(503, message, null, null, retryAfterSeconds);
+    }
+
+    /** 0 when the answer has no Retry-After. */
+    long retryAfterSeconds() {
+        return retryAfterSeconds;
     }
 
     int status() {

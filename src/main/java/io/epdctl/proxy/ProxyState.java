@@ -14,12 +14,17 @@ final class ProxyState {
     private final ProxyMetrics metrics = new ProxyMetrics();
     private final Consumer<String> log;
     private volatile String metaserverUrl;
+    /** The control channel of the proxy this one took over from, if any (see Dispatcher#metaserver). */
+    private volatile ControlFile predecessor;
 
     ProxyState(ProxyConfig config, Consumer<String> log) {
         this.config = config;
         this.log = log;
+        ProxyBackends backends = config.backends();
         for (Role role : Role.values()) {
-            pools.put(role, new BackendPool(role, config.backends().of(role)));
+            // the generating roles of the proxy's mode are needed even when every one of their backends is removed
+            boolean generating = backends.disaggregated() ? role == Role.PREFILL || role == Role.DECODE : role == Role.PD;
+            pools.put(role, new BackendPool(role, backends.of(role), generating));
         }
     }
 
@@ -31,9 +36,17 @@ final class ProxyState {
         return pools.get(role);
     }
 
-    /** The pools this proxy routes to (empty ones left out), in the order encoder, pd, prefill, decode. */
+    /**
+     * The pools of the roles this proxy routes to, in the order encoder, pd, prefill, decode: those of its
+     * mode and those that have had backends (a role whose backends were all removed stays, without any).
+     */
     List<BackendPool> pools() {
-        return pools.values().stream().filter(pool -> !pool.isEmpty()).toList();
+        return pools.values().stream().filter(BackendPool::routed).toList();
+    }
+
+    /** Seconds a client is told to wait (Retry-After) when a role has no usable backend: about one health probe round. */
+    long retryAfterSeconds() {
+        return Math.max(1, (config.tuning().healthInterval().toMillis() + 999) / 1000);
     }
 
     AwaitingPrefill<ProxyExchange> awaitingPrefill() {
@@ -50,6 +63,14 @@ final class ProxyState {
 
     void log(String message) {
         log.accept(message);
+    }
+
+    ControlFile predecessor() {
+        return predecessor;
+    }
+
+    void predecessor(ControlFile previous) {
+        predecessor = previous;
     }
 
     String metaserverUrl() {

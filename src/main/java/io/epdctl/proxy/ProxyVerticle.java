@@ -18,6 +18,10 @@ final class ProxyVerticle extends VerticleBase {
     private StatusRoutes status;
     private Profiling profiling;
     private int actualPort;
+    private io.vertx.core.http.HttpServer server;
+    /** Open client connections, each with its requests being answered (HTTP/2: several); on this event loop only. */
+    private final java.util.Map<io.vertx.core.http.HttpConnection, Integer> connections = new java.util.HashMap<>();
+    private boolean stopping;
 
     /** {@code port} negative: one the system picks, shared by every server given the same negative port. */
     ProxyVerticle(ProxyState state, int port) {
@@ -27,6 +31,44 @@ final class ProxyVerticle extends VerticleBase {
 
     int actualPort() {
         return actualPort;
+    }
+
+    /**
+     * Stops accepting connections and lets the open ones finish their requests, closing each once it has
+     * none, for at most {@code grace}; then closes what is left.
+     */
+    Future<Void> stopAccepting(java.time.Duration grace) {
+        if (server == null) {
+            return Future.succeededFuture();
+        }
+        io.vertx.core.Promise<Void> stopped = io.vertx.core.Promise.promise();
+        context.runOnContext(ignored -> {
+            stopping = true;
+            server.shutdown(grace).onComplete(stopped);
+            // Vert.x keeps a connection that has no request in flight open for the whole grace period, and
+            // reads nothing more from it: close those now. Their clients got no byte of an answer, so they
+            // may send the request again, to the proxy that took over.
+            closeIdle(stopped.future());
+        });
+        return stopped.future();
+    }
+
+    private void closeIdle(Future<Void> stopped) {
+        if (stopped.isComplete()) {
+            return;
+        }
+        java.util.List.copyOf(connections.entrySet()).stream().filter(entry -> entry.getValue() <= 0)
+                .forEach(entry -> entry.getKey().close());
+        vertx.setTimer(50, id -> closeIdle(stopped));
+    }
+
+    Dispatcher dispatcher() {
+        return dispatcher;
+    }
+
+    /** The event loop this server's requests run on. */
+    io.vertx.core.Context eventLoop() {
+        return context;
     }
 
     @Override
@@ -39,22 +81,35 @@ final class ProxyVerticle extends VerticleBase {
                 // each request reports its backend's failures itself
                 .withConnectHandler(connection -> connection.exceptionHandler(ignored -> { }))
                 .build();
-        dispatcher = new Dispatcher(context, state, new BackendCaller(vertx, client, state));
+        dispatcher = new Dispatcher(context, state, new BackendCaller(vertx, client, state), client);
         status = new StatusRoutes(state);
         profiling = new Profiling(client, state);
         return vertx.createHttpServer(new HttpServerOptions().setTcpNoDelay(true))
                 .requestHandler(this::route)
                 // a client that resets its connection is a cancelled request, handled there, not news for the log
-                .connectionHandler(connection -> connection.exceptionHandler(ignored -> { }))
+                .connectionHandler(connection -> {
+                    connection.exceptionHandler(ignored -> { });
+                    connections.put(connection, 0);
+                    connection.closeHandler(closed -> connections.remove(connection));
+                })
                 .listen(port, state.config().listen().host())
-                .onSuccess(server -> {
-                    actualPort = server.actualPort();
+                .onSuccess(listening -> {
+                    server = listening;
+                    actualPort = listening.actualPort();
                     // before any request can come (every event loop's server has the same port)
                     state.listeningOn(actualPort);
                 });
     }
 
     private void route(HttpServerRequest request) {
+        io.vertx.core.http.HttpConnection connection = request.connection();
+        connections.merge(connection, 1, Integer::sum);
+        request.response().endHandler(ended -> {
+            Integer left = connections.computeIfPresent(connection, (open, count) -> count - 1);
+            if (stopping && left != null && left <= 0) {
+                connection.close(); // its requests are answered: the client goes to the proxy that took over
+            }
+        });
         String path = request.path();
         HttpMethod method = request.method();
         if (method == HttpMethod.POST && (path.equals("/v1/chat/completions") || path.equals("/v1/completions"))) {

@@ -17,20 +17,28 @@ final class StatusRoutes {
     }
 
     /**
-     * 200 when every role has a healthy backend, else 503 naming the backends that are down;
+     * 200 when every role has a usable (healthy, not draining) backend, else 503 naming the backends that
+     * are down or draining, and {@code no_backend} the roles left without any;
      * {@code scriptFormat} adds the fields of the vLLM-Ascend script's /healthcheck.
      */
     void health(HttpServerRequest request, boolean scriptFormat) {
         Map<String, Object> answer = new LinkedHashMap<>();
         boolean healthy = true;
         List<String> down = new ArrayList<>();
+        List<String> draining = new ArrayList<>();
+        List<String> noBackend = new ArrayList<>();
         Map<String, Object> roles = new LinkedHashMap<>();
         for (BackendPool pool : state.pools()) {
-            healthy &= pool.anyHealthy();
-            long up = pool.backends().stream().filter(Backend::healthy).count();
-            roles.put(pool.role().yamlName(), Map.of("healthy", up, "total", pool.backends().size()));
-            pool.backends().stream().filter(backend -> !backend.healthy())
+            List<Backend> backends = pool.backends();
+            healthy &= backends.stream().anyMatch(Backend::usable);
+            long up = backends.stream().filter(Backend::healthy).count();
+            roles.put(pool.role().yamlName(), Map.of("healthy", up, "total", backends.size()));
+            backends.stream().filter(backend -> !backend.healthy())
                     .forEach(backend -> down.add(backend + ": " + backend.healthProblem()));
+            backends.stream().filter(Backend::draining).forEach(backend -> draining.add(backend.toString()));
+            if (backends.isEmpty()) {
+                noBackend.add(pool.role().yamlName());
+            }
         }
         answer.put("status", healthy ? "ok" : "unhealthy");
         if (scriptFormat) {
@@ -42,6 +50,12 @@ final class StatusRoutes {
         }
         answer.put("roles", roles);
         answer.put("down", down);
+        if (!draining.isEmpty()) {
+            answer.put("draining", draining);
+        }
+        if (!noBackend.isEmpty()) {
+            answer.put("no_backend", noBackend);
+        }
         request.response().setStatusCode(healthy ? 200 : 503)
                 .putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(ProxyJson.buffer(answer));
     }

@@ -14,7 +14,7 @@ import java.util.Optional;
  * here (the proxy's other flags, its address and backends, epdctl derives from the topology).
  */
 public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendTimeout, Duration healthInterval,
-        int eventLoops) {
+        int eventLoops, Duration drainTimeout) {
 
     public ProxyTuning {
         check(Flag.MAX_RETRIES, maxRetries);
@@ -22,6 +22,13 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
         check(Flag.BACKEND_TIMEOUT, seconds(backendTimeout));
         check(Flag.HEALTH_INTERVAL, seconds(healthInterval));
         check(Flag.EVENT_LOOPS, eventLoops);
+        check(Flag.DRAIN_TIMEOUT, seconds(drainTimeout));
+    }
+
+    /** With the default --drain-timeout. */
+    public ProxyTuning(int maxRetries, Duration retryDelay, Duration backendTimeout, Duration healthInterval, int eventLoops) {
+        this(maxRetries, retryDelay, backendTimeout, healthInterval, eventLoops,
+                seconds(Double.parseDouble(Flag.DRAIN_TIMEOUT.defaultValue)));
     }
 
     public enum Flag {
@@ -33,7 +40,10 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
                 "Longest a backend may send nothing, before its answer or between two chunks of it, before the"
                         + " request fails with 504 (0: no limit; 600 is the OpenAI client's own timeout)"),
         HEALTH_INTERVAL("health-interval", false, 0.001, "2", "How often every backend's /health is probed"),
-        EVENT_LOOPS("event-loops", true, 1, null, "Event loop threads serving HTTP");
+        EVENT_LOOPS("event-loops", true, 1, null, "Event loop threads serving HTTP"),
+        DRAIN_TIMEOUT("drain-timeout", false, 0, "20",
+                "On SIGTERM: longest wait for the requests in flight to end after it stopped accepting connections"
+                        + " (within the 30 s that up and down give it by default before SIGKILL)");
 
         private final String name;
         private final boolean whole;
@@ -126,7 +136,7 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
         return new ProxyTuning(numbers.get(Flag.MAX_RETRIES).intValue(), seconds(numbers.get(Flag.RETRY_DELAY)),
                 seconds(numbers.get(Flag.BACKEND_TIMEOUT)), seconds(numbers.get(Flag.HEALTH_INTERVAL)),
                 numbers.containsKey(Flag.EVENT_LOOPS) ? numbers.get(Flag.EVENT_LOOPS).intValue()
-                        : Runtime.getRuntime().availableProcessors());
+                        : Runtime.getRuntime().availableProcessors(), seconds(numbers.get(Flag.DRAIN_TIMEOUT)));
     }
 
     /** The tuning flags a topology's {@code proxy.args} sets (validation has checked them). */

@@ -72,6 +72,22 @@ public final class LocalTransport implements Transport {
         return started.exitCode();
     }
 
+    /** The host is this machine: its loopback is ours, nothing to forward. */
+    @Override
+    public Tunnel tunnel(int port) {
+        return new Tunnel() {
+            @Override
+            public int localPort() {
+                return port;
+            }
+
+            @Override
+            public void close() {
+                // nothing was opened
+            }
+        };
+    }
+
     @Override
     public void close() {
         // Nothing is held between commands.

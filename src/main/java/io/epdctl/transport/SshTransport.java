@@ -33,6 +33,7 @@ public final class SshTransport implements Transport {
     /** Keepalives notice a dead connection during long waits (model loading takes many minutes). */
     private static final int KEEPALIVE_MILLIS = 15_000;
     private static final int KEEPALIVE_MAX_MISSED = 4;
+    private static final String LOOPBACK = "127.0.0.1";
 
     private final HostTarget host;
     private final SshOptions options;
@@ -155,6 +156,47 @@ public final class SshTransport implements Transport {
             remote.release();
         }
         return remote.exitStatus();
+    }
+
+    /**
+     * A local port forward (OpenSSH's {@code -L 127.0.0.1:0:127.0.0.1:PORT}) on the host's connection, on a
+     * port of this machine's loopback that the system picks; the host's sshd must allow TCP forwarding
+     * (its default).
+     */
+    @Override
+    public Tunnel tunnel(int port) throws TransportException {
+        Session forwarding;
+        int local;
+        try {
+            synchronized (this) {
+                if (closed) {
+                    throw new TransportException(host.name() + ": the SSH connection was closed");
+                }
+                if (!session.isConnected()) {
+                    session = openSession(host, options);
+                }
+                forwarding = session;
+            }
+            local = forwarding.setPortForwardingL(LOOPBACK, 0, LOOPBACK, port);
+        } catch (JSchException e) {
+            throw new TransportException(host.name() + ": cannot forward a local port to 127.0.0.1:" + port
+                    + " over SSH: " + e.getMessage(), e);
+        }
+        return new Tunnel() {
+            @Override
+            public int localPort() {
+                return local;
+            }
+
+            @Override
+            public void close() {
+                try {
+                    forwarding.delPortForwardingL(LOOPBACK, local);
+                } catch (JSchException e) {
+                    // the connection is gone, and the forward with it
+                }
+            }
+        };
     }
 
     @Override

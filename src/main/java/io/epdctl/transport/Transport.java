@@ -30,6 +30,13 @@ public interface Transport extends AutoCloseable {
      */
     int stream(String command, OutputStream out, OutputStream err) throws TransportException, InterruptedException;
 
+    /**
+     * A way to {@code port} on the host's 127.0.0.1, which only the host itself may reach (a loopback-only
+     * listener such as the built-in proxy's control channel): on this machine directly, over SSH as a
+     * local port forward on the host's connection.
+     */
+    Tunnel tunnel(int port) throws TransportException;
+
     /** Releases the connection; commands started detached on the host keep running. */
     @Override
     void close();

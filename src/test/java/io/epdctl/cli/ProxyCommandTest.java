@@ -146,18 +146,26 @@ class ProxyCommandTest {
 
     @Test
     @SystemTest
-    void runsInTheForegroundUntilSigtermThenStopsCleanly() throws Exception {
+    void runsInTheForegroundUntilSigtermThenStopsCleanly(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         int port = SimNode.freePort();
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), "io.epdctl.cli.Main", "proxy", "--host", "127.0.0.1",
                 "--port", String.valueOf(port), "--pd-hosts", "127.0.0.1", "--pd-ports", String.valueOf(SimNode.freePort())));
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        Process process = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+        Path controlFile = dir.resolve("proxy.control");
         try (BufferedReader output = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             String ready = output.readLine();
             assertThat(ready).startsWith("epdctl proxy: ");
+            List<String> before = new ArrayList<>();
             while (ready != null && !ready.contains("ready on")) {
+                before.add(ready);
                 ready = output.readLine();
             }
+            // the control channel's port and token are in a file in the working directory, the token nowhere else
+            assertThat(before).anyMatch(line -> line.matches("epdctl proxy: control channel on 127\\.0\\.0\\.1:\\d+ \\(its port"
+                    + " and token in " + java.util.regex.Pattern.quote(controlFile.toString()) + "\\)"));
+            String token = io.epdctl.proxy.ControlFile.parse(java.nio.file.Files.readString(controlFile)).token();
+            assertThat(String.join("\n", before)).doesNotContain(token);
             assertThat(ready).isEqualTo("epdctl proxy: ready on http://127.0.0.1:" + port
                     + " (0 encoder, 1 pd backends; metaserver http://127.0.0.1:" + port + "/v1/metaserver)");
 
@@ -169,6 +177,8 @@ class ProxyCommandTest {
             assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
             List<String> rest = output.lines().toList();
             assertThat(rest).contains("epdctl proxy: stopping", "epdctl proxy: stopped");
+            assertThat(String.join("\n", rest)).doesNotContain(token);
+            assertThat(controlFile).as("removed when the proxy stops").doesNotExist();
             assertThat(process.exitValue()).isEqualTo(143);
         } finally {
             process.descendants().forEach(ProcessHandle::destroyForcibly);

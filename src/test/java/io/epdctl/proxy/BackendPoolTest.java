@@ -31,7 +31,7 @@ class BackendPoolTest {
     })
     void picks(String down, String busy, String excluded, String avoided, String expected) {
         BackendPool pool = new BackendPool(Role.ENCODER, List.of(new Endpoint("a", 1), new Endpoint("b", 2),
-                new Endpoint("c", 3)));
+                new Endpoint("c", 3)), false);
         List<Backend> backends = pool.backends();
         int[] inFlight = Arrays.stream(busy.split(" ")).mapToInt(Integer::parseInt).toArray();
         for (int i = 0; i < backends.size(); i++) {
@@ -48,7 +48,7 @@ class BackendPoolTest {
 
         // every call rotates the starting point: ties may go to any of them, a clear choice never changes
         Set<String> picked = java.util.stream.IntStream.range(0, 6)
-                .mapToObj(ignored -> pool.pick(named(backends, excluded), named(backends, avoided)))
+                .mapToObj(ignored -> pool.pick(named(backends, excluded), named(backends, avoided), false))
                 .map(backend -> backend == null ? "none" : backend.endpoint().host())
                 .collect(Collectors.toSet());
 
@@ -58,5 +58,64 @@ class BackendPoolTest {
 
     private static Set<Backend> named(List<Backend> backends, String letters) {
         return backends.stream().filter(backend -> letters.contains(backend.endpoint().host())).collect(Collectors.toSet());
+    }
+
+    /**
+     * Backends a, b, c, all healthy and idle but those in {@code down}; {@code draining} ones take a request only
+     * with {@code drainingToo} (a prefill of a request already admitted) and only when no other is left.
+     */
+    @ParameterizedTest(name = "down {0}, draining {1}, draining too {2}: {3}")
+    @CsvSource({
+        "'',  a,   false, bc",
+        "'',  ab,  false, c",
+        "'',  abc, false, none",
+        "'',  abc, true,  abc",
+        "'',  ab,  true,  c",
+        "a,   ab,  true,  c",
+        "c,   ab,  false, none",
+        "c,   ab,  true,  ab",
+        "bc,  ab,  true,  a",
+    })
+    void drainingBackendsTakeOnlyWhatNoOtherCan(String down, String draining, boolean drainingToo, String expected) {
+        BackendPool pool = new BackendPool(Role.PREFILL, List.of(new Endpoint("a", 1), new Endpoint("b", 2),
+                new Endpoint("c", 3)), true);
+        for (Backend backend : pool.backends()) {
+            if (down.contains(backend.endpoint().host())) {
+                backend.markDown("down in this case");
+            } else {
+                backend.markHealthy();
+            }
+            if (draining.contains(backend.endpoint().host())) {
+                backend.drain();
+            }
+        }
+
+        Set<String> picked = java.util.stream.IntStream.range(0, 6)
+                .mapToObj(ignored -> pool.pick(Set.of(), Set.of(), drainingToo))
+                .map(backend -> backend == null ? "none" : backend.endpoint().host())
+                .collect(Collectors.toSet());
+
+        assertThat(picked).containsExactlyInAnyOrderElementsOf(expected.equals("none") ? Set.of("none")
+                : expected.chars().mapToObj(letter -> String.valueOf((char) letter)).collect(Collectors.toSet()));
+    }
+
+    @org.junit.jupiter.api.Test
+    void addsAndRemovesBackendsWhileRoutingAndKeepsItsRole() {
+        BackendPool pool = new BackendPool(Role.ENCODER, List.of(), false);
+        assertThat(pool.routed()).isFalse();
+
+        Backend added = pool.add(new Endpoint("a", 1)).orElseThrow();
+        assertThat(pool.add(new Endpoint("a", 1))).isEmpty();
+        assertThat(pool.routed()).isTrue();
+        assertThat(pool.anyUsable()).isFalse(); // not probed yet
+        added.markHealthy();
+        assertThat(pool.anyUsable()).isTrue();
+
+        assertThat(pool.remove(new Endpoint("a", 1))).contains(added);
+        assertThat(pool.remove(new Endpoint("a", 1))).isEmpty();
+        assertThat(pool.backends()).isEmpty();
+        // a role once routed stays: its requests get 503 now, rather than skipping the role
+        assertThat(pool.routed()).isTrue();
+        assertThat(pool.pick(Set.of(), Set.of(), true)).isNull();
     }
 }

@@ -66,6 +66,11 @@ final class TestBackend implements AutoCloseable {
     final AtomicInteger answersToBreak = new AtomicInteger();
     /** Connections closed by dropShare or dropAll. */
     final AtomicInteger dropped = new AtomicInteger();
+    /** Generation requests (and one-token answers) wait here while {@link #holdAnswers} is set, until {@link #release}. */
+    private final List<Runnable> heldAnswers = new CopyOnWriteArrayList<>();
+    volatile boolean holdAnswers;
+    /** A decoder calls the metaserver on this port instead of the one it was given (0: the one given). */
+    volatile int metaserverPort;
     private final Set<String> seenRequests = ConcurrentHashMap.newKeySet();
     private final AtomicLong newRequests = new AtomicLong();
 
@@ -101,6 +106,29 @@ final class TestBackend implements AutoCloseable {
             JsonNode body = raw.length() == 0 ? null : parse(raw);
             received.add(new Received(request.path(), request.getHeader("X-Request-Id"),
                     request.getHeader("Authorization"), body));
+            if (holdAnswers && !request.path().equals("/v1/models")) {
+                heldAnswers.add(() -> answer(request, body));
+                return;
+            }
+            answer(request, body);
+        });
+    }
+
+    /** Requests waiting for {@link #release}. */
+    int held() {
+        return heldAnswers.size();
+    }
+
+    /** Stops holding, and answers every request held so far. */
+    void release() {
+        holdAnswers = false;
+        List<Runnable> waiting = List.copyOf(heldAnswers);
+        heldAnswers.removeAll(waiting);
+        vertx.runOnContext(ignored -> waiting.forEach(Runnable::run));
+    }
+
+    private void answer(HttpServerRequest request, JsonNode body) {
+        {
             HttpServerResponse response = request.response();
             if (!request.path().equals("/v1/models") && drops(request.getHeader("X-Request-Id"))) {
                 dropped.incrementAndGet();
@@ -125,7 +153,7 @@ final class TestBackend implements AutoCloseable {
             } else {
                 generate(request, body, response);
             }
-        });
+        }
     }
 
     private boolean drops(String requestId) {
@@ -154,7 +182,7 @@ final class TestBackend implements AutoCloseable {
         String metaserver = body.path("kv_transfer_params").path("metaserver").asText();
         java.net.URI uri = java.net.URI.create(metaserver);
         metaserverClient.request(new RequestOptions().setMethod(HttpMethod.POST).setHost(uri.getHost())
-                        .setPort(uri.getPort()).setURI(uri.getPath()))
+                        .setPort(metaserverPort != 0 ? metaserverPort : uri.getPort()).setURI(uri.getPath()))
                 .compose(call -> call.send(Buffer.buffer(params.toString())))
                 .compose(answer -> answer.body().map(ignored -> answer.statusCode()))
                 .onComplete(result -> {

@@ -23,8 +23,9 @@ class ProxyTuningTest {
         assertThat(defaults.backendTimeout()).isEqualTo(Duration.ofMinutes(10));
         assertThat(defaults.healthInterval()).isEqualTo(Duration.ofSeconds(2));
         assertThat(defaults.eventLoops()).isEqualTo(Runtime.getRuntime().availableProcessors());
+        assertThat(defaults.drainTimeout()).isEqualTo(Duration.ofSeconds(20));
         assertThat(Flag.flags()).containsExactly("max-retries", "retry-delay", "backend-timeout", "health-interval",
-                "event-loops");
+                "event-loops", "drain-timeout");
         assertThat(Flag.MAX_RETRIES.help()).endsWith("(default: 3).");
         assertThat(Flag.EVENT_LOOPS.help()).endsWith("(default: one per core).");
     }

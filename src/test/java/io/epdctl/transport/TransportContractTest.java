@@ -102,6 +102,37 @@ class TransportContractTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
+    void aTunnelReachesAPortOnTheHostsLoopbackUntilClosed(String kind) throws Exception {
+        Transport transport = open(kind);
+        try (java.net.ServerSocket listener = new java.net.ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"))) {
+            Tunnel tunnel = transport.tunnel(listener.getLocalPort());
+            try (tunnel; java.net.Socket here = new java.net.Socket("127.0.0.1", tunnel.localPort());
+                    java.net.Socket there = listener.accept()) {
+                here.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
+                here.getOutputStream().flush();
+                assertThat(new String(there.getInputStream().readNBytes(5), StandardCharsets.US_ASCII)).isEqualTo("ping\n");
+                there.getOutputStream().write("pong\n".getBytes(StandardCharsets.US_ASCII));
+                there.getOutputStream().flush();
+                assertThat(new String(here.getInputStream().readNBytes(5), StandardCharsets.US_ASCII)).isEqualTo("pong\n");
+            }
+            if (!kind.equals("local")) {
+                // the forward is gone: nothing listens on its port here any more (JSch closes it on its own thread)
+                long deadline = System.nanoTime() + TIMEOUT.toNanos();
+                boolean refused = false;
+                while (!refused && System.nanoTime() < deadline) {
+                    try (java.net.Socket ignored = new java.net.Socket("127.0.0.1", tunnel.localPort())) {
+                        Thread.sleep(20);
+                    } catch (java.net.ConnectException e) {
+                        refused = true;
+                    }
+                }
+                assertThat(refused).as("the forwarded port still takes connections after close").isTrue();
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"local", "ssh", "ssh-chatty-login"})
     void runReturnsOutputErrorsAndExitCode(String kind) throws Exception {
         CommandResult result = open(kind).run("echo out; echo err >&2; exit 3", TIMEOUT);
 
