@@ -45,9 +45,9 @@ final class ProxyVerticle extends VerticleBase {
         context.runOnContext(ignored -> {
             stopping = true;
             server.shutdown(grace).onComplete(stopped);
-            // Vert.x keeps a connection that has no request in flight open for the whole grace period, and
-            // reads nothing more from it: close those now. Their clients got no byte of an answer, so they
-            // may send the request again, to the proxy that took over.
+            // Vert.x leaves a connection with no request in flight open until the grace period ends (in a test,
+            // a request that arrived on one then was not read): close those now. Their clients got no byte of
+            // an answer, so they may send the request again, to the proxy that took over.
             closeIdle(stopped.future());
         });
         return stopped.future();
