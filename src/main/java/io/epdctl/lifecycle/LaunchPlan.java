@@ -3,6 +3,7 @@ package io.epdctl.lifecycle;
 import io.epdctl.render.LaunchSpec;
 import io.epdctl.render.RenderedDeployment;
 import io.epdctl.render.ScriptTemplates;
+import io.epdctl.state.ContainerRecord;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.topology.Listener;
 import io.epdctl.topology.Placement;
@@ -53,7 +54,8 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy) {
         String directory = directories.on(spec.host());
         String hash = sha256(spec.host() + "\n" + spec.address() + "\n" + directory + "\n" + script);
         ProcessRecord record = new ProcessRecord(spec.name(), spec.role(), spec.host(), spec.address(), spec.port(),
-                spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash);
+                spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash,
+                spec.container() == null ? null : new ContainerRecord(spec.container().command(), spec.container().name(), deployment));
         return new Launch(record, script, spec.interfaceAddress());
     }
 

@@ -15,7 +15,11 @@ import java.util.Map;
 public final class StatusReport {
     private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(2);
 
-    /** One row of the table. Load figures are null when the process does not export them or is not ready. */
+    /**
+     * One row of the table. Load figures are null when the process does not export them or is not ready.
+     * {@code container} is what docker inspect says of a docker node's container ({@code ID STATUS}, or
+     * {@code none}); null for a host process.
+     */
     public record Row(
             String name,
             String role,
@@ -31,7 +35,8 @@ public final class StatusReport {
             Double kvCacheUsage,
             String reason,
             String startedAt,
-            String log) {
+            String log,
+            String container) {
 
         public boolean ready() {
             return state.equals("ready");
@@ -105,8 +110,12 @@ public final class StatusReport {
         Parallel.Both<Map<String, ProcessState>, Map<ProcessRecord, Parallel.Both<NodeProbe.Readiness, NodeProbe.Load>>> answers =
                 Parallel.both(() -> control.probe(state.processes(), true),
                         () -> Parallel.map(state.processes(), process -> askOverHttp(process, state.servedModelName())));
+        // Containers are asked after the processes: reading one a moment later cannot make a running node look dead.
+        Map<String, HostCommands.ContainerState> containers = control.containers(state.processes());
         return state.processes().stream()
-                .map(process -> row(process, answers.first().get(process.name()), answers.second().get(process)))
+                .map(process -> row(process, answers.first().get(process.name()), answers.second().get(process),
+                        process.container() == null ? null
+                                : containers.containsKey(process.name()) ? containers.get(process.name()).describe() : "none"))
                 .toList();
     }
 
@@ -130,13 +139,14 @@ public final class StatusReport {
     }
 
     private static Row row(ProcessRecord process, ProcessState processState,
-            Parallel.Both<NodeProbe.Readiness, NodeProbe.Load> http) {
+            Parallel.Both<NodeProbe.Readiness, NodeProbe.Load> http, String container) {
         Long uptime = process.startedAt() == null ? null : Duration.between(process.startedAt(), Instant.now()).toSeconds();
         if (processState == null || !processState.isRunning()) {
             String state = processState != null && processState.kind() == ProcessState.Kind.UNREACHABLE ? "unreachable host" : "exited";
-            String reason = processState == null ? "not found" : processState.describe();
+            String reason = (processState == null ? "not found" : processState.describe())
+                    + (container == null ? "" : "; container " + container);
             return new Row(process.name(), process.role(), process.host(), process.address(), process.devices(), process.port(),
-                    process.processGroup(), state, null, null, null, null, reason, started(process), process.log());
+                    process.processGroup(), state, null, null, null, null, reason, started(process), process.log(), container);
         }
         NodeProbe.Readiness readiness = http.first();
         String state = readiness.ready() ? "ready" : readiness.listening() ? "unhealthy" : "running";
@@ -144,6 +154,6 @@ public final class StatusReport {
         NodeProbe.Load load = readiness.ready() ? http.second() : new NodeProbe.Load(null, null, null);
         return new Row(process.name(), process.role(), process.host(), process.address(), process.devices(), process.port(),
                 process.processGroup(), state, uptime, load.running(), load.waiting(), load.kvCacheUsage(), reason,
-                started(process), process.log());
+                started(process), process.log(), container);
     }
 }

@@ -51,6 +51,38 @@ public final class Teardown {
         return new Result(remaining, leftBehind);
     }
 
+    /**
+     * After {@code down}: removes, on each host where the deployment ran containers, every container its labels
+     * name (one a killed script or an interrupted {@code up} left, even of a node no longer recorded), and checks that
+     * none is left. Returns what is left or could not be asked, per host.
+     */
+    public Map<String, String> removeLeftContainers(DeploymentState state) throws InterruptedException {
+        Map<String, Set<String>> commands = new LinkedHashMap<>();
+        state.processes().stream().filter(process -> process.container() != null)
+                .forEach(process -> commands.computeIfAbsent(process.host(), host -> new TreeSet<>()).add(process.container().command()));
+        Map<String, String> outcomes = Parallel.map(List.copyOf(commands.keySet()), host -> {
+            List<String> problems = new java.util.ArrayList<>();
+            for (String command : commands.get(host)) {
+                try {
+                    List<String> left = control.removeContainers(host, command, state.deployment(), null);
+                    if (!left.isEmpty()) {
+                        problems.add("containers " + left + " of " + state.deployment() + " could not be removed");
+                    }
+                } catch (TransportException e) {
+                    problems.add(e.getMessage());
+                }
+            }
+            return String.join("; ", problems);
+        });
+        Map<String, String> left = new LinkedHashMap<>();
+        outcomes.forEach((host, problem) -> {
+            if (!problem.isEmpty()) {
+                left.put(host, problem);
+            }
+        });
+        return left;
+    }
+
     /** Null when the process is gone and its ports are closed; else what is left. */
     private String stopOne(ProcessRecord declared) {
         String name = declared.name();
@@ -58,6 +90,15 @@ public final class Teardown {
         try {
             ProcessRecord process = control.recover(declared);
             if (!process.isStarted()) {
+                if (process.container() != null) {
+                    List<String> containers = control.removeContainers(process.host(), process.container().command(),
+                            process.container().deployment(), name);
+                    if (!containers.isEmpty()) {
+                        String left = "container " + containers + " on " + process.host() + " could not be removed";
+                        progress.step(name, Progress.Step.FAILED, left);
+                        return left;
+                    }
+                }
                 progress.step(name, Progress.Step.STOPPED, "had not been started");
                 return null;
             }
@@ -74,6 +115,16 @@ public final class Teardown {
                 String left = "port " + open + " on " + process.host() + " is still listening after its processes ended";
                 progress.step(name, Progress.Step.FAILED, outcome.how() + ", but " + left);
                 return left;
+            }
+            if (process.container() != null) {
+                // The script stops and removes its container; one that outlived it (a killed script) goes now.
+                List<String> containers = control.removeContainers(process.host(), process.container().command(),
+                        process.container().deployment(), name);
+                if (!containers.isEmpty()) {
+                    String left = "container " + containers + " on " + process.host() + " could not be removed";
+                    progress.step(name, Progress.Step.FAILED, outcome.how() + ", but " + left);
+                    return left;
+                }
             }
             progress.step(name, Progress.Step.STOPPED, outcome.how());
             return null;

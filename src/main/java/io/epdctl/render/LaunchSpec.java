@@ -1,6 +1,7 @@
 package io.epdctl.render;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.epdctl.topology.Listener;
 import io.epdctl.topology.Placement;
@@ -14,7 +15,9 @@ import java.util.Optional;
  * {@link io.epdctl.topology.Footprint} derives them), the environment it gets, the operator's setup lines
  * (shell code, run as written), the directories it needs, and its argv. {@code interfaceAddress} is the
  * address whose network interface the script looks up as it starts ({@link NetworkSettings}), which the
- * host must therefore carry; empty when there is none.
+ * host must therefore carry; empty when there is none. {@code container} is how a node of {@code runtime: docker}
+ * runs (its script then runs the container; {@code setup} is what runs on the host before it, and the topology's
+ * setup lines run inside the container); null for a host process.
  */
 public record LaunchSpec(
         String name,
@@ -25,7 +28,8 @@ public record LaunchSpec(
         List<String> setup,
         List<String> directories,
         List<String> argv,
-        @JsonIgnore Optional<String> interfaceAddress) {
+        @JsonIgnore Optional<String> interfaceAddress,
+        @JsonInclude(JsonInclude.Include.NON_NULL) ContainerLaunch container) {
 
     @JsonProperty
     public String host() {

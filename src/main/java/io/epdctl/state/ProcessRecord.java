@@ -1,5 +1,6 @@
 package io.epdctl.state;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,7 +12,9 @@ import java.util.List;
  * is that process's start time in clock ticks since boot ({@code /proc/PID/stat}), which tells our
  * process from a later one that reuses the pid. {@code specHash} identifies what was started, so that an
  * unchanged node is left alone by {@code up}. {@code directory} on the host holds the node's script,
- * log, pid file and exit status file, all named after the node.
+ * log, pid file and exit status file, all named after the node. {@code container} is the container a node of
+ * {@code runtime: docker} runs in (its script runs it in the foreground), null for a host process (and left out
+ * of the state file then).
  */
 public record ProcessRecord(
         String name,
@@ -25,7 +28,14 @@ public record ProcessRecord(
         String startTicks,
         Instant startedAt,
         String directory,
-        String specHash) {
+        String specHash,
+        @JsonInclude(JsonInclude.Include.NON_NULL) ContainerRecord container) {
+
+    /** A host process. */
+    public ProcessRecord(String name, String role, String host, String address, int port, List<Integer> devices,
+            List<Integer> extraPorts, long processGroup, String startTicks, Instant startedAt, String directory, String specHash) {
+        this(name, role, host, address, port, devices, extraPorts, processGroup, startTicks, startedAt, directory, specHash, null);
+    }
 
     public String script() {
         return file(".sh");
@@ -61,7 +71,7 @@ public record ProcessRecord(
     }
 
     public ProcessRecord started(long pid, String ticks, Instant at) {
-        return new ProcessRecord(name, role, host, address, port, devices, extraPorts, pid, ticks, at, directory, specHash);
+        return new ProcessRecord(name, role, host, address, port, devices, extraPorts, pid, ticks, at, directory, specHash, container);
     }
 
     private String file(String suffix) {

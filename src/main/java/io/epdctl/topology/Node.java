@@ -6,6 +6,7 @@ import java.util.Map;
 /**
  * One {@code vllm serve} instance. {@code kvPort} is this node's own override of the deployment's
  * KV port, or null; {@code env} and {@code args} override the deployment-wide {@code vllm} section.
+ * {@code container} is the container it runs in ({@code runtime: docker}), or null for a host process.
  */
 public record Node(
         String name,
@@ -17,7 +18,18 @@ public record Node(
         int dataParallelSize,
         Integer kvPort,
         Map<String, String> env,
-        Map<String, ArgValue> args) {
+        Map<String, ArgValue> args,
+        Container container) {
+
+    /** A node that runs as a process on its host. */
+    public Node(String name, Role role, String host, List<Integer> devices, int port, int tensorParallelSize,
+            int dataParallelSize, Integer kvPort, Map<String, String> env, Map<String, ArgValue> args) {
+        this(name, role, host, devices, port, tensorParallelSize, dataParallelSize, kvPort, env, args, null);
+    }
+
+    public boolean inContainer() {
+        return container != null;
+    }
 
     /** Chooses the NPUs of an Ascend process; epdctl sets it from {@code devices}. */
     public static final String DEVICES_VARIABLE = "ASCEND_RT_VISIBLE_DEVICES";
