@@ -25,7 +25,7 @@ final class ContainerChecks {
                 findings.add(new Preflight.Finding(host, "docker", Preflight.Level.FAILED, command + "'s daemon does not answer: "
                         + (daemon.isEmpty() ? "no answer" : daemon.get(0).substring("failed".length()).strip())));
             } else {
-                findings.add(new Preflight.Finding(host, "docker", Preflight.Level.OK, cli.get(0) + ", daemon " + daemon.get(0)));
+                findings.add(new Preflight.Finding(host, "docker", Preflight.Level.OK, cli.get(0) + ", its daemon answers"));
                 for (String image : HostCommands.reports(output, "docker-image")) {
                     String[] fields = image.split(" ", 2);
                     findings.add(fields[0].equals("present")

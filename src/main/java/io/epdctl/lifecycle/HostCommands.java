@@ -617,7 +617,7 @@ public final class HostCommands {
 
     /**
      * What {@code check} needs of a docker host: {@code docker-cli PATH} or {@code docker-cli absent}, {@code docker-daemon
-     * VERSION} or {@code docker-daemon failed TEXT}, {@code docker-image IMAGE present|absent} for each image, and
+     * answers} or {@code docker-daemon failed TEXT}, {@code docker-image IMAGE present|absent} for each image, and
      * {@code device PATH present|absent} for each device file.
      */
     static String containerFacts(String command, List<String> images, List<String> devices) {
@@ -625,8 +625,9 @@ public final class HostCommands {
         StringBuilder script = new StringBuilder();
         script.append("if p=$(command -v ").append(cli).append(" 2>/dev/null); then echo ").append(quote(REPORT + " docker-cli"))
                 .append(" \"$p\"\n")
-                .append("if v=$(").append(cli).append(" version --format '{{.Server.Version}}' 2>&1); then echo ")
-                .append(quote(REPORT + " docker-daemon")).append(" \"$v\"; else echo ").append(quote(REPORT + " docker-daemon failed"))
+                // info answers only when the daemon does (podman's runs without one, and answers too)
+                .append("if v=$(").append(cli).append(" info 2>&1 >/dev/null); then echo ")
+                .append(quote(REPORT + " docker-daemon answers")).append("; else echo ").append(quote(REPORT + " docker-daemon failed"))
                 .append(" \"$(printf '%s' \"$v\" | tr '\\n' ' ')\"; fi\n");
         for (String image : images) {
             script.append("if ").append(cli).append(" image inspect -- ").append(quote(image)).append(" >/dev/null 2>&1; then echo ")

@@ -83,6 +83,16 @@ public final class Teardown {
         return left;
     }
 
+    /** Removes the containers of a node of runtime: docker (by its labels); null when none is left (or it has none), else what is. */
+    private String removeContainer(ProcessRecord process) throws TransportException {
+        if (process.container() == null) {
+            return null;
+        }
+        List<String> left = control.removeContainers(process.host(), process.container().command(),
+                process.container().deployment(), process.name());
+        return left.isEmpty() ? null : "container " + left + " on " + process.host() + " could not be removed";
+    }
+
     /** Null when the process is gone and its ports are closed; else what is left. */
     private String stopOne(ProcessRecord declared) {
         String name = declared.name();
@@ -90,14 +100,11 @@ public final class Teardown {
         try {
             ProcessRecord process = control.recover(declared);
             if (!process.isStarted()) {
-                if (process.container() != null) {
-                    List<String> containers = control.removeContainers(process.host(), process.container().command(),
-                            process.container().deployment(), name);
-                    if (!containers.isEmpty()) {
-                        String left = "container " + containers + " on " + process.host() + " could not be removed";
-                        progress.step(name, Progress.Step.FAILED, left);
-                        return left;
-                    }
+                // Its script may have started the container before the start was interrupted.
+                String container = removeContainer(process);
+                if (container != null) {
+                    progress.step(name, Progress.Step.FAILED, container);
+                    return container;
                 }
                 progress.step(name, Progress.Step.STOPPED, "had not been started");
                 return null;
@@ -109,22 +116,19 @@ public final class Teardown {
                 progress.step(name, Progress.Step.FAILED, left);
                 return left;
             }
+            // The script stops and removes its container; one that outlived it (a killed script) goes now, before
+            // the ports are checked: it still holds them.
+            String container = removeContainer(process);
+            if (container != null) {
+                progress.step(name, Progress.Step.FAILED, outcome.how() + ", but " + container);
+                return container;
+            }
             Set<Integer> open = new TreeSet<>(process.ports());
             open.retainAll(control.listeningPorts(process.host()));
             if (!open.isEmpty()) {
                 String left = "port " + open + " on " + process.host() + " is still listening after its processes ended";
                 progress.step(name, Progress.Step.FAILED, outcome.how() + ", but " + left);
                 return left;
-            }
-            if (process.container() != null) {
-                // The script stops and removes its container; one that outlived it (a killed script) goes now.
-                List<String> containers = control.removeContainers(process.host(), process.container().command(),
-                        process.container().deployment(), name);
-                if (!containers.isEmpty()) {
-                    String left = "container " + containers + " on " + process.host() + " could not be removed";
-                    progress.step(name, Progress.Step.FAILED, outcome.how() + ", but " + left);
-                    return left;
-                }
             }
             progress.step(name, Progress.Step.STOPPED, outcome.how());
             return null;

@@ -71,6 +71,7 @@ public record ContainerLaunch(
         lines.add("set +e");
         lines.add("epd_stop() {");
         lines.add("  trap '' TERM INT");
+        lines.add("  echo \"epdctl: stopping container $epd_container ($epd_docker stop -t " + stopTimeout + ", then rm)\"");
         lines.add("  " + docker + " stop -t " + stopTimeout + " \"$epd_container\" > /dev/null 2>&1");
         lines.add("  epd_code=$(" + docker + " inspect -f '{{.State.ExitCode}}' \"$epd_container\" 2> /dev/null) || epd_code=143");
         lines.add("  " + docker + " rm -f \"$epd_container\" > /dev/null 2>&1");

@@ -125,6 +125,10 @@ class DockerLifecycleIT {
             return dir.resolve("state").toString();
         }
 
+        Path runDir() {
+            return dir.resolve("state").resolve(name).resolve("run");
+        }
+
         Cli.Result epdctl(String... args) {
             List<String> all = new ArrayList<>(List.of(args));
             all.addAll(List.of("--state-dir", stateDir()));
@@ -218,6 +222,29 @@ class DockerLifecycleIT {
         Cli.Result down = deployment.epdctl("down");
         assertThat(down.exitCode()).as(down.toString()).isZero();
         assertThat(down.err()).contains("e0: stopped by SIGTERM", "d0: had already exited with status 137", "is down");
+        assertThat(Docker.containers(deployment.name)).as("docker ps -a").isEmpty();
+        assertThat(deployment.processesLeft()).isEmpty();
+        // The script stopped its container itself when down sent it SIGTERM.
+        assertThat(Files.readString(deployment.runDir().resolve("e0.log")))
+                .contains("epdctl: stopping container " + deployment.container("e0") + " (docker stop -t 20, then rm)");
+    }
+
+    @Test
+    void downRemovesAContainerWhoseScriptWasKilled() throws Exception {
+        Deployment deployment = new Deployment(Map.of("e0", "box", "p0", "box", "d0", "box"), Map.of());
+        Cli.Result up = deployment.up();
+        assertThat(up.exitCode()).as(up.toString()).isZero();
+
+        // SIGKILL to the node's whole process group: no trap runs, the container is left running.
+        long group = Long.parseLong(Files.readString(deployment.runDir().resolve("p0.pid")).strip());
+        assertThat(Docker.run("kill", "-KILL", "--", "-" + group).code()).isZero();
+        assertThat(ProcessTable.awaitGone(group)).isEmpty();
+        assertThat(Docker.run("docker", "inspect", "-f", "{{.State.Status}}", deployment.container("p0")).output().strip())
+                .isEqualTo("running");
+
+        Cli.Result down = deployment.epdctl("down");
+
+        assertThat(down.exitCode()).as(down.toString()).isZero();
         assertThat(Docker.containers(deployment.name)).as("docker ps -a").isEmpty();
         assertThat(deployment.processesLeft()).isEmpty();
     }
