@@ -230,7 +230,7 @@ class DockerLifecycleIT {
     }
 
     @Test
-    void downRemovesAContainerWhoseScriptWasKilled() throws Exception {
+    void downRemovesAContainerWhoseScriptWasKilledAndAnyOtherOfTheDeployment() throws Exception {
         Deployment deployment = new Deployment(Map.of("e0", "box", "p0", "box", "d0", "box"), Map.of());
         Cli.Result up = deployment.up();
         assertThat(up.exitCode()).as(up.toString()).isZero();
@@ -241,6 +241,12 @@ class DockerLifecycleIT {
         assertThat(ProcessTable.awaitGone(group)).isEmpty();
         assertThat(Docker.run("docker", "inspect", "-f", "{{.State.Status}}", deployment.container("p0")).output().strip())
                 .isEqualTo("running");
+        // One of a node the state no longer lists (an earlier up of another topology, interrupted): found by its label.
+        Docker.Result stray = Docker.run("docker", "run", "-d", "--name", deployment.container("old"), "--label",
+                "io.epdctl.deployment=" + deployment.name, "--label", "io.epdctl.node=old", "-v", "/usr:/usr:ro", docker.image(),
+                "/usr/bin/sleep", "300");
+        assertThat(stray.code()).as(stray.output()).isZero();
+        assertThat(Docker.containers(deployment.name)).hasSize(4);
 
         Cli.Result down = deployment.epdctl("down");
 
