@@ -16,7 +16,10 @@ final class ContainerChecks {
     static List<Preflight.Finding> findings(String host, String command, String output, Map<String, List<String>> devices) {
         List<Preflight.Finding> findings = new ArrayList<>();
         List<String> cli = HostCommands.reports(output, "docker-cli");
-        if (cli.isEmpty() || cli.get(0).equals("absent")) {
+        if (cli.isEmpty()) {
+            findings.add(new Preflight.Finding(host, "docker", Preflight.Level.FAILED, "the host did not answer whether " + command
+                    + " is installed"));
+        } else if (cli.get(0).equals("absent")) {
             findings.add(new Preflight.Finding(host, "docker", Preflight.Level.FAILED,
                     command + " is not installed (nodes here run in containers)"));
         } else {
@@ -35,16 +38,20 @@ final class ContainerChecks {
                 }
             }
         }
-        List<String> absent = new ArrayList<>();
+        List<String> present = new ArrayList<>();
         for (String device : HostCommands.reports(output, "device")) {
             String[] fields = device.split(" ", 2);
-            if (fields.length == 2 && fields[0].equals("absent")) {
-                absent.add(fields[1]);
-                findings.add(new Preflight.Finding(host, "devices", Preflight.Level.FAILED, String.join(", ", devices.getOrDefault(fields[1],
-                        List.of())) + ": " + fields[1] + " is not on this host (a container gets the device files of its NPUs and the driver's)"));
+            if (fields.length == 2 && fields[0].equals("present")) {
+                present.add(fields[1]);
             }
         }
-        if (absent.isEmpty() && !devices.isEmpty()) {
+        devices.forEach((device, nodes) -> {
+            if (!present.contains(device)) {
+                findings.add(new Preflight.Finding(host, "devices", Preflight.Level.FAILED, String.join(", ", nodes) + ": " + device
+                        + " is not on this host (a container gets the device files of its NPUs and the driver's)"));
+            }
+        });
+        if (present.containsAll(devices.keySet()) && !devices.isEmpty()) {
             findings.add(new Preflight.Finding(host, "devices", Preflight.Level.OK, "device files " + devices.keySet() + " present"));
         }
         return findings;
