@@ -208,6 +208,10 @@ class DockerLifecycleIT {
             }
         }
 
+        Cli.Result describe = deployment.epdctl("describe", "e0");
+        assertThat(describe.exitCode()).as(describe.toString()).isZero();
+        assertThat(describe.out()).contains(deployment.container("e0"), docker.image(), "--ec-transfer-config");
+
         // Killed behind epdctl's back: the node shows as exited, with the container's status.
         Docker.Result kill = Docker.run("docker", "kill", deployment.container("d0"));
         assertThat(kill.code()).as(kill.output()).isZero();

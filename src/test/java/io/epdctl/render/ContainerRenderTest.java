@@ -156,4 +156,16 @@ class ContainerRenderTest {
         assertThat(Files.isExecutable(dir.resolve("out/e0.sh"))).isTrue();
         assertThat(Files.readString(dir.resolve("out/p0.sh"))).contains("exec 'vllm' 'serve'").doesNotContain("epd_docker");
     }
+
+    @Test
+    void describeReadsTheDockerRunBackFromTheScript() throws Exception {
+        JsonNode e0 = node(rendered(), "e0");
+        Path file = Files.writeString(dir.resolve("t.yaml"), TOPOLOGY);
+        Cli.run("render", file.toString(), "-o", dir.resolve("out").toString());
+
+        io.epdctl.lifecycle.RenderedScript script = io.epdctl.lifecycle.RenderedScript.read(Files.readString(dir.resolve("out/e0.sh")));
+
+        assertThat(script.argv()).containsExactlyElementsOf(words(e0.at("/container/runArgv")));
+        assertThat(script.env()).containsEntry("HF_TOKEN", "s3cr3t-value").containsEntry("ASCEND_RT_VISIBLE_DEVICES", "1,0");
+    }
 }
