@@ -58,8 +58,20 @@ public record RenderedScript(String interpreter, Map<String, String> env, List<S
         if (exec == null) {
             return new RenderedScript(interpreter, env, List.of(), script, List.of());
         }
-        return new RenderedScript(interpreter, env, argv(exec.words(), statements), script.substring(0, exec.start()),
+        return new RenderedScript(interpreter, env, argv(exec.words(), statements), script.substring(0, commandStart(exec, statements)),
                 List.copyOf(setup));
+    }
+
+    /**
+     * Where the command begins: its exec; for a container node, its runner's first line (naming the CLI), so that
+     * what is run as the setup (collect asks the command's version after it) never removes the node's container.
+     */
+    private static int commandStart(Statement command, List<Statement> statements) {
+        if (command.words().get(0).equals("exec")) {
+            return command.start();
+        }
+        return statements.stream().filter(statement -> statement.words().get(0).startsWith("epd_docker="))
+                .mapToInt(Statement::start).findFirst().orElse(command.start());
     }
 
     /** How a container node's script names its container CLI ({@code epd_docker=docker}, then {@code "$epd_docker" run}). */

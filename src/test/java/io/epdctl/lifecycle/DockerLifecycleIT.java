@@ -212,6 +212,14 @@ class DockerLifecycleIT {
         assertThat(describe.exitCode()).as(describe.toString()).isZero();
         assertThat(describe.out()).contains(deployment.container("e0"), docker.image(), "--ec-transfer-config");
 
+        // collect runs each script's setup to ask the command's version: no container may be touched by it.
+        Cli.Result collect = deployment.epdctl("collect", "-o", dir.resolve("bundle.tar.gz").toString());
+        assertThat(collect.exitCode()).as(collect.toString()).isZero();
+        for (String node : List.of("e0", "p0", "d0")) {
+            assertThat(Docker.run("docker", "inspect", "-f", "{{.State.Status}}", deployment.container(node)).output().strip())
+                    .as(node + " after collect").isEqualTo("running");
+        }
+
         // Killed behind epdctl's back: the node shows as exited, with the container's status.
         Docker.Result kill = Docker.run("docker", "kill", deployment.container("d0"));
         assertThat(kill.code()).as(kill.output()).isZero();

@@ -167,5 +167,7 @@ class ContainerRenderTest {
 
         assertThat(script.argv()).containsExactlyElementsOf(words(e0.at("/container/runArgv")));
         assertThat(script.env()).containsEntry("HF_TOKEN", "s3cr3t-value").containsEntry("ASCEND_RT_VISIBLE_DEVICES", "1,0");
+        // What collect runs before asking the command's version: never the removal of the node's container.
+        assertThat(script.beforeCommand()).contains("mkdir -p -- '/data/ec_cache'").doesNotContain("epd_docker").doesNotContain("rm -f");
     }
 }
