@@ -9,6 +9,7 @@ import io.epdctl.testing.Cli;
 import io.epdctl.testing.Docker;
 import io.epdctl.testing.FreePorts;
 import io.epdctl.testing.ProcessTable;
+import io.epdctl.testing.SshServer;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -82,14 +83,21 @@ class DockerLifecycleIT {
         final Map<String, Integer> ports = new LinkedHashMap<>();
         Path file;
 
+        final List<String> connection = new ArrayList<>();
+
         Deployment(Map<String, String> nodeHosts, Map<String, String> nodeEnv) throws Exception {
+            this(nodeHosts, nodeEnv, "{address: 127.0.0.1, runtime: docker}");
+        }
+
+        /** {@code box} is the YAML of the host whose nodes run in containers. */
+        Deployment(Map<String, String> nodeHosts, Map<String, String> nodeEnv, String box) throws Exception {
             deployments.add(this);
             int kv = FreePorts.pickBelow(20000);
             int kvDecode = FreePorts.pickBelow(20000);
             StringBuilder yaml = new StringBuilder()
                     .append("name: ").append(name).append('\n')
                     .append("model: sim/model\nserved-model-name: simvl\n")
-                    .append("hosts:\n  local: {address: 127.0.0.1}\n  box: {address: 127.0.0.1, runtime: docker}\n")
+                    .append("hosts:\n  local: {address: 127.0.0.1}\n  box: ").append(box).append('\n')
                     .append("vllm:\n  command: ").append(ROOT.resolve("bin/vllm-sim")).append('\n')
                     .append("  image: ").append(docker.image()).append('\n')
                     .append("  docker: {args: ").append(docker.args()).append("}\n")
@@ -132,11 +140,14 @@ class DockerLifecycleIT {
         Cli.Result epdctl(String... args) {
             List<String> all = new ArrayList<>(List.of(args));
             all.addAll(List.of("--state-dir", stateDir()));
+            all.addAll(connection);
             return Cli.run(all.toArray(String[]::new));
         }
 
-        Cli.Result up() {
-            return epdctl("up", file.toString(), "--timeout", "2m");
+        Cli.Result up(String... extra) {
+            List<String> all = new ArrayList<>(List.of("up", file.toString(), "--timeout", "2m"));
+            all.addAll(List.of(extra));
+            return epdctl(all.toArray(String[]::new));
         }
 
         List<Long> processesLeft() throws InterruptedException {
@@ -320,5 +331,36 @@ class DockerLifecycleIT {
                 .contains(missingImage + " is not on this host: docker pull " + missingImage + ", or epdctl up --pull")
                 .doesNotContain("/dev/davinci1001 is not");
         assertThat(Docker.containers(deployment.name)).isEmpty();
+    }
+
+    @Test
+    void containersOnAHostReachedOverSsh() throws Exception {
+        try (SshServer box = SshServer.start("127.0.0.2")) {
+            String yaml = SshLifecycleIT.yaml(box);
+            Deployment deployment = new Deployment(Map.of("e0", "box", "p0", "box", "d0", "box"), Map.of(),
+                    yaml.substring(0, yaml.length() - 1) + ", runtime: docker}");
+            deployment.connection.addAll(List.of("--known-hosts", SshLifecycleIT.knownHosts(dir.resolve("known_hosts"), box).toString()));
+
+            Cli.Result up = deployment.up("--remote-dir", dir.resolve("remote").toString());
+
+            assertThat(up.exitCode()).as(up.toString()).isZero();
+            assertThat(up.err()).contains("e0: started on box", "d0: ready");
+            assertThat(chatWithImage(deployment.ports.get("proxy")).statusCode()).isEqualTo(200);
+            JsonNode rows = JSON.readTree(deployment.epdctl("status", "--json").out()).path("processes");
+            for (JsonNode row : rows) {
+                if (!row.path("role").asText().equals("proxy")) {
+                    assertThat(row.path("container").asText()).as(row.toString()).matches("[0-9a-f]{12} running");
+                }
+            }
+            assertThat(deployment.epdctl("logs", "p0", "-n", "500").out()).contains("Application startup complete.", "Pushed KV of");
+
+            Cli.Result down = deployment.epdctl("down");
+
+            assertThat(down.exitCode()).as(down.toString()).isZero();
+            assertThat(Docker.containers(deployment.name)).as("docker ps -a").isEmpty();
+            assertThat(deployment.processesLeft()).isEmpty();
+            box.awaitNoSessions();
+            assertThat(ProcessTable.describe(box.sessionProcesses())).isEmpty();
+        }
     }
 }
