@@ -197,6 +197,9 @@ class DockerLifecycleIT {
         HttpResponse<String> chat = chatWithImage(deployment.ports.get("proxy"));
         assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
         assertThat(JSON.readTree(chat.body()).at("/choices/0/message/content").asText()).isNotBlank();
+        Cli.Result again = deployment.up();
+        assertThat(again.exitCode()).as(again.toString()).isZero();
+        assertThat(again.err()).contains("is up and unchanged; nothing to do");
         // The encoder's container wrote the embeddings into the shared directory; the prefill's read them there.
         assertThat(counter(deployment.metrics("e0"), "vllm_sim:ec_cache_saves_total")).isGreaterThanOrEqualTo(2);
         assertThat(counter(deployment.metrics("p0"), "vllm_sim:ec_cache_hits_total")).isGreaterThanOrEqualTo(2);
@@ -312,6 +315,23 @@ class DockerLifecycleIT {
 
         Cli.Result down = deployment.epdctl("down");
         assertThat(down.exitCode()).as(down.toString()).isZero();
+        assertThat(Docker.containers(deployment.name)).isEmpty();
+        assertThat(deployment.processesLeft()).isEmpty();
+    }
+
+    @Test
+    void upPullFailingStartsNothing() throws Exception {
+        Deployment deployment = new Deployment(Map.of("e0", "box", "p0", "local", "d0", "local"), Map.of());
+        String missingImage = Docker.PREFIX + "absent-" + UUID.randomUUID().toString().substring(0, 8) + ":1";
+        Files.writeString(deployment.file, Files.readString(deployment.file)
+                .replace("  image: " + docker.image() + "\n", "  image: " + missingImage + "\n"));
+
+        Cli.Result up = deployment.up("--pull");
+
+        assertThat(up.exitCode()).as(up.toString()).isEqualTo(1);
+        assertThat(up.err()).contains("pulling " + missingImage + " on box", "box: docker pull " + missingImage + " failed",
+                "nothing was started");
+        assertThat(up.err()).doesNotContain("started on");
         assertThat(Docker.containers(deployment.name)).isEmpty();
         assertThat(deployment.processesLeft()).isEmpty();
     }
