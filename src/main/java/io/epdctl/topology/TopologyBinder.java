@@ -186,6 +186,15 @@ final class TopologyBinder {
         RuntimeSettings runtime = runtime(reader, item.path())
                 .over(hostRuntimes.getOrDefault(host, RuntimeSettings.NONE)).over(vllmRuntime);
         Container container = null;
+        if (!runtime.isDocker()) {
+            for (String key : List.of("image", "docker")) {
+                YamlNode given = reader.node(key);
+                if (given != null) {
+                    problems.warning(given.path(), given.location(), key + " is only used by runtime: docker, and this node runs as a process"
+                            + (runtime.runtime() == null ? "" : " (runtime given in " + runtime.runtimeAt() + ")"));
+                }
+            }
+        }
         if (runtime.isDocker()) {
             if (runtime.image() == null) {
                 reader.fail(item.path(), item.location(), "runtime docker (given in " + runtime.runtimeAt()

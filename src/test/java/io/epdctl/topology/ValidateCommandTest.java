@@ -319,6 +319,19 @@ class ValidateCommandTest {
     }
 
     @Test
+    void warnsOfAnImageOnANodeThatRunsAsAProcess() {
+        Path file = TopologyText.write(dir, replace(VALID, "{name: p0, role: prefill, host: local,",
+                "{name: p0, role: prefill, host: local, image: vllm-ascend,"));
+
+        Cli.Result result = Cli.run("validate", file.toString());
+
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        String yaml = replace(VALID, "{name: p0, role: prefill, host: local,", "{name: p0, role: prefill, host: local, image: vllm-ascend,");
+        assertThat(result.err()).contains(file + ":" + locate(yaml, "vllm-ascend")
+                + ": nodes[1].image: warning: image is only used by runtime: docker, and this node runs as a process");
+    }
+
+    @Test
     void theGuideTopologiesAreValid() {
         for (String topology : new String[] {"topologies/1e1pd.yaml", "topologies/1e1p1d.yaml"}) {
             Cli.Result result = Cli.run("validate", topology);
