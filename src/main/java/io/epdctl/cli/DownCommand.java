@@ -10,6 +10,7 @@ import io.epdctl.state.StateStore;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -79,10 +80,16 @@ public final class DownCommand implements Callable<Integer> {
                 ProcessControl control = new ProcessControl(connections);
                 Teardown.Result result;
                 List<String> notPurged = List.of();
+                Map<String, String> containersLeft;
                 try (QuietOption.Display display = quietOption.display(spec, process -> "")) {
                     Progress progress = display.progress();
                     progress.say("stopping " + deployment);
-                    result = new Teardown(control, progress, grace).stop(state, state.processes());
+                    Teardown teardown = new Teardown(control, progress, grace);
+                    result = teardown.stop(state, state.processes());
+                    containersLeft = teardown.removeLeftContainers(state);
+                    if (!containersLeft.isEmpty()) {
+                        result = new Teardown.Result(result.state().processes().isEmpty() ? state : result.state(), result.leftBehind());
+                    }
                     if (purgeEcCache) {
                         notPurged = purgeEcDirectory(state, control, progress);
                     }
@@ -93,12 +100,14 @@ public final class DownCommand implements Callable<Integer> {
                 }
                 // Errors, printed also with -q, and after the live lines are done.
                 notPurged.forEach(problem -> err.println("epdctl: " + problem));
+                containersLeft.forEach((host, problem) -> err.println("epdctl: " + host + ": " + problem));
                 if (result.state().processes().isEmpty()) {
                     return ExitCodes.OK;
                 }
                 store.write(result.state());
                 err.println("epdctl: " + deployment + " is not completely down: "
-                        + String.join(", ", result.leftBehind().keySet()) + " left; run down again once fixed");
+                        + String.join(", ", result.leftBehind().isEmpty() ? List.of("containers") : result.leftBehind().keySet())
+                        + " left; run down again once fixed");
                 return ExitCodes.FAILURE;
             }
         }

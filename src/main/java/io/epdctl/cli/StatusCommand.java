@@ -92,7 +92,7 @@ public final class StatusCommand implements Callable<Integer> {
         List<String> header = new ArrayList<>(List.of("NODE", "ROLE", "HOST", "NPUS", "PORT", "PID", "STATE", "RESTARTS", "LAST EXIT", "UPTIME",
                 "RUNNING", "WAITING", "KV%"));
         if (wide) {
-            header.addAll(List.of("ADDRESS", "STARTED", "LOG"));
+            header.addAll(List.of("ADDRESS", "STARTED", "LOG", "CONTAINER"));
         }
         header.add("REASON");
         Table table = new Table(6, header.toArray(String[]::new));
@@ -106,7 +106,7 @@ public final class StatusCommand implements Callable<Integer> {
                     row.kvCacheUsage() == null ? "-" : String.format("%.1f", row.kvCacheUsage() * 100)));
             if (wide) {
                 cells.addAll(List.of(row.address(),
-                        row.startedAt() == null ? "-" : row.startedAt(), row.log()));
+                        row.startedAt() == null ? "-" : row.startedAt(), row.log(), row.container() == null ? "-" : row.container()));
             }
             String reason = row.reason() == null ? "" : row.reason();
             cells.add(wide || reason.length() <= REASON_WIDTH ? reason : reason.substring(0, REASON_WIDTH - 3) + "...");

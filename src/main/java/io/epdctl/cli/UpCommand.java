@@ -3,6 +3,7 @@ package io.epdctl.cli;
 import io.epdctl.lifecycle.Deployer;
 import io.epdctl.lifecycle.HostCommands;
 import io.epdctl.lifecycle.HostTargets;
+import io.epdctl.lifecycle.ImagePull;
 import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.LaunchPlan;
 import io.epdctl.lifecycle.NodeProbe;
@@ -64,6 +65,9 @@ public final class UpCommand implements Callable<Integer> {
     @Option(names = "--keep-on-failure", description = "Leave what this run started running when it fails, to inspect it.")
     boolean keepOnFailure;
 
+    @Option(names = "--pull", description = "First pull the image of every node that runs in a container, on its host.")
+    boolean pull;
+
     @Option(names = "--dry-run", description = "Print the plan (as epdctl plan does) and change nothing.")
     boolean dryRun;
 
@@ -110,6 +114,9 @@ public final class UpCommand implements Callable<Integer> {
                 String endpoint;
                 try (QuietOption.Display display = quietOption.display(spec,
                         process -> lastLine(control.tail(records.get(process), 1)))) {
+                    if (pull) {
+                        new ImagePull(control, display.progress()).pull(topology);
+                    }
                     Deployer deployer = new Deployer(topology, topologyFile.file(), plan, store, control,
                             new NodeProbe(Duration.ofSeconds(2)), display.progress(),
                             new Deployer.Options(timeout, grace, pollInterval, keepOnFailure));

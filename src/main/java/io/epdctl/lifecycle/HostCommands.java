@@ -661,4 +661,105 @@ public final class HostCommands {
         String program = script.beforeCommand() + "\nexec " + quote(script.argv().get(0)) + " --version\n";
         return item(key, null, "cd -- " + quote(process.directory()) + " && " + interpreter + " -c " + quote(program) + " < /dev/null");
     }
+
+    // ---- containers (runtime: docker): a node's script runs its container; these read and clean up after it ----
+
+    private static String labelFilter(String label, String value) {
+        return "--filter " + quote("label=" + label + "=" + value);
+    }
+
+    /**
+     * For each node of {@code runtime: docker}, {@code container NAME ID STATUS EXITCODE} as {@code docker inspect}
+     * sees its container, or {@code container NAME none} when there is none (read by {@link #containers}).
+     */
+    static String inspectContainers(List<ProcessRecord> nodes) {
+        StringBuilder script = new StringBuilder();
+        for (ProcessRecord node : nodes) {
+            if (node.container() == null) {
+                continue;
+            }
+            String report = quote(REPORT + " container") + " " + quote(node.name());
+            script.append("if c=$(").append(quote(node.container().command())).append(" inspect -f ")
+                    .append(quote("{{.Id}} {{.State.Status}} {{.State.ExitCode}}")).append(" -- ")
+                    .append(quote(node.container().name())).append(" 2>/dev/null); then echo ").append(report)
+                    .append(" \"$c\"; else echo ").append(report).append(" none; fi\n");
+        }
+        return script.toString();
+    }
+
+    /** What {@link #inspectContainers} reported, per node name; a node without a container is absent. */
+    static Map<String, ContainerState> containers(String output) {
+        Map<String, ContainerState> containers = new HashMap<>();
+        for (String report : reports(output, "container")) {
+            String[] fields = report.strip().split("\\s+");
+            if (fields.length == 4 && fields[3].matches("-?\\d{1,9}")) {
+                containers.put(fields[0], new ContainerState(fields[1], fields[2], Integer.parseInt(fields[3])));
+            }
+        }
+        return containers;
+    }
+
+    /**
+     * Removes (forcibly: stopped at once if it runs) every container whose labels name {@code deployment}, and
+     * {@code node} unless null; then reports {@code containers-left IDS} of those still there (none: nothing after it).
+     */
+    static String removeContainers(String command, String deployment, String node) {
+        String cli = quote(command);
+        String filters = labelFilter(io.epdctl.render.ContainerLaunch.DEPLOYMENT_LABEL, deployment)
+                + (node == null ? "" : " " + labelFilter(io.epdctl.render.ContainerLaunch.NODE_LABEL, node));
+        return "command -v " + cli + " >/dev/null 2>&1 || { echo " + quote(command + " is not installed on this host") + " >&2; exit 1; }\n"
+                + "ids=$(" + cli + " ps -aq " + filters + ") || exit 1\n"
+                + "[ -z \"$ids\" ] || " + cli + " rm -f $ids >/dev/null\n"
+                + "echo " + quote(REPORT + " containers-left") + " $(" + cli + " ps -aq " + filters + ")\n";
+    }
+
+    /** The container ids {@link #removeContainers} found left; null when it reported nothing. */
+    static List<String> containersLeft(String output) {
+        List<String> reported = reports(output + "\n", "containers-left");
+        List<String> bare = output.lines().filter(line -> line.equals(REPORT + " containers-left")).toList();
+        if (reported.isEmpty()) {
+            return bare.isEmpty() ? null : List.of();
+        }
+        return List.of(reported.get(0).strip().split("\\s+")).stream().filter(id -> !id.isEmpty()).toList();
+    }
+
+    /**
+     * What {@code check} needs of a docker host: {@code docker-cli PATH} or {@code docker-cli absent}, {@code docker-daemon
+     * answers} or {@code docker-daemon failed TEXT}, {@code docker-image IMAGE present|absent} for each image, and
+     * {@code device PATH present|absent} for each device file.
+     */
+    static String containerFacts(String command, List<String> images, List<String> devices) {
+        String cli = quote(command);
+        StringBuilder script = new StringBuilder();
+        script.append("if p=$(command -v ").append(cli).append(" 2>/dev/null); then echo ").append(quote(REPORT + " docker-cli"))
+                .append(" \"$p\"\n")
+                // info answers only when the daemon does (podman's runs without one, and answers too)
+                .append("if v=$(").append(cli).append(" info 2>&1 >/dev/null); then echo ")
+                .append(quote(REPORT + " docker-daemon answers")).append("; else echo ").append(quote(REPORT + " docker-daemon failed"))
+                .append(" \"$(printf '%s' \"$v\" | tr '\\n' ' ')\"; fi\n");
+        for (String image : images) {
+            script.append("if ").append(cli).append(" image inspect -- ").append(quote(image)).append(" >/dev/null 2>&1; then echo ")
+                    .append(quote(REPORT + " docker-image present " + image)).append("; else echo ")
+                    .append(quote(REPORT + " docker-image absent " + image)).append("; fi\n");
+        }
+        script.append("else echo ").append(quote(REPORT + " docker-cli absent")).append("; fi\n");
+        for (String device : devices) {
+            script.append("if [ -e ").append(quote(device)).append(" ]; then echo ").append(quote(REPORT + " device present " + device))
+                    .append("; else echo ").append(quote(REPORT + " device absent " + device)).append("; fi\n");
+        }
+        return script.toString();
+    }
+
+    /** Pulls {@code image} with {@code command}; its progress goes to stderr. */
+    static String pull(String command, String image) {
+        return quote(command) + " pull -- " + quote(image) + " >&2";
+    }
+
+    /** A container as {@code docker inspect} sees it: its id, its status (created, running, exited, ...), its exit code. */
+    public record ContainerState(String id, String status, int exitCode) {
+        /** For tables: the id's first 12 characters (as docker ps shows it) and the status, with the exit code once it ended. */
+        public String describe() {
+            return id.substring(0, Math.min(12, id.length())) + " " + status + (status.equals("exited") ? " (" + exitCode + ")" : "");
+        }
+    }
 }

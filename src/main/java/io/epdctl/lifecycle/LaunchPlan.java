@@ -3,6 +3,7 @@ package io.epdctl.lifecycle;
 import io.epdctl.render.LaunchSpec;
 import io.epdctl.render.RenderedDeployment;
 import io.epdctl.render.ScriptTemplates;
+import io.epdctl.state.ContainerRecord;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.state.ProcessSpec;
 import io.epdctl.topology.Listener;
@@ -58,7 +59,8 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy) {
         String supervisor = Supervisor.script(spec.name(), spec.restart());
         String hash = sha256(spec.host() + "\n" + spec.address() + "\n" + directory + "\n" + script + "\n" + supervisor);
         ProcessRecord record = new ProcessRecord(spec.name(), spec.role(), spec.host(), spec.address(), spec.port(),
-                spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash, parts(spec, directory));
+                spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash, parts(spec, directory),
+                spec.container() == null ? null : new ContainerRecord(spec.container().command(), spec.container().name(), deployment));
         return new Launch(record, script, supervisor, spec.interfaceAddress());
     }
 
@@ -73,7 +75,8 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy) {
         spec.env().forEach((name, value) -> env.put(name,
                 Secrets.isSecretName(name) ? Secrets.MASK : sha256(name + "=" + value).substring(0, 16)));
         return new ProcessSpec(secrets.argv(spec.argv()), env, spec.setup().stream().map(secrets::text).toList(),
-                spec.devices(), spec.host(), spec.address(), directory);
+                spec.devices(), spec.host(), spec.address(), directory,
+                spec.container() == null ? null : spec.container().image());
     }
 
     /** Every port but the HTTP one: a decode node's KV ports, one per rank. */

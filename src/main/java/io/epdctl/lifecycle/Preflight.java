@@ -1,5 +1,6 @@
 package io.epdctl.lifecycle;
 
+import io.epdctl.render.ContainerLaunch;
 import io.epdctl.render.NetworkSettings;
 import io.epdctl.topology.Footprint;
 import io.epdctl.topology.Node;
@@ -105,7 +106,10 @@ public final class Preflight {
         try {
             HostFacts facts = control.hostFacts(host, npusOn(footprints, host));
             if (!nodes.isEmpty()) {
-                findings.add(commandPresent(host, topology.vllm().setup(), topology.vllm().command()));
+                if (nodes.stream().anyMatch(node -> !node.inContainer())) {
+                    findings.add(commandPresent(host, topology.vllm().setup(), topology.vllm().command()));
+                }
+                findings.addAll(containers(host, nodes));
                 findings.add(modelPresent(host));
                 try {
                     report = facts.npus();
@@ -134,6 +138,34 @@ public final class Preflight {
         return result.succeeded() && path.size() == 1
                 ? new Finding(host, "command", Level.OK, command + " is " + path.get(0))
                 : new Finding(host, "command", Level.FAILED, command + " is not found (after the setup lines)");
+    }
+
+    /**
+     * For the nodes of {@code runtime: docker} here, per CLI: the CLI is installed, its daemon answers, each image
+     * is present (pulling is the operator's decision: {@code up --pull}); and every device file a container gets
+     * (its NPUs' and the driver's manager devices) is on the host.
+     */
+    private List<Finding> containers(String host, List<Node> nodes) throws TransportException {
+        List<Node> inContainers = nodes.stream().filter(Node::inContainer).toList();
+        if (inContainers.isEmpty()) {
+            return List.of();
+        }
+        List<Finding> findings = new ArrayList<>();
+        Map<String, List<Node>> byCommand = new LinkedHashMap<>();
+        inContainers.forEach(node -> byCommand.computeIfAbsent(node.container().command(), c -> new ArrayList<>()).add(node));
+        for (Map.Entry<String, List<Node>> entry : byCommand.entrySet()) {
+            String command = entry.getKey();
+            List<String> images = entry.getValue().stream().map(node -> node.container().image()).distinct().toList();
+            Map<String, List<String>> devices = new LinkedHashMap<>();
+            for (Node node : entry.getValue()) {
+                for (String device : ContainerLaunch.deviceFiles(topology.footprint(node).placement().npus())) {
+                    devices.computeIfAbsent(device, d -> new ArrayList<>()).add(node.name());
+                }
+            }
+            String output = control.containerFacts(host, command, images, List.copyOf(devices.keySet()));
+            findings.addAll(ContainerChecks.findings(host, command, output, devices));
+        }
+        return findings;
     }
 
     private Finding modelPresent(String host) throws TransportException {

@@ -294,4 +294,50 @@ public final class ProcessControl {
         }
         return new HostReport(result.stdout(), result.stderr());
     }
+
+    // ---- containers (runtime: docker) ----
+
+    /** The containers of the given nodes of {@code runtime: docker}, as docker inspect sees them: one command per host, all at once. */
+    public Map<String, HostCommands.ContainerState> containers(List<ProcessRecord> nodes) throws InterruptedException {
+        Map<String, List<ProcessRecord>> byHost = new LinkedHashMap<>();
+        nodes.stream().filter(node -> node.container() != null)
+                .forEach(node -> byHost.computeIfAbsent(node.host(), host -> new ArrayList<>()).add(node));
+        Map<String, Map<String, HostCommands.ContainerState>> perHost = Parallel.map(List.copyOf(byHost.keySet()), host -> {
+            try {
+                return HostCommands.containers(run(host, HostCommands.inspectContainers(byHost.get(host))).stdout());
+            } catch (TransportException e) {
+                return Map.of();
+            }
+        });
+        Map<String, HostCommands.ContainerState> all = new HashMap<>();
+        perHost.values().forEach(all::putAll);
+        return all;
+    }
+
+    /**
+     * Removes every container on {@code host} whose labels name the deployment (and {@code node}, unless null), and
+     * returns the ids of those still there after (empty when none is).
+     */
+    public List<String> removeContainers(String host, String command, String deployment, String node) throws TransportException {
+        CommandResult result = run(host, HostCommands.removeContainers(command, deployment, node));
+        List<String> left = HostCommands.containersLeft(result.stdout());
+        if (!result.succeeded() || left == null) {
+            throw new TransportException(host + ": removing the containers of " + (node == null ? deployment : node) + " failed: "
+                    + (result.stderr().isBlank() ? result.stdout() : result.stderr()).strip());
+        }
+        return left;
+    }
+
+    /** What {@code check} reads of a host's container runtime: the CLI, the daemon, the images, the device files. */
+    String containerFacts(String host, String command, List<String> images, List<String> devices) throws TransportException {
+        return run(host, HostCommands.containerFacts(command, images, devices)).stdout();
+    }
+
+    /** Pulls an image on a host ({@code up --pull}); a large image takes minutes. */
+    void pull(String host, String command, String image) throws TransportException {
+        CommandResult result = hosts.require(host).run(HostCommands.pull(command, image), Duration.ofMinutes(30));
+        if (!result.succeeded()) {
+            throw new TransportException(host + ": " + command + " pull " + image + " failed: " + result.stderr().strip());
+        }
+    }
 }

@@ -43,6 +43,8 @@ public record RenderedScript(String interpreter, Map<String, String> env, List<S
                 }
             } else if (words.get(0).equals("exec") && words.size() > 1) {
                 exec = statement;
+            } else if (exec == null && words.size() > 2 && words.get(0).equals(CONTAINER_CLI) && words.get(1).equals("run")) {
+                exec = statement; // a node in a container: its script's docker run (templates/docker-node.sh)
             }
         }
         if (exec != null) {
@@ -56,8 +58,47 @@ public record RenderedScript(String interpreter, Map<String, String> env, List<S
         if (exec == null) {
             return new RenderedScript(interpreter, env, List.of(), script, List.of());
         }
-        return new RenderedScript(interpreter, env, List.copyOf(exec.words().subList(1, exec.words().size())),
-                script.substring(0, exec.start()), List.copyOf(setup));
+        return new RenderedScript(interpreter, env, argv(exec.words(), statements), script.substring(0, commandStart(exec, statements)),
+                List.copyOf(setup));
+    }
+
+    /**
+     * Where the command begins: its exec; for a container node, its runner's first line (naming the CLI), so that
+     * what is run as the setup (collect asks the command's version after it) never removes the node's container.
+     */
+    private static int commandStart(Statement command, List<Statement> statements) {
+        if (command.words().get(0).equals("exec")) {
+            return command.start();
+        }
+        return statements.stream().filter(statement -> statement.words().get(0).startsWith("epd_docker="))
+                .mapToInt(Statement::start).findFirst().orElse(command.start());
+    }
+
+    /** How a container node's script names its container CLI ({@code epd_docker=docker}, then {@code "$epd_docker" run}). */
+    private static final String CONTAINER_CLI = "$epd_docker";
+
+    /**
+     * The argv of the command a script runs: its exec's; or a container node's docker run, with the CLI the script
+     * names, without the driver mounts it adds as it starts ({@code "$@"}) and without the redirection of its output.
+     */
+    private static List<String> argv(List<String> words, List<Statement> statements) {
+        if (words.get(0).equals("exec")) {
+            return List.copyOf(words.subList(1, words.size()));
+        }
+        String cli = statements.stream().map(Statement::words)
+                .filter(w -> w.size() == 1 && w.get(0).startsWith("epd_docker=")).map(w -> w.get(0).substring("epd_docker=".length()))
+                .findFirst().orElse(CONTAINER_CLI);
+        List<String> argv = new ArrayList<>();
+        argv.add(cli);
+        for (String word : words.subList(1, words.size())) {
+            if (!word.equals("$@")) {
+                argv.add(word);
+            }
+        }
+        if (argv.size() >= 2 && argv.get(argv.size() - 2).equals(">")) {
+            argv.subList(argv.size() - 2, argv.size()).clear();
+        }
+        return List.copyOf(argv);
     }
 
     /** The simple commands of {@code script}, each with at least one word. */

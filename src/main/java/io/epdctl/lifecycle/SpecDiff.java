@@ -18,13 +18,14 @@ final class SpecDiff {
     private SpecDiff() {
     }
 
-    /** Every difference, in a fixed order (host, address, devices, directory, command, flags, env, setup); empty when none. */
+    /** Every difference, in a fixed order (host, address, devices, directory, image, command, flags, env, setup); empty when none. */
     static List<String> between(ProcessSpec before, ProcessSpec after) {
         List<String> changes = new ArrayList<>();
         changed(changes, "host", before.host(), after.host());
         changed(changes, "address", before.address(), after.address());
         changed(changes, "devices", before.devices(), after.devices());
         changed(changes, "directory", before.directory(), after.directory());
+        changed(changes, "image", imageOf(before), imageOf(after));
         Argv old = Argv.parse(before.argv());
         Argv now = Argv.parse(after.argv());
         if (!old.command().equals(now.command())) {
@@ -60,6 +61,10 @@ final class SpecDiff {
             changes.add("setup lines changed");
         }
         return changes;
+    }
+
+    private static String imageOf(ProcessSpec spec) {
+        return spec.image() == null ? "none (a host process)" : spec.image();
     }
 
     private static void changed(List<String> changes, String what, Object before, Object after) {

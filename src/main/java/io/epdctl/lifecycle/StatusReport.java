@@ -15,7 +15,11 @@ import java.util.Map;
 public final class StatusReport {
     private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(2);
 
-    /** One row of the table. Load figures are null when the process does not export them or is not ready. */
+    /**
+     * One row of the table. Load figures are null when the process does not export them or is not ready.
+     * {@code container} is what docker inspect says of a docker node's container ({@code ID STATUS}, or
+     * {@code none}); null for a host process.
+     */
     public record Row(
             String name,
             String role,
@@ -33,7 +37,8 @@ public final class StatusReport {
             String startedAt,
             String log,
             Integer restarts,
-            LastExit lastExit) {
+            LastExit lastExit,
+            String container) {
 
         public boolean ready() {
             return state.equals("ready");
@@ -118,10 +123,14 @@ public final class StatusReport {
         Parallel.Both<Map<String, ProcessState>, Map<ProcessRecord, Parallel.Both<NodeProbe.Readiness, NodeProbe.Load>>> answers =
                 Parallel.both(() -> control.probe(state.processes(), true),
                         () -> Parallel.map(state.processes(), process -> askOverHttp(process, state.servedModelName())));
+        // Containers are asked after the processes: reading one a moment later cannot make a running node look dead.
+        Map<String, HostCommands.ContainerState> containers = control.containers(state.processes());
         // In the state's order (file order, as up wrote it), the proxy last.
         return java.util.stream.Stream.concat(state.processes().stream().filter(process -> !process.isProxy()),
                         state.processes().stream().filter(ProcessRecord::isProxy))
-                .map(process -> row(process, answers.first().get(process.name()), answers.second().get(process)))
+                .map(process -> row(process, answers.first().get(process.name()), answers.second().get(process),
+                        process.container() == null ? null
+                                : containers.containsKey(process.name()) ? containers.get(process.name()).describe() : "none"))
                 .toList();
     }
 
@@ -145,7 +154,7 @@ public final class StatusReport {
     }
 
     private static Row row(ProcessRecord process, ProcessState processState,
-            Parallel.Both<NodeProbe.Readiness, NodeProbe.Load> http) {
+            Parallel.Both<NodeProbe.Readiness, NodeProbe.Load> http, String container) {
         Long uptime = process.startedAt() == null ? null : Duration.between(process.startedAt(), Instant.now()).toSeconds();
         boolean known = processState != null && processState.kind() != ProcessState.Kind.UNREACHABLE;
         Integer restarts = known ? processState.supervision().restarts() : null;
@@ -153,10 +162,12 @@ public final class StatusReport {
         if (processState == null || !processState.isRunning()) {
             String state = !known ? (processState == null ? "exited" : "unreachable host")
                     : processState.isCrashLoop() ? "crash loop" : "exited";
-            String reason = processState == null ? "not found"
-                    : processState.isCrashLoop() ? crashLoop(processState.supervision()) : processState.describe();
+            String reason = (processState == null ? "not found"
+                    : processState.isCrashLoop() ? crashLoop(processState.supervision()) : processState.describe())
+                    + (container == null ? "" : "; container " + container);
             return new Row(process.name(), process.role(), process.host(), process.address(), process.devices(), process.port(),
-                    process.processGroup(), state, null, null, null, null, reason, started(process), process.log(), restarts, lastExit);
+                    process.processGroup(), state, null, null, null, null, reason, started(process), process.log(), restarts, lastExit,
+                    container);
         }
         if (processState.isRestarting()) {
             ProcessState.Restarting next = processState.supervision().restarting();
@@ -165,7 +176,7 @@ public final class StatusReport {
             String reason = "attempt " + next.attempt() + " starts in " + in + " s" + (last == null ? "" : "; " + last.describe());
             return new Row(process.name(), process.role(), process.host(), process.address(), process.devices(), process.port(),
                     process.processGroup(), "restarting", uptime, null, null, null, reason, started(process), process.log(),
-                    restarts, lastExit);
+                    restarts, lastExit, container);
         }
         NodeProbe.Readiness readiness = http.first();
         String state = readiness.ready() ? "ready" : readiness.listening() ? "unhealthy" : "running";
@@ -173,7 +184,7 @@ public final class StatusReport {
         NodeProbe.Load load = readiness.ready() ? http.second() : new NodeProbe.Load(null, null, null);
         return new Row(process.name(), process.role(), process.host(), process.address(), process.devices(), process.port(),
                 process.processGroup(), state, uptime, load.running(), load.waiting(), load.kvCacheUsage(), reason,
-                started(process), process.log(), restarts, lastExit);
+                started(process), process.log(), restarts, lastExit, container);
     }
 
     private static String crashLoop(ProcessState.Supervision supervision) {

@@ -52,6 +52,48 @@ public final class Teardown {
         return new Result(remaining, leftBehind);
     }
 
+    /**
+     * After {@code down}: removes, on each host where the deployment ran containers, every container its labels
+     * name (one a killed script or an interrupted {@code up} left, even of a node no longer recorded), and checks that
+     * none is left. Returns what is left or could not be asked, per host.
+     */
+    public Map<String, String> removeLeftContainers(DeploymentState state) throws InterruptedException {
+        Map<String, Set<String>> commands = new LinkedHashMap<>();
+        state.processes().stream().filter(process -> process.container() != null)
+                .forEach(process -> commands.computeIfAbsent(process.host(), host -> new TreeSet<>()).add(process.container().command()));
+        Map<String, String> outcomes = Parallel.map(List.copyOf(commands.keySet()), host -> {
+            List<String> problems = new java.util.ArrayList<>();
+            for (String command : commands.get(host)) {
+                try {
+                    List<String> left = control.removeContainers(host, command, state.deployment(), null);
+                    if (!left.isEmpty()) {
+                        problems.add("containers " + left + " of " + state.deployment() + " could not be removed");
+                    }
+                } catch (TransportException e) {
+                    problems.add(e.getMessage());
+                }
+            }
+            return String.join("; ", problems);
+        });
+        Map<String, String> left = new LinkedHashMap<>();
+        outcomes.forEach((host, problem) -> {
+            if (!problem.isEmpty()) {
+                left.put(host, problem);
+            }
+        });
+        return left;
+    }
+
+    /** Removes the containers of a node of runtime: docker (by its labels); null when none is left (or it has none), else what is. */
+    private String removeContainer(ProcessRecord process) throws TransportException {
+        if (process.container() == null) {
+            return null;
+        }
+        List<String> left = control.removeContainers(process.host(), process.container().command(),
+                process.container().deployment(), process.name());
+        return left.isEmpty() ? null : "container " + left + " on " + process.host() + " could not be removed";
+    }
+
     /** Null when the process is gone and its ports are closed; else what is left. */
     private String stopOne(ProcessRecord declared) {
         String name = declared.name();
@@ -59,6 +101,12 @@ public final class Teardown {
         try {
             ProcessRecord process = control.recover(declared);
             if (!process.isStarted()) {
+                // Its script may have started the container before the start was interrupted.
+                String container = removeContainer(process);
+                if (container != null) {
+                    progress.step(name, Progress.Step.FAILED, container);
+                    return container;
+                }
                 progress.step(name, Progress.Step.STOPPED, "had not been started");
                 return null;
             }
@@ -68,6 +116,13 @@ public final class Teardown {
                         + ") on " + process.host() + " survived SIGKILL";
                 progress.step(name, Progress.Step.FAILED, left);
                 return left;
+            }
+            // The script stops and removes its container; one that outlived it (a killed script) goes now, before
+            // the ports are checked: it still holds them.
+            String container = removeContainer(process);
+            if (container != null) {
+                progress.step(name, Progress.Step.FAILED, outcome.how() + ", but " + container);
+                return container;
             }
             Set<Integer> open = new TreeSet<>(process.ports());
             open.retainAll(control.listeningPorts(process.host()));

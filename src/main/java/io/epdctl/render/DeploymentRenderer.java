@@ -88,8 +88,27 @@ public final class DeploymentRenderer {
         if (node.role().kvRole() != null) {
             argv.addAll(List.of("--kv-transfer-config", json(kvTransferConfig(node, placement))));
         }
+        if (node.inContainer()) {
+            // The devices as the container numbers them; the topology's setup lines run inside, before vllm.
+            env.put(Node.DEVICES_VARIABLE, ContainerRenderer.visibleDevices(placement.npus()));
+            ContainerLaunch container = new ContainerRenderer(topology.name(), node.name(), node.container())
+                    .launch(placement.npus(), containerMounts(directories), env.keySet(), network.interfaceVariables(),
+                            topology.vllm().setup(), argv);
+            return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env,
+                    network.interfaceLookup(), directories, argv, network.interfaceAddress(), node.restart(), container);
+        }
         return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env, setup, directories, argv,
-                network.interfaceAddress(), node.restart());
+                network.interfaceAddress(), node.restart(), null);
+    }
+
+    /** What a container sees at the same path as the host: the model (read-only, when it is a path), the EC directory. */
+    private List<String> containerMounts(List<String> directories) {
+        List<String> mounts = new ArrayList<>();
+        if (topology.model().startsWith("/")) {
+            mounts.add(topology.model() + ":" + topology.model() + ":ro");
+        }
+        directories.forEach(directory -> mounts.add(directory + ":" + directory));
+        return mounts;
     }
 
     /** Later settings win; turning on {@code x} also drops a {@code no-x} set earlier, and the other way round. */
@@ -198,7 +217,7 @@ public final class DeploymentRenderer {
         appendFlags(argv, proxy.args());
         Map<String, String> env = new LinkedHashMap<>(proxy.env());
         return new LaunchSpec("proxy", "proxy", host.address(), placement, env, proxy.setup(), List.of(), argv,
-                Optional.empty(), proxy.restart());
+                Optional.empty(), proxy.restart(), null);
     }
 
     private void addBackends(List<String> argv, String prefix, Role role) {

@@ -1,6 +1,7 @@
 package io.epdctl.render;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.epdctl.topology.Listener;
 import io.epdctl.topology.Placement;
@@ -16,7 +17,9 @@ import java.util.Optional;
  * (shell code, run as written), the directories it needs, and its argv. {@code interfaceAddress} is the
  * address whose network interface the script looks up as it starts ({@link NetworkSettings}), which the
  * host must therefore carry; empty when there is none. {@code restart} is what the supervisor that leads its
- * process group on the host does when it exits.
+ * process group on the host does when it exits. {@code container} is how a node of {@code runtime: docker}
+ * runs (its script then runs the container; {@code setup} is what runs on the host before it, and the topology's
+ * setup lines run inside the container); null for a host process.
  */
 public record LaunchSpec(
         String name,
@@ -28,7 +31,8 @@ public record LaunchSpec(
         List<String> directories,
         List<String> argv,
         @JsonIgnore Optional<String> interfaceAddress,
-        @JsonIgnore RestartPolicy restart) {
+        @JsonIgnore RestartPolicy restart,
+        @JsonInclude(JsonInclude.Include.NON_NULL) ContainerLaunch container) {
 
     /** What its supervisor does when it exits, as the topology spells it. */
     @JsonProperty("restart")

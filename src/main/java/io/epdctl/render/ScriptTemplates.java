@@ -17,40 +17,46 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
- * The skeletons of the start scripts ({@code templates/node.sh} and {@code templates/proxy.sh}), filled
- * with a {@link LaunchSpec}. Placeholders are {@code {{name}}}; a line holding only a placeholder that
+ * The skeletons of the start scripts ({@code templates/node.sh}, {@code templates/proxy.sh}, and
+ * {@code templates/docker-node.sh} for nodes that run in a container, where {@code {{command}}} is the lines that
+ * run the container, see {@link ContainerLaunch#script}), filled with a {@link LaunchSpec}. Placeholders are {@code {{name}}}; a line holding only a placeholder that
  * comes out empty is dropped. Every value is quoted by epdctl; the template itself is the operator's.
  */
 public final class ScriptTemplates {
     public static final String NODE = "node.sh";
     public static final String PROXY = "proxy.sh";
+    public static final String DOCKER_NODE = "docker-node.sh";
     static final Set<String> PLACEHOLDERS = Set.of(
             "deployment", "name", "role", "host", "exports", "setup", "directories", "command");
     private static final Pattern PLACEHOLDER = Pattern.compile("\\{\\{([a-z]+)}}");
 
     private final String node;
     private final String proxy;
+    private final String dockerNode;
 
-    private ScriptTemplates(String node, String proxy) {
+    private ScriptTemplates(String node, String proxy, String dockerNode) {
         this.node = node;
         this.proxy = proxy;
+        this.dockerNode = dockerNode;
     }
 
     /** The templates shipped in the jar (a copy of the repository's {@code templates/}). */
     public static ScriptTemplates builtIn() {
-        return new ScriptTemplates(resource(NODE), resource(PROXY));
+        return new ScriptTemplates(resource(NODE), resource(PROXY), resource(DOCKER_NODE));
     }
 
     /**
      * The operator's own templates from {@code directory}; each must name only known placeholders and
-     * contain {@code {{command}}}.
+     * contain {@code {{command}}}. {@code docker-node.sh} may be left out (the built-in one is used).
      */
     public static ScriptTemplates fromDirectory(Path directory) throws TemplateException {
-        return new ScriptTemplates(file(directory.resolve(NODE)), file(directory.resolve(PROXY)));
+        Path docker = directory.resolve(DOCKER_NODE);
+        return new ScriptTemplates(file(directory.resolve(NODE)), file(directory.resolve(PROXY)),
+                Files.exists(docker) ? file(docker) : resource(DOCKER_NODE));
     }
 
     public String script(String deployment, LaunchSpec launch) {
-        String template = launch.role().equals("proxy") ? proxy : node;
+        String template = launch.role().equals("proxy") ? proxy : launch.container() != null ? dockerNode : node;
         Map<String, String> values = Map.of(
                 "deployment", deployment,
                 "name", launch.name(),
@@ -63,7 +69,7 @@ public final class ScriptTemplates {
                 "directories", launch.directories().stream()
                         .map(dir -> "mkdir -p -- " + Shell.quote(dir))
                         .collect(Collectors.joining("\n")),
-                "command", commandLines(launch.argv()));
+                "command", launch.container() != null ? launch.container().script() : commandLines(launch.argv()));
         List<String> lines = new ArrayList<>();
         for (String line : template.split("\n", -1)) {
             Matcher alone = PLACEHOLDER.matcher(line.strip());

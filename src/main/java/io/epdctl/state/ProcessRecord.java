@@ -1,5 +1,6 @@
 package io.epdctl.state;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,7 +13,9 @@ import java.util.List;
  * process from a later one that reuses the pid. {@code specHash} identifies what was started, so that an
  * unchanged node is left alone by {@code up}; {@code spec} holds its parts, so that {@code plan} can say what
  * changed (null in records of state formats before 3). {@code directory} on the host holds the node's script,
- * log, pid file and exit status file, all named after the node.
+ * log, pid file and exit status file, all named after the node. {@code container} is the container a node of
+ * {@code runtime: docker} runs in (its script runs it in the foreground), null for a host process (and left out
+ * of the state file then).
  */
 public record ProcessRecord(
         String name,
@@ -27,7 +30,8 @@ public record ProcessRecord(
         Instant startedAt,
         String directory,
         String specHash,
-        ProcessSpec spec) {
+        ProcessSpec spec,
+        @JsonInclude(JsonInclude.Include.NON_NULL) ContainerRecord container) {
 
     public String script() {
         return file(".sh");
@@ -88,7 +92,8 @@ public record ProcessRecord(
     }
 
     public ProcessRecord started(long pid, String ticks, Instant at) {
-        return new ProcessRecord(name, role, host, address, port, devices, extraPorts, pid, ticks, at, directory, specHash, spec);
+        return new ProcessRecord(name, role, host, address, port, devices, extraPorts, pid, ticks, at, directory, specHash, spec,
+                container);
     }
 
     private String file(String suffix) {

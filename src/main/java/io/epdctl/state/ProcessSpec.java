@@ -1,5 +1,6 @@
 package io.epdctl.state;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 import java.util.Map;
 
@@ -7,7 +8,8 @@ import java.util.Map;
  * What a process was started with, in the parts {@code up} and {@code plan} compare to say exactly what
  * changed: its argv (values of secret-looking flags masked), its environment's names each with a hash of
  * its value (values may be secrets: none is kept), its setup lines (secret assignments masked), NPUs,
- * host, address and run directory. Null in records written before state format 3.
+ * host, address and run directory; the image a container node runs (null for a host process). Null in records
+ * written before state format 3.
  */
 public record ProcessSpec(
         List<String> argv,
@@ -16,5 +18,6 @@ public record ProcessSpec(
         List<Integer> devices,
         String host,
         String address,
-        String directory) {
+        String directory,
+        @JsonInclude(JsonInclude.Include.NON_NULL) String image) {
 }

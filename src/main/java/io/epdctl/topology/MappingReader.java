@@ -50,6 +50,11 @@ final class MappingReader {
         return complete;
     }
 
+    /** Marks this mapping incomplete for a problem already reported (in a mapping nested in it). */
+    void incomplete() {
+        complete = false;
+    }
+
     /** Marks this mapping incomplete for a problem found by the caller. */
     void fail(String at, Location where, String message) {
         complete = false;

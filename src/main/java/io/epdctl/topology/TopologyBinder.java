@@ -14,20 +14,41 @@ final class TopologyBinder {
     static final List<String> TOP_KEYS = List.of(
             "name", "model", "served-model-name", "hosts", "vllm", "ec-transfer", "kv-transfer", "nodes", "proxy");
     static final List<String> HOST_KEYS = List.of(
-            "address", "transport", "user", "ssh-port", "identity-file", "npus");
-    static final List<String> VLLM_KEYS = List.of("command", "env", "setup", "args", "restart");
+            "address", "transport", "user", "ssh-port", "identity-file", "npus", "runtime", "image", "docker");
+    static final List<String> VLLM_KEYS = List.of("command", "env", "setup", "args", "restart", "runtime", "image", "docker");
+    static final List<String> DOCKER_KEYS = List.of("command", "args");
     static final List<String> EC_KEYS = List.of("connector", "shared-storage-path", "extra-config");
     static final List<String> KV_KEYS = List.of("connector", "kv-port", "module-path", "extra-config");
     static final List<String> NODE_KEYS = List.of(
             "name", "role", "host", "devices", "port", "tensor-parallel-size", "data-parallel-size", "kv-port",
-            "env", "args", "restart");
+            "env", "args", "restart", "runtime", "image", "docker");
     static final List<String> PROXY_KEYS = List.of(
             "host", "port", "script", "python", "command", "env", "setup", "args", "restart");
 
     static final int MAX_PORT = 65535;
     static final int MAX_DEVICE = 1023;
 
+    /**
+     * {@code docker run} flags epdctl sets itself, or that would break what it relies on: the container's name and
+     * labels find it again, the host network is what the other nodes and the proxy reach, epdctl's script waits
+     * for the container in the foreground and removes it, and the environment goes through {@code env} (whose
+     * secrets never reach a command line).
+     */
+    static final Map<String, String> RESERVED_DOCKER_FLAGS = Map.ofEntries(
+            Map.entry("--name", "epdctl names the container after the deployment and the node"),
+            Map.entry("--net", "nodes run on the host's network (--net=host), where the proxy and the other nodes reach them"),
+            Map.entry("--network", "nodes run on the host's network (--net=host), where the proxy and the other nodes reach them"),
+            Map.entry("-d", "epdctl starts the container detached and waits for it itself"),
+            Map.entry("--detach", "epdctl starts the container detached and waits for it itself"),
+            Map.entry("--rm", "epdctl removes the container itself, after it has read how it ended"),
+            Map.entry("--restart", "a container the daemon restarts could outlive down; epdctl restarts nodes itself"),
+            Map.entry("-e", "give variables in env: epdctl passes them by name, so no value is on a command line"),
+            Map.entry("--env", "give variables in env: epdctl passes them by name, so no value is on a command line"),
+            Map.entry("--env-file", "give variables in env: epdctl passes them by name, so no value is on a command line"));
+
     private final Problems problems;
+    private RuntimeSettings vllmRuntime = RuntimeSettings.NONE;
+    private final Map<String, RuntimeSettings> hostRuntimes = new LinkedHashMap<>();
 
     TopologyBinder(Problems problems) {
         this.problems = problems;
@@ -84,6 +105,7 @@ final class TopologyBinder {
             Integer sshPort = reader.optionalInt("ssh-port", 1, MAX_PORT, null);
             String identityFile = reader.optionalString("identity-file", null);
             Integer npus = reader.optionalInt("npus", 1, MAX_DEVICE + 1, null);
+            hostRuntimes.put(entry.key(), runtime(reader, "hosts." + entry.key()));
             // A broken host stays declared (as null), so that nodes naming it are not also told it is unknown.
             hosts.put(entry.key(), reader.isComplete()
                     ? new Host(entry.key(), address, kind, user, sshPort, identityFile, npus)
@@ -95,6 +117,7 @@ final class TopologyBinder {
     private VllmSettings vllm(YamlNode node, YamlNode root) {
         MappingReader reader = new MappingReader(
                 node == null ? new YamlNode.Mapping("vllm", root.location(), Map.of()) : node, VLLM_KEYS, problems);
+        vllmRuntime = runtime(reader, "vllm");
         return new VllmSettings(
                 reader.optionalString("command", "vllm"), reader.env("env"), reader.stringList("setup"), reader.args("args"),
                 restart(reader, RestartPolicy.ON_FAILURE));
@@ -177,10 +200,72 @@ final class TopologyBinder {
         Map<String, String> env = reader.env("env");
         Map<String, ArgValue> args = reader.args("args");
         RestartPolicy restart = restart(reader, vllmRestart);
+        RuntimeSettings runtime = runtime(reader, item.path())
+                .over(hostRuntimes.getOrDefault(host, RuntimeSettings.NONE)).over(vllmRuntime);
+        Container container = null;
+        if (!runtime.isDocker()) {
+            for (String key : List.of("image", "docker")) {
+                YamlNode given = reader.node(key);
+                if (given != null) {
+                    problems.warning(given.path(), given.location(), key + " is only used by runtime: docker, and this node runs as a process"
+                            + (runtime.runtime() == null ? "" : " (runtime given in " + runtime.runtimeAt() + ")"));
+                }
+            }
+        }
+        if (runtime.isDocker()) {
+            if (runtime.image() == null) {
+                reader.fail(item.path(), item.location(), "runtime docker (given in " + runtime.runtimeAt()
+                        + ") needs an image: set image on the node, its host or vllm");
+            } else {
+                container = runtime.container();
+            }
+        }
         if (!reader.isComplete()) {
             return null;
         }
-        return new Node(name, role, host, devices, port, tp, dp, kvPort, env, args, restart);
+        return new Node(name, role, host, devices, port, tp, dp, kvPort, env, args, restart, container);
+    }
+
+    /** The {@code runtime}, {@code image} and {@code docker} keys of one level of the file; see {@link RuntimeSettings}. */
+    private RuntimeSettings runtime(MappingReader reader, String where) {
+        String runtime = reader.optionalString("runtime", null);
+        if (runtime != null && !RuntimeSettings.RUNTIMES.contains(runtime)) {
+            YamlNode at = reader.node("runtime");
+            reader.fail(at.path(), at.location(), "unknown runtime '" + runtime + "' (expected process or docker)"
+                    + Suggestions.hint(runtime, RuntimeSettings.RUNTIMES));
+            runtime = null;
+        }
+        String image = reader.optionalString("image", null);
+        YamlNode dockerNode = reader.section("docker");
+        String command = null;
+        List<String> args = null;
+        if (dockerNode != null) {
+            MappingReader docker = new MappingReader(dockerNode, DOCKER_KEYS, problems);
+            command = docker.optionalString("command", null);
+            args = docker.has("args") ? dockerArgs(docker) : null;
+            if (!docker.isComplete()) {
+                reader.incomplete();
+            }
+        }
+        return new RuntimeSettings(runtime, where, image, command, args);
+    }
+
+    /** Extra {@code docker run} flags: strings, none of those epdctl sets itself ({@link #RESERVED_DOCKER_FLAGS}). */
+    private List<String> dockerArgs(MappingReader docker) {
+        YamlNode value = docker.node("args");
+        List<String> args = docker.stringList("args");
+        if (value instanceof YamlNode.Sequence sequence) {
+            for (int i = 0; i < args.size() && i < sequence.items().size(); i++) {
+                String arg = args.get(i);
+                String flag = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
+                String why = RESERVED_DOCKER_FLAGS.get(flag);
+                if (why != null) {
+                    YamlNode at = sequence.items().get(i);
+                    docker.fail(at.path(), at.location(), "'" + flag + "' cannot be given here: " + why);
+                }
+            }
+        }
+        return args;
     }
 
     private ProxySpec proxy(YamlNode node, Map<String, Host> hosts) {

@@ -252,7 +252,7 @@ class FailureExitCodesTest {
     private void recordOnSshHost(int sshPort) throws Exception {
         HostRecord far = new HostRecord("far", "127.0.0.1", false, "nobody", sshPort, null);
         ProcessRecord e0 = new ProcessRecord("e0", "encoder", "far", "127.0.0.1", 23001, List.of(0), List.of(),
-                4242, "1", Instant.now(), "/tmp/none", "x", null);
+                4242, "1", Instant.now(), "/tmp/none", "x", null, null);
         new StateStore(dir.resolve("state")).write(new DeploymentState(DEPLOYMENT, "/t.yaml", "m", "/data/ec",
                 Map.of("far", far), List.of(e0), Instant.now()));
         file("known_hosts", "");

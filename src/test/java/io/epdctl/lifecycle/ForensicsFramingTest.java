@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 /** What describe and collect read off a host, and the tar they write; the real hosts are in ForensicsIT. */
 class ForensicsFramingTest {
     private static final ProcessRecord E0 = new ProcessRecord("e0", "encoder", "local", "127.0.0.1", 23001, List.of(0),
-            List.of(), 4242, "777", Instant.EPOCH, "/run", "h", null);
+            List.of(), 4242, "777", Instant.EPOCH, "/run", "h", null, null);
 
     @Test
     void itemsAndFactsAreReadFromReportLinesOnly() {

@@ -156,7 +156,7 @@ class ForensicsIT {
         int closedPort = FreePorts.pick();
         HostRecord far = new HostRecord("far", "127.0.0.1", false, "nobody", closedPort, null);
         ProcessRecord e0 = new ProcessRecord("e0", "encoder", "far", "127.0.0.1", closedPort, List.of(0), List.of(), 4242, "1",
-                Instant.now(), ".epdctl/run/gone", "h", null);
+                Instant.now(), ".epdctl/run/gone", "h", null, null);
         Map<String, HostRecord> hosts = new LinkedHashMap<>(Map.of("far", far));
         new StateStore(stateDir).write(new DeploymentState("gone", topology.toString(), "m", "/tmp/ec", hosts, List.of(e0),
                 Instant.now()));

@@ -48,7 +48,7 @@ class HostStartTest {
 
     private LaunchPlan.Launch launch(String name, String script) {
         ProcessRecord record = new ProcessRecord(name, "encoder", "local", "127.0.0.1", 0, List.of(), List.of(), 0, "", null,
-                dir.resolve("run").toString(), "hash", null);
+                dir.resolve("run").toString(), "hash", null, null);
         return new LaunchPlan.Launch(record, script, Supervisor.script(name, io.epdctl.topology.RestartPolicy.ON_FAILURE), Optional.empty());
     }
 

@@ -27,9 +27,9 @@ class StartCheckTest {
 
     private LaunchPlan.Launch launch(String name, int port, List<String> setup, String command) {
         ProcessSpec spec = new ProcessSpec(List.of(command, "serve", "/m"), Map.of(), setup, List.of(), "local", "127.0.0.1",
-                dir.toString());
+                dir.toString(), null);
         ProcessRecord record = new ProcessRecord(name, "encoder", "local", "127.0.0.1", port, List.of(), List.of(), 0, "", null,
-                dir.toString(), "hash", spec);
+                dir.toString(), "hash", spec, null);
         return new LaunchPlan.Launch(record, "", "", Optional.empty());
     }
 

@@ -30,7 +30,7 @@ class UpPlanTest {
                 devices, host, "127.0.0.1", "/run"));
         ProcessSpec parts = spec.parts();
         ProcessRecord record = new ProcessRecord(name, role, parts.host(), parts.address(), 8000, devices, List.of(), 0, "", null,
-                parts.directory(), Integer.toHexString(parts.hashCode()) + spec.template, parts);
+                parts.directory(), Integer.toHexString(parts.hashCode()) + spec.template, parts, null);
         return new LaunchPlan.Launch(record, "#!/bin/sh\n", "", Optional.empty());
     }
 
@@ -59,7 +59,7 @@ class UpPlanTest {
         ProcessSpec parts() {
             Map<String, String> hashes = new LinkedHashMap<>();
             env.forEach((name, value) -> hashes.put(name, Integer.toHexString((name + "=" + value).hashCode())));
-            return new ProcessSpec(List.copyOf(argv), hashes, List.copyOf(setup), List.copyOf(devices), host, address, directory);
+            return new ProcessSpec(List.copyOf(argv), hashes, List.copyOf(setup), List.copyOf(devices), host, address, directory, null);
         }
 
         Spec flag(String flag, String value) {
@@ -368,7 +368,7 @@ class UpPlanTest {
         for (ProcessRecord record : ran(UNCHANGED).processes()) {
             old.add(new ProcessRecord(record.name(), record.role(), record.host(), record.address(), record.port(), record.devices(),
                     record.extraPorts(), record.processGroup(), record.startTicks(), record.startedAt(), record.directory(),
-                    record.specHash(), null));
+                    record.specHash(), null, null));
         }
 
         UpPlan plan = decide(topology(spec -> spec.flag("--max-num-seqs", "96")), state(old), Map.of());

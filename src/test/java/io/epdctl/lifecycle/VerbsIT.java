@@ -52,7 +52,7 @@ class VerbsIT {
             Cli.Result wide = deployment.epdctl("status", "-d", deployment.name(), "-o", "wide");
             assertThat(wide.exitCode()).as(wide.toString()).isZero();
             String e0Log = new StateStore(deployment.stateDir()).read(deployment.name()).orElseThrow().process("e0").orElseThrow().log();
-            assertThat(wide.out()).containsPattern("(?m)^NODE\\s+ROLE.*KV%\\s+ADDRESS\\s+STARTED\\s+LOG\\s+REASON$")
+            assertThat(wide.out()).containsPattern("(?m)^NODE\\s+ROLE.*KV%\\s+ADDRESS\\s+STARTED\\s+LOG\\s+CONTAINER\\s+REASON$")
                     .containsPattern("(?m)^e0\\s+encoder\\s+local\\s.*ready.*127\\.0\\.0\\.1\\s+\\d{4}-\\d\\d-\\d\\dT\\S+Z\\s+"
                             + java.util.regex.Pattern.quote(e0Log));
             assertThat(JSON.readTree(deployment.epdctl("status", "-o", "json").out()).path("processes")).hasSize(4);

@@ -81,9 +81,9 @@ class StateStoreTest {
     private static final HostRecord LOCAL = new HostRecord("local", "127.0.0.1", true, null, null, null);
     private static final HostRecord NPU_A = new HostRecord("npu-a", "192.0.2.10", false, "deploy", 2222, "/home/op/.ssh/id_ed25519");
     private static final ProcessRecord E0 = new ProcessRecord("e0", "encoder", "local", "127.0.0.1", 23001, List.of(0), List.of(),
-            4242, "123456", Instant.parse("2026-11-24T10:00:00Z"), "/root/.epdctl/demo/run", "abc", null);
+            4242, "123456", Instant.parse("2026-11-24T10:00:00Z"), "/root/.epdctl/demo/run", "abc", null, null);
     private static final ProcessRecord D0 = new ProcessRecord("d0", "decode", "npu-a", "192.0.2.10", 33006, List.of(4, 5),
-            List.of(50001, 50002), 0, "", null, ".epdctl/run/demo", "def", null);
+            List.of(50001, 50002), 0, "", null, ".epdctl/run/demo", "def", null, null);
 
     private static DeploymentState state() {
         Map<String, HostRecord> hosts = new LinkedHashMap<>();
@@ -130,9 +130,9 @@ class StateStoreTest {
     void aProcessSpecIsWrittenAndReadBackAndAFormat2FileReadsWithoutOne() throws Exception {
         StateStore store = new StateStore(root);
         ProcessSpec spec = new ProcessSpec(List.of("vllm", "serve", "/m", "--api-key", "***"), Map.of("HF_TOKEN", "9f86d081884c7d65"),
-                List.of("source /opt/env.sh"), List.of(0), "local", "127.0.0.1", "/root/.epdctl/demo/run");
+                List.of("source /opt/env.sh"), List.of(0), "local", "127.0.0.1", "/root/.epdctl/demo/run", null);
         ProcessRecord withSpec = new ProcessRecord("e0", "encoder", "local", "127.0.0.1", 23001, List.of(0), List.of(),
-                4242, "123456", Instant.parse("2026-11-24T10:00:00Z"), "/root/.epdctl/demo/run", "abc", spec);
+                4242, "123456", Instant.parse("2026-11-24T10:00:00Z"), "/root/.epdctl/demo/run", "abc", spec, null);
         DeploymentState state = new DeploymentState("demo", "/t.yaml", "qwenvl", "/data/ec", Map.of("local", LOCAL),
                 List.of(withSpec), Instant.parse("2026-11-24T10:00:01Z"));
         store.write(state);

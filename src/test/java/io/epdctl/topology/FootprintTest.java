@@ -15,7 +15,7 @@ class FootprintTest {
     private static final KvTransfer KV = new KvTransfer(KvTransfer.LAYERWISE_CONNECTOR, 50001, null, Map.of());
 
     private static Node node(String name, Role role, List<Integer> devices, int port, int tp, int dp, Integer kvPort) {
-        return new Node(name, role, "npu-a", devices, port, tp, dp, kvPort, Map.of(), Map.of(), RestartPolicy.ON_FAILURE);
+        return new Node(name, role, "npu-a", devices, port, tp, dp, kvPort, Map.of(), Map.of(), RestartPolicy.ON_FAILURE, null);
     }
 
     private static Listener kv(int first, int last) {

@@ -210,7 +210,31 @@ class ValidateCommandTest {
                         nodes(NODES_1E1P1D + "  - {name: d1, role: decode, host: local, devices: [3, 4], port: 33009,"
                                 + " tensor-parallel-size: 2, kv-port: 50010}\n"),
                         "2, kv-port: 50010", "nodes[3].tensor-parallel-size",
-                        "all decode nodes need the same tensor and data parallel sizes"));
+                        "all decode nodes need the same tensor and data parallel sizes"),
+                new Case("unknown runtime, with a suggestion",
+                        replace(VALID, "local: {address: 127.0.0.1}", "local: {address: 127.0.0.1, runtime: dokcer}"),
+                        "dokcer", "hosts.local.runtime", "unknown runtime 'dokcer' (expected process or docker), did you mean 'docker'?"),
+                new Case("runtime docker without an image",
+                        replace(VALID, "local: {address: 127.0.0.1}", "local: {address: 127.0.0.1, runtime: docker}"),
+                        "{name: e0", "nodes[0]", "runtime docker (given in hosts.local) needs an image: set image on the node, its host or vllm"),
+                new Case("a docker run flag epdctl sets itself",
+                        replace(VALID, "{name: p0, role: prefill, host: local,",
+                                "{name: p0, role: prefill, host: local, runtime: docker, image: vllm-ascend, docker: {args: [--shm-size=8g, --net=bridge]},"),
+                        "--net=bridge", "nodes[1].docker.args[1]",
+                        "'--net' cannot be given here: nodes run on the host's network (--net=host), where the proxy and the other nodes reach them"),
+                new Case("environment passed as a docker flag",
+                        replace(VALID, "{name: p0, role: prefill, host: local,",
+                                "{name: p0, role: prefill, host: local, runtime: docker, image: vllm-ascend, docker: {args: [-e, HF_TOKEN=x]},"),
+                        "-e", "nodes[1].docker.args[0]",
+                        "'-e' cannot be given here: give variables in env: epdctl passes them by name, so no value is on a command line"),
+                new Case("docker args not a list",
+                        replace(VALID, "{name: p0, role: prefill, host: local,",
+                                "{name: p0, role: prefill, host: local, runtime: docker, image: vllm-ascend, docker: {args: --privileged},"),
+                        "--privileged", "nodes[1].docker.args", "expected a list of strings, got a string"),
+                new Case("unknown docker key, with a suggestion",
+                        replace(VALID, "{name: p0, role: prefill, host: local,",
+                                "{name: p0, role: prefill, host: local, runtime: docker, image: vllm-ascend, docker: {comand: podman},"),
+                        "comand", "nodes[1].docker.comand", "unknown key 'comand', did you mean 'command'?"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -302,6 +326,19 @@ class ValidateCommandTest {
         assertThat(directory.err()).contains("is a directory, not a topology file");
         assertThat(emptyFile.exitCode()).isEqualTo(2);
         assertThat(emptyFile.err()).contains(empty + ":1:1: the file is empty");
+    }
+
+    @Test
+    void warnsOfAnImageOnANodeThatRunsAsAProcess() {
+        Path file = TopologyText.write(dir, replace(VALID, "{name: p0, role: prefill, host: local,",
+                "{name: p0, role: prefill, host: local, image: vllm-ascend,"));
+
+        Cli.Result result = Cli.run("validate", file.toString());
+
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        String yaml = replace(VALID, "{name: p0, role: prefill, host: local,", "{name: p0, role: prefill, host: local, image: vllm-ascend,");
+        assertThat(result.err()).contains(file + ":" + locate(yaml, "vllm-ascend")
+                + ": nodes[1].image: warning: image is only used by runtime: docker, and this node runs as a process");
     }
 
     @Test
