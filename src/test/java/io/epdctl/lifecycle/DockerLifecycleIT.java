@@ -114,7 +114,8 @@ class DockerLifecycleIT {
                 yaml.append("  - {name: ").append(node).append(", role: ").append(nodes[i][1]).append(", host: ")
                         .append(nodeHosts.get(node)).append(", devices: [").append(NPUS.get(i)).append("], port: ").append(port);
                 if (node.equals("d0")) {
-                    yaml.append(", kv-port: ").append(kvDecode);
+                    // restart: never, so that a container killed behind epdctl's back stays exited; e0 heals.
+                    yaml.append(", kv-port: ").append(kvDecode).append(", restart: never");
                 }
                 if (nodeEnv.containsKey(node)) {
                     yaml.append(", env: {").append(nodeEnv.get(node)).append('}');
@@ -244,6 +245,29 @@ class DockerLifecycleIT {
             d0 = status.out().lines().filter(line -> line.startsWith("d0 ")).findFirst().orElse("");
         }
         assertThat(d0).contains("exited", "exited with status 137", "container ").containsPattern("[0-9a-f]{12} exited \\(137\\)");
+
+        // With the default restart policy, a killed container is started again by the node's supervisor.
+        String before = Docker.run("docker", "inspect", "-f", "{{.Id}}", deployment.container("e0")).output().strip();
+        assertThat(Docker.run("docker", "kill", deployment.container("e0")).code()).isZero();
+        JsonNode e0 = null;
+        for (int i = 0; i < 300; i++) {
+            Thread.sleep(100);
+            Cli.Result status = deployment.epdctl("status", "-o", "json");
+            for (JsonNode row : JSON.readTree(status.out()).path("processes")) {
+                if (row.path("name").asText().equals("e0")) {
+                    e0 = row;
+                }
+            }
+            if (e0 != null && e0.path("state").asText().equals("ready") && e0.path("restarts").asInt() == 1) {
+                break;
+            }
+        }
+        assertThat(e0).isNotNull();
+        assertThat(e0.path("state").asText()).as(e0.toString()).isEqualTo("ready");
+        assertThat(e0.path("restarts").asInt()).as(e0.toString()).isEqualTo(1);
+        assertThat(e0.path("lastExit").path("status").asInt()).as(e0.toString()).isEqualTo(137);
+        assertThat(Docker.run("docker", "inspect", "-f", "{{.Id}}", deployment.container("e0")).output().strip())
+                .as("e0's container after the restart").isNotEqualTo(before);
 
         Cli.Result down = deployment.epdctl("down");
         assertThat(down.exitCode()).as(down.toString()).isZero();
