@@ -360,8 +360,10 @@ class LocalLifecycleIT {
 
     @Test
     void planAfterANodeCrashedSaysRestartWithItsExitStatus() throws Exception {
-        // e0 answers up's test request, then crashes after the next one, as an engine dying at night would.
-        try (SimDeployment deployment = SimDeployment.builder(dir).nodeEnv("e0", "VLLM_SIM_CRASH_AFTER_REQUESTS", "2").write()) {
+        // e0 answers up's test request, then crashes after the next one, as an engine dying at night would; with
+        // restart: never it stays down (its supervisor would start it again otherwise: SelfHealingIT).
+        try (SimDeployment deployment = SimDeployment.builder(dir).nodeEnv("e0", "VLLM_SIM_CRASH_AFTER_REQUESTS", "2")
+                .nodeRestart("e0", "never").write()) {
             assertThat(deployment.up().exitCode()).isZero();
             Cli.Result unchanged = deployment.epdctl("plan", deployment.file().toString());
             assertThat(unchanged.exitCode()).as(unchanged.toString()).isZero();
