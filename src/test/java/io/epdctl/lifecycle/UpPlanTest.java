@@ -43,6 +43,7 @@ class UpPlanTest {
         String host;
         String address;
         String directory;
+        String image;
         String template = "";
 
         Spec(List<String> argv, Map<String, String> env, List<String> setup, List<Integer> devices, String host, String address,
@@ -59,7 +60,7 @@ class UpPlanTest {
         ProcessSpec parts() {
             Map<String, String> hashes = new LinkedHashMap<>();
             env.forEach((name, value) -> hashes.put(name, Integer.toHexString((name + "=" + value).hashCode())));
-            return new ProcessSpec(List.copyOf(argv), hashes, List.copyOf(setup), List.copyOf(devices), host, address, directory, null);
+            return new ProcessSpec(List.copyOf(argv), hashes, List.copyOf(setup), List.copyOf(devices), host, address, directory, image);
         }
 
         Spec flag(String flag, String value) {
@@ -189,6 +190,10 @@ class UpPlanTest {
                     spec.argv.set(0, "/opt/vllm-0.13/bin/vllm");
                     return spec;
                 });
+        changes.put("restart d0 (decode on b): image none (a host process) -> quay.io/ascend/vllm-ascend:v0.11.0", spec -> {
+            spec.image = "quay.io/ascend/vllm-ascend:v0.11.0";
+            return spec;
+        });
         changes.put("restart d0 (decode on b): setup lines changed", spec -> {
             spec.setup = List.of("source /opt/other.sh");
             return spec;
