@@ -81,6 +81,9 @@ public final class UpCommand implements Callable<Integer> {
     @Mixin
     QuietOption quietOption;
 
+    @Mixin
+    RollingOptions rolling;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -90,7 +93,7 @@ public final class UpCommand implements Callable<Integer> {
         LaunchPlan plan = remoteDir.launchPlan(topology, store, templatesOption.templates());
         if (dryRun) {
             out.println("# epdctl up --dry-run: deployment " + topology.name() + "; nothing was changed.");
-            PlanCommand.plan(topology, plan, store, connectionOptions, err).lines().forEach(out::println);
+            PlanCommand.plan(topology, plan, store, connectionOptions, rolling.maxUnavailable(), err).lines().forEach(out::println);
             if (scripts) {
                 printScripts(out, plan);
             }
@@ -112,7 +115,8 @@ public final class UpCommand implements Callable<Integer> {
                         process -> lastLine(control.tail(records.get(process), 1)))) {
                     Deployer deployer = new Deployer(topology, topologyFile.file(), plan, store, control,
                             new NodeProbe(Duration.ofSeconds(2)), display.progress(),
-                            new Deployer.Options(timeout, grace, pollInterval, keepOnFailure));
+                            new Deployer.Options(timeout, grace, pollInterval, keepOnFailure,
+                                    rolling.maxUnavailable(), rolling.drainTimeout()));
                     endpoint = up(deployer, topology, err);
                 }
                 // After the live lines are done: on one terminal, stdout shares their screen.

@@ -1,0 +1,175 @@
+package io.epdctl.lifecycle;
+
+import io.epdctl.state.DeploymentState;
+import io.epdctl.state.ProcessRecord;
+import io.epdctl.state.StateStore;
+import io.epdctl.topology.Role;
+import io.epdctl.transport.TransportException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Carries out an {@link UpPlan} behind a running built-in proxy, in the waves of its {@link RolloutOrder}: for each
+ * wave, its old processes are drained in the proxy (no new requests; those in flight end, up to the drain timeout),
+ * removed from it and stopped; its new ones are started, awaited (and so armed) and added to the proxy once its
+ * probes find them healthy. When the proxy's backends change, its script on its host is rewritten first, so that a
+ * restart by its supervisor starts it with the file's backends. At the end the proxy's backends are made what the
+ * file says (an interrupted earlier run may have left a ready node out). Every process is in the state before it
+ * starts and leaves it once stopped.
+ */
+final class Rollout {
+
+    /** Records, prepares the hosts and starts launches (one command per host), as {@link Deployer} does. */
+    interface Launcher {
+        DeploymentState launch(DeploymentState state, List<LaunchPlan.Launch> launches, Map<String, UpPlan.EcAction> ec,
+                List<ProcessRecord> startedHere) throws IOException, InterruptedException, TransportException;
+    }
+
+    record Options(Duration grace, Duration drainTimeout, Duration readyTimeout, Duration pollInterval) {
+    }
+
+    private final ProcessControl control;
+    private final NodeProbe probe;
+    private final StateStore store;
+    private final Progress progress;
+    private final String servedModelName;
+    private final Options options;
+    private final Launcher launcher;
+
+    Rollout(ProcessControl control, NodeProbe probe, StateStore store, Progress progress, String servedModelName,
+            Options options, Launcher launcher) {
+        this.control = control;
+        this.probe = probe;
+        this.store = store;
+        this.progress = progress;
+        this.servedModelName = servedModelName;
+        this.options = options;
+        this.launcher = launcher;
+    }
+
+    /**
+     * The state once every wave is done. {@code startedHere} holds, when a wave fails, what that wave started (the
+     * earlier waves' nodes are ready and in the proxy: they stay).
+     */
+    DeploymentState carryOut(UpPlan plan, DeploymentState state, LaunchPlan.Launch proxyLaunch, List<ProcessRecord> startedHere)
+            throws DeploymentException, InterruptedException, IOException, TransportException {
+        ProcessRecord proxy = state.process(proxyLaunch.name()).orElseThrow();
+        if (plan.proxy() == UpPlan.ProxyChange.RECONFIGURED) {
+            control.rewriteScript(proxyLaunch);
+            // The same process, recorded with the spec it now has (its backends), so that the next plan compares with it.
+            proxy = proxyLaunch.record().started(proxy.processGroup(), proxy.startTicks(), proxy.startedAt());
+            state = state.with(proxy);
+            store.write(state);
+            progress.say("proxy: its script lists the new backends (" + proxyLaunch.record().script() + ")");
+        }
+        try (ProxyControl channel = ProxyControl.open(control.hosts().require(proxy.host()), proxy.directory())) {
+            List<RolloutOrder.Wave> waves = plan.rollout().waves();
+            for (int i = 0; i < waves.size(); i++) {
+                RolloutOrder.Wave wave = waves.get(i);
+                progress.say("step " + (i + 1) + " of " + waves.size() + ": " + wave.describe());
+                startedHere.clear();
+                state = carryOut(wave, state, plan.ec(), channel, startedHere);
+            }
+            startedHere.clear();
+            reconcile(channel, plan);
+        }
+        return state;
+    }
+
+    private DeploymentState carryOut(RolloutOrder.Wave wave, DeploymentState state, Map<String, UpPlan.EcAction> ec,
+            ProxyControl channel, List<ProcessRecord> startedHere)
+            throws DeploymentException, InterruptedException, IOException, TransportException {
+        List<ProcessRecord> old = wave.rows().stream().filter(UpPlan.Row::stops).map(UpPlan.Row::previous).toList();
+        if (!old.isEmpty()) {
+            Set<String> present = present(channel);
+            for (ProcessRecord process : old) {
+                if (present.contains(key(process))) {
+                    drainAndRemove(channel, process);
+                }
+            }
+            Teardown.Result stopped = new Teardown(control, progress, options.grace()).stop(state, old);
+            state = stopped.state();
+            store.write(state);
+            if (!stopped.clean()) {
+                throw new DeploymentException("cannot replace " + String.join(", ", stopped.leftBehind().keySet())
+                        + ": the old processes could not be stopped");
+            }
+        }
+        List<LaunchPlan.Launch> launches = wave.rows().stream().filter(UpPlan.Row::starts).map(UpPlan.Row::launch).toList();
+        if (launches.isEmpty()) {
+            return state;
+        }
+        Map<String, UpPlan.EcAction> hostsHere = new LinkedHashMap<>();
+        launches.forEach(launch -> {
+            UpPlan.EcAction action = ec.get(launch.record().host());
+            if (action != null) {
+                hostsHere.put(launch.record().host(), action);
+            }
+        });
+        state = launcher.launch(state, launches, hostsHere, startedHere);
+        new ReadinessWait(control, probe, servedModelName, progress, options.pollInterval())
+                .await(List.copyOf(startedHere), options.readyTimeout());
+        Set<String> present = present(channel);
+        for (ProcessRecord process : startedHere) {
+            if (!present.contains(key(process))) {
+                channel.add(role(process), process.address(), process.port());
+            }
+            channel.awaitHealthy(role(process), process.address(), process.port(), options.readyTimeout());
+            progress.step(process.name(), Progress.Step.READY, "in the proxy");
+        }
+        return state;
+    }
+
+    private void drainAndRemove(ProxyControl channel, ProcessRecord process) throws DeploymentException {
+        progress.step(process.name(), Progress.Step.STOPPING, "draining in the proxy (at most " + options.drainTimeout().toSeconds() + " s)");
+        ProxyControl.Drained drained = channel.drain(role(process), process.address(), process.port(), options.drainTimeout());
+        channel.remove(role(process), process.address(), process.port());
+        progress.step(process.name(), Progress.Step.STOPPING, drained.drained() ? "drained and out of the proxy"
+                : "out of the proxy; " + drained.inFlight() + " requests were still in flight after the drain timeout");
+    }
+
+    /** The proxy's backends made the file's: the missing added, those of no node in the file drained and removed. */
+    private void reconcile(ProxyControl channel, UpPlan plan) throws DeploymentException {
+        Map<String, ProcessRecord> wanted = new LinkedHashMap<>();
+        for (UpPlan.Row row : plan.rows()) {
+            if (row.launch() != null && !row.launch().record().isProxy()) {
+                wanted.put(key(row.launch().record()), row.launch().record());
+            }
+        }
+        Set<String> present = present(channel);
+        for (Map.Entry<String, ProcessRecord> node : wanted.entrySet()) {
+            if (!present.contains(node.getKey())) {
+                ProcessRecord process = node.getValue();
+                channel.add(role(process), process.address(), process.port());
+                progress.say("proxy: added " + process.name() + " (" + node.getKey() + "), which it did not have");
+            }
+        }
+        for (ProxyControl.Backend backend : channel.list()) {
+            String key = UpPlan.backendKey(backend.role().yamlName(), backend.host(), backend.port());
+            if (!wanted.containsKey(key)) {
+                channel.drain(backend.role(), backend.host(), backend.port(), options.drainTimeout());
+                channel.remove(backend.role(), backend.host(), backend.port());
+                progress.say("proxy: removed " + key + ", which is no node of the file");
+            }
+        }
+    }
+
+    private static Set<String> present(ProxyControl channel) throws DeploymentException {
+        Set<String> keys = new LinkedHashSet<>();
+        channel.list().forEach(backend -> keys.add(UpPlan.backendKey(backend.role().yamlName(), backend.host(), backend.port())));
+        return keys;
+    }
+
+    private static String key(ProcessRecord process) {
+        return UpPlan.backendKey(process.role(), process.address(), process.port());
+    }
+
+    private static Role role(ProcessRecord process) {
+        return Role.fromYaml(process.role());
+    }
+}
