@@ -76,7 +76,7 @@ public final class Deployer {
 
         DeploymentState state = previous != null ? withHosts(previous) : emptyState();
         if (upPlan.rollout() != null) {
-            return roll(upPlan, state, start);
+            return roll(upPlan, state, start, true);
         }
         if (!toStop.isEmpty()) {
             say("stopping " + names(toStop));
@@ -103,16 +103,35 @@ public final class Deployer {
     }
 
     /**
-     * Behind a running built-in proxy: the plan's waves one after the other (see {@link Rollout}). A wave that fails
-     * stops what it started; what earlier waves started is ready and in the proxy, and stays.
+     * {@code epdctl restart}: the nodes {@code names} of the recorded deployment, drained and restarted behind the
+     * built-in proxy, at most {@code --max-unavailable} serving nodes of a role at a time (see
+     * {@link UpPlan#forRestart}); then the test request.
      */
-    private String roll(UpPlan upPlan, DeploymentState state, long start)
+    public void restart(List<String> names) throws DeploymentException, InterruptedException, IOException {
+        long start = System.nanoTime();
+        Planner.Planned planned = new Planner(control, probe).plan(plan, store.read(topology.name()).orElse(null),
+                topology.ecTransfer().sharedStoragePath(), options.maxUnavailable());
+        if (planned.previous() == null) {
+            throw new DeploymentException("deployment " + topology.name() + " is not recorded; nothing to restart");
+        }
+        UpPlan restart = UpPlan.forRestart(planned.plan(), planned.observed(), names, topologyFile.toString(), options.maxUnavailable());
+        restart.rows().stream().filter(row -> row.action() == UpPlan.Action.RESTART).forEach(row -> say(row.line()));
+        restart.summary().stream().filter(line -> !line.startsWith("EC directory")).forEach(this::say);
+        roll(restart, withHosts(planned.previous()), start, false);
+    }
+
+    /**
+     * Behind a running built-in proxy: the plan's waves one after the other (see {@link Rollout}); {@code reconcile}:
+     * then the proxy's backends made the file's. A wave that fails stops what it started; what earlier waves started
+     * is ready and in the proxy, and stays.
+     */
+    private String roll(UpPlan upPlan, DeploymentState state, long start, boolean reconcile)
             throws DeploymentException, InterruptedException, IOException {
         List<ProcessRecord> startedHere = new ArrayList<>();
         try {
             state = new Rollout(control, probe, store, progress, topology.servedModelName(),
                     new Rollout.Options(options.grace(), options.drainTimeout(), options.readyTimeout(), options.pollInterval()),
-                    this::launch).carryOut(upPlan, state, plan.proxy(), startedHere);
+                    this::launch).carryOut(upPlan, state, plan.proxy(), startedHere, reconcile);
             awaitKeptAndTest(upPlan, state, List.of());
         } catch (DeploymentException | TransportException e) {
             throw cleanUp(store.read(topology.name()).orElse(state), startedHere, e.getMessage());

@@ -25,8 +25,11 @@ public final class Planner {
         this.probe = probe;
     }
 
-    /** The plan, and the previous state with the pids recovered (null when nothing was recorded). */
-    public record Planned(UpPlan plan, DeploymentState previous) {
+    /**
+     * The plan, the previous state with the pids recovered (null when nothing was recorded), and what the probes saw
+     * of each recorded process.
+     */
+    public record Planned(UpPlan plan, DeploymentState previous, Map<String, UpPlan.Observation> observed) {
     }
 
     public Planned plan(LaunchPlan desired, DeploymentState recorded, String ecDirectory) throws InterruptedException {
@@ -50,7 +53,8 @@ public final class Planner {
                 observed.put(process.name(), new UpPlan.Observation(states.get(process.name()), readiness.get(process), backends));
             }
         }
-        return new Planned(UpPlan.decide(desired, previous, observed, ecDirectory, Instant.now(), maxUnavailable), previous);
+        return new Planned(UpPlan.decide(desired, previous, observed, ecDirectory, Instant.now(), maxUnavailable), previous,
+                Map.copyOf(observed));
     }
 
     /**

@@ -54,10 +54,11 @@ final class Rollout {
 
     /**
      * The state once every wave is done. {@code startedHere} holds, when a wave fails, what that wave started (the
-     * earlier waves' nodes are ready and in the proxy: they stay).
+     * earlier waves' nodes are ready and in the proxy: they stay). {@code reconcile}: at the end the proxy's backends are
+     * made the file's ({@code up}; not {@code restart}, which changes nothing else).
      */
-    DeploymentState carryOut(UpPlan plan, DeploymentState state, LaunchPlan.Launch proxyLaunch, List<ProcessRecord> startedHere)
-            throws DeploymentException, InterruptedException, IOException, TransportException {
+    DeploymentState carryOut(UpPlan plan, DeploymentState state, LaunchPlan.Launch proxyLaunch, List<ProcessRecord> startedHere,
+            boolean reconcile) throws DeploymentException, InterruptedException, IOException, TransportException {
         ProcessRecord proxy = state.process(proxyLaunch.name()).orElseThrow();
         if (plan.proxy() == UpPlan.ProxyChange.RECONFIGURED) {
             control.rewriteScript(proxyLaunch);
@@ -76,7 +77,9 @@ final class Rollout {
                 state = carryOut(wave, state, plan.ec(), channel, startedHere);
             }
             startedHere.clear();
-            reconcile(channel, plan);
+            if (reconcile) {
+                reconcile(channel, plan);
+            }
         }
         return state;
     }
@@ -92,6 +95,7 @@ final class Rollout {
                     drainAndRemove(channel, process);
                 }
             }
+            progress.say("stopping " + String.join(", ", old.stream().map(ProcessRecord::name).toList()));
             Teardown.Result stopped = new Teardown(control, progress, options.grace()).stop(state, old);
             state = stopped.state();
             store.write(state);
@@ -129,8 +133,8 @@ final class Rollout {
         progress.step(process.name(), Progress.Step.STOPPING, "draining in the proxy (at most " + options.drainTimeout().toSeconds() + " s)");
         ProxyControl.Drained drained = channel.drain(role(process), process.address(), process.port(), options.drainTimeout());
         channel.remove(role(process), process.address(), process.port());
-        progress.step(process.name(), Progress.Step.STOPPING, drained.drained() ? "drained and out of the proxy"
-                : "out of the proxy; " + drained.inFlight() + " requests were still in flight after the drain timeout");
+        progress.note(process.name() + ": " + (drained.drained() ? "drained and out of the proxy"
+                : "out of the proxy; " + drained.inFlight() + " requests were still in flight after the drain timeout"));
     }
 
     /** The proxy's backends made the file's: the missing added, those of no node in the file drained and removed. */

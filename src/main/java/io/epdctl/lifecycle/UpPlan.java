@@ -122,8 +122,10 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
             lines.add("rolling, at most " + maxUnavailable + " serving node" + (maxUnavailable == 1 ? "" : "s")
                     + " of a role at a time, each drained in the proxy before it stops and added once ready: " + String.join("; ", waves));
         }
-        lines.add("roles briefly without a backend: " + (rolesWithoutBackend.isEmpty() ? "none"
-                : String.join(", ", rolesWithoutBackend) + (rollout == null ? "" : " (the proxy answers their requests with 503 and Retry-After meanwhile)")));
+        lines.add("roles briefly without a backend: " + (rolesWithoutBackend.isEmpty() ? "none" : String.join(", ", rolesWithoutBackend)));
+        if (rollout != null && !rolesWithoutBackend.isEmpty()) {
+            lines.add("meanwhile the proxy answers their requests with 503 and Retry-After");
+        }
         Row proxyRow = rows.get(rows.size() - 1);
         lines.add("proxy: " + switch (proxy) {
             case KEPT -> "kept";
@@ -214,6 +216,52 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
                     case START -> ProxyChange.STARTED;
                     case RESTART, STOP -> ProxyChange.RESTARTED;
                 }, rollout, maxUnavailable);
+    }
+
+    /**
+     * The plan of {@code epdctl restart}: the nodes {@code names} restarted, rolling behind the running built-in proxy,
+     * and nothing else changed (not even what the file changed for other nodes: that is up's). Refused, saying why for
+     * each, when the proxy is not the built-in one running, or a named node was never started or the file changed it
+     * since (a restart would start it with the change: {@code up} does that).
+     */
+    public static UpPlan forRestart(UpPlan planned, Map<String, Observation> observed, List<String> names, String topologyFile,
+            int maxUnavailable) throws DeploymentException {
+        List<String> problems = new ArrayList<>();
+        if (planned.rollout() == null) {
+            problems.add("the proxy is not the built-in one running (" + planned.rows().get(planned.rows().size() - 1).line()
+                    + "): only it can take a node out while it restarts; epdctl up restarts what changed");
+        }
+        List<Row> rows = new ArrayList<>();
+        Set<String> serving = new LinkedHashSet<>();
+        for (Row row : planned.rows()) {
+            if (row.role().equals("proxy")) {
+                rows.add(new Row(Action.KEEP, row.name(), row.role(), row.host(), "left alone", row.previous(), row.launch()));
+                continue;
+            }
+            Observation seen = row.previous() == null ? null : observed.get(row.name());
+            if (seen != null && seen.process() != null && seen.process().isRunning()) {
+                serving.add(row.name());
+            }
+            if (!names.contains(row.name())) {
+                rows.add(new Row(Action.KEEP, row.name(), row.role(), row.host(), "left alone", row.previous(), row.launch()));
+            } else if (row.previous() == null || row.launch() == null || (row.action() == Action.START && !row.previous().isStarted())) {
+                problems.add(row.name() + ": " + (row.launch() == null ? "no longer in " + topologyFile : "not started yet")
+                        + "; epdctl up " + topologyFile + " does what the file says");
+            } else if (!row.previous().specHash().equals(row.launch().record().specHash())) {
+                problems.add(row.name() + ": " + topologyFile + " changed it since it started (" + row.reason() + "); epdctl up "
+                        + topologyFile + " restarts it with the change");
+            } else {
+                String why = row.action() == Action.RESTART ? "restart asked; " + row.reason() : "restart asked";
+                rows.add(new Row(Action.RESTART, row.name(), row.role(), row.host(), why, row.previous(), row.launch()));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new DeploymentException(String.join("\n", problems) + "\nnothing was restarted");
+        }
+        List<Row> nodeRows = rows.subList(0, rows.size() - 1);
+        RolloutOrder rollout = RolloutOrder.of(List.copyOf(nodeRows), serving, maxUnavailable);
+        return new UpPlan(List.copyOf(rows), planned.ecDirectory(), Map.of(), rollout.rolesWithoutBackend(), ProxyChange.KEPT,
+                rollout, maxUnavailable);
     }
 
     /**

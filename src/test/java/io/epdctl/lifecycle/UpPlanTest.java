@@ -475,8 +475,8 @@ class UpPlanTest {
 
         assertThat(line(plan, "d0")).isEqualTo("restart d0 (decode on b): --max-num-seqs 128 -> 96");
         assertThat(line(plan, "proxy")).isEqualTo("keep proxy (proxy on a): unchanged, ready");
-        assertThat(plan.summary()).contains("roles briefly without a backend: decode (the proxy answers their requests with 503 "
-                + "and Retry-After meanwhile)", "proxy: kept");
+        assertThat(plan.summary()).contains("roles briefly without a backend: decode",
+                "meanwhile the proxy answers their requests with 503 and Retry-After", "proxy: kept");
     }
 
     @Test

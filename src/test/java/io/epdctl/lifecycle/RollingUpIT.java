@@ -1,0 +1,160 @@
+package io.epdctl.lifecycle;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.epdctl.testing.Cli;
+import io.epdctl.testing.SimDeployment;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Rolling changes behind epdctl's proxy on real vllm-sim processes: a client load runs through each change and not
+ * one of its requests may fail; the proxy is never restarted; nothing is left in the process table.
+ */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+class RollingUpIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    /** Image chat requests through the proxy from a few threads until stopped; counts answers and failures by cause. */
+    static final class Load implements AutoCloseable {
+        private final AtomicBoolean running = new AtomicBoolean(true);
+        private final AtomicInteger answered = new AtomicInteger();
+        private final Map<String, AtomicInteger> failures = new ConcurrentHashMap<>();
+        private final List<Thread> threads = new ArrayList<>();
+
+        Load(String proxyUrl, int clients) {
+            HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+            for (int i = 0; i < clients; i++) {
+                Thread thread = new Thread(() -> {
+                    while (running.get()) {
+                        try {
+                            HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(proxyUrl + "/v1/chat/completions"))
+                                    .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
+                                    .POST(HttpRequest.BodyPublishers.ofString(SmokeRequest.chatBody("simvl"))).build(),
+                                    HttpResponse.BodyHandlers.ofString());
+                            if (answer.statusCode() == 200 && answer.body().contains("\"choices\"")) {
+                                answered.incrementAndGet();
+                            } else {
+                                failures.computeIfAbsent("HTTP " + answer.statusCode() + ": " + answer.body(), k -> new AtomicInteger())
+                                        .incrementAndGet();
+                            }
+                        } catch (Exception e) {
+                            failures.computeIfAbsent(e.getClass().getSimpleName() + ": " + e.getMessage(), k -> new AtomicInteger())
+                                    .incrementAndGet();
+                        }
+                    }
+                }, "load-" + i);
+                thread.setDaemon(true);
+                thread.start();
+                threads.add(thread);
+            }
+        }
+
+        int answered() {
+            return answered.get();
+        }
+
+        Map<String, AtomicInteger> failures() {
+            return failures;
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            running.set(false);
+            for (Thread thread : threads) {
+                thread.join(70_000);
+            }
+        }
+    }
+
+    @Test
+    void aRollingRestartOfATwoNodeRoleAndScaleInAndOutFailNoRequest() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).shape(1, 1, 2).write()) {
+            Cli.Result up = deployment.up();
+            assertThat(up.exitCode()).as(up.toString()).isZero();
+            long proxy = pid(deployment, "proxy");
+            long e0 = pid(deployment, "e0");
+            String original = Files.readString(deployment.file());
+
+            try (Load load = new Load(deployment.proxyUrl(), 3)) {
+                // Both decoders change: one after the other, each drained before it stops.
+                Files.writeString(deployment.file(), original.replace("role: decode,", "role: decode, args: {max-num-seqs: 64},"));
+                long d0 = pid(deployment, "d0");
+                long d1 = pid(deployment, "d1");
+                Cli.Result roll = deployment.up();
+                assertThat(roll.exitCode()).as(roll.toString()).isZero();
+                assertThat(roll.err()).contains("rolling, at most 1 serving node of a role at a time",
+                        "1. restart d0; 2. restart d1", "roles briefly without a backend: none", "proxy: kept",
+                        "d0: drained and out of the proxy", "d1: drained and out of the proxy");
+                assertThat(pid(deployment, "d0")).isNotEqualTo(d0);
+                assertThat(pid(deployment, "d1")).isNotEqualTo(d1);
+                int afterRoll = load.answered();
+
+                // Scale-in: d1 leaves the file; the proxy is reconfigured, not restarted.
+                String scaledIn = Files.readString(deployment.file()).lines().filter(line -> !line.contains("name: d1,"))
+                        .reduce("", (a, b) -> a + b + "\n");
+                Files.writeString(deployment.file(), scaledIn);
+                Cli.Result in = deployment.up();
+                assertThat(in.exitCode()).as(in.toString()).isZero();
+                assertThat(in.err()).contains("stop d1 (decode on local): no longer in the topology",
+                        "reconfigure proxy (proxy on local): - d1 (decode 127.0.0.1:" + deployment.port("d1") + ")",
+                        "proxy: reconfigured while it runs");
+                assertThat(proxyScript(deployment)).as("a restart by its supervisor starts it with the file's backends")
+                        .doesNotContain(String.valueOf(deployment.port("d1")));
+
+                // Scale-out: d1 comes back, started, awaited and added once ready.
+                Files.writeString(deployment.file(), original.replace("role: decode,", "role: decode, args: {max-num-seqs: 64},"));
+                Cli.Result out = deployment.up();
+                assertThat(out.exitCode()).as(out.toString()).isZero();
+                assertThat(out.err()).contains("start d1 (decode on local): added to the topology",
+                        "reconfigure proxy (proxy on local): + d1 (decode 127.0.0.1:" + deployment.port("d1") + ")");
+                assertThat(proxyScript(deployment)).contains(String.valueOf(deployment.port("d1")));
+                Thread.sleep(1000);
+                assertThat(load.answered()).as("the load went on after the roll").isGreaterThan(afterRoll);
+                load.close();
+                assertThat(load.failures()).as("failed requests").isEmpty();
+                assertThat(load.answered()).isGreaterThan(20);
+            }
+            assertThat(pid(deployment, "proxy")).as("the proxy was never restarted").isEqualTo(proxy);
+            assertThat(pid(deployment, "e0")).isEqualTo(e0);
+            Cli.Result plan = deployment.epdctl("plan", deployment.file().toString());
+            assertThat(plan.exitCode()).as(plan.toString()).isZero();
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    private static String proxyScript(SimDeployment deployment) throws Exception {
+        return Files.readString(deployment.stateDir().resolve(deployment.name()).resolve("run").resolve("proxy.sh"));
+    }
+
+    static long pid(SimDeployment deployment, String node) throws Exception {
+        JsonNode rows = JSON.readTree(deployment.epdctl("status", "--json").out()).path("processes");
+        for (JsonNode row : rows) {
+            if (row.path("name").asText().equals(node)) {
+                return row.path("pid").asLong();
+            }
+        }
+        throw new AssertionError("no " + node + " in " + rows);
+    }
+}
