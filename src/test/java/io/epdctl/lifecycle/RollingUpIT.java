@@ -144,6 +144,113 @@ class RollingUpIT {
         }
     }
 
+    @Test
+    void restartRollsTheNamedNodesUnderLoadAndRefusesBadNames() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).shape(1, 1, 2).write()) {
+            Cli.Result up = deployment.up();
+            assertThat(up.exitCode()).as(up.toString()).isZero();
+            long proxy = pid(deployment, "proxy");
+            long e0 = pid(deployment, "e0");
+            long d0 = pid(deployment, "d0");
+            long d1 = pid(deployment, "d1");
+
+            Cli.Result none = deployment.epdctl("restart");
+            assertThat(none.exitCode()).isEqualTo(2);
+            assertThat(none.err()).contains("epdctl: name the nodes to restart (deployment " + deployment.name()
+                    + " has e0, p0, d0, d1)");
+            Cli.Result unknown = deployment.epdctl("restart", "d7");
+            assertThat(unknown.exitCode()).isEqualTo(2);
+            assertThat(unknown.err()).contains("epdctl: d7: no such node in deployment " + deployment.name()
+                    + " (its nodes: e0, p0, d0, d1)");
+            Cli.Result badRole = deployment.epdctl("restart", "--role", "decoder");
+            assertThat(badRole.exitCode()).isEqualTo(2);
+            assertThat(badRole.err()).contains("--role decoder: not a role; the roles are encoder, pd, prefill, decode");
+            Cli.Result both = deployment.epdctl("restart", "--all", "d0");
+            assertThat(both.exitCode()).isEqualTo(2);
+            assertThat(both.err()).contains("name the nodes, --all or --role, not several");
+            Cli.Result theProxy = deployment.epdctl("restart", "proxy");
+            assertThat(theProxy.exitCode()).isEqualTo(2);
+            Cli.Result zero = deployment.epdctl("restart", "d0", "--max-unavailable", "0");
+            assertThat(zero.exitCode()).isEqualTo(2);
+            assertThat(zero.err()).contains("--max-unavailable must be at least 1, not 0");
+            assertThat(List.of(pid(deployment, "d0"), pid(deployment, "d1"))).as("nothing restarted so far").containsExactly(d0, d1);
+
+            try (Load load = new Load(deployment.proxyUrl(), 3)) {
+                Cli.Result restart = deployment.epdctl("restart", "--role", "decode");
+                assertThat(restart.exitCode()).as(restart.toString()).isZero();
+                assertThat(restart.err()).contains("restart d0 (decode on local): restart asked",
+                        "restart d1 (decode on local): restart asked", "1. restart d0; 2. restart d1",
+                        "roles briefly without a backend: none", "d0: drained and out of the proxy");
+                load.close();
+                assertThat(load.failures()).as("failed requests").isEmpty();
+                assertThat(load.answered()).isGreaterThan(5);
+            }
+            assertThat(pid(deployment, "d0")).isNotEqualTo(d0);
+            assertThat(pid(deployment, "d1")).isNotEqualTo(d1);
+            assertThat(List.of(pid(deployment, "e0"), pid(deployment, "proxy"))).containsExactly(e0, proxy);
+
+            Files.writeString(deployment.file(), Files.readString(deployment.file())
+                    .replace("role: encoder,", "role: encoder, args: {max-num-seqs: 64},"));
+            Cli.Result changed = deployment.epdctl("restart", "e0");
+            assertThat(changed.exitCode()).isEqualTo(1);
+            assertThat(changed.err()).contains("e0: " + deployment.file() + " changed it since it started (--max-num-seqs",
+                    "restarts it with the change", "nothing was restarted");
+            assertThat(pid(deployment, "e0")).isEqualTo(e0);
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    @Test
+    void anInterruptedRollingUpRunAgainKeepsTheRestartedNodeAndPutsItBackInTheProxy() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).shape(1, 1, 2).startupDelayMs(4000).write()) {
+            Cli.Result up = deployment.up();
+            assertThat(up.exitCode()).as(up.toString()).isZero();
+            long proxy = pid(deployment, "proxy");
+            Files.writeString(deployment.file(), Files.readString(deployment.file())
+                    .replace("name: d0, role: decode,", "name: d0, role: decode, args: {max-num-seqs: 64},"));
+            Process first = new ProcessBuilder("bin/epdctl", "up", deployment.file().toString(), "--state-dir",
+                    deployment.stateDir().toString()).redirectErrorStream(true).start();
+            try {
+                awaitLine(first, "d0: started");
+                first.destroyForcibly().waitFor();
+            } finally {
+                first.destroyForcibly();
+            }
+            long d0 = Long.parseLong(Files.readString(deployment.stateDir().resolve(deployment.name()).resolve("run")
+                    .resolve("d0.pid")).strip());
+
+            Cli.Result plan = deployment.epdctl("plan", deployment.file().toString());
+            assertThat(plan.exitCode()).as(plan.toString()).isEqualTo(3);
+            assertThat(plan.out()).containsPattern("(?m)^(wait|keep) d0 \\(decode on local\\): unchanged")
+                    .contains("reconfigure proxy (proxy on local): + d0 (decode 127.0.0.1:" + deployment.port("d0") + ")");
+
+            Cli.Result again = deployment.up();
+            assertThat(again.exitCode()).as(again.toString()).isZero();
+            assertThat(again.err()).doesNotContain("stopping", "d0: started");
+            assertThat(pid(deployment, "d0")).as("the restarted d0, kept").isEqualTo(d0);
+            assertThat(pid(deployment, "proxy")).isEqualTo(proxy);
+            Cli.Result after = deployment.epdctl("plan", deployment.file().toString());
+            assertThat(after.exitCode()).as("the proxy has d0 again: " + after).isZero();
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    /** Reads the process's output until {@code text} has appeared (fails if it exits first). */
+    private static void awaitLine(Process process, String text) throws Exception {
+        java.io.BufferedReader output = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream()));
+        StringBuilder seen = new StringBuilder();
+        String line;
+        while ((line = output.readLine()) != null) {
+            seen.append(line).append('\n');
+            if (line.contains(text)) {
+                return;
+            }
+        }
+        throw new AssertionError("no line with " + text + " in:\n" + seen);
+    }
+
     private static String proxyScript(SimDeployment deployment) throws Exception {
         return Files.readString(deployment.stateDir().resolve(deployment.name()).resolve("run").resolve("proxy.sh"));
     }
