@@ -132,7 +132,9 @@ public final class Deployer {
             state = new Rollout(control, probe, store, progress, topology.servedModelName(),
                     new Rollout.Options(options.grace(), options.drainTimeout(), options.readyTimeout(), options.pollInterval()),
                     this::launch).carryOut(upPlan, state, plan.proxy(), startedHere, reconcile);
-            awaitKeptAndTest(upPlan, state, List.of());
+            // A proxy handed over is a new process: it must have seen the nodes as they are now before the test request.
+            awaitKeptAndTest(upPlan, state, upPlan.proxy() == UpPlan.ProxyChange.HANDED_OVER
+                    ? List.of(state.process(plan.proxy().name()).orElseThrow()) : List.of());
         } catch (DeploymentException | TransportException e) {
             throw cleanUp(store.read(topology.name()).orElse(state), startedHere, e.getMessage());
         }

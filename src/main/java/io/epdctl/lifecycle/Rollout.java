@@ -3,6 +3,7 @@ package io.epdctl.lifecycle;
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.state.StateStore;
+import io.epdctl.topology.RestartPolicy;
 import io.epdctl.topology.Role;
 import io.epdctl.transport.TransportException;
 import java.io.IOException;
@@ -23,6 +24,8 @@ import java.util.Set;
  * starts and leaves it once stopped.
  */
 final class Rollout {
+    /** The name of the proxy that serves between the old proxy and the new one during a hand-over. */
+    static final String TEMPORARY = "proxy-next";
 
     /** Records, prepares the hosts and starts launches (one command per host), as {@link Deployer} does. */
     interface Launcher {
@@ -59,6 +62,9 @@ final class Rollout {
      */
     DeploymentState carryOut(UpPlan plan, DeploymentState state, LaunchPlan.Launch proxyLaunch, List<ProcessRecord> startedHere,
             boolean reconcile) throws DeploymentException, InterruptedException, IOException, TransportException {
+        if (plan.proxy() == UpPlan.ProxyChange.HANDED_OVER) {
+            state = handOver(state, proxyLaunch);
+        }
         ProcessRecord proxy = state.process(proxyLaunch.name()).orElseThrow();
         if (plan.proxy() == UpPlan.ProxyChange.RECONFIGURED) {
             control.rewriteScript(proxyLaunch);
@@ -82,6 +88,76 @@ final class Rollout {
             }
         }
         return state;
+    }
+
+    /**
+     * The built-in proxy restarted with its new flags without a refused connection, in two hand-overs (its process in
+     * the state keeps its name): a temporary proxy ({@value #TEMPORARY}, the new flags, in the same run directory so
+     * that it takes over the old one's control file and its decoders' callbacks) is started and listens on the same
+     * port (SO_REUSEPORT) before the old proxy is stopped (it drains); then the new {@code proxy} is started the same
+     * way and the temporary one stopped. Each is in the state before it starts. When the temporary one cannot take
+     * over, it is stopped and the old proxy serves on.
+     */
+    private DeploymentState handOver(DeploymentState state, LaunchPlan.Launch proxy)
+            throws DeploymentException, InterruptedException, IOException, TransportException {
+        ProcessRecord old = state.process(proxy.name()).orElseThrow();
+        ProcessRecord wanted = proxy.record();
+        LaunchPlan.Launch temporary = new LaunchPlan.Launch(new ProcessRecord(TEMPORARY, wanted.role(), wanted.host(),
+                wanted.address(), wanted.port(), wanted.devices(), wanted.extraPorts(), 0, "", null, wanted.directory(),
+                wanted.specHash(), wanted.spec()), proxy.script(), Supervisor.script(TEMPORARY, RestartPolicy.NEVER),
+                proxy.interfaceAddress());
+        progress.say("proxy: handing over to a proxy with the new flags on the same port");
+        ProcessRecord next = takeOver(state, temporary, old);
+        state = store.read(state.deployment()).orElse(state).with(next);
+        state = stop(state, old);
+        ProcessRecord now = takeOver(state, proxy, next);
+        state = store.read(state.deployment()).orElse(state).with(now);
+        state = stop(state, next);
+        return state;
+    }
+
+    /** Starts {@code launch} and waits until its group listens on the proxy's port; stops it again when it does not. */
+    private ProcessRecord takeOver(DeploymentState state, LaunchPlan.Launch launch, ProcessRecord serving)
+            throws DeploymentException, InterruptedException, IOException, TransportException {
+        List<ProcessRecord> started = new java.util.ArrayList<>();
+        try {
+            launcher.launch(state, List.of(launch), Map.of(), started);
+            ProcessRecord process = started.get(0);
+            long deadline = System.nanoTime() + options.readyTimeout().toNanos();
+            while (!control.listenerGroups(process.host(), Set.of(process.port())).getOrDefault(process.port(), Set.of())
+                    .contains(process.processGroup())) {
+                ProcessState seen = control.probe(List.of(process), true).get(process.name());
+                if (seen == null || !seen.isRunning() || seen.fatalLine() != null) {
+                    throw new DeploymentException(process.name() + " (the proxy with the new flags) "
+                            + (seen == null ? "is no longer running" : seen.describe()) + "; " + serving.name() + " serves on; see "
+                            + process.host() + ":" + process.log());
+                }
+                if (System.nanoTime() - deadline >= 0) {
+                    throw new DeploymentException(process.name() + " did not listen on port " + process.port() + " within "
+                            + options.readyTimeout().toSeconds() + " s; " + serving.name() + " serves on");
+                }
+                Thread.sleep(options.pollInterval().toMillis());
+            }
+            progress.step(process.name(), Progress.Step.READY, "listens on port " + process.port() + " next to " + serving.name());
+            control.arm(List.of(process));
+            return process;
+        } catch (DeploymentException | TransportException e) {
+            DeploymentState now = store.read(state.deployment()).orElse(state);
+            Teardown.Result stopped = new Teardown(control, progress, options.grace()).stop(now,
+                    started.isEmpty() ? List.of(launch.record()) : started);
+            store.write(stopped.state());
+            throw e;
+        }
+    }
+
+    private DeploymentState stop(DeploymentState state, ProcessRecord process) throws DeploymentException, InterruptedException, IOException {
+        progress.say("stopping " + process.name() + " (it drains its requests in flight)");
+        Teardown.Result stopped = new Teardown(control, progress, options.grace()).stop(state, List.of(process));
+        store.write(stopped.state());
+        if (!stopped.clean()) {
+            throw new DeploymentException("cannot stop " + process.name() + " after the hand-over: " + stopped.leftBehind());
+        }
+        return stopped.state();
     }
 
     private DeploymentState carryOut(RolloutOrder.Wave wave, DeploymentState state, Map<String, UpPlan.EcAction> ec,

@@ -48,10 +48,11 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
     public enum EcAction { EMPTIED, CREATED }
 
     /**
-     * What happens to the proxy: kept, started, restarted, or (the built-in proxy when only its backends change)
-     * reconfigured while it runs.
+     * What happens to the proxy: kept, started, restarted, (the built-in proxy when only its backends change)
+     * reconfigured while it runs, or (the built-in proxy, its own flags changed, on the same host and port) restarted
+     * with a hand-over: the new one listens before the old one stops.
      */
-    public enum ProxyChange { KEPT, STARTED, RESTARTED, RECONFIGURED }
+    public enum ProxyChange { KEPT, STARTED, RESTARTED, RECONFIGURED, HANDED_OVER }
 
     /**
      * A process as the probes saw it: its state on its host, and, when it runs, what it answered over HTTP
@@ -132,6 +133,8 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
             case STARTED -> "started";
             case RESTARTED -> "restarted; its endpoint is briefly unavailable";
             case RECONFIGURED -> "reconfigured while it runs (" + proxyRow.reason() + ")";
+            case HANDED_OVER -> "restarted with a hand-over: the new one listens on the same port before the old one stops "
+                    + "and drains, no connection is refused";
         });
         return lines;
     }
@@ -183,10 +186,13 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
         List<Row> nodeRows = List.copyOf(rows);
         Row proxy = row(desired.proxy(), recorded.get(desired.proxy().name()), observed, previous == null, now);
         Observation proxySeen = observed.get(desired.proxy().name());
-        boolean live = desired.liveProxy() && (proxy.action() == Action.KEEP || proxy.action() == Action.WAIT)
-                && proxySeen != null && proxySeen.process() != null && proxySeen.process().isRunning()
+        boolean running = proxySeen != null && proxySeen.process() != null && proxySeen.process().isRunning()
                 && !proxySeen.process().isRestarting();
-        if (live) {
+        boolean handOver = desired.liveProxy() && running && proxy.action() == Action.RESTART && proxy.previous().isStarted()
+                && deadReason(proxy.previous(), proxySeen) == null && proxy.previous().host().equals(proxy.launch().record().host())
+                && proxy.previous().port() == proxy.launch().record().port();
+        boolean live = desired.liveProxy() && running && (proxy.action() == Action.KEEP || proxy.action() == Action.WAIT || handOver);
+        if (live && !handOver) {
             String backends = backendChanges(desired, recorded, proxySeen);
             if (!backends.isEmpty()) {
                 proxy = new Row(Action.RECONFIGURE, proxy.name(), proxy.role(), proxy.host(), backends, proxy.previous(), proxy.launch());
@@ -214,7 +220,7 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
                     case KEEP, WAIT -> ProxyChange.KEPT;
                     case RECONFIGURE -> ProxyChange.RECONFIGURED;
                     case START -> ProxyChange.STARTED;
-                    case RESTART, STOP -> ProxyChange.RESTARTED;
+                    case RESTART, STOP -> handOver ? ProxyChange.HANDED_OVER : ProxyChange.RESTARTED;
                 }, rollout, maxUnavailable);
     }
 

@@ -35,10 +35,15 @@ class RollingUpIT {
     @TempDir
     Path dir;
 
-    /** Image chat requests through the proxy from a few threads until stopped; counts answers and failures by cause. */
+    /**
+     * Image chat requests through the proxy from a few threads until stopped; counts answers and failures by cause. A
+     * request whose connection was closed before any byte of the answer is sent again, up to 4 times, as OpenAI clients
+     * do on a connection error: the proxy never read it (a proxy hand-over closes such connections, see docs/proxy.md).
+     */
     static final class Load implements AutoCloseable {
         private final AtomicBoolean running = new AtomicBoolean(true);
         private final AtomicInteger answered = new AtomicInteger();
+        private final AtomicInteger resent = new AtomicInteger();
         private final Map<String, AtomicInteger> failures = new ConcurrentHashMap<>();
         private final List<Thread> threads = new ArrayList<>();
 
@@ -46,18 +51,28 @@ class RollingUpIT {
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
             for (int i = 0; i < clients; i++) {
                 Thread thread = new Thread(() -> {
+                    int attempts = 0;
                     while (running.get()) {
                         try {
                             HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(proxyUrl + "/v1/chat/completions"))
                                     .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
                                     .POST(HttpRequest.BodyPublishers.ofString(SmokeRequest.chatBody("simvl"))).build(),
                                     HttpResponse.BodyHandlers.ofString());
+                            attempts = 0;
                             if (answer.statusCode() == 200 && answer.body().contains("\"choices\"")) {
                                 answered.incrementAndGet();
                             } else {
                                 failures.computeIfAbsent("HTTP " + answer.statusCode() + ": " + answer.body(), k -> new AtomicInteger())
                                         .incrementAndGet();
                             }
+                        } catch (java.io.IOException e) {
+                            if (String.valueOf(e.getMessage()).contains("received no bytes") && ++attempts < 4) {
+                                resent.incrementAndGet();
+                                continue;
+                            }
+                            attempts = 0;
+                            failures.computeIfAbsent(e.getClass().getSimpleName() + ": " + e.getMessage(), k -> new AtomicInteger())
+                                    .incrementAndGet();
                         } catch (Exception e) {
                             failures.computeIfAbsent(e.getClass().getSimpleName() + ": " + e.getMessage(), k -> new AtomicInteger())
                                     .incrementAndGet();
@@ -232,6 +247,35 @@ class RollingUpIT {
             assertThat(pid(deployment, "proxy")).isEqualTo(proxy);
             Cli.Result after = deployment.epdctl("plan", deployment.file().toString());
             assertThat(after.exitCode()).as("the proxy has d0 again: " + after).isZero();
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    @Test
+    void aChangeOfTheProxysOwnFlagsHandsOverWithoutAFailedRequest() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).combinedPrefillDecode(1, 2).write()) {
+            Cli.Result up = deployment.up();
+            assertThat(up.exitCode()).as(up.toString()).isZero();
+            long proxy = pid(deployment, "proxy");
+            Files.writeString(deployment.file(), Files.readString(deployment.file())
+                    .replaceFirst("(?m)^proxy: \\{", "proxy: {args: {max-retries: 4}, "));
+            try (Load load = new Load(deployment.proxyUrl(), 3)) {
+                Cli.Result change = deployment.up();
+                assertThat(change.exitCode()).as(change.toString()).isZero();
+                assertThat(change.err()).contains("restart proxy (proxy on local): --max-retries added (4)",
+                        "proxy: restarted with a hand-over", "proxy-next: listens on port " + deployment.port("proxy"),
+                        "stopping proxy-next");
+                Thread.sleep(500);
+                load.close();
+                assertThat(load.failures()).as("failed requests").isEmpty();
+                assertThat(load.answered()).isGreaterThan(5);
+            }
+            assertThat(pid(deployment, "proxy")).isNotEqualTo(proxy);
+            Cli.Result status = deployment.epdctl("status", "--json");
+            assertThat(JSON.readTree(status.out()).path("processes").findValuesAsText("name")).as("the temporary proxy is gone")
+                    .containsExactly("e0", "pd0", "pd1", "proxy");
+            assertThat(deployment.epdctl("plan", deployment.file().toString()).exitCode()).isZero();
             assertThat(deployment.epdctl("down").exitCode()).isZero();
             assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
         }

@@ -493,4 +493,33 @@ class UpPlanTest {
         assertThat(plan.rollout()).as("nothing rolls behind a proxy that restarts").isNull();
         assertThat(plan.summary()).contains("proxy: restarted; its endpoint is briefly unavailable");
     }
+
+    @Test
+    void theBuiltInProxyWhoseOwnFlagsChangeIsHandedOverOnItsPort() {
+        LaunchPlan changed = new LaunchPlan(live().nodes(), launch("proxy", "proxy", "a", List.of(),
+                spec -> spec.flag("--max-num-seqs", "4")), true);
+
+        UpPlan plan = decide(changed, ran(live()), Map.of());
+
+        assertThat(line(plan, "proxy")).isEqualTo("restart proxy (proxy on a): --max-num-seqs 128 -> 4");
+        assertThat(plan.proxy()).isEqualTo(UpPlan.ProxyChange.HANDED_OVER);
+        assertThat(plan.summary()).contains("proxy: restarted with a hand-over: the new one listens on the same port before "
+                + "the old one stops and drains, no connection is refused");
+        assertThat(plan.rollout()).as("the nodes roll behind the new proxy").isNotNull();
+    }
+
+    @Test
+    void aDeadBuiltInProxyOrOneOnAnotherPortIsRestartedWithoutAHandOver() {
+        LaunchPlan changed = new LaunchPlan(live().nodes(), launch("proxy", "proxy", "a", List.of(),
+                spec -> spec.flag("--max-num-seqs", "4")), true);
+        LaunchPlan moved = new LaunchPlan(live().nodes(), onPort(UNCHANGED.proxy(), 8001), true);
+
+        UpPlan dead = decide(changed, ran(live()), Map.of("proxy", dead(ProcessState.Kind.GONE)));
+        UpPlan elsewhere = decide(moved, ran(live()), Map.of());
+
+        assertThat(dead.proxy()).isEqualTo(UpPlan.ProxyChange.RESTARTED);
+        assertThat(dead.rollout()).isNull();
+        assertThat(elsewhere.proxy()).as("a new port cannot be taken over").isEqualTo(UpPlan.ProxyChange.RESTARTED);
+        assertThat(elsewhere.summary()).contains("proxy: restarted; its endpoint is briefly unavailable");
+    }
 }
