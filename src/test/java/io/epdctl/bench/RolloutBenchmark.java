@@ -27,7 +27,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * E+P+D, during each change in turn, all in one run: a rolling restart of every node ({@code restart --all}), a
  * scale-out by one node of each role and the scale-in back ({@code up} of the changed file), a change of the proxy's
  * own flags, and a node killed with SIGKILL that its restart policy brings back. Per case: requests answered, failed
- * requests by cause, the longest pause without a completion, p50 and p99 latency against the steady state's.
+ * requests by cause, requests sent again (their connection closed before any byte: a proxy hand-over closes such
+ * connections, and OpenAI clients send them again), the longest pause without a completion, p50 and p99 latency (a
+ * request's latency includes its resends) against the steady state's.
  */
 public final class RolloutBenchmark {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -35,8 +37,11 @@ public final class RolloutBenchmark {
     private static final Duration STEADY = Duration.ofSeconds(8);
     private static final int LOAD_MS = 1000;
 
-    /** One request: when it started and ended (nanos), and why it failed (null: it did not). */
-    private record Sample(long start, long end, String failure) {
+    /**
+     * One request: when it started and ended (nanos), why it failed (null: it did not), and how often it was sent again
+     * because its connection was closed before any byte of the answer (as OpenAI clients do: the proxy never read it).
+     */
+    private record Sample(long start, long end, String failure, int resent) {
     }
 
     public static void main(String[] args) throws Exception {
@@ -45,7 +50,7 @@ public final class RolloutBenchmark {
             System.exit(2);
         }
         Path dir = Files.createTempDirectory("epdctl-bench-rollout");
-        System.out.printf("%-8s %-22s %8s %7s %10s %8s %8s %12s  %s%n", "layout", "case", "requests", "failed", "pause ms",
+        System.out.printf("%-8s %-22s %8s %7s %7s %10s %8s %8s %12s  %s%n", "layout", "case", "requests", "failed", "resent", "pause ms",
                 "p50 ms", "p99 ms", "p99/steady", "failures by cause");
         run("E+PD", SimDeployment.builder(dir.resolve("epd")).startupDelayMs(LOAD_MS).combinedPrefillDecode(3, 3), List.of("e2", "pd2"), "pd0");
         run("E+P+D", SimDeployment.builder(dir.resolve("epPd")).startupDelayMs(LOAD_MS).shape(3, 3, 3), List.of("e2", "p2", "d2"), "d0");
@@ -117,8 +122,9 @@ public final class RolloutBenchmark {
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
+        long start = System.nanoTime();
+        int resent = 0;
         while (running.get()) {
-            long start = System.nanoTime();
             String failure;
             try {
                 HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(proxyUrl + "/v1/chat/completions"))
@@ -127,10 +133,18 @@ public final class RolloutBenchmark {
                 boolean whole = stream ? answer.body().contains("[DONE]") && !answer.body().contains("\"error\"")
                         : answer.body().contains("\"choices\"");
                 failure = answer.statusCode() != 200 ? "HTTP " + answer.statusCode() : whole ? null : "cut answer";
+            } catch (java.io.IOException e) {
+                if (String.valueOf(e.getMessage()).contains("received no bytes") && resent < 3) {
+                    resent++;
+                    continue;
+                }
+                failure = e.getClass().getSimpleName();
             } catch (Exception e) {
                 failure = e.getClass().getSimpleName();
             }
-            samples.add(new Sample(start, System.nanoTime(), failure));
+            samples.add(new Sample(start, System.nanoTime(), failure, resent));
+            start = System.nanoTime();
+            resent = 0;
         }
     }
 
@@ -151,8 +165,8 @@ public final class RolloutBenchmark {
         pause = Math.max(pause, to - last);
         double p50 = percentile(latencies, 0.50);
         double p99 = percentile(latencies, 0.99);
-        System.out.printf("%-8s %-22s %8d %7d %10.0f %8.1f %8.1f %12s  %s%n", layout, name, latencies.size(),
-                window.size() - latencies.size(), pause / 1e6, p50, p99,
+        System.out.printf("%-8s %-22s %8d %7d %7d %10.0f %8.1f %8.1f %12s  %s%n", layout, name, latencies.size(),
+                window.size() - latencies.size(), window.stream().mapToInt(Sample::resent).sum(), pause / 1e6, p50, p99,
                 Double.isNaN(steadyP99) ? "-" : String.format("%.2f", p99 / steadyP99), causes.isEmpty() ? "-" : causes);
         System.out.flush();
         return p99;
