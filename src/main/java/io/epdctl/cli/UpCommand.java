@@ -31,6 +31,10 @@ import picocli.CommandLine.Spec;
                     + "changed or dead nodes are restarted alone, nodes still loading are waited for. Before it stops "
                     + "anything, it checks on every host that what it starts can start there (the command after the setup "
                     + "lines, the model path, free ports and NPUs, the EC directory); if not, nothing is touched.",
+            "Behind the running built-in proxy a change rolls: new nodes first; each node to restart or stop is drained in the "
+                    + "proxy (--drain-timeout), removed, stopped, started again and added back once ready, at most "
+                    + "--max-unavailable serving nodes of a role at a time; a change of the proxy's backends alone reconfigures it "
+                    + "while it runs, a change of its own flags hands over to a new proxy on the same port.",
             "Prints the proxy's endpoint on stdout."
         },
         exitCodeListHeading = "%nExit codes:%n",
