@@ -199,7 +199,8 @@ public record RolloutOrder(List<Wave> waves, List<String> rolesWithoutBackend) {
     private static List<String> rolesWithoutBackend(List<UpPlan.Row> rows, Set<String> serving, List<Wave> waves) {
         Map<String, Set<String>> up = new LinkedHashMap<>();
         for (UpPlan.Row row : rows) {
-            if (row.previous() != null && serving.contains(row.name())) {
+            // A temporary proxy of an interrupted hand-over, stopped now, is no backend of a role.
+            if (row.previous() != null && serving.contains(row.name()) && !row.previous().isProxy()) {
                 up.computeIfAbsent(row.role(), role -> new LinkedHashSet<>()).add(row.name());
             }
         }

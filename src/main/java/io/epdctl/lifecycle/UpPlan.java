@@ -191,7 +191,9 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
         boolean handOver = desired.liveProxy() && running && proxy.action() == Action.RESTART && proxy.previous().isStarted()
                 && deadReason(proxy.previous(), proxySeen) == null && proxy.previous().host().equals(proxy.launch().record().host())
                 && proxy.previous().port() == proxy.launch().record().port();
-        boolean live = desired.liveProxy() && running && (proxy.action() == Action.KEEP || proxy.action() == Action.WAIT || handOver);
+        // A proxy still starting (not ready, its control channel not answering yet) cannot take nodes out: nothing rolls.
+        boolean live = desired.liveProxy() && running && (proxy.action() == Action.KEEP || handOver
+                || (proxy.action() == Action.WAIT && proxySeen.proxyBackends() != null));
         if (live && !handOver) {
             String backends = backendChanges(desired, recorded, proxySeen);
             if (!backends.isEmpty()) {

@@ -522,4 +522,19 @@ class UpPlanTest {
         assertThat(elsewhere.proxy()).as("a new port cannot be taken over").isEqualTo(UpPlan.ProxyChange.RESTARTED);
         assertThat(elsewhere.summary()).contains("proxy: restarted; its endpoint is briefly unavailable");
     }
+
+    @Test
+    void nothingRollsBehindABuiltInProxyWhoseControlChannelDoesNotAnswerYet() {
+        LaunchPlan.Launch d1 = onPort(launch("d1", "decode", "b", List.of(3), spec -> spec), 8103);
+        UpPlan.Observation starting = new UpPlan.Observation(RUNNING, LOADING);
+
+        UpPlan plan = decide(live(d1), ran(live()), Map.of("proxy", starting));
+        UpPlan answering = decide(live(d1), ran(live()), Map.of("proxy", new UpPlan.Observation(RUNNING, LOADING,
+                List.of("encoder 127.0.0.1:8100", "prefill 127.0.0.1:8101", "decode 127.0.0.1:8102"))));
+
+        assertThat(plan.rollout()).as("an interrupted up's proxy, still starting").isNull();
+        assertThat(line(plan, "proxy")).startsWith("wait proxy (proxy on a): unchanged, alive, loading");
+        assertThat(answering.rollout()).isNotNull();
+        assertThat(line(answering, "proxy")).isEqualTo("reconfigure proxy (proxy on a): + d1 (decode 127.0.0.1:8103)");
+    }
 }
