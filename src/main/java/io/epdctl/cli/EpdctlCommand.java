@@ -11,7 +11,7 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Deploys vLLM-Ascend encode/prefill/decode (EPD) disaggregated serving from one topology file.",
-        subcommands = {ValidateCommand.class, RenderCommand.class, PlanCommand.class, UpCommand.class, StatusCommand.class, DownCommand.class,
+        subcommands = {ValidateCommand.class, RenderCommand.class, PlanCommand.class, UpCommand.class, RestartCommand.class, StatusCommand.class, DownCommand.class,
             LogsCommand.class, CheckCommand.class, ProxyCommand.class, LsCommand.class, DescribeCommand.class,
             CollectCommand.class, CompletionCommand.class, HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",

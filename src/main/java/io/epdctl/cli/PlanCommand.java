@@ -24,6 +24,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(
@@ -61,6 +62,10 @@ public final class PlanCommand implements Callable<Integer> {
     @Mixin
     OutputOption output;
 
+    @Option(names = "--max-unavailable", paramLabel = "N", defaultValue = "" + UpPlan.DEFAULT_MAX_UNAVAILABLE,
+            description = "As up's: how many serving nodes of one role are replaced at once (default: ${DEFAULT-VALUE}).")
+    int maxUnavailable;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -68,19 +73,22 @@ public final class PlanCommand implements Callable<Integer> {
         Topology topology = topologyFile.load(err);
         StateStore store = stateOptions.store();
         LaunchPlan launches = remoteDir.launchPlan(topology, store, templatesOption.templates());
-        UpPlan plan = plan(topology, launches, store, connectionOptions, err);
+        if (maxUnavailable < 1) {
+            throw new UserException(ExitCodes.INVALID_INPUT, "--max-unavailable must be at least 1, not " + maxUnavailable);
+        }
+        UpPlan plan = plan(topology, launches, store, connectionOptions, maxUnavailable, err);
         out.println(output.format() == OutputOption.Format.json ? json(topology.name(), plan) : String.join("\n", plan.lines()));
         return plan.unchanged() ? ExitCodes.OK : ExitCodes.CHANGES;
     }
 
     /** The plan for {@code launches} against what is recorded and runs; unreachable hosts are said on {@code err}. */
     static UpPlan plan(Topology topology, LaunchPlan launches, StateStore store, ConnectionOptions connectionOptions,
-            PrintWriter err) throws IOException, InterruptedException {
+            int maxUnavailable, PrintWriter err) throws IOException, InterruptedException {
         DeploymentState recorded = store.read(topology.name()).orElse(null);
         try (HostConnections connections = connectionOptions.open(HostTargets.forChange(topology.hosts(), recorded))) {
             connections.failures().forEach((host, why) -> err.println("epdctl: " + why.getMessage()));
             return new Planner(new ProcessControl(connections), new NodeProbe(Duration.ofSeconds(2)))
-                    .plan(launches, recorded, topology.ecTransfer().sharedStoragePath()).plan();
+                    .plan(launches, recorded, topology.ecTransfer().sharedStoragePath(), maxUnavailable).plan();
         }
     }
 
@@ -104,6 +112,9 @@ public final class PlanCommand implements Callable<Integer> {
         document.put("ec", ec);
         document.put("rolesWithoutBackend", plan.rolesWithoutBackend());
         document.put("proxy", plan.proxy().name().toLowerCase(Locale.ROOT));
+        // The waves of a rolling change behind the built-in proxy: each a list of "ACTION NAME"; null when it does not roll.
+        document.put("rollout", plan.rollout() == null ? null : plan.rollout().waves().stream()
+                .map(wave -> wave.rows().stream().map(row -> row.action().word() + " " + row.name()).toList()).toList());
         try {
             return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(document);
         } catch (JsonProcessingException e) {

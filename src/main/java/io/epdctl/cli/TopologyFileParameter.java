@@ -22,6 +22,11 @@ public final class TopologyFileParameter {
      * with any error, a {@link UserException} with exit code 2 follows.
      */
     public Topology load(PrintWriter err) {
+        return load(file, err);
+    }
+
+    /** {@code file} loaded and checked as {@link #load(PrintWriter)} does (restart: the file the state records). */
+    static Topology load(Path file, PrintWriter err) {
         LoadResult result = TopologyLoader.load(file);
         for (Problem problem : result.problems()) {
             err.println(problem.format(file.toString()));

@@ -32,6 +32,10 @@ import picocli.CommandLine.Spec;
                     + "changed or dead nodes are restarted alone, nodes still loading are waited for. Before it stops "
                     + "anything, it checks on every host that what it starts can start there (the command after the setup "
                     + "lines, the model path, free ports and NPUs, the EC directory); if not, nothing is touched.",
+            "Behind the running built-in proxy a change rolls: new nodes first; each node to restart or stop is drained in the "
+                    + "proxy (--drain-timeout), removed, stopped, started again and added back once ready, at most "
+                    + "--max-unavailable serving nodes of a role at a time; a change of the proxy's backends alone reconfigures it "
+                    + "while it runs, a change of its own flags hands over to a new proxy on the same port.",
             "Prints the proxy's endpoint on stdout."
         },
         exitCodeListHeading = "%nExit codes:%n",
@@ -85,6 +89,9 @@ public final class UpCommand implements Callable<Integer> {
     @Mixin
     QuietOption quietOption;
 
+    @Mixin
+    RollingOptions rolling;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -94,7 +101,7 @@ public final class UpCommand implements Callable<Integer> {
         LaunchPlan plan = remoteDir.launchPlan(topology, store, templatesOption.templates());
         if (dryRun) {
             out.println("# epdctl up --dry-run: deployment " + topology.name() + "; nothing was changed.");
-            PlanCommand.plan(topology, plan, store, connectionOptions, err).lines().forEach(out::println);
+            PlanCommand.plan(topology, plan, store, connectionOptions, rolling.maxUnavailable(), err).lines().forEach(out::println);
             if (scripts) {
                 printScripts(out, plan);
             }
@@ -119,7 +126,8 @@ public final class UpCommand implements Callable<Integer> {
                     }
                     Deployer deployer = new Deployer(topology, topologyFile.file(), plan, store, control,
                             new NodeProbe(Duration.ofSeconds(2)), display.progress(),
-                            new Deployer.Options(timeout, grace, pollInterval, keepOnFailure));
+                            new Deployer.Options(timeout, grace, pollInterval, keepOnFailure,
+                                    rolling.maxUnavailable(), rolling.drainTimeout()));
                     endpoint = up(deployer, topology, err);
                 }
                 // After the live lines are done: on one terminal, stdout shares their screen.

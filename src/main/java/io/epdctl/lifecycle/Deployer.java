@@ -25,7 +25,12 @@ import java.util.Map;
  */
 public final class Deployer {
 
-    public record Options(Duration readyTimeout, Duration grace, Duration pollInterval, boolean keepOnFailure) {
+    /**
+     * {@code maxUnavailable} serving nodes of a role are replaced at once behind a running built-in proxy, each
+     * drained for at most {@code drainTimeout} first (see {@link Rollout}).
+     */
+    public record Options(Duration readyTimeout, Duration grace, Duration pollInterval, boolean keepOnFailure,
+            int maxUnavailable, Duration drainTimeout) {
     }
 
     private final Topology topology;
@@ -57,7 +62,7 @@ public final class Deployer {
     public String up() throws DeploymentException, InterruptedException, IOException {
         long start = System.nanoTime();
         Planner.Planned planned = new Planner(control, probe).plan(plan, store.read(topology.name()).orElse(null),
-                topology.ecTransfer().sharedStoragePath());
+                topology.ecTransfer().sharedStoragePath(), options.maxUnavailable());
         UpPlan upPlan = planned.plan();
         DeploymentState previous = planned.previous();
         if (upPlan.rows().stream().allMatch(row -> row.action() == UpPlan.Action.KEEP)) {
@@ -70,6 +75,9 @@ public final class Deployer {
         checkStartable(upPlan, toStart, toStop);
 
         DeploymentState state = previous != null ? withHosts(previous) : emptyState();
+        if (upPlan.rollout() != null) {
+            return roll(upPlan, state, start, true);
+        }
         if (!toStop.isEmpty()) {
             say("stopping " + names(toStop));
             Teardown.Result stopped = new Teardown(control, progress, options.grace()).stop(state, toStop);
@@ -85,24 +93,73 @@ public final class Deployer {
         try {
             // The proxy starts with the nodes: its own start-up then costs nothing, and it waits for its backends.
             state = launch(state, toStart, upPlan.ec(), startedHere);
-            // Kept ones still loading are awaited, and a kept proxy too: it must have seen the restarted nodes
-            // healthy before it routes to them (ReadinessWait asks it only after them).
-            List<ProcessRecord> awaited = new ArrayList<>(startedHere);
-            for (UpPlan.Row row : upPlan.rows()) {
-                boolean kept = row.action() == UpPlan.Action.WAIT || (row.action() == UpPlan.Action.KEEP && row.role().equals("proxy"));
-                if (kept) {
-                    awaited.add(state.process(row.name()).orElseThrow());
-                }
-            }
-            new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
-                    .await(awaited, options.readyTimeout());
-            sendSmokeRequest();
+            awaitKeptAndTest(upPlan, state, startedHere);
         } catch (DeploymentException | TransportException e) {
             // The store has every record written so far, also those of a launch that failed halfway.
             throw cleanUp(store.read(topology.name()).orElse(state), startedHere, e.getMessage());
         }
         say("deployment " + topology.name() + " is ready after " + String.format("%.1f s", (System.nanoTime() - start) / 1e9));
         return endpoint();
+    }
+
+    /**
+     * {@code epdctl restart}: the nodes {@code names} of the recorded deployment, drained and restarted behind the
+     * built-in proxy, at most {@code --max-unavailable} serving nodes of a role at a time (see
+     * {@link UpPlan#forRestart}); then the test request.
+     */
+    public void restart(List<String> names) throws DeploymentException, InterruptedException, IOException {
+        long start = System.nanoTime();
+        Planner.Planned planned = new Planner(control, probe).plan(plan, store.read(topology.name()).orElse(null),
+                topology.ecTransfer().sharedStoragePath(), options.maxUnavailable());
+        if (planned.previous() == null) {
+            throw new DeploymentException("deployment " + topology.name() + " is not recorded; nothing to restart");
+        }
+        UpPlan restart = UpPlan.forRestart(planned.plan(), planned.observed(), names, topologyFile.toString(), options.maxUnavailable());
+        restart.rows().stream().filter(row -> row.action() == UpPlan.Action.RESTART).forEach(row -> say(row.line()));
+        restart.summary().stream().filter(line -> !line.startsWith("EC directory")).forEach(this::say);
+        roll(restart, withHosts(planned.previous()), start, false);
+    }
+
+    /**
+     * Behind a running built-in proxy: the plan's waves one after the other (see {@link Rollout}); {@code reconcile}:
+     * then the proxy's backends made the file's. A wave that fails stops what it started; what earlier waves started
+     * is ready and in the proxy, and stays.
+     */
+    private String roll(UpPlan upPlan, DeploymentState state, long start, boolean reconcile)
+            throws DeploymentException, InterruptedException, IOException {
+        List<ProcessRecord> startedHere = new ArrayList<>();
+        try {
+            state = new Rollout(control, probe, store, progress, topology.servedModelName(),
+                    new Rollout.Options(options.grace(), options.drainTimeout(), options.readyTimeout(), options.pollInterval()),
+                    this::launch).carryOut(upPlan, state, plan.proxy(), startedHere, reconcile);
+            // A proxy handed over is a new process: it must have seen the nodes as they are now before the test request.
+            awaitKeptAndTest(upPlan, state, upPlan.proxy() == UpPlan.ProxyChange.HANDED_OVER
+                    ? List.of(state.process(plan.proxy().name()).orElseThrow()) : List.of());
+        } catch (DeploymentException | TransportException e) {
+            throw cleanUp(store.read(topology.name()).orElse(state), startedHere, e.getMessage());
+        }
+        say("deployment " + topology.name() + " is ready after " + String.format("%.1f s", (System.nanoTime() - start) / 1e9));
+        return endpoint();
+    }
+
+    /**
+     * Waits for what was started (and is not yet known ready), for the kept ones still loading and for a kept proxy:
+     * it must have seen the restarted nodes healthy before it routes to them (ReadinessWait asks it only after them);
+     * then the test request.
+     */
+    private void awaitKeptAndTest(UpPlan upPlan, DeploymentState state, List<ProcessRecord> startedHere)
+            throws DeploymentException, InterruptedException {
+        List<ProcessRecord> awaited = new ArrayList<>(startedHere);
+        for (UpPlan.Row row : upPlan.rows()) {
+            boolean kept = row.action() == UpPlan.Action.WAIT || (row.role().equals("proxy")
+                    && (row.action() == UpPlan.Action.KEEP || row.action() == UpPlan.Action.RECONFIGURE));
+            if (kept) {
+                awaited.add(state.process(row.name()).orElseThrow());
+            }
+        }
+        new ReadinessWait(control, probe, topology.servedModelName(), progress, options.pollInterval())
+                .await(awaited, options.readyTimeout());
+        sendSmokeRequest();
     }
 
     /**

@@ -107,6 +107,16 @@ public final class HostCommands {
                 + " && { setsid sh " + quote("./" + Supervisor.fileName(name)) + " < /dev/null > /dev/null 2>&1 & })";
     }
 
+    /**
+     * Replaces a running process's script on its host, atomically (a restart by its supervisor reads the old or the
+     * new one whole, never part of one), as a program for {@link #RUN_STDIN}: the built-in proxy's, when its backends
+     * changed while it runs.
+     */
+    static String rewriteScript(LaunchPlan.Launch launch) {
+        ProcessRecord process = launch.record();
+        return "set -e\ncd -- " + quote(process.directory()) + "\n" + writeAtomically(process.name() + ".sh", launch.script()) + "\n";
+    }
+
     /** The files of one run of a node, which a new start removes: what it says of its predecessor is no longer true. */
     private static final List<String> RUN_FILES = List.of(".pid", ".exit", ".armed", ".stop", ".exits", ".restarting");
 

@@ -23,7 +23,12 @@ import java.util.Optional;
  * have in the state, before it has a pid. The record's hash covers everything that defines the process,
  * so comparing hashes tells which nodes changed since the last {@code up}.
  */
-public record LaunchPlan(List<Launch> nodes, Launch proxy) {
+public record LaunchPlan(List<Launch> nodes, Launch proxy, boolean liveProxy) {
+
+    /** A plan whose proxy cannot be reconfigured while it runs (the upstream script proxy). */
+    public LaunchPlan(List<Launch> nodes, Launch proxy) {
+        this(nodes, proxy, false);
+    }
 
     /**
      * One process to start: its record (pid 0 until started), its script, its {@link Supervisor} script, and the address whose interface
@@ -37,13 +42,17 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy) {
 
     /**
      * {@code directories} maps each host to where the scripts and logs live there; see
-     * {@link RunDirectories}. Each launch's ports and NPUs are the ones its spec was rendered with.
+     * {@link RunDirectories}. Each launch's ports and NPUs are the ones its spec was rendered with. The built-in
+     * proxy's hash leaves out its backends ({@link RenderedDeployment#proxyIdentity()}): a change of them alone is a
+     * live reconfiguration, not a restart ({@link #liveProxy()}).
      */
     public static LaunchPlan of(RenderedDeployment rendered, ScriptTemplates templates, RunDirectories directories) {
         List<Launch> nodes = rendered.nodes().stream()
-                .map(spec -> launch(rendered.deployment(), spec, templates, directories))
+                .map(spec -> launch(rendered.deployment(), spec, spec, templates, directories))
                 .toList();
-        return new LaunchPlan(nodes, launch(rendered.deployment(), rendered.proxy(), templates, directories));
+        LaunchSpec identity = rendered.proxyIdentity() == null ? rendered.proxy() : rendered.proxyIdentity();
+        return new LaunchPlan(nodes, launch(rendered.deployment(), rendered.proxy(), identity, templates, directories),
+                rendered.proxyIdentity() != null);
     }
 
     public List<Launch> all() {
@@ -52,12 +61,15 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy) {
         return all;
     }
 
-    private static Launch launch(String deployment, LaunchSpec spec, ScriptTemplates templates, RunDirectories directories) {
+    /** {@code identity} is what the hash covers: {@code spec} itself, or for the built-in proxy it without its backends. */
+    private static Launch launch(String deployment, LaunchSpec spec, LaunchSpec identity, ScriptTemplates templates,
+            RunDirectories directories) {
         String script = templates.script(deployment, spec);
         String directory = directories.on(spec.host());
         // The supervisor (and so its restart policy) is part of what runs: a changed policy starts the node anew.
         String supervisor = Supervisor.script(spec.name(), spec.restart());
-        String hash = sha256(spec.host() + "\n" + spec.address() + "\n" + directory + "\n" + script + "\n" + supervisor);
+        String hash = sha256(spec.host() + "\n" + spec.address() + "\n" + directory + "\n"
+                + (identity == spec ? script : templates.script(deployment, identity)) + "\n" + supervisor);
         ProcessRecord record = new ProcessRecord(spec.name(), spec.role(), spec.host(), spec.address(), spec.port(),
                 spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash, parts(spec, directory),
                 spec.container() == null ? null : new ContainerRecord(spec.container().command(), spec.container().name(), deployment));

@@ -25,11 +25,19 @@ public final class Planner {
         this.probe = probe;
     }
 
-    /** The plan, and the previous state with the pids recovered (null when nothing was recorded). */
-    public record Planned(UpPlan plan, DeploymentState previous) {
+    /**
+     * The plan, the previous state with the pids recovered (null when nothing was recorded), and what the probes saw
+     * of each recorded process.
+     */
+    public record Planned(UpPlan plan, DeploymentState previous, Map<String, UpPlan.Observation> observed) {
     }
 
     public Planned plan(LaunchPlan desired, DeploymentState recorded, String ecDirectory) throws InterruptedException {
+        return plan(desired, recorded, ecDirectory, UpPlan.DEFAULT_MAX_UNAVAILABLE);
+    }
+
+    public Planned plan(LaunchPlan desired, DeploymentState recorded, String ecDirectory, int maxUnavailable)
+            throws InterruptedException {
         DeploymentState previous = recorded == null ? null : recovered(recorded);
         Map<String, UpPlan.Observation> observed = new HashMap<>();
         if (previous != null) {
@@ -40,10 +48,26 @@ public final class Planner {
             Map<ProcessRecord, NodeProbe.Readiness> readiness = Parallel.map(running,
                     process -> probe.readiness(process, previous.servedModelName(), HTTP_TIMEOUT));
             for (ProcessRecord process : previous.processes()) {
-                observed.put(process.name(), new UpPlan.Observation(states.get(process.name()), readiness.get(process)));
+                List<String> backends = desired.liveProxy() && process.isProxy() && readiness.containsKey(process)
+                        ? proxyBackends(process) : null;
+                observed.put(process.name(), new UpPlan.Observation(states.get(process.name()), readiness.get(process), backends));
             }
         }
-        return new Planned(UpPlan.decide(desired, previous, observed, ecDirectory, Instant.now()), previous);
+        return new Planned(UpPlan.decide(desired, previous, observed, ecDirectory, Instant.now(), maxUnavailable), previous,
+                Map.copyOf(observed));
+    }
+
+    /**
+     * The backends a running built-in proxy has, as its control channel lists them; null when it cannot be asked (the
+     * plan then goes by the state): an interrupted rolling up may have left a ready node out of it.
+     */
+    private List<String> proxyBackends(ProcessRecord proxy) {
+        try (ProxyControl channel = ProxyControl.open(control.hosts().require(proxy.host()), proxy.directory())) {
+            return channel.list().stream()
+                    .map(backend -> UpPlan.backendKey(backend.role().yamlName(), backend.host(), backend.port())).toList();
+        } catch (DeploymentException | TransportException e) {
+            return null;
+        }
     }
 
     /** Records whose start was interrupted (pid 0) with the pid their pid file names, where there is one. */

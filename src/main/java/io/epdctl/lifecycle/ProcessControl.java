@@ -58,6 +58,16 @@ public final class ProcessControl {
         return new HostStart(started, failure);
     }
 
+    /** Replaces the script of a running process on its host (see {@link HostCommands#rewriteScript}). */
+    void rewriteScript(LaunchPlan.Launch launch) throws TransportException {
+        ProcessRecord process = launch.record();
+        CommandResult result = hosts.require(process.host()).run(HostCommands.RUN_STDIN,
+                HostCommands.rewriteScript(launch).getBytes(StandardCharsets.UTF_8), COMMAND_TIMEOUT);
+        if (result.exitCode() != 0) {
+            throw new TransportException(process.host() + ": cannot rewrite " + process.script() + ": " + result.stderr().strip());
+        }
+    }
+
     /**
      * What {@code check} and {@code up} read on a host before starting anything: its listening ports, its
      * ephemeral port range, npu-smi's table and hccn_tool's answers for {@code npus}. One round trip.

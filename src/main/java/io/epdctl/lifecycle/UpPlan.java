@@ -20,7 +20,10 @@ import java.util.Set;
  * executor can carry out the same rows in another order).
  */
 public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> ec, List<String> rolesWithoutBackend,
-        ProxyChange proxy) {
+        ProxyChange proxy, RolloutOrder rollout, int maxUnavailable) {
+
+    /** Serving nodes of one role replaced at once unless {@code --max-unavailable} says otherwise. */
+    public static final int DEFAULT_MAX_UNAVAILABLE = 1;
 
     public enum Action {
         /** Unchanged and ready: left alone. */
@@ -32,7 +35,9 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
         /** Stopped, then started again: it changed or is dead. */
         RESTART,
         /** Stopped: no longer in the topology. */
-        STOP;
+        STOP,
+        /** The built-in proxy, kept running: only its backends change, through its control channel. */
+        RECONFIGURE;
 
         public String word() {
             return name().toLowerCase(Locale.ROOT);
@@ -43,16 +48,26 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
     public enum EcAction { EMPTIED, CREATED }
 
     /**
-     * What happens to the proxy. A live reconfiguration (the built-in proxy taking a new backend list without a
-     * restart) will be a fourth value, chosen where {@link #decide} names the proxy's change.
+     * What happens to the proxy: kept, started, restarted, (the built-in proxy when only its backends change)
+     * reconfigured while it runs, or (the built-in proxy, its own flags changed, on the same host and port) restarted
+     * with a hand-over: the new one listens before the old one stops.
      */
-    public enum ProxyChange { KEPT, STARTED, RESTARTED }
+    public enum ProxyChange { KEPT, STARTED, RESTARTED, RECONFIGURED, HANDED_OVER }
 
     /**
      * A process as the probes saw it: its state on its host, and, when it runs, what it answered over HTTP
-     * (null when it does not run).
+     * (null when it does not run). For the built-in proxy, {@code proxyBackends} are the backends its control channel
+     * lists ({@code decode 10.0.0.2:8000}), null when it was not asked or could not answer.
      */
-    public record Observation(ProcessState process, NodeProbe.Readiness readiness) {
+    public record Observation(ProcessState process, NodeProbe.Readiness readiness, List<String> proxyBackends) {
+        public Observation(ProcessState process, NodeProbe.Readiness readiness) {
+            this(process, readiness, null);
+        }
+    }
+
+    /** How the proxy names a backend: {@code decode 10.0.0.2:8000}. */
+    public static String backendKey(String role, String address, int port) {
+        return role + " " + address + ":" + port;
     }
 
     /**
@@ -100,11 +115,26 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
     public List<String> summary() {
         List<String> lines = new ArrayList<>();
         lines.add("EC directory " + ecDirectory + ": " + ecLine());
+        if (rollout != null && !rollout.waves().isEmpty()) {
+            List<String> waves = new ArrayList<>();
+            for (int i = 0; i < rollout.waves().size(); i++) {
+                waves.add((i + 1) + ". " + rollout.waves().get(i).describe());
+            }
+            lines.add("rolling, at most " + maxUnavailable + " serving node" + (maxUnavailable == 1 ? "" : "s")
+                    + " of a role at a time, each drained in the proxy before it stops and added once ready: " + String.join("; ", waves));
+        }
         lines.add("roles briefly without a backend: " + (rolesWithoutBackend.isEmpty() ? "none" : String.join(", ", rolesWithoutBackend)));
+        if (rollout != null && !rolesWithoutBackend.isEmpty()) {
+            lines.add("meanwhile the proxy answers their requests with 503 and Retry-After");
+        }
+        Row proxyRow = rows.get(rows.size() - 1);
         lines.add("proxy: " + switch (proxy) {
             case KEPT -> "kept";
             case STARTED -> "started";
             case RESTARTED -> "restarted; its endpoint is briefly unavailable";
+            case RECONFIGURED -> "reconfigured while it runs (" + proxyRow.reason() + ")";
+            case HANDED_OVER -> "restarted with a hand-over: the new one listens on the same port before the old one stops "
+                    + "and drains, no connection is refused";
         });
         return lines;
     }
@@ -129,6 +159,15 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
      */
     public static UpPlan decide(LaunchPlan desired, DeploymentState previous, Map<String, Observation> observed,
             String ecDirectory, Instant now) {
+        return decide(desired, previous, observed, ecDirectory, now, DEFAULT_MAX_UNAVAILABLE);
+    }
+
+    /**
+     * The plan, rolling behind the proxy when it is the built-in one and stays running: at most {@code maxUnavailable}
+     * serving nodes of a role at a time (see {@link RolloutOrder}).
+     */
+    public static UpPlan decide(LaunchPlan desired, DeploymentState previous, Map<String, Observation> observed,
+            String ecDirectory, Instant now, int maxUnavailable) {
         Map<String, ProcessRecord> recorded = new LinkedHashMap<>();
         if (previous != null) {
             previous.processes().forEach(process -> recorded.put(process.name(), process));
@@ -144,15 +183,122 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
                 rows.add(new Row(Action.STOP, process.name(), process.role(), process.host(), "no longer in the topology", process, null));
             }
         }
+        List<Row> nodeRows = List.copyOf(rows);
         Row proxy = row(desired.proxy(), recorded.get(desired.proxy().name()), observed, previous == null, now);
+        Observation proxySeen = observed.get(desired.proxy().name());
+        boolean running = proxySeen != null && proxySeen.process() != null && proxySeen.process().isRunning()
+                && !proxySeen.process().isRestarting();
+        boolean handOver = desired.liveProxy() && running && proxy.action() == Action.RESTART && proxy.previous().isStarted()
+                && deadReason(proxy.previous(), proxySeen) == null && proxy.previous().host().equals(proxy.launch().record().host())
+                && proxy.previous().port() == proxy.launch().record().port();
+        // A proxy still starting (not ready, its control channel not answering yet) cannot take nodes out: nothing rolls.
+        boolean live = desired.liveProxy() && running && (proxy.action() == Action.KEEP || handOver
+                || (proxy.action() == Action.WAIT && proxySeen.proxyBackends() != null));
+        if (live && !handOver) {
+            String backends = backendChanges(desired, recorded, proxySeen);
+            if (!backends.isEmpty()) {
+                proxy = new Row(Action.RECONFIGURE, proxy.name(), proxy.role(), proxy.host(), backends, proxy.previous(), proxy.launch());
+            }
+        }
+        if (!desired.liveProxy() && proxy.action() == Action.RESTART
+                && (proxy.reason().contains("-hosts ") || proxy.reason().contains("-ports "))) {
+            proxy = new Row(proxy.action(), proxy.name(), proxy.role(), proxy.host(),
+                    proxy.reason() + " (the script proxy cannot change its backends while it runs)", proxy.previous(), proxy.launch());
+        }
         rows.add(proxy);
+        RolloutOrder rollout = null;
+        if (live) {
+            Set<String> serving = new LinkedHashSet<>();
+            for (Row row : nodeRows) {
+                Observation seen = observed.get(row.name());
+                if (row.previous() != null && seen != null && seen.process() != null && seen.process().isRunning()) {
+                    serving.add(row.name());
+                }
+            }
+            rollout = RolloutOrder.of(nodeRows, serving, maxUnavailable);
+        }
         return new UpPlan(List.copyOf(rows), ecDirectory, ec(desired, rows, previous == null),
-                rolesWithoutBackend(rows, observed), switch (proxy.action()) {
-                    // Here a change of the backends alone will be a live reconfiguration of the built-in proxy.
+                rollout != null ? rollout.rolesWithoutBackend() : rolesWithoutBackend(rows, observed), switch (proxy.action()) {
                     case KEEP, WAIT -> ProxyChange.KEPT;
+                    case RECONFIGURE -> ProxyChange.RECONFIGURED;
                     case START -> ProxyChange.STARTED;
-                    case RESTART, STOP -> ProxyChange.RESTARTED;
-                });
+                    case RESTART, STOP -> handOver ? ProxyChange.HANDED_OVER : ProxyChange.RESTARTED;
+                }, rollout, maxUnavailable);
+    }
+
+    /**
+     * The plan of {@code epdctl restart}: the nodes {@code names} restarted, rolling behind the running built-in proxy,
+     * and nothing else changed (not even what the file changed for other nodes: that is up's). Refused, saying why for
+     * each, when the proxy is not the built-in one running, or a named node was never started or the file changed it
+     * since (a restart would start it with the change: {@code up} does that).
+     */
+    public static UpPlan forRestart(UpPlan planned, Map<String, Observation> observed, List<String> names, String topologyFile,
+            int maxUnavailable) throws DeploymentException {
+        List<String> problems = new ArrayList<>();
+        if (planned.rollout() == null) {
+            problems.add("the proxy is not the built-in one running (" + planned.rows().get(planned.rows().size() - 1).line()
+                    + "): only it can take a node out while it restarts; epdctl up restarts what changed");
+        }
+        List<Row> rows = new ArrayList<>();
+        Set<String> serving = new LinkedHashSet<>();
+        for (Row row : planned.rows()) {
+            if (row.role().equals("proxy")) {
+                rows.add(new Row(Action.KEEP, row.name(), row.role(), row.host(), "left alone", row.previous(), row.launch()));
+                continue;
+            }
+            Observation seen = row.previous() == null ? null : observed.get(row.name());
+            if (seen != null && seen.process() != null && seen.process().isRunning()) {
+                serving.add(row.name());
+            }
+            if (!names.contains(row.name())) {
+                rows.add(new Row(Action.KEEP, row.name(), row.role(), row.host(), "left alone", row.previous(), row.launch()));
+            } else if (row.previous() == null || row.launch() == null || (row.action() == Action.START && !row.previous().isStarted())) {
+                problems.add(row.name() + ": " + (row.launch() == null ? "no longer in " + topologyFile : "not started yet")
+                        + "; epdctl up " + topologyFile + " does what the file says");
+            } else if (!row.previous().specHash().equals(row.launch().record().specHash())) {
+                problems.add(row.name() + ": " + topologyFile + " changed it since it started (" + row.reason() + "); epdctl up "
+                        + topologyFile + " restarts it with the change");
+            } else {
+                String why = row.action() == Action.RESTART ? "restart asked; " + row.reason() : "restart asked";
+                rows.add(new Row(Action.RESTART, row.name(), row.role(), row.host(), why, row.previous(), row.launch()));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new DeploymentException(String.join("\n", problems) + "\nnothing was restarted");
+        }
+        List<Row> nodeRows = rows.subList(0, rows.size() - 1);
+        RolloutOrder rollout = RolloutOrder.of(List.copyOf(nodeRows), serving, maxUnavailable);
+        return new UpPlan(List.copyOf(rows), planned.ecDirectory(), Map.of(), rollout.rolesWithoutBackend(), ProxyChange.KEPT,
+                rollout, maxUnavailable);
+    }
+
+    /**
+     * The built-in proxy's backends the file wants and it does not have ({@code + d1 (127.0.0.1:8010)}) and those it
+     * has and the file does not want ({@code - d0 (...)}), or "" when they agree. What it has: what its control
+     * channel listed when it was asked, else what the state records.
+     */
+    private static String backendChanges(LaunchPlan desired, Map<String, ProcessRecord> recorded, Observation proxySeen) {
+        Map<String, String> wanted = new LinkedHashMap<>();
+        desired.nodes().forEach(launch -> wanted.put(key(launch.record()), launch.name()));
+        Map<String, String> names = new LinkedHashMap<>();
+        recorded.values().stream().filter(process -> !process.isProxy()).forEach(process -> names.put(key(process), process.name()));
+        List<String> has = proxySeen.proxyBackends() != null ? proxySeen.proxyBackends() : List.copyOf(names.keySet());
+        List<String> changes = new ArrayList<>();
+        wanted.forEach((key, name) -> {
+            if (!has.contains(key)) {
+                changes.add("+ " + name + " (" + key + ")");
+            }
+        });
+        for (String key : has) {
+            if (!wanted.containsKey(key)) {
+                changes.add("- " + names.getOrDefault(key, "?") + " (" + key + ")");
+            }
+        }
+        return String.join(", ", changes);
+    }
+
+    private static String key(ProcessRecord process) {
+        return backendKey(process.role(), process.address(), process.port());
     }
 
     private static Row row(LaunchPlan.Launch launch, ProcessRecord previous, Map<String, Observation> observed, boolean fresh,

@@ -31,7 +31,7 @@ public final class DeploymentRenderer {
 
     public RenderedDeployment render() {
         List<LaunchSpec> nodes = topology.nodes().stream().map(this::node).toList();
-        return new RenderedDeployment(topology.name(), nodes, proxy());
+        return new RenderedDeployment(topology.name(), nodes, proxy(true), topology.proxy().isBuiltIn() ? proxy(false) : null);
     }
 
     /**
@@ -195,7 +195,8 @@ public final class DeploymentRenderer {
         return String.valueOf(kvNodes.indexOf(node));
     }
 
-    private LaunchSpec proxy() {
+    /** The proxy's launch; {@code withBackends} false leaves out the lists of its backends (see {@link RenderedDeployment}). */
+    private LaunchSpec proxy(boolean withBackends) {
         ProxySpec proxy = topology.proxy();
         Host host = topology.hosts().get(proxy.host());
         Placement placement = Footprint.ofProxy(proxy).placement();
@@ -207,12 +208,14 @@ public final class DeploymentRenderer {
         }
         // --host is where the proxy listens and also the metaserver URL decode nodes call back.
         argv.addAll(List.of("--host", host.address(), "--port", String.valueOf(placement.httpPort())));
-        addBackends(argv, "encoder", Role.ENCODER);
-        if (topology.isDisaggregated()) {
-            addBackends(argv, "prefiller", Role.PREFILL);
-            addBackends(argv, "decoder", Role.DECODE);
-        } else {
-            addBackends(argv, "pd", Role.PD);
+        if (withBackends) {
+            addBackends(argv, "encoder", Role.ENCODER);
+            if (topology.isDisaggregated()) {
+                addBackends(argv, "prefiller", Role.PREFILL);
+                addBackends(argv, "decoder", Role.DECODE);
+            } else {
+                addBackends(argv, "pd", Role.PD);
+            }
         }
         appendFlags(argv, proxy.args());
         Map<String, String> env = new LinkedHashMap<>(proxy.env());

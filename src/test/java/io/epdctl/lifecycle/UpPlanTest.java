@@ -396,4 +396,150 @@ class UpPlanTest {
         UpPlan bothDecoders = decide(topology(spec -> spec.flag("--max-num-seqs", "96")), ran(UNCHANGED), Map.of());
         assertThat(bothDecoders.rolesWithoutBackend()).containsExactly("decode");
     }
+
+    /** {@code launch} on another port: the proxy tells its backends by address and port. */
+    private static LaunchPlan.Launch onPort(LaunchPlan.Launch launch, int port) {
+        ProcessRecord r = launch.record();
+        return new LaunchPlan.Launch(new ProcessRecord(r.name(), r.role(), r.host(), r.address(), port, r.devices(), r.extraPorts(),
+                r.processGroup(), r.startTicks(), r.startedAt(), r.directory(), r.specHash() + port, r.spec(), null), launch.script(),
+                launch.supervisor(), launch.interfaceAddress());
+    }
+
+    /** The built-in proxy (reconfigured while it runs) in front of e0, p0 and d0 on their own ports, and {@code more}. */
+    private static LaunchPlan live(LaunchPlan.Launch... more) {
+        List<LaunchPlan.Launch> nodes = new ArrayList<>(List.of(onPort(UNCHANGED.nodes().get(0), 8100),
+                onPort(UNCHANGED.nodes().get(1), 8101), onPort(UNCHANGED.nodes().get(2), 8102)));
+        nodes.addAll(List.of(more));
+        return new LaunchPlan(nodes, UNCHANGED.proxy(), true);
+    }
+
+    private static UpPlan.Observation proxyListing(String... backends) {
+        return new UpPlan.Observation(RUNNING, READY, List.of(backends));
+    }
+
+    @Test
+    void aNodeAddedBehindTheBuiltInProxyIsAddedToItWhileItRuns() {
+        LaunchPlan.Launch d1 = onPort(launch("d1", "decode", "b", List.of(3), spec -> spec), 8103);
+
+        UpPlan plan = decide(live(d1), ran(live()), Map.of());
+
+        assertThat(plan.lines()).containsExactly(
+                "keep e0 (encoder on a): unchanged, ready",
+                "keep p0 (prefill on a): unchanged, ready",
+                "keep d0 (decode on b): unchanged, ready",
+                "start d1 (decode on b): added to the topology",
+                "reconfigure proxy (proxy on a): + d1 (decode 127.0.0.1:8103)",
+                "EC directory /data/ec: created on b",
+                "rolling, at most 1 serving node of a role at a time, each drained in the proxy before it stops and added once ready: "
+                        + "1. start d1",
+                "roles briefly without a backend: none",
+                "proxy: reconfigured while it runs (+ d1 (decode 127.0.0.1:8103))");
+        assertThat(plan.toStop()).as("the proxy is not stopped").isEmpty();
+        assertThat(plan.unchanged()).isFalse();
+    }
+
+    @Test
+    void aNodeRemovedBehindTheBuiltInProxyIsDrainedOutOfIt() {
+        LaunchPlan.Launch d1 = onPort(launch("d1", "decode", "b", List.of(3), spec -> spec), 8103);
+
+        UpPlan plan = decide(live(), ran(live(d1)), Map.of());
+
+        assertThat(line(plan, "d1")).isEqualTo("stop d1 (decode on b): no longer in the topology");
+        assertThat(line(plan, "proxy")).isEqualTo("reconfigure proxy (proxy on a): - d1 (decode 127.0.0.1:8103)");
+        assertThat(plan.rollout().waves()).extracting(RolloutOrder.Wave::describe).containsExactly("stop d1");
+        assertThat(plan.rolesWithoutBackend()).isEmpty();
+    }
+
+    @Test
+    void aReadyNodeTheRunningProxyDoesNotListIsAddedBack() {
+        // An interrupted rolling up removed d0 from the proxy, restarted it, and was stopped before it added it again.
+        UpPlan plan = decide(live(), ran(live()), Map.of("proxy", proxyListing("encoder 127.0.0.1:8100", "prefill 127.0.0.1:8101")));
+
+        assertThat(line(plan, "d0")).isEqualTo("keep d0 (decode on b): unchanged, ready");
+        assertThat(line(plan, "proxy")).isEqualTo("reconfigure proxy (proxy on a): + d0 (decode 127.0.0.1:8102)");
+        assertThat(plan.unchanged()).as("up has the proxy to change").isFalse();
+    }
+
+    @Test
+    void aProxyListingWhatTheFileSaysIsKept() {
+        UpPlan plan = decide(live(), ran(live()), Map.of("proxy",
+                proxyListing("encoder 127.0.0.1:8100", "prefill 127.0.0.1:8101", "decode 127.0.0.1:8102")));
+
+        assertThat(line(plan, "proxy")).isEqualTo("keep proxy (proxy on a): unchanged, ready");
+        assertThat(plan.unchanged()).isTrue();
+        assertThat(plan.summary()).containsExactly("EC directory /data/ec: untouched", "roles briefly without a backend: none",
+                "proxy: kept");
+    }
+
+    @Test
+    void theOnlyNodeOfARoleRestartedBehindTheBuiltInProxyIsNamedAndAnsweredWith503() {
+        LaunchPlan changed = new LaunchPlan(List.of(live().nodes().get(0), live().nodes().get(1),
+                onPort(launch("d0", "decode", "b", List.of(2), spec -> spec.flag("--max-num-seqs", "96")), 8102)), UNCHANGED.proxy(), true);
+
+        UpPlan plan = decide(changed, ran(live()), Map.of());
+
+        assertThat(line(plan, "d0")).isEqualTo("restart d0 (decode on b): --max-num-seqs 128 -> 96");
+        assertThat(line(plan, "proxy")).isEqualTo("keep proxy (proxy on a): unchanged, ready");
+        assertThat(plan.summary()).contains("roles briefly without a backend: decode",
+                "meanwhile the proxy answers their requests with 503 and Retry-After", "proxy: kept");
+    }
+
+    @Test
+    void theScriptProxyIsRestartedWhenItsBackendsChangeAndThePlanSaysWhy() {
+        LaunchPlan before = new LaunchPlan(UNCHANGED.nodes(), launch("proxy", "proxy", "a", List.of(),
+                spec -> { spec.argv.addAll(List.of("--decoder-ports", "8102")); return spec; }));
+        LaunchPlan after = new LaunchPlan(UNCHANGED.nodes(), launch("proxy", "proxy", "a", List.of(),
+                spec -> { spec.argv.addAll(List.of("--decoder-ports", "8103")); return spec; }));
+
+        UpPlan plan = decide(after, ran(before), Map.of());
+
+        assertThat(line(plan, "proxy")).isEqualTo("restart proxy (proxy on a): --decoder-ports 8102 -> 8103 "
+                + "(the script proxy cannot change its backends while it runs)");
+        assertThat(plan.rollout()).as("nothing rolls behind a proxy that restarts").isNull();
+        assertThat(plan.summary()).contains("proxy: restarted; its endpoint is briefly unavailable");
+    }
+
+    @Test
+    void theBuiltInProxyWhoseOwnFlagsChangeIsHandedOverOnItsPort() {
+        LaunchPlan changed = new LaunchPlan(live().nodes(), launch("proxy", "proxy", "a", List.of(),
+                spec -> spec.flag("--max-num-seqs", "4")), true);
+
+        UpPlan plan = decide(changed, ran(live()), Map.of());
+
+        assertThat(line(plan, "proxy")).isEqualTo("restart proxy (proxy on a): --max-num-seqs 128 -> 4");
+        assertThat(plan.proxy()).isEqualTo(UpPlan.ProxyChange.HANDED_OVER);
+        assertThat(plan.summary()).contains("proxy: restarted with a hand-over: the new one listens on the same port before "
+                + "the old one stops and drains, no connection is refused");
+        assertThat(plan.rollout()).as("the nodes roll behind the new proxy").isNotNull();
+    }
+
+    @Test
+    void aDeadBuiltInProxyOrOneOnAnotherPortIsRestartedWithoutAHandOver() {
+        LaunchPlan changed = new LaunchPlan(live().nodes(), launch("proxy", "proxy", "a", List.of(),
+                spec -> spec.flag("--max-num-seqs", "4")), true);
+        LaunchPlan moved = new LaunchPlan(live().nodes(), onPort(UNCHANGED.proxy(), 8001), true);
+
+        UpPlan dead = decide(changed, ran(live()), Map.of("proxy", dead(ProcessState.Kind.GONE)));
+        UpPlan elsewhere = decide(moved, ran(live()), Map.of());
+
+        assertThat(dead.proxy()).isEqualTo(UpPlan.ProxyChange.RESTARTED);
+        assertThat(dead.rollout()).isNull();
+        assertThat(elsewhere.proxy()).as("a new port cannot be taken over").isEqualTo(UpPlan.ProxyChange.RESTARTED);
+        assertThat(elsewhere.summary()).contains("proxy: restarted; its endpoint is briefly unavailable");
+    }
+
+    @Test
+    void nothingRollsBehindABuiltInProxyWhoseControlChannelDoesNotAnswerYet() {
+        LaunchPlan.Launch d1 = onPort(launch("d1", "decode", "b", List.of(3), spec -> spec), 8103);
+        UpPlan.Observation starting = new UpPlan.Observation(RUNNING, LOADING);
+
+        UpPlan plan = decide(live(d1), ran(live()), Map.of("proxy", starting));
+        UpPlan answering = decide(live(d1), ran(live()), Map.of("proxy", new UpPlan.Observation(RUNNING, LOADING,
+                List.of("encoder 127.0.0.1:8100", "prefill 127.0.0.1:8101", "decode 127.0.0.1:8102"))));
+
+        assertThat(plan.rollout()).as("an interrupted up's proxy, still starting").isNull();
+        assertThat(line(plan, "proxy")).startsWith("wait proxy (proxy on a): unchanged, alive, loading");
+        assertThat(answering.rollout()).isNotNull();
+        assertThat(line(answering, "proxy")).isEqualTo("reconfigure proxy (proxy on a): + d1 (decode 127.0.0.1:8103)");
+    }
 }

@@ -80,6 +80,15 @@ public final class SimDeployment implements AutoCloseable {
             return this;
         }
 
+        /** E+PD with {@code encoders} encoders and {@code count} PD nodes. */
+        public Builder combinedPrefillDecode(int encoders, int count) {
+            this.encoders = encoders;
+            this.combined = count;
+            this.prefills = 0;
+            this.decodes = 0;
+            return this;
+        }
+
         /** How many nodes of each role (E+P+D); decode nodes each get their own KV port. */
         public Builder shape(int encoders, int prefills, int decodes) {
             this.encoders = encoders;

@@ -1,0 +1,177 @@
+package io.epdctl.lifecycle;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.epdctl.state.ProcessRecord;
+import io.epdctl.state.ProcessSpec;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** The order of a rolling change: each case asserts the exact waves and the roles briefly without a backend. */
+class RolloutOrderTest {
+
+    private static ProcessRecord record(String name, String role, String host, int port, List<Integer> devices, String... flags) {
+        List<String> argv = new ArrayList<>(List.of("vllm", "serve", "/m", "--port", String.valueOf(port)));
+        argv.addAll(List.of(flags));
+        return new ProcessRecord(name, role, host, "10.0.0." + host.charAt(0), port, devices, List.of(), 100, "1",
+                Instant.EPOCH, "/run", name + String.join("", flags) + devices,
+                new ProcessSpec(argv, Map.of(), List.of(), devices, host, "10.0.0." + host.charAt(0), "/run", null), null);
+    }
+
+    private static LaunchPlan.Launch launch(ProcessRecord record) {
+        return new LaunchPlan.Launch(record, "#!/bin/sh\n", "", Optional.empty());
+    }
+
+    private static UpPlan.Row keep(ProcessRecord running) {
+        return new UpPlan.Row(UpPlan.Action.KEEP, running.name(), running.role(), running.host(), "unchanged, ready", running,
+                launch(running));
+    }
+
+    private static UpPlan.Row restart(ProcessRecord running, ProcessRecord wanted) {
+        return new UpPlan.Row(UpPlan.Action.RESTART, running.name(), running.role(), running.host(), "changed", running,
+                launch(wanted));
+    }
+
+    private static UpPlan.Row restart(ProcessRecord running) {
+        return restart(running, running);
+    }
+
+    private static UpPlan.Row start(ProcessRecord wanted) {
+        return new UpPlan.Row(UpPlan.Action.START, wanted.name(), wanted.role(), wanted.host(), "added to the topology", null,
+                launch(wanted));
+    }
+
+    private static UpPlan.Row stop(ProcessRecord running) {
+        return new UpPlan.Row(UpPlan.Action.STOP, running.name(), running.role(), running.host(), "no longer in the topology",
+                running, null);
+    }
+
+    private static final ProcessRecord E0 = record("e0", "encoder", "a", 8000, List.of(0));
+    private static final ProcessRecord E1 = record("e1", "encoder", "a", 8001, List.of(1));
+    private static final ProcessRecord P0 = record("p0", "prefill", "a", 8002, List.of(2), "--tensor-parallel-size", "1");
+    private static final ProcessRecord P1 = record("p1", "prefill", "a", 8003, List.of(3), "--tensor-parallel-size", "1");
+    private static final ProcessRecord D0 = record("d0", "decode", "b", 8000, List.of(0), "--tensor-parallel-size", "1");
+    private static final ProcessRecord D1 = record("d1", "decode", "b", 8001, List.of(1), "--tensor-parallel-size", "1");
+
+    private static List<String> waves(RolloutOrder order) {
+        return order.waves().stream().map(RolloutOrder.Wave::describe).toList();
+    }
+
+    private static Set<String> serving(List<UpPlan.Row> rows) {
+        return Set.copyOf(rows.stream().filter(row -> row.previous() != null).map(UpPlan.Row::name).toList());
+    }
+
+    private static RolloutOrder order(int maxUnavailable, UpPlan.Row... rows) {
+        return RolloutOrder.of(List.of(rows), serving(List.of(rows)), maxUnavailable);
+    }
+
+    @Test
+    void nodesOfOneRoleAreReplacedOneAtATimeAndARoleWithOneNodeIsNamed() {
+        RolloutOrder order = order(1, restart(E0), restart(D0), restart(D1));
+
+        assertThat(waves(order)).containsExactly("restart e0, restart d0", "restart d1");
+        assertThat(order.rolesWithoutBackend()).as("e0 is the only encoder; a decoder serves in each wave").containsExactly("encoder");
+    }
+
+    @Test
+    void maxUnavailableTakesMoreOfARoleAtOnce() {
+        RolloutOrder order = order(2, restart(E0), restart(E1), restart(D0), restart(D1));
+
+        assertThat(waves(order)).containsExactly("restart e0, restart e1, restart d0, restart d1");
+        assertThat(order.rolesWithoutBackend()).containsExactly("encoder", "decode");
+    }
+
+    @Test
+    void newNodesComeFirstSoThatARoleOfOneKeepsServingWhileItsNodeIsReplaced() {
+        RolloutOrder order = order(1, restart(E0), start(E1), keep(D0));
+
+        assertThat(waves(order)).containsExactly("start e1", "restart e0");
+        assertThat(order.rolesWithoutBackend()).isEmpty();
+    }
+
+    @Test
+    void scaleInStopsOneAtATimeAndKeepsTheRest() {
+        RolloutOrder order = order(1, keep(D0), stop(D1), keep(E0), stop(E1));
+
+        assertThat(waves(order)).containsExactly("stop d1, stop e1");
+        assertThat(order.rolesWithoutBackend()).isEmpty();
+    }
+
+    @Test
+    void scaleInOfTwoNodesOfARoleGoesOneByOne() {
+        ProcessRecord d2 = record("d2", "decode", "b", 8002, List.of(2));
+
+        RolloutOrder order = order(1, keep(D0), stop(D1), stop(d2));
+
+        assertThat(waves(order)).containsExactly("stop d1", "stop d2");
+        assertThat(order.rolesWithoutBackend()).isEmpty();
+    }
+
+    @Test
+    void aNewNodeOnThePortOfANodeToStopWaitsForItsStop() {
+        ProcessRecord d2 = record("d2", "decode", "b", 8001, List.of(5));
+
+        RolloutOrder order = order(1, keep(D0), stop(D1), start(d2));
+
+        assertThat(waves(order)).containsExactly("stop d1", "start d2");
+        assertThat(order.rolesWithoutBackend()).isEmpty();
+    }
+
+    @Test
+    void aDeadNodeTakesNoOnesPlace() {
+        List<UpPlan.Row> rows = List.of(restart(D0), restart(D1));
+
+        RolloutOrder order = RolloutOrder.of(rows, Set.of("d1"), 1);
+
+        assertThat(waves(order)).containsExactly("restart d0, restart d1");
+        assertThat(order.rolesWithoutBackend()).as("d0 was dead: d1 was the only decoder serving").containsExactly("decode");
+    }
+
+    @Test
+    void aChangeOfTheKvSettingsRestartsPrefillAndDecodeAtOnce() {
+        RolloutOrder order = order(1, keep(E0), restart(P0, record("p0", "prefill", "a", 8002, List.of(2), "--tensor-parallel-size", "2")),
+                restart(P1, record("p1", "prefill", "a", 8003, List.of(3), "--tensor-parallel-size", "2")),
+                restart(D0, record("d0", "decode", "b", 8000, List.of(0), "--tensor-parallel-size", "2")),
+                restart(D1, record("d1", "decode", "b", 8001, List.of(1), "--tensor-parallel-size", "2")));
+
+        assertThat(waves(order)).containsExactly("restart p0, restart p1, restart d0, restart d1 "
+                + "(at once: their KV settings change (--tensor-parallel-size 1 -> 2))");
+        assertThat(order.rolesWithoutBackend()).containsExactly("prefill", "decode");
+    }
+
+    @Test
+    void otherChangesOfPrefillAndDecodeStillRoll() {
+        RolloutOrder order = order(1, restart(P0, record("p0", "prefill", "a", 8002, List.of(2), "--tensor-parallel-size", "1",
+                "--max-num-seqs", "96")), restart(P1), restart(D0), restart(D1));
+
+        assertThat(waves(order)).containsExactly("restart p0, restart d0", "restart p1, restart d1");
+        assertThat(order.rolesWithoutBackend()).isEmpty();
+    }
+
+    @Test
+    void nodesThatSwapTheirNpusGoAtOnce() {
+        RolloutOrder order = order(1, restart(D0, record("d0", "decode", "b", 8000, List.of(1), "--tensor-parallel-size", "1")),
+                restart(D1, record("d1", "decode", "b", 8001, List.of(0), "--tensor-parallel-size", "1")));
+
+        assertThat(waves(order)).containsExactly("restart d0, restart d1 (at once: their ports or NPUs are held by one another)");
+        assertThat(order.rolesWithoutBackend()).containsExactly("decode");
+    }
+
+    @Test
+    void keptAndWaitedNodesAreNoStep() {
+        assertThat(order(1, keep(E0), keep(D0)).waves()).isEmpty();
+        assertThat(order(1, keep(E0), keep(D0)).rolesWithoutBackend()).isEmpty();
+    }
+
+    @Test
+    void maxUnavailableIsAtLeastOne() {
+        assertThatThrownBy(() -> order(0, restart(E0))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxUnavailable must be at least 1, not 0");
+    }
+}
