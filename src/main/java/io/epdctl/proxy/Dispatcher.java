@@ -17,8 +17,8 @@ import java.util.List;
 
 /**
  * Routes a generation through the roles, as the vLLM-Ascend script does: an encoder first when the
- * request has an image or video (or, with --encoder-dispatch-mode fanout, one encoder per image), then a PD, or a decoder that calls the metaserver back for its
- * prefill. One per event loop.
+ * request has an image or video (with --encoder-dispatch-mode fanout, one encoder request per item), then
+ * a PD, or a decoder that calls the metaserver back for its prefill. One per event loop.
  */
 final class Dispatcher {
     private final Context context;
@@ -74,8 +74,8 @@ final class Dispatcher {
      * one request per image or video, all at once, each to the least-loaded usable encoder at the time it is
      * sent (each call counts as in flight from then on, so they spread), each with its own X-Request-Id
      * ({@code ID:N}); done when all have answered. Each call retries on its own; the first that fails for
-     * good fails the request (the client's answer names the item and the encoder), and the request's end
-     * cancels the others.
+     * good fails the request (the proxy's own verdict names the item and the encoder; an encoder's error
+     * answer goes to the client as it came), and the request's end cancels the others.
      */
     private Future<Void> encode(ProxyExchange exchange, BackendPool encoders, ObjectNode body) {
         List<ObjectNode> items = state.config().tuning().encoderDispatch() == ProxyTuning.EncoderDispatch.FANOUT
