@@ -45,7 +45,7 @@ final class BackendCaller {
 
     /** A call whose answer is relayed as it comes: complete once its status and headers are in, its body paused. */
     Future<BackendCall> call(ProxyExchange exchange, BackendPool pool, HttpMethod method, Buffer body) {
-        return new Attempts(exchange, pool, new Outgoing(method, body, false, false)).start();
+        return new Attempts(exchange, pool, new Outgoing(method, body, false, false, exchange.id())).start();
     }
 
     /** A call whose whole answer is needed before going on (encoder, prefiller); an error status fails it. */
@@ -55,7 +55,17 @@ final class BackendCaller {
 
     /** The same; with {@code drainingToo} a backend being drained serves it when no other can. */
     Future<Buffer> callForBody(ProxyExchange exchange, BackendPool pool, Buffer body, boolean drainingToo) {
-        return new Attempts(exchange, pool, new Outgoing(HttpMethod.POST, body, true, drainingToo)).start().compose(call -> {
+        return callForBody(exchange, pool, body, drainingToo, exchange.id());
+    }
+
+    /**
+     * The same, sent with X-Request-Id {@code requestId}: one of several calls of the request to one role at
+     * once (encoder fan-out), each of which a backend must be able to tell apart.
+     */
+    Future<Buffer> callForBody(ProxyExchange exchange, BackendPool pool, Buffer body, boolean drainingToo,
+            String requestId) {
+        Outgoing outgoing = new Outgoing(HttpMethod.POST, body, true, drainingToo, requestId);
+        return new Attempts(exchange, pool, outgoing).start().compose(call -> {
             HttpClientResponse response = call.response();
             int status = response.statusCode();
             call.finish(status >= 400);
@@ -68,9 +78,10 @@ final class BackendCaller {
 
     /**
      * What goes to the backend; {@code whole}: its answer is read to the end before the call counts as
-     * answered; {@code drainingToo}: a backend being drained may take it when no other can.
+     * answered; {@code drainingToo}: a backend being drained may take it when no other can; {@code requestId}:
+     * its X-Request-Id.
      */
-    private record Outgoing(HttpMethod method, Buffer body, boolean whole, boolean drainingToo) {
+    private record Outgoing(HttpMethod method, Buffer body, boolean whole, boolean drainingToo, String requestId) {
     }
 
     /** One backend call of a client request, over as many attempts as it takes. Runs on the request's event loop. */
@@ -172,7 +183,7 @@ final class BackendCaller {
             RequestOptions options = new RequestOptions().setMethod(outgoing.method())
                     .setHost(backend.endpoint().host()).setPort(backend.endpoint().port())
                     .setURI(exchange.path())
-                    .putHeader("X-Request-Id", exchange.id());
+                    .putHeader("X-Request-Id", outgoing.requestId());
             if (outgoing.body() != null) {
                 options.putHeader(HttpHeaders.CONTENT_TYPE, "application/json");
             }

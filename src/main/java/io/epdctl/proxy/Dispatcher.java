@@ -2,6 +2,7 @@ package io.epdctl.proxy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.epdctl.topology.ProxyTuning;
 import io.epdctl.topology.Role;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -11,12 +12,13 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Routes a generation through the roles, as the vLLM-Ascend script does: an encoder first when the
- * request has an image or video, then a PD, or a decoder that calls the metaserver back for its
- * prefill. One per event loop.
+ * request has an image or video (with --encoder-dispatch-mode fanout, one encoder request per item), then
+ * a PD, or a decoder that calls the metaserver back for its prefill. One per event loop.
  */
 final class Dispatcher {
     private final Context context;
@@ -55,9 +57,7 @@ final class Dispatcher {
                 exchange.fail(unavailable);
                 return;
             }
-            Future<Void> encoded = encode
-                    ? backends.callForBody(exchange, encoders, ProxyJson.buffer(RequestBodies.oneToken(body))).mapEmpty()
-                    : Future.succeededFuture();
+            Future<Void> encoded = encode ? encode(exchange, encoders, body) : Future.succeededFuture();
             encoded.onFailure(exchange::fail).onSuccess(ignored -> {
                 if (state.config().backends().disaggregated()) {
                     decode(exchange, body);
@@ -67,6 +67,32 @@ final class Dispatcher {
                 }
             });
         });
+    }
+
+    /**
+     * The encoder step. Single: the whole request, one token, to one encoder. Fan-out (with two items or more):
+     * one request per image or video, all at once, each to the least-loaded usable encoder at the time it is
+     * sent (each call counts as in flight from then on, so they spread), each with its own X-Request-Id
+     * ({@code ID:N}); done when all have answered. Each call retries on its own; the first that fails for
+     * good fails the request (the proxy's own verdict names the item and the encoder; an encoder's error
+     * answer goes to the client as it came), and the request's end cancels the others.
+     */
+    private Future<Void> encode(ProxyExchange exchange, BackendPool encoders, ObjectNode body) {
+        List<ObjectNode> items = state.config().tuning().encoderDispatch() == ProxyTuning.EncoderDispatch.FANOUT
+                ? RequestBodies.oneItemEach(body) : List.of();
+        if (items.size() < 2) {
+            return backends.callForBody(exchange, encoders, ProxyJson.buffer(RequestBodies.oneToken(body))).mapEmpty();
+        }
+        List<Future<Buffer>> calls = new ArrayList<>(items.size());
+        for (int i = 0; i < items.size(); i++) {
+            ObjectNode request = items.get(i);
+            String item = "item " + (i + 1) + " of " + items.size() + " ("
+                    + request.path("messages").path(0).path("content").path(0).path("type").asText() + ")";
+            calls.add(backends.callForBody(exchange, encoders, ProxyJson.buffer(request), false, exchange.id() + ":" + i)
+                    .recover(failure -> Future.failedFuture(failure instanceof ProxyFailure known ? known.about(item)
+                            : ProxyFailure.of(502, item + ": " + failure.getMessage()))));
+        }
+        return Future.all(calls).mapEmpty();
     }
 
     /** E+P+D: the decoder gets the request with where to ask for its KV cache (the metaserver). */

@@ -37,6 +37,14 @@ final class ProxyFailure extends RuntimeException {
         return new ProxyFailure(503, message, null, null, retryAfterSeconds);
     }
 
+    /**
+     * The same failure, its message saying first what part of the request it concerns ({@code about}); the
+     * status, a backend's body and Retry-After stay as they were.
+     */
+    ProxyFailure about(String about) {
+        return new ProxyFailure(status, about + ": " + getMessage(), contentType, body, retryAfterSeconds);
+    }
+
     /** 0 when the answer has no Retry-After. */
     long retryAfterSeconds() {
         return retryAfterSeconds;

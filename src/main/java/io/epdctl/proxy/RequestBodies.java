@@ -2,6 +2,8 @@ package io.epdctl.proxy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -26,6 +28,44 @@ final class RequestBodies {
             }
         }
         return false;
+    }
+
+    /** Every image or video part of a chat request, in the order of its messages and parts. */
+    static List<ObjectNode> multimodalItems(ObjectNode body) {
+        List<ObjectNode> items = new ArrayList<>();
+        for (JsonNode message : body.path("messages")) {
+            for (JsonNode part : message.path("content")) {
+                if (part instanceof ObjectNode item && MULTIMODAL_PARTS.contains(item.path("type").asText())) {
+                    items.add(item);
+                }
+            }
+        }
+        return items;
+    }
+
+    /**
+     * Fan-out: one encoder request per image or video, as vLLM's disagg_epd_proxy.py builds them: the model and
+     * one user message holding only that item (no text: the encoder's work is the item's embedding, which is
+     * stored under the item's own hash, whatever else the request says), one token, not streamed. Unlike the
+     * script it keeps {@code mm_processor_kwargs}, which change the embedding and so its hash.
+     */
+    static List<ObjectNode> oneItemEach(ObjectNode original) {
+        List<ObjectNode> requests = new ArrayList<>();
+        for (ObjectNode item : multimodalItems(original)) {
+            ObjectNode request = ProxyJson.MAPPER.createObjectNode();
+            if (original.has("model")) {
+                request.set("model", original.get("model"));
+            }
+            request.putArray("messages").addObject().put("role", "user").putArray("content").add(item.deepCopy());
+            if (original.has("mm_processor_kwargs")) {
+                request.set("mm_processor_kwargs", original.get("mm_processor_kwargs").deepCopy());
+            }
+            if (original.has("max_completion_tokens")) {
+                request.put("max_completion_tokens", 1);
+            }
+            requests.add(oneToken(request));
+        }
+        return requests;
     }
 
     /**

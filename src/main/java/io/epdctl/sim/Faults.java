@@ -11,7 +11,8 @@ record Faults(
         int healthStatus,
         long tokenDelayMillis,
         boolean ignoreSigterm,
-        long kvTimeoutMillis) {
+        long kvTimeoutMillis,
+        long encodeDelayMillis) {
 
     static final long DEFAULT_STARTUP_DELAY_MILLIS = 100;
     static final long DEFAULT_KV_TIMEOUT_MILLIS = 30_000;
@@ -30,7 +31,8 @@ record Faults(
                 health,
                 number(env, "VLLM_SIM_TOKEN_DELAY_MS", 0),
                 flag(env, "VLLM_SIM_IGNORE_SIGTERM"),
-                number(env, "VLLM_SIM_KV_TIMEOUT_MS", DEFAULT_KV_TIMEOUT_MILLIS));
+                number(env, "VLLM_SIM_KV_TIMEOUT_MS", DEFAULT_KV_TIMEOUT_MILLIS),
+                number(env, "VLLM_SIM_ENCODE_DELAY_MS", 0));
     }
 
     private static long number(Map<String, String> env, String name, long fallback) {

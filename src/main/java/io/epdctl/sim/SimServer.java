@@ -50,6 +50,8 @@ final class SimServer {
     private final AtomicLong finishedRequests = new AtomicLong();
     private final HttpClient callbackClient;
     private final ExecutorService handlers;
+    /** The vision encoder, one per instance: see {@link #encode(int)}. */
+    private final java.util.concurrent.locks.ReentrantLock visionEncoder = new java.util.concurrent.locks.ReentrantLock(true);
     private HttpServer server;
 
     /** {@code crash} ends the process as a dying engine would; called after the N-th request when asked to. */
@@ -223,11 +225,17 @@ final class SimServer {
     }
 
     /**
-     * ECExampleConnector: the producer saves each image's encoder output; a consumer loads it. False when the
-     * request failed (already answered): a file that could not be written, or a cut file read.
+     * ECExampleConnector: the producer encodes and saves each image's output under the image's own hash (so a
+     * consumer finds every image of a request whether the images were encoded in one request or one per
+     * request); a consumer loads it, and encodes an image it does not find itself. False when the request
+     * failed (already answered): a file that could not be written, or a cut file read.
      */
     private boolean handOffEncoderCache(HttpExchange exchange, Prompt prompt, String requestId) throws IOException {
-        if (ecStore.isEmpty() || prompt.images().isEmpty()) {
+        if (prompt.images().isEmpty()) {
+            return true;
+        }
+        if (ecStore.isEmpty()) {
+            encode(prompt.images().size());
             return true;
         }
         EcStore store = ecStore.get();
@@ -235,6 +243,7 @@ final class SimServer {
             String hash = EcStore.mmHash(image);
             try {
                 if (args.ecTransfer().get().producer()) {
+                    encode(1);
                     store.save(hash, Prompt.TOKENS_PER_IMAGE);
                     metrics.ecSaves.incrementAndGet();
                 } else if (store.load(hash).isPresent()) {
@@ -243,6 +252,7 @@ final class SimServer {
                     metrics.ecMisses.incrementAndGet();
                     log.info("ec_connector.py", "Encoder cache miss for " + requestId + ": " + store.fileOf(hash)
                             + " not found; running the vision encoder locally");
+                    encode(1);
                 }
             } catch (IOException e) {
                 String message = "Encoder cache of " + requestId + " at " + store.fileOf(hash) + ": " + e;
@@ -252,6 +262,23 @@ final class SimServer {
             }
         }
         return true;
+    }
+
+    /**
+     * The vision encoder's work on {@code images} images: VLLM_SIM_ENCODE_DELAY_MS each. One instance has one
+     * encoder (its NPUs), so the images of concurrent requests are encoded one after another, in arrival order:
+     * spreading a request's images over several instances shortens it, sending more to one does not.
+     */
+    private void encode(int images) {
+        if (faults.encodeDelayMillis() <= 0) {
+            return;
+        }
+        visionEncoder.lock();
+        try {
+            sleep(images * faults.encodeDelayMillis());
+        } finally {
+            visionEncoder.unlock();
+        }
     }
 
     /**

@@ -8,13 +8,13 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * How the built-in proxy retries, times out, probes and serves, and the one definition of the flags
+ * How the built-in proxy retries, times out, probes, serves and sends images to encoders, and the one definition of the flags
  * that set it: their names, what each takes, its default and its help. {@code epdctl proxy} takes them as
  * options, a topology's {@code proxy.args} may set them, and {@code validate} checks them there, all from
  * here (the proxy's other flags, its address and backends, epdctl derives from the topology).
  */
 public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendTimeout, Duration healthInterval,
-        int eventLoops, Duration drainTimeout) {
+        int eventLoops, Duration drainTimeout, EncoderDispatch encoderDispatch) {
 
     public ProxyTuning {
         check(Flag.MAX_RETRIES, maxRetries);
@@ -23,12 +23,53 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
         check(Flag.HEALTH_INTERVAL, seconds(healthInterval));
         check(Flag.EVENT_LOOPS, eventLoops);
         check(Flag.DRAIN_TIMEOUT, seconds(drainTimeout));
+        if (encoderDispatch == null) {
+            throw new IllegalArgumentException("--" + Flag.ENCODER_DISPATCH_MODE.flag() + ": missing");
+        }
     }
 
-    /** With the default --drain-timeout. */
+    /** With the default --encoder-dispatch-mode. */
+    public ProxyTuning(int maxRetries, Duration retryDelay, Duration backendTimeout, Duration healthInterval,
+            int eventLoops, Duration drainTimeout) {
+        this(maxRetries, retryDelay, backendTimeout, healthInterval, eventLoops, drainTimeout, EncoderDispatch.SINGLE);
+    }
+
+    /** With the default --drain-timeout and --encoder-dispatch-mode. */
     public ProxyTuning(int maxRetries, Duration retryDelay, Duration backendTimeout, Duration healthInterval, int eventLoops) {
         this(maxRetries, retryDelay, backendTimeout, healthInterval, eventLoops,
                 seconds(Double.parseDouble(Flag.DRAIN_TIMEOUT.defaultValue)));
+    }
+
+    /** The same tuning with another encoder dispatch. */
+    public ProxyTuning withEncoderDispatch(EncoderDispatch dispatch) {
+        return new ProxyTuning(maxRetries, retryDelay, backendTimeout, healthInterval, eventLoops, drainTimeout, dispatch);
+    }
+
+    /**
+     * How a request's images reach the encoders (--encoder-dispatch-mode, as vLLM's disagg_epd_proxy.py names it):
+     * the whole request to one encoder, or one encoder request per image or video, in parallel.
+     */
+    public enum EncoderDispatch {
+        SINGLE("single"), FANOUT("fanout");
+
+        private final String value;
+
+        EncoderDispatch(String value) {
+            this.value = value;
+        }
+
+        /** As written on the command line. */
+        public String value() {
+            return value;
+        }
+
+        static Optional<EncoderDispatch> of(String value) {
+            return Arrays.stream(values()).filter(mode -> mode.value.equals(value)).findFirst();
+        }
+
+        static List<String> names() {
+            return Arrays.stream(values()).map(EncoderDispatch::value).toList();
+        }
     }
 
     public enum Flag {
@@ -43,9 +84,15 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
         EVENT_LOOPS("event-loops", true, 1, null, "Event loop threads serving HTTP"),
         DRAIN_TIMEOUT("drain-timeout", false, 0, "20",
                 "On SIGTERM: longest wait for the requests in flight to end after it stopped accepting connections"
-                        + " (within the 30 s that up and down give it by default before SIGKILL)");
+                        + " (within the 30 s that up and down give it by default before SIGKILL)"),
+        ENCODER_DISPATCH_MODE("encoder-dispatch-mode", "single",
+                "How a request with several images or videos reaches the encoders: single (the whole request to one"
+                        + " encoder) or fanout (one encoder request per image or video, in parallel, spread over the"
+                        + " healthy encoders)");
 
         private final String name;
+        /** Null for a number; else the words it takes. */
+        private final List<String> choices;
         private final boolean whole;
         private final double minimum;
         /** Null: one per core, known only where the proxy runs. */
@@ -54,8 +101,19 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
 
         Flag(String name, boolean whole, double minimum, String defaultValue, String help) {
             this.name = name;
+            this.choices = null;
             this.whole = whole;
             this.minimum = minimum;
+            this.defaultValue = defaultValue;
+            this.help = help;
+        }
+
+        /** A flag that takes one of the words of {@link EncoderDispatch}. */
+        Flag(String name, String defaultValue, String help) {
+            this.name = name;
+            this.choices = EncoderDispatch.names();
+            this.whole = false;
+            this.minimum = 0;
             this.defaultValue = defaultValue;
             this.help = help;
         }
@@ -66,7 +124,7 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
         }
 
         public String paramLabel() {
-            return whole ? "N" : "SECONDS";
+            return choices != null ? String.join("|", choices) : whole ? "N" : "SECONDS";
         }
 
         /** The option's description, with its default. */
@@ -84,6 +142,10 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
 
         /** What is wrong with {@code value} for this flag, if anything. */
         public Optional<String> problem(String value) {
+            if (choices != null) {
+                return choices.contains(value) ? Optional.empty()
+                        : Optional.of("expected " + expected() + ", got '" + value + "'");
+            }
             try {
                 double number = whole ? Integer.parseInt(value) : Double.parseDouble(value);
                 return Double.isFinite(number) ? problem(number).map(expected -> expected + ", got " + value)
@@ -104,6 +166,9 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
         }
 
         private String expected() {
+            if (choices != null) {
+                return String.join(" or ", choices);
+            }
             return whole ? "a whole number of at least " + (long) minimum
                     : minimum > 0 ? "a number of seconds, at least " + minimum : "a number of seconds, 0 or more";
         }
@@ -129,14 +194,20 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
         Map<Flag, Double> numbers = new EnumMap<>(Flag.class);
         for (Flag flag : Flag.values()) {
             String value = values.containsKey(flag) ? values.get(flag) : flag.defaultValue;
-            if (value != null) {
+            if (value != null && flag.choices == null) {
                 numbers.put(flag, flag.number(value));
             }
         }
         return new ProxyTuning(numbers.get(Flag.MAX_RETRIES).intValue(), seconds(numbers.get(Flag.RETRY_DELAY)),
                 seconds(numbers.get(Flag.BACKEND_TIMEOUT)), seconds(numbers.get(Flag.HEALTH_INTERVAL)),
                 numbers.containsKey(Flag.EVENT_LOOPS) ? numbers.get(Flag.EVENT_LOOPS).intValue()
-                        : Runtime.getRuntime().availableProcessors(), seconds(numbers.get(Flag.DRAIN_TIMEOUT)));
+                        : Runtime.getRuntime().availableProcessors(), seconds(numbers.get(Flag.DRAIN_TIMEOUT)),
+                dispatch(values.getOrDefault(Flag.ENCODER_DISPATCH_MODE, Flag.ENCODER_DISPATCH_MODE.defaultValue)));
+    }
+
+    private static EncoderDispatch dispatch(String value) {
+        return EncoderDispatch.of(value).orElseThrow(() -> new IllegalArgumentException("--"
+                + Flag.ENCODER_DISPATCH_MODE.flag() + ": " + Flag.ENCODER_DISPATCH_MODE.problem(value).orElse(value)));
     }
 
     /** The tuning flags a topology's {@code proxy.args} sets (validation has checked them). */

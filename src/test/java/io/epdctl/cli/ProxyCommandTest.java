@@ -9,6 +9,7 @@ import io.epdctl.render.LaunchSpec;
 import io.epdctl.testing.Cli;
 import io.epdctl.testing.SimNode;
 import io.epdctl.testing.SystemTest;
+import io.epdctl.topology.ProxyTuning;
 import io.epdctl.topology.TopologyLoader;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -99,7 +100,8 @@ class ProxyCommandTest {
         Path topology = dir.resolve("tuned.yaml");
         Files.writeString(topology, Files.readString(Path.of("topologies/demo-local.yaml"))
                 .replace("command: ../bin/epdctl", "command: " + Path.of("bin/epdctl").toAbsolutePath()
-                        + "\n  args: {max-retries: 5, retry-delay: 0.25, backend-timeout: 30, health-interval: 5, event-loops: 3}"));
+                        + "\n  args: {max-retries: 5, retry-delay: 0.25, backend-timeout: 30, health-interval: 5, event-loops: 3,"
+                        + " encoder-dispatch-mode: fanout}"));
 
         ProxyConfig fromFile = parse(List.of("-f", topology.toString()));
 
@@ -109,6 +111,7 @@ class ProxyCommandTest {
         assertThat(fromFile.tuning().backendTimeout()).isEqualTo(Duration.ofSeconds(30));
         assertThat(fromFile.tuning().healthInterval()).isEqualTo(Duration.ofSeconds(5));
         assertThat(fromFile.tuning().eventLoops()).isEqualTo(3);
+        assertThat(fromFile.tuning().encoderDispatch()).isEqualTo(ProxyTuning.EncoderDispatch.FANOUT);
         assertThat(parse(List.of("-f", topology.toString(), "--backend-timeout", "0")).tuning().backendTimeout()).isZero();
     }
 

@@ -366,4 +366,84 @@ class SimTransferTest {
             }
         }
     }
+    /** A chat request with one user message of {@code parts}: text, or image URLs (anything with a colon). */
+    private static ObjectNode chatWithParts(int maxTokens, String... parts) {
+        ObjectNode request = Http.JSON.createObjectNode().put("model", SimCluster.SERVED_NAME).put("max_tokens", maxTokens);
+        var content = request.putArray("messages").addObject().put("role", "user").putArray("content");
+        for (String part : parts) {
+            if (part.contains(":")) {
+                content.addObject().put("type", "image_url").putObject("image_url").put("url", part);
+            } else {
+                content.addObject().put("type", "text").put("text", part);
+            }
+        }
+        return request;
+    }
+
+    /**
+     * As in vLLM, each image's embedding is stored under the image's own hash: a consumer finds every image of
+     * a request whether the encoder got them together (single) or one per request (fan-out), and one it does
+     * not find is a miss, as for one image.
+     */
+    @Test
+    void aConsumerFindsEachImageOfARequestWhetherTheyWereEncodedTogetherOrOnePerRequest() {
+        String run = "#" + UUID.randomUUID();
+        String a = IMAGE + run + "a";
+        String b = IMAGE + run + "b";
+        String c = IMAGE + run + "c";
+        String never = IMAGE + run + "never";
+        double saves = metric(encoder.baseUrl(), "vllm_sim:ec_cache_saves_total");
+
+        // a and b in one request with text; c alone, without text, as a fan-out proxy sends it
+        assertThat(post(encoder.baseUrl() + "/v1/chat/completions", chatWithParts(1, a, "Compare these.", b), Map.of())
+                .statusCode()).isEqualTo(200);
+        assertThat(post(encoder.baseUrl() + "/v1/chat/completions", chatWithParts(1, c), Map.of("X-Request-Id", "r:2"))
+                .statusCode()).isEqualTo(200);
+        assertThat(metric(encoder.baseUrl(), "vllm_sim:ec_cache_saves_total")).isEqualTo(saves + 3);
+        for (String image : List.of(a, b, c)) {
+            assertThat(cluster.ecCache().resolve(EcStore.mmHash(image)).resolve("encoder_cache.safetensors")).isRegularFile();
+        }
+
+        double hits = metric(prefill.baseUrl(), "vllm_sim:ec_cache_hits_total");
+        double misses = metric(prefill.baseUrl(), "vllm_sim:ec_cache_misses_total");
+        assertThat(post(prefill.baseUrl() + "/v1/chat/completions", chatWithParts(2, "Which is brighter?", c, a, b),
+                Map.of()).statusCode()).isEqualTo(200);
+        assertThat(metric(prefill.baseUrl(), "vllm_sim:ec_cache_hits_total")).isEqualTo(hits + 3);
+        assertThat(metric(prefill.baseUrl(), "vllm_sim:ec_cache_misses_total")).isEqualTo(misses);
+
+        assertThat(post(prefill.baseUrl() + "/v1/chat/completions", chatWithParts(2, b, never), Map.of("X-Request-Id",
+                "one-missing")).statusCode()).isEqualTo(200);
+        assertThat(metric(prefill.baseUrl(), "vllm_sim:ec_cache_hits_total")).isEqualTo(hits + 4);
+        assertThat(metric(prefill.baseUrl(), "vllm_sim:ec_cache_misses_total")).isEqualTo(misses + 1);
+        assertThat(prefill.log()).contains("Encoder cache miss for chatcmpl-one-missing: "
+                + cluster.ecCache().resolve(EcStore.mmHash(never)).resolve("encoder_cache.safetensors"));
+    }
+
+    /**
+     * VLLM_SIM_ENCODE_DELAY_MS is the vision encoder's time per image, wherever an instance encodes: the producer
+     * for each image, a consumer for each image it misses. Only lower bounds are asserted (the machine is shared).
+     */
+    @Test
+    void theEncodeTimeIsPerImageOnTheEncoderAndOnAMiss(@TempDir Path dir) {
+        try (SimCluster onePd = SimCluster.onePd(dir, Map.of("VLLM_SIM_ENCODE_DELAY_MS", "150"))) {
+            SimNode e = onePd.node("e0");
+            SimNode pd = onePd.node("pd0");
+            String x = IMAGE + "#x";
+            String y = IMAGE + "#y";
+            String z = IMAGE + "#z";
+
+            long start = System.nanoTime();
+            assertThat(post(e.baseUrl() + "/v1/chat/completions", chatWithParts(1, x, y, z), Map.of()).statusCode())
+                    .isEqualTo(200);
+            long encoderMillis = (System.nanoTime() - start) / 1_000_000;
+            start = System.nanoTime();
+            assertThat(post(pd.baseUrl() + "/v1/chat/completions", chatWithParts(1, x, IMAGE + "#unseen"), Map.of())
+                    .statusCode()).isEqualTo(200);
+            long missMillis = (System.nanoTime() - start) / 1_000_000;
+
+            assertThat(encoderMillis).as("3 images on the encoder").isGreaterThanOrEqualTo(450);
+            assertThat(missMillis).as("1 image missed on the PD").isGreaterThanOrEqualTo(150);
+            assertThat(metric(pd.baseUrl(), "vllm_sim:ec_cache_misses_total")).isEqualTo(1);
+        }
+    }
 }

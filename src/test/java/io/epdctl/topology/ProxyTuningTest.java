@@ -25,7 +25,10 @@ class ProxyTuningTest {
         assertThat(defaults.eventLoops()).isEqualTo(Runtime.getRuntime().availableProcessors());
         assertThat(defaults.drainTimeout()).isEqualTo(Duration.ofSeconds(20));
         assertThat(Flag.flags()).containsExactly("max-retries", "retry-delay", "backend-timeout", "health-interval",
-                "event-loops", "drain-timeout");
+                "event-loops", "drain-timeout", "encoder-dispatch-mode");
+        assertThat(defaults.encoderDispatch()).isEqualTo(ProxyTuning.EncoderDispatch.SINGLE);
+        assertThat(Flag.ENCODER_DISPATCH_MODE.paramLabel()).isEqualTo("single|fanout");
+        assertThat(Flag.ENCODER_DISPATCH_MODE.help()).endsWith("(default: single).");
         assertThat(Flag.MAX_RETRIES.help()).endsWith("(default: 3).");
         assertThat(Flag.EVENT_LOOPS.help()).endsWith("(default: one per core).");
     }
@@ -45,6 +48,10 @@ class ProxyTuningTest {
         "health-interval | 0.001 | ok",
         "health-interval | 0     | expected a number of seconds, at least 0.001, got 0",
         "event-loops     | 0     | expected a whole number of at least 1, got 0",
+        "encoder-dispatch-mode | single | ok",
+        "encoder-dispatch-mode | fanout | ok",
+        "encoder-dispatch-mode | FANOUT | expected single or fanout, got 'FANOUT'",
+        "encoder-dispatch-mode | 2      | expected single or fanout, got '2'",
     })
     void eachFlagSaysWhatItTakes(String flag, String value, String problem) {
         assertThat(Flag.of(flag).orElseThrow().problem(value)).isEqualTo(Optional.ofNullable(problem));
@@ -62,6 +69,8 @@ class ProxyTuningTest {
         assertThat(tuning).isEqualTo(new ProxyTuning(5, Duration.ofMillis(250), Duration.ofMinutes(10),
                 Duration.ofSeconds(2), 3));
         assertThat(ProxyTuning.of(Map.of(Flag.BACKEND_TIMEOUT, "0")).backendTimeout()).isZero();
+        assertThat(ProxyTuning.of(ProxyTuning.in(Map.of("encoder-dispatch-mode", new ArgValue.Single("fanout")))))
+                .isEqualTo(ProxyTuning.defaults().withEncoderDispatch(ProxyTuning.EncoderDispatch.FANOUT));
     }
 
     @Test
@@ -70,6 +79,8 @@ class ProxyTuningTest {
                 .hasMessage("--max-retries: expected a whole number of at least 1, got 0");
         assertThatThrownBy(() -> new ProxyTuning(3, Duration.ofMillis(-1), Duration.ZERO, Duration.ofSeconds(1), 1))
                 .hasMessageStartingWith("--retry-delay: expected a number of seconds, 0 or more");
+        assertThatThrownBy(() -> ProxyTuning.of(Map.of(Flag.ENCODER_DISPATCH_MODE, "spread")))
+                .hasMessage("--encoder-dispatch-mode: expected single or fanout, got 'spread'");
         assertThat(List.of(Flag.values())).allSatisfy(flag -> assertThat(flag.help()).contains("(default: "));
     }
 }
