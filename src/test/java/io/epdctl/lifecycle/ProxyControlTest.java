@@ -90,7 +90,9 @@ class ProxyControlTest {
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), "io.epdctl.cli.Main", "proxy", "--host", "127.0.0.1",
                 "--port", String.valueOf(port), "--pd-hosts", "127.0.0.1", "--pd-ports", String.valueOf(backend.port()),
-                "--health-interval", "0.2");
+                // Not shorter: a probe may take as long as the interval, and one that times out on a loaded machine
+                // takes its backend out (with 0.2 s, a CI run lost the only healthy PD mid-replacement: 503s).
+                "--health-interval", "1");
         Process process = new ProcessBuilder(command).directory(runDir.toFile()).redirectErrorStream(true)
                 .redirectOutput(runDir.resolve("proxy.log").toFile()).start();
         resources.add(() -> {
