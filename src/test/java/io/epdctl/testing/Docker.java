@@ -1,9 +1,12 @@
 package io.epdctl.testing;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -21,6 +24,12 @@ public final class Docker implements AutoCloseable {
 
     private final String image;
     private final List<Path> createdDevices = new ArrayList<>();
+    /**
+     * Held while this fixture's stand-in device files exist: /dev is the machine's, and a second test run on it
+     * (another clone's) would remove them under this one's containers when it ends. Runs wait for each other.
+     */
+    private static final Path DEVICES_LOCK = Path.of(System.getProperty("java.io.tmpdir"), "epdctl-test-devices.lock");
+    private FileLock devicesLock;
 
     private Docker(String image) {
         this.image = image;
@@ -64,6 +73,9 @@ public final class Docker implements AutoCloseable {
      * made, and only those are removed again.
      */
     public void devices(List<String> paths) throws IOException, InterruptedException {
+        if (devicesLock == null) {
+            devicesLock = FileChannel.open(DEVICES_LOCK, StandardOpenOption.CREATE, StandardOpenOption.WRITE).lock();
+        }
         for (String path : paths) {
             Path device = Path.of(path);
             if (!Files.exists(device)) {
@@ -107,6 +119,9 @@ public final class Docker implements AutoCloseable {
     public void close() throws IOException, InterruptedException {
         for (Path device : createdDevices) {
             Files.deleteIfExists(device);
+        }
+        if (devicesLock != null) {
+            devicesLock.channel().close();
         }
         run("docker", "rmi", "-f", image);
     }
