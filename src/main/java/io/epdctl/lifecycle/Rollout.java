@@ -95,7 +95,7 @@ final class Rollout {
      * the state keeps its name): a temporary proxy ({@value #TEMPORARY}, the new flags, in the same run directory so
      * that it takes over the old one's control file and its decoders' callbacks) is started and listens on the same
      * port (SO_REUSEPORT) before the old proxy is stopped (it drains); then the new {@code proxy} is started the same
-     * way and the temporary one stopped. Each is in the state before it starts. When the temporary one cannot take
+     * way and the temporary one stopped and its files removed. Each is in the state before it starts. When the temporary one cannot take
      * over, it is stopped and the old proxy serves on.
      */
     private DeploymentState handOver(DeploymentState state, LaunchPlan.Launch proxy)
@@ -113,6 +113,13 @@ final class Rollout {
         ProcessRecord now = takeOver(state, proxy, next);
         state = store.read(state.deployment()).orElse(state).with(now);
         state = stop(state, next);
+        try {
+            // Nothing reads them any more: the next hand-over starts a new proxy-next. A failed take-over keeps them (its
+            // message points to its log).
+            control.removeRunFiles(next);
+        } catch (TransportException e) {
+            progress.note(next.name() + "'s files stay in " + next.host() + ":" + next.directory() + ": " + e.getMessage());
+        }
         return state;
     }
 

@@ -189,7 +189,9 @@ class RollingUpIT {
                 assertThat(change.exitCode()).as(change.toString()).isZero();
                 assertThat(change.err()).contains("restart proxy (proxy on local): --max-retries added (4)",
                         "proxy: restarted with a hand-over", "proxy-next: listens on port " + deployment.port("proxy"),
-                        "stopping proxy-next");
+                        "stopping proxy-next",
+                        "on local is held by proxy-next, which took it over", "on local is held by proxy, which took it over")
+                        .doesNotContain("not one of ours");
                 Thread.sleep(500);
                 load.close();
                 assertThat(load.failures()).as("failed requests").isEmpty();
@@ -199,6 +201,10 @@ class RollingUpIT {
             Cli.Result status = deployment.epdctl("status", "--json");
             assertThat(JSON.readTree(status.out()).path("processes").findValuesAsText("name")).as("the temporary proxy is gone")
                     .containsExactly("e0", "pd0", "pd1", "proxy");
+            try (var files = Files.list(deployment.stateDir().resolve(deployment.name()).resolve("run"))) {
+                assertThat(files.map(file -> file.getFileName().toString()).toList()).as("the run directory after the hand-over")
+                        .contains("proxy.sh", "proxy.log").noneMatch(file -> file.startsWith("proxy-next"));
+            }
             assertThat(deployment.epdctl("plan", deployment.file().toString()).exitCode()).isZero();
             assertThat(deployment.epdctl("down").exitCode()).isZero();
             assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
