@@ -106,6 +106,13 @@ final class Rollout {
                 wanted.address(), wanted.port(), wanted.devices(), wanted.extraPorts(), 0, "", null, wanted.directory(),
                 wanted.specHash(), wanted.spec(), wanted.container()), proxy.script(), Supervisor.script(TEMPORARY, RestartPolicy.NEVER),
                 proxy.interfaceAddress());
+        java.util.Optional<ProcessRecord> left = state.process(TEMPORARY);
+        if (left.isPresent()) {
+            // An interrupted hand-over's: stopped first (the old proxy serves on), so that the new one does not take its
+            // record and files while it still runs.
+            progress.say("proxy: " + TEMPORARY + " of an interrupted hand-over goes first");
+            state = stop(state, left.get());
+        }
         progress.say("proxy: handing over to a proxy with the new flags on the same port");
         ProcessRecord next = takeOver(state, temporary, old);
         state = store.read(state.deployment()).orElse(state).with(next);
@@ -170,7 +177,15 @@ final class Rollout {
     private DeploymentState carryOut(RolloutOrder.Wave wave, DeploymentState state, Map<String, UpPlan.EcAction> ec,
             ProxyControl channel, List<ProcessRecord> startedHere)
             throws DeploymentException, InterruptedException, IOException, TransportException {
-        List<ProcessRecord> old = wave.rows().stream().filter(UpPlan.Row::stops).map(UpPlan.Row::previous).toList();
+        List<ProcessRecord> old = new java.util.ArrayList<>();
+        for (ProcessRecord process : wave.rows().stream().filter(UpPlan.Row::stops).map(UpPlan.Row::previous).toList()) {
+            if (state.process(process.name()).isPresent()) {
+                old.add(process);
+            } else {
+                // The hand-over stopped it (an interrupted hand-over's proxy-next).
+                progress.step(process.name(), Progress.Step.STOPPED, "stopped already");
+            }
+        }
         if (!old.isEmpty()) {
             Set<String> present = present(channel);
             for (ProcessRecord process : old) {

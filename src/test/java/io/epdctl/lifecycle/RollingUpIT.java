@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.epdctl.testing.ChatLoad;
 import io.epdctl.testing.Cli;
+import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SimDeployment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -205,6 +206,55 @@ class RollingUpIT {
                 assertThat(files.map(file -> file.getFileName().toString()).toList()).as("the run directory after the hand-over")
                         .contains("proxy.sh", "proxy.log").noneMatch(file -> file.startsWith("proxy-next"));
             }
+            assertThat(deployment.epdctl("plan", deployment.file().toString()).exitCode()).isZero();
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    @Test
+    void anInterruptedHandOverLeavesProxyNextRecordedAndTheNextUpStopsIt() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).combinedPrefillDecode(1, 2).write()) {
+            Cli.Result up = deployment.up();
+            assertThat(up.exitCode()).as(up.toString()).isZero();
+            Files.writeString(deployment.file(), Files.readString(deployment.file())
+                    .replaceFirst("(?m)^proxy: \\{", "proxy: {args: {max-retries: 4}, "));
+            Process first = new ProcessBuilder("bin/epdctl", "up", deployment.file().toString(), "--state-dir",
+                    deployment.stateDir().toString()).redirectErrorStream(true).start();
+            try {
+                awaitLine(first, "proxy-next: listens on port");
+                first.destroyForcibly().waitFor();
+            } finally {
+                first.destroyForcibly();
+            }
+            Path run = deployment.stateDir().resolve(deployment.name()).resolve("run");
+            long next = Long.parseLong(Files.readString(run.resolve("proxy-next.pid")).strip());
+            assertThat(JSON.readTree(deployment.epdctl("status", "--json").out()).path("processes").findValuesAsText("name"))
+                    .as("the interrupted hand-over's temporary proxy, recorded").contains("proxy-next");
+
+            Cli.Result plan = deployment.epdctl("plan", deployment.file().toString());
+            assertThat(plan.exitCode()).as(plan.toString()).isEqualTo(3);
+            assertThat(plan.out()).containsPattern("(?m)^stop proxy-next \\(proxy on local\\): no longer in the topology");
+
+            Cli.Result again = deployment.up();
+            assertThat(again.exitCode()).as(again.toString()).isZero();
+            if (plan.out().contains("proxy: restarted with a hand-over")) {
+                // The old proxy still served when the first up was killed: the hand-over starts afresh, its own
+                // proxy-next only once the interrupted one is stopped (never two recorded under one name).
+                assertThat(again.err()).contains("proxy: proxy-next of an interrupted hand-over goes first",
+                        "proxy-next: stopped already").containsSubsequence("proxy-next: stopped by SIGTERM",
+                        "proxy: handing over to a proxy with the new flags", "proxy-next: started on local");
+            } else {
+                // The kill came after the old proxy's SIGTERM: proxy-next is stopped and the proxy started.
+                assertThat(plan.out()).contains("proxy: restarted; its endpoint is briefly unavailable");
+            }
+            assertThat(ProcessTable.awaitGone(next)).as("the temporary proxy of the interrupted hand-over").isEmpty();
+            Cli.Result status = deployment.epdctl("status", "--json");
+            assertThat(status.exitCode()).as(status.toString()).isZero();
+            assertThat(JSON.readTree(status.out()).path("processes").findValuesAsText("name"))
+                    .containsExactly("e0", "pd0", "pd1", "proxy");
+            java.net.http.HttpResponse<String> chat = LocalLifecycleIT.chat(deployment.proxyUrl(), "after the hand-over");
+            assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
             assertThat(deployment.epdctl("plan", deployment.file().toString()).exitCode()).isZero();
             assertThat(deployment.epdctl("down").exitCode()).isZero();
             assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
