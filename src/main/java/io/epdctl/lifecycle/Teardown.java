@@ -58,7 +58,7 @@ public final class Teardown {
      * deployment on the same host (the proxy that took over in a hand-over; or one stopped with it, as {@code down} stops
      * the two proxies of an interrupted hand-over at once), else a process that is not ours.
      */
-    private static String holder(ProcessRecord process, Set<Long> groups, DeploymentState state, List<ProcessRecord> stopping) {
+    static String holder(ProcessRecord process, Set<Long> groups, DeploymentState state, List<ProcessRecord> stopping) {
         for (ProcessRecord other : state.processes()) {
             if (!other.name().equals(process.name()) && other.host().equals(process.host()) && other.isStarted()
                     && groups.contains(other.processGroup())) {
