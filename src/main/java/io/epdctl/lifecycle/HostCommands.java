@@ -117,6 +117,26 @@ public final class HostCommands {
         return "set -e\ncd -- " + quote(process.directory()) + "\n" + writeAtomically(process.name() + ".sh", launch.script()) + "\n";
     }
 
+    /**
+     * Removes every file of a stopped process from its run directory: its script, supervisor, run files and logs (the
+     * temporary proxy of a hand-over, which no later command reads). The names are listed, not globbed: another
+     * node's name may begin with this one's.
+     */
+    static String removeRunFiles(ProcessRecord process) {
+        String name = process.name();
+        List<String> suffixes = new java.util.ArrayList<>(List.of(".sh", ".sh.tmp", ".supervise", ".supervise.tmp", ".log",
+                ".restarting.tmp"));
+        suffixes.addAll(RUN_FILES);
+        for (int i = 1; i <= Supervisor.KEPT_LOGS; i++) {
+            suffixes.add(".log." + i);
+        }
+        StringBuilder files = new StringBuilder();
+        for (String suffix : suffixes) {
+            files.append(' ').append(quote(name + suffix));
+        }
+        return "cd -- " + quote(process.directory()) + " && rm -f --" + files;
+    }
+
     /** The files of one run of a node, which a new start removes: what it says of its predecessor is no longer true. */
     private static final List<String> RUN_FILES = List.of(".pid", ".exit", ".armed", ".stop", ".exits", ".restarting");
 

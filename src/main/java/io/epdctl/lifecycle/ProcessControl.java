@@ -253,6 +253,11 @@ public final class ProcessControl {
         return HostCommands.listenerGroupsOf(result.stdout());
     }
 
+    /** Removes a stopped process's files from its run directory on its host (see {@link HostCommands#removeRunFiles}). */
+    void removeRunFiles(ProcessRecord process) throws TransportException {
+        runChecked(process.host(), HostCommands.removeRunFiles(process), "removing " + process.name() + "'s files in " + process.directory());
+    }
+
     /** Removes a directory on a host; the path was validated as an absolute, non-system path. */
     public void removeDirectory(String host, String path) throws TransportException {
         runChecked(host, HostCommands.removeDirectory(path), "removing " + path);

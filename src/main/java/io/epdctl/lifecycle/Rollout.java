@@ -95,7 +95,7 @@ final class Rollout {
      * the state keeps its name): a temporary proxy ({@value #TEMPORARY}, the new flags, in the same run directory so
      * that it takes over the old one's control file and its decoders' callbacks) is started and listens on the same
      * port (SO_REUSEPORT) before the old proxy is stopped (it drains); then the new {@code proxy} is started the same
-     * way and the temporary one stopped. Each is in the state before it starts. When the temporary one cannot take
+     * way and the temporary one stopped and its files removed. Each is in the state before it starts. When the temporary one cannot take
      * over, it is stopped and the old proxy serves on.
      */
     private DeploymentState handOver(DeploymentState state, LaunchPlan.Launch proxy)
@@ -106,6 +106,13 @@ final class Rollout {
                 wanted.address(), wanted.port(), wanted.devices(), wanted.extraPorts(), 0, "", null, wanted.directory(),
                 wanted.specHash(), wanted.spec(), wanted.container()), proxy.script(), Supervisor.script(TEMPORARY, RestartPolicy.NEVER),
                 proxy.interfaceAddress());
+        java.util.Optional<ProcessRecord> left = state.process(TEMPORARY);
+        if (left.isPresent()) {
+            // An interrupted hand-over's: stopped first (the old proxy serves on), so that the new one does not take its
+            // record and files while it still runs.
+            progress.say("proxy: " + TEMPORARY + " of an interrupted hand-over goes first");
+            state = stop(state, left.get());
+        }
         progress.say("proxy: handing over to a proxy with the new flags on the same port");
         ProcessRecord next = takeOver(state, temporary, old);
         state = store.read(state.deployment()).orElse(state).with(next);
@@ -113,6 +120,13 @@ final class Rollout {
         ProcessRecord now = takeOver(state, proxy, next);
         state = store.read(state.deployment()).orElse(state).with(now);
         state = stop(state, next);
+        try {
+            // Nothing reads them any more: the next hand-over starts a new proxy-next. A failed take-over keeps them (its
+            // message points to its log).
+            control.removeRunFiles(next);
+        } catch (TransportException e) {
+            progress.note(next.name() + "'s files stay in " + next.host() + ":" + next.directory() + ": " + e.getMessage());
+        }
         return state;
     }
 
@@ -163,7 +177,15 @@ final class Rollout {
     private DeploymentState carryOut(RolloutOrder.Wave wave, DeploymentState state, Map<String, UpPlan.EcAction> ec,
             ProxyControl channel, List<ProcessRecord> startedHere)
             throws DeploymentException, InterruptedException, IOException, TransportException {
-        List<ProcessRecord> old = wave.rows().stream().filter(UpPlan.Row::stops).map(UpPlan.Row::previous).toList();
+        List<ProcessRecord> old = new java.util.ArrayList<>();
+        for (ProcessRecord process : wave.rows().stream().filter(UpPlan.Row::stops).map(UpPlan.Row::previous).toList()) {
+            if (state.process(process.name()).isPresent()) {
+                old.add(process);
+            } else {
+                // The hand-over stopped it (an interrupted hand-over's proxy-next).
+                progress.step(process.name(), Progress.Step.STOPPED, "stopped already");
+            }
+        }
         if (!old.isEmpty()) {
             Set<String> present = present(channel);
             for (ProcessRecord process : old) {

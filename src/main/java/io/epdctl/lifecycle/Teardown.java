@@ -13,7 +13,8 @@ import java.util.TreeSet;
 /**
  * Stops processes of a deployment: the proxy first (so no request reaches a node being stopped), then the
  * nodes, all at once. A process is forgotten only once its whole group is gone and no process of its group
- * holds its ports (another process may listen there by now: that is not ours);
+ * holds its ports (another process may listen there by now: that is not ours, or another of the deployment's, as the
+ * proxy that took over in a hand-over: the message names it);
  * anything else stays in the state for a later {@code down}, and is reported.
  */
 public final class Teardown {
@@ -40,7 +41,7 @@ public final class Teardown {
         Map<String, String> leftBehind = new LinkedHashMap<>();
         DeploymentState remaining = state;
         for (List<ProcessRecord> wave : List.of(proxies, nodes)) {
-            Map<ProcessRecord, String> outcomes = Parallel.map(wave, this::stopOne);
+            Map<ProcessRecord, String> outcomes = Parallel.map(wave, process -> stopOne(process, state, processes));
             for (Map.Entry<ProcessRecord, String> outcome : outcomes.entrySet()) {
                 if (outcome.getValue() == null) {
                     remaining = remaining.without(outcome.getKey().name());
@@ -50,6 +51,22 @@ public final class Teardown {
             }
         }
         return new Result(remaining, leftBehind);
+    }
+
+    /**
+     * Who holds a port {@code process} had, of the process groups {@code groups}: another recorded process of the
+     * deployment on the same host (the proxy that took over in a hand-over; or one stopped with it, as {@code down} stops
+     * the two proxies of an interrupted hand-over at once), else a process that is not ours.
+     */
+    static String holder(ProcessRecord process, Set<Long> groups, DeploymentState state, List<ProcessRecord> stopping) {
+        for (ProcessRecord other : state.processes()) {
+            if (!other.name().equals(process.name()) && other.host().equals(process.host()) && other.isStarted()
+                    && groups.contains(other.processGroup())) {
+                boolean stoppedToo = stopping.stream().anyMatch(p -> p.name().equals(other.name()));
+                return other.name() + (stoppedToo ? ", which is being stopped too" : ", which took it over");
+            }
+        }
+        return "another process, not one of ours";
     }
 
     /**
@@ -94,8 +111,11 @@ public final class Teardown {
         return left.isEmpty() ? null : "container " + left + " on " + process.host() + " could not be removed";
     }
 
-    /** Null when the process is gone and its ports are closed; else what is left. */
-    private String stopOne(ProcessRecord declared) {
+    /**
+     * Null when the process is gone and its ports are closed; else what is left. {@code state} and {@code stopping} name
+     * the holder of a port another process of the deployment holds (the proxy that took over in a hand-over).
+     */
+    private String stopOne(ProcessRecord declared, DeploymentState state, List<ProcessRecord> stopping) {
         String name = declared.name();
         progress.step(name, Progress.Step.STOPPING, "stopping");
         try {
@@ -141,8 +161,15 @@ public final class Teardown {
                 return left;
             }
             open.removeAll(ours);
-            progress.step(name, Progress.Step.STOPPED, outcome.how() + (open.isEmpty() ? ""
-                    : "; port " + open + " on " + process.host() + " is held by another process, not one of ours"));
+            Map<String, Set<Integer>> byHolder = new LinkedHashMap<>();
+            for (int port : open) {
+                byHolder.computeIfAbsent(holder(process, holders.getOrDefault(port, Set.of()), state, stopping),
+                        holder -> new TreeSet<>()).add(port);
+            }
+            StringBuilder held = new StringBuilder();
+            byHolder.forEach((holder, ports) -> held.append("; port ").append(ports).append(" on ").append(process.host())
+                    .append(" is held by ").append(holder));
+            progress.step(name, Progress.Step.STOPPED, outcome.how() + held);
             return null;
         } catch (TransportException e) {
             progress.step(name, Progress.Step.FAILED,

@@ -53,6 +53,30 @@ class HostStartTest {
     }
 
     @Test
+    void removingAProcesssRunFilesLeavesThoseOfNodesWhoseNamesBeginTheSame() throws Exception {
+        Path run = Files.createDirectories(dir.resolve("run"));
+        List<String> mine = List.of("proxy-next.sh", "proxy-next.supervise", "proxy-next.pid", "proxy-next.exit", "proxy-next.armed",
+                "proxy-next.stop", "proxy-next.exits", "proxy-next.log", "proxy-next.log.1", "proxy-next.log.5");
+        List<String> others = List.of("proxy.sh", "proxy.log", "proxy-next.a.sh", "proxy-nexts.log", "proxy-next.log.6.kept");
+        for (String file : concat(mine, others)) {
+            Files.writeString(run.resolve(file), "x");
+        }
+        HostTarget local = HostTarget.local("local", "127.0.0.1");
+        try (HostConnections connections = HostConnections.open(List.of(local), SshOptions.defaults())) {
+            new ProcessControl(connections).removeRunFiles(launch("proxy-next", "").record());
+        }
+        try (var left = Files.list(run)) {
+            assertThat(left.map(file -> file.getFileName().toString()).toList()).containsExactlyInAnyOrderElementsOf(others);
+        }
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
+    @Test
     void everyScriptArrivesUnchangedAndEveryNodeLeadsItsOwnSessionAndProcessGroup() throws Exception {
         // Contains the here-document's first-choice delimiter, quotes and expansions, and has no final newline.
         String awkward = "#!/bin/sh\necho \"$0 'single' `date` $(id) \\\\\"\n: <<'X'\nEPDCTL_END_OF_SCRIPT\nX\nexec sleep 600";

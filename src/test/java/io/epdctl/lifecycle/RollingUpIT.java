@@ -4,22 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.epdctl.testing.ChatLoad;
 import io.epdctl.testing.Cli;
+import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SimDeployment;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,73 +27,6 @@ class RollingUpIT {
     @TempDir
     Path dir;
 
-    /**
-     * Image chat requests through the proxy from a few threads until stopped; counts answers and failures by cause. A
-     * request whose connection was closed before any byte of the answer is sent again, up to 4 times, as OpenAI clients
-     * do on a connection error: the proxy never read it (a proxy hand-over closes such connections, see docs/proxy.md).
-     */
-    static final class Load implements AutoCloseable {
-        private final AtomicBoolean running = new AtomicBoolean(true);
-        private final AtomicInteger answered = new AtomicInteger();
-        private final AtomicInteger resent = new AtomicInteger();
-        private final Map<String, AtomicInteger> failures = new ConcurrentHashMap<>();
-        private final List<Thread> threads = new ArrayList<>();
-
-        Load(String proxyUrl, int clients) {
-            HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
-            for (int i = 0; i < clients; i++) {
-                Thread thread = new Thread(() -> {
-                    int attempts = 0;
-                    while (running.get()) {
-                        try {
-                            HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(proxyUrl + "/v1/chat/completions"))
-                                    .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
-                                    .POST(HttpRequest.BodyPublishers.ofString(SmokeRequest.chatBody("simvl"))).build(),
-                                    HttpResponse.BodyHandlers.ofString());
-                            attempts = 0;
-                            if (answer.statusCode() == 200 && answer.body().contains("\"choices\"")) {
-                                answered.incrementAndGet();
-                            } else {
-                                failures.computeIfAbsent("HTTP " + answer.statusCode() + ": " + answer.body(), k -> new AtomicInteger())
-                                        .incrementAndGet();
-                            }
-                        } catch (java.io.IOException e) {
-                            if (String.valueOf(e.getMessage()).contains("received no bytes") && ++attempts < 4) {
-                                resent.incrementAndGet();
-                                continue;
-                            }
-                            attempts = 0;
-                            failures.computeIfAbsent(e.getClass().getSimpleName() + ": " + e.getMessage(), k -> new AtomicInteger())
-                                    .incrementAndGet();
-                        } catch (Exception e) {
-                            failures.computeIfAbsent(e.getClass().getSimpleName() + ": " + e.getMessage(), k -> new AtomicInteger())
-                                    .incrementAndGet();
-                        }
-                    }
-                }, "load-" + i);
-                thread.setDaemon(true);
-                thread.start();
-                threads.add(thread);
-            }
-        }
-
-        int answered() {
-            return answered.get();
-        }
-
-        Map<String, AtomicInteger> failures() {
-            return failures;
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            running.set(false);
-            for (Thread thread : threads) {
-                thread.join(70_000);
-            }
-        }
-    }
-
     @Test
     void aRollingRestartOfATwoNodeRoleAndScaleInAndOutFailNoRequest() throws Exception {
         try (SimDeployment deployment = SimDeployment.builder(dir).shape(1, 1, 2).write()) {
@@ -111,7 +36,7 @@ class RollingUpIT {
             long e0 = pid(deployment, "e0");
             String original = Files.readString(deployment.file());
 
-            try (Load load = new Load(deployment.proxyUrl(), 3)) {
+            try (ChatLoad load = new ChatLoad(deployment.proxyUrl(), "simvl", 3)) {
                 // Both decoders change: one after the other, each drained before it stops.
                 Files.writeString(deployment.file(), original.replace("role: decode,", "role: decode, args: {max-num-seqs: 64},"));
                 long d0 = pid(deployment, "d0");
@@ -190,7 +115,7 @@ class RollingUpIT {
             assertThat(zero.err()).contains("--max-unavailable must be at least 1, not 0");
             assertThat(List.of(pid(deployment, "d0"), pid(deployment, "d1"))).as("nothing restarted so far").containsExactly(d0, d1);
 
-            try (Load load = new Load(deployment.proxyUrl(), 3)) {
+            try (ChatLoad load = new ChatLoad(deployment.proxyUrl(), "simvl", 3)) {
                 Cli.Result restart = deployment.epdctl("restart", "--role", "decode");
                 assertThat(restart.exitCode()).as(restart.toString()).isZero();
                 assertThat(restart.err()).contains("restart d0 (decode on local): restart asked",
@@ -260,12 +185,14 @@ class RollingUpIT {
             long proxy = pid(deployment, "proxy");
             Files.writeString(deployment.file(), Files.readString(deployment.file())
                     .replaceFirst("(?m)^proxy: \\{", "proxy: {args: {max-retries: 4}, "));
-            try (Load load = new Load(deployment.proxyUrl(), 3)) {
+            try (ChatLoad load = new ChatLoad(deployment.proxyUrl(), "simvl", 3)) {
                 Cli.Result change = deployment.up();
                 assertThat(change.exitCode()).as(change.toString()).isZero();
                 assertThat(change.err()).contains("restart proxy (proxy on local): --max-retries added (4)",
                         "proxy: restarted with a hand-over", "proxy-next: listens on port " + deployment.port("proxy"),
-                        "stopping proxy-next");
+                        "stopping proxy-next",
+                        "on local is held by proxy-next, which took it over", "on local is held by proxy, which took it over")
+                        .doesNotContain("not one of ours");
                 Thread.sleep(500);
                 load.close();
                 assertThat(load.failures()).as("failed requests").isEmpty();
@@ -275,6 +202,59 @@ class RollingUpIT {
             Cli.Result status = deployment.epdctl("status", "--json");
             assertThat(JSON.readTree(status.out()).path("processes").findValuesAsText("name")).as("the temporary proxy is gone")
                     .containsExactly("e0", "pd0", "pd1", "proxy");
+            try (var files = Files.list(deployment.stateDir().resolve(deployment.name()).resolve("run"))) {
+                assertThat(files.map(file -> file.getFileName().toString()).toList()).as("the run directory after the hand-over")
+                        .contains("proxy.sh", "proxy.log").noneMatch(file -> file.startsWith("proxy-next"));
+            }
+            assertThat(deployment.epdctl("plan", deployment.file().toString()).exitCode()).isZero();
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    @Test
+    void anInterruptedHandOverLeavesProxyNextRecordedAndTheNextUpStopsIt() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).combinedPrefillDecode(1, 2).write()) {
+            Cli.Result up = deployment.up();
+            assertThat(up.exitCode()).as(up.toString()).isZero();
+            Files.writeString(deployment.file(), Files.readString(deployment.file())
+                    .replaceFirst("(?m)^proxy: \\{", "proxy: {args: {max-retries: 4}, "));
+            Process first = new ProcessBuilder("bin/epdctl", "up", deployment.file().toString(), "--state-dir",
+                    deployment.stateDir().toString()).redirectErrorStream(true).start();
+            try {
+                awaitLine(first, "proxy-next: listens on port");
+                first.destroyForcibly().waitFor();
+            } finally {
+                first.destroyForcibly();
+            }
+            Path run = deployment.stateDir().resolve(deployment.name()).resolve("run");
+            long next = Long.parseLong(Files.readString(run.resolve("proxy-next.pid")).strip());
+            assertThat(JSON.readTree(deployment.epdctl("status", "--json").out()).path("processes").findValuesAsText("name"))
+                    .as("the interrupted hand-over's temporary proxy, recorded").contains("proxy-next");
+
+            Cli.Result plan = deployment.epdctl("plan", deployment.file().toString());
+            assertThat(plan.exitCode()).as(plan.toString()).isEqualTo(3);
+            assertThat(plan.out()).containsPattern("(?m)^stop proxy-next \\(proxy on local\\): no longer in the topology");
+
+            Cli.Result again = deployment.up();
+            assertThat(again.exitCode()).as(again.toString()).isZero();
+            if (plan.out().contains("proxy: restarted with a hand-over")) {
+                // The old proxy still served when the first up was killed: the hand-over starts afresh, its own
+                // proxy-next only once the interrupted one is stopped (never two recorded under one name).
+                assertThat(again.err()).contains("proxy: proxy-next of an interrupted hand-over goes first",
+                        "proxy-next: stopped already").containsSubsequence("proxy-next: stopped by SIGTERM",
+                        "proxy: handing over to a proxy with the new flags", "proxy-next: started on local");
+            } else {
+                // The kill came after the old proxy's SIGTERM: proxy-next is stopped and the proxy started.
+                assertThat(plan.out()).contains("proxy: restarted; its endpoint is briefly unavailable");
+            }
+            assertThat(ProcessTable.awaitGone(next)).as("the temporary proxy of the interrupted hand-over").isEmpty();
+            Cli.Result status = deployment.epdctl("status", "--json");
+            assertThat(status.exitCode()).as(status.toString()).isZero();
+            assertThat(JSON.readTree(status.out()).path("processes").findValuesAsText("name"))
+                    .containsExactly("e0", "pd0", "pd1", "proxy");
+            java.net.http.HttpResponse<String> chat = LocalLifecycleIT.chat(deployment.proxyUrl(), "after the hand-over");
+            assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
             assertThat(deployment.epdctl("plan", deployment.file().toString()).exitCode()).isZero();
             assertThat(deployment.epdctl("down").exitCode()).isZero();
             assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();

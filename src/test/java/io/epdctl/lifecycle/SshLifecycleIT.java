@@ -2,6 +2,9 @@ package io.epdctl.lifecycle;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.epdctl.testing.ChatLoad;
 import io.epdctl.testing.Cli;
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SimDeployment;
@@ -11,6 +14,9 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -157,6 +163,75 @@ class SshLifecycleIT {
             assertThat(up.err()).contains("gone").contains("refused").contains("nothing was started");
             assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
         }
+    }
+
+    @Test
+    void aRollingRestartOnAnSshHostFailsNoRequestAndReconfiguresTheProxyThroughTheTunnel() throws Exception {
+        try (SshServer h1 = SshServer.start("127.0.0.2")) {
+            Path knownHosts = knownHosts(dir.resolve("known_hosts"), h1);
+            String[] ssh = {"--known-hosts", knownHosts.toString(), "--remote-dir", dir.resolve("remote").toString()};
+            try (SimDeployment deployment = SimDeployment.builder(dir).host("h1", yaml(h1)).shape(1, 1, 2)
+                    .spreadOver(List.of("h1")).proxyOn("h1").write()) {
+                Cli.Result up = deployment.up(ssh);
+                assertThat(up.exitCode()).as(up.toString()).isZero();
+                Map<String, Long> before = pids(deployment, knownHosts);
+                assertThat(before.keySet()).containsExactly("e0", "p0", "d0", "d1", "proxy");
+                String proxyUrl = "http://" + h1.address() + ":" + deployment.port("proxy");
+
+                try (ChatLoad load = new ChatLoad(proxyUrl, "simvl", 3)) {
+                    Cli.Result restart = deployment.epdctl(concat(new String[] {"restart", "--role", "decode"}, ssh));
+                    assertThat(restart.exitCode()).as(restart.toString()).isZero();
+                    assertThat(restart.err()).contains("restart d0 (decode on h1): restart asked",
+                            "restart d1 (decode on h1): restart asked", "1. restart d0; 2. restart d1",
+                            "roles briefly without a backend: none", "d0: drained and out of the proxy",
+                            "d1: drained and out of the proxy");
+                    int afterRestart = load.answered();
+
+                    // Scale-in through the tunnel: d1 leaves the file, the proxy on h1 is reconfigured while it runs.
+                    Files.writeString(deployment.file(), Files.readString(deployment.file()).lines()
+                            .filter(line -> !line.contains("name: d1,")).reduce("", (a, b) -> a + b + "\n"));
+                    Cli.Result in = deployment.up(ssh);
+                    assertThat(in.exitCode()).as(in.toString()).isZero();
+                    assertThat(in.err()).contains("stop d1 (decode on h1): no longer in the topology",
+                            "reconfigure proxy (proxy on h1): - d1 (decode " + h1.address() + ":" + deployment.port("d1") + ")",
+                            "proxy: reconfigured while it runs");
+                    Thread.sleep(1000);
+                    assertThat(load.answered()).as("the load went on after the restart").isGreaterThan(afterRestart);
+                    load.close();
+                    assertThat(load.failures()).as("failed requests").isEmpty();
+                    assertThat(load.answered()).isGreaterThan(10);
+                }
+                Map<String, Long> after = pids(deployment, knownHosts);
+                assertThat(after.keySet()).containsExactly("e0", "p0", "d0", "proxy");
+                assertThat(after.get("proxy")).as("the proxy was reconfigured, never restarted").isEqualTo(before.get("proxy"));
+                assertThat(List.of(after.get("e0"), after.get("p0"))).containsExactly(before.get("e0"), before.get("p0"));
+                assertThat(after.get("d0")).isNotEqualTo(before.get("d0"));
+                Cli.Result status = deployment.epdctl("status", "--known-hosts", knownHosts.toString());
+                assertThat(status.exitCode()).as("everything ready: " + status).isZero();
+                assertThat(deployment.epdctl(concat(new String[] {"plan", deployment.file().toString()}, ssh)).exitCode())
+                        .as("nothing left to do").isZero();
+
+                Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
+                assertThat(down.exitCode()).as(down.toString()).isZero();
+                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+                h1.awaitNoSessions();
+                assertThat(ProcessTable.describe(h1.sessionProcesses())).isEmpty();
+            }
+        }
+    }
+
+    /** Each process's pid, as {@code status --json} reports it, in its order. */
+    private static Map<String, Long> pids(SimDeployment deployment, Path knownHosts) throws Exception {
+        Map<String, Long> pids = new LinkedHashMap<>();
+        for (JsonNode row : new ObjectMapper().readTree(deployment.epdctl("status", "--json", "--known-hosts", knownHosts.toString())
+                .out()).path("processes")) {
+            pids.put(row.path("name").asText(), row.path("pid").asLong());
+        }
+        return pids;
+    }
+
+    private static String[] concat(String[] first, String[] second) {
+        return java.util.stream.Stream.concat(java.util.Arrays.stream(first), java.util.Arrays.stream(second)).toArray(String[]::new);
     }
 
     static String yaml(SshServer server) {
