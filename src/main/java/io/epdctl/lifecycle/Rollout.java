@@ -3,6 +3,7 @@ package io.epdctl.lifecycle;
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.state.StateStore;
+import io.epdctl.topology.ProxySpec;
 import io.epdctl.topology.RestartPolicy;
 import io.epdctl.topology.Role;
 import io.epdctl.transport.TransportException;
@@ -24,8 +25,7 @@ import java.util.Set;
  * starts and leaves it once stopped.
  */
 final class Rollout {
-    /** The name of the proxy that serves between the old proxy and the new one during a hand-over. */
-    static final String TEMPORARY = "proxy-next";
+    static final String TEMPORARY = ProxySpec.HANDOVER_NAME;
 
     /** Records, prepares the hosts and starts launches (one command per host), as {@link Deployer} does. */
     interface Launcher {

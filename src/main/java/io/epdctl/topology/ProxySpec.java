@@ -20,6 +20,11 @@ public record ProxySpec(
         Map<String, ArgValue> args,
         RestartPolicy restart) {
 
+    /** The proxy's name in scripts, logs and the state; no node may have it. */
+    public static final String NAME = "proxy";
+    /** The name of the built-in proxy that serves between the old one and the new one during a hand-over. */
+    public static final String HANDOVER_NAME = "proxy-next";
+
     public boolean isBuiltIn() {
         return script == null;
     }

@@ -116,8 +116,12 @@ final class TopologyValidator {
         for (int i : nodeIndices()) {
             String name = node(i).name();
             String path = nodePath(i) + ".name";
-            if (checkName(path, "'" + name + "'", name) && name.equals("proxy")) {
-                error(path, "'proxy' is the name of the proxy's script; choose another node name");
+            if (checkName(path, "'" + name + "'", name)) {
+                if (name.equals(ProxySpec.NAME)) {
+                    error(path, "'proxy' is the name of the proxy's script; choose another node name");
+                } else if (name.equals(ProxySpec.HANDOVER_NAME)) {
+                    error(path, "'" + name + "' is the name of the proxy that serves while the proxy is replaced; choose another node name");
+                }
             }
             Integer first = seen.putIfAbsent(name, i);
             if (first != null) {
