@@ -25,8 +25,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -83,8 +81,8 @@ public final class FanoutBenchmark {
                         timeToFirstToken(ports.get(mode), images); // warm-up: JIT, connections
                     }
                 }
-                double hitsBefore = metric(pd, "vllm_sim:ec_cache_hits_total");
-                double missesBefore = metric(pd, "vllm_sim:ec_cache_misses_total");
+                double hitsBefore = pd.metric("vllm_sim:ec_cache_hits_total");
+                double missesBefore = pd.metric("vllm_sim:ec_cache_misses_total");
                 System.out.printf("%n%-28s %10s %10s %10s %10s %8s %8s%n", "time to first token", "p50", "p90",
                         "mean", "max", "requests", "errors");
                 for (int concurrency : concurrencies) {
@@ -101,8 +99,8 @@ public final class FanoutBenchmark {
                             results.get("single").mean() / results.get("fanout").mean());
                 }
                 System.out.printf("%nPD encoder cache over the measured requests: %.0f hits, %.0f misses%n",
-                        metric(pd, "vllm_sim:ec_cache_hits_total") - hitsBefore,
-                        metric(pd, "vllm_sim:ec_cache_misses_total") - missesBefore);
+                        pd.metric("vllm_sim:ec_cache_hits_total") - hitsBefore,
+                        pd.metric("vllm_sim:ec_cache_misses_total") - missesBefore);
             } finally {
                 for (Process proxy : proxies) {
                     proxy.destroy();
@@ -233,16 +231,6 @@ public final class FanoutBenchmark {
             Thread.sleep(50);
         }
         return proxy;
-    }
-
-    private static double metric(SimNode node, String name) throws Exception {
-        String text = CLIENT.send(HttpRequest.newBuilder(URI.create(node.baseUrl() + "/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
-        Matcher matcher = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*\\})? (\\S+)$").matcher(text);
-        if (!matcher.find()) {
-            throw new IllegalStateException(name + " not in the metrics of " + node);
-        }
-        return Double.parseDouble(matcher.group(2));
     }
 
     private static int option(String[] args, String name, int fallback) {

@@ -24,8 +24,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -106,16 +104,6 @@ class ProxyFanoutTest {
                 HttpResponse.BodyHandlers.ofString());
     }
 
-    private double metric(SimNode node, String name) throws Exception {
-        String text = http.send(HttpRequest.newBuilder(URI.create(node.baseUrl() + "/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
-        Matcher matcher = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*\\})? (\\S+)$").matcher(text);
-        if (!matcher.find()) {
-            throw new AssertionError(name + " not in the metrics of " + node + ":\n" + text);
-        }
-        return Double.parseDouble(matcher.group(2));
-    }
-
     private static void assertAllFreed(EpdProxy proxy) throws Exception {
         long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
         while (!(proxy.requestsInFlight() == 0 && proxy.requestsAwaitingPrefill() == 0
@@ -142,15 +130,15 @@ class ProxyFanoutTest {
 
         assertStreamedAnswer(post(proxy, imagesChat(3)));
 
-        double e0Requests = metric(e0, "vllm:request_success_total");
-        double e1Requests = metric(e1, "vllm:request_success_total");
+        double e0Requests = e0.metric("vllm:request_success_total");
+        double e1Requests = e1.metric("vllm:request_success_total");
         assertThat(e0Requests + e1Requests).as("one encoder request per image").isEqualTo(3);
         assertThat(e0Requests).as("e0's share").isPositive();
         assertThat(e1Requests).as("e1's share").isPositive();
-        assertThat(metric(e0, "vllm_sim:ec_cache_saves_total") + metric(e1, "vllm_sim:ec_cache_saves_total")).isEqualTo(3);
-        assertThat(metric(pd, "vllm_sim:ec_cache_hits_total")).isEqualTo(3);
-        assertThat(metric(pd, "vllm_sim:ec_cache_misses_total")).as(pd.log()).isZero();
-        assertThat(metric(pd, "vllm:request_success_total")).isEqualTo(1);
+        assertThat(e0.metric("vllm_sim:ec_cache_saves_total") + e1.metric("vllm_sim:ec_cache_saves_total")).isEqualTo(3);
+        assertThat(pd.metric("vllm_sim:ec_cache_hits_total")).isEqualTo(3);
+        assertThat(pd.metric("vllm_sim:ec_cache_misses_total")).as(pd.log()).isZero();
+        assertThat(pd.metric("vllm:request_success_total")).isEqualTo(1);
         assertAllFreed(proxy);
     }
 
@@ -165,13 +153,13 @@ class ProxyFanoutTest {
 
         assertStreamedAnswer(post(proxy, imagesChat(3)));
 
-        assertThat(metric(e0, "vllm:request_success_total")).isPositive();
-        assertThat(metric(e1, "vllm:request_success_total")).isPositive();
-        assertThat(metric(e0, "vllm:request_success_total") + metric(e1, "vllm:request_success_total")).isEqualTo(3);
-        assertThat(metric(prefill, "vllm_sim:ec_cache_hits_total")).isEqualTo(3);
-        assertThat(metric(prefill, "vllm_sim:ec_cache_misses_total")).as(prefill.log()).isZero();
-        assertThat(metric(prefill, "vllm_sim:kv_pushes_sent_total")).isEqualTo(1);
-        assertThat(metric(decode, "vllm_sim:kv_pushes_received_total")).isEqualTo(1);
+        assertThat(e0.metric("vllm:request_success_total")).isPositive();
+        assertThat(e1.metric("vllm:request_success_total")).isPositive();
+        assertThat(e0.metric("vllm:request_success_total") + e1.metric("vllm:request_success_total")).isEqualTo(3);
+        assertThat(prefill.metric("vllm_sim:ec_cache_hits_total")).isEqualTo(3);
+        assertThat(prefill.metric("vllm_sim:ec_cache_misses_total")).as(prefill.log()).isZero();
+        assertThat(prefill.metric("vllm_sim:kv_pushes_sent_total")).isEqualTo(1);
+        assertThat(decode.metric("vllm_sim:kv_pushes_received_total")).isEqualTo(1);
         assertAllFreed(proxy);
     }
 
@@ -185,10 +173,10 @@ class ProxyFanoutTest {
 
         assertStreamedAnswer(post(proxy, imagesChat(3)));
 
-        assertThat(metric(e0, "vllm:request_success_total") + metric(e1, "vllm:request_success_total")).isEqualTo(1);
-        assertThat(metric(e0, "vllm_sim:ec_cache_saves_total") + metric(e1, "vllm_sim:ec_cache_saves_total")).isEqualTo(3);
-        assertThat(metric(pd, "vllm_sim:ec_cache_hits_total")).isEqualTo(3);
-        assertThat(metric(pd, "vllm_sim:ec_cache_misses_total")).isZero();
+        assertThat(e0.metric("vllm:request_success_total") + e1.metric("vllm:request_success_total")).isEqualTo(1);
+        assertThat(e0.metric("vllm_sim:ec_cache_saves_total") + e1.metric("vllm_sim:ec_cache_saves_total")).isEqualTo(3);
+        assertThat(pd.metric("vllm_sim:ec_cache_hits_total")).isEqualTo(3);
+        assertThat(pd.metric("vllm_sim:ec_cache_misses_total")).isZero();
         assertAllFreed(proxy);
     }
 

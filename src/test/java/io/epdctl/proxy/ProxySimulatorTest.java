@@ -22,8 +22,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -112,16 +110,6 @@ class ProxySimulatorTest {
         return text.toString();
     }
 
-    private double metric(SimNode node, String name) throws Exception {
-        String text = http.send(HttpRequest.newBuilder(URI.create(node.baseUrl() + "/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
-        Matcher matcher = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*\\})? (\\S+)$").matcher(text);
-        if (!matcher.find()) {
-            throw new AssertionError(name + " not in the metrics of " + node + ":\n" + text);
-        }
-        return Double.parseDouble(matcher.group(2));
-    }
-
     private static void eventually(String what, ThrowingCondition condition) throws Exception {
         long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
         while (!condition.holds()) {
@@ -160,11 +148,11 @@ class ProxySimulatorTest {
 
         assertThat(completion.statusCode()).as(completion.body()).isEqualTo(200);
         assertThat(parse(completion.body()).get("object").asText()).isEqualTo("text_completion");
-        assertThat(metric(encoder, "vllm_sim:ec_cache_saves_total")).isEqualTo(3);
+        assertThat(encoder.metric("vllm_sim:ec_cache_saves_total")).isEqualTo(3);
         // every image the PD saw had been encoded first
-        assertThat(metric(pd, "vllm_sim:ec_cache_hits_total")).isEqualTo(3);
-        assertThat(metric(pd, "vllm_sim:ec_cache_misses_total")).isZero();
-        assertThat(metric(pd, "vllm:request_success_total")).isEqualTo(4);
+        assertThat(pd.metric("vllm_sim:ec_cache_hits_total")).isEqualTo(3);
+        assertThat(pd.metric("vllm_sim:ec_cache_misses_total")).isZero();
+        assertThat(pd.metric("vllm:request_success_total")).isEqualTo(4);
         assertAllFreed(proxy);
     }
 
@@ -182,11 +170,11 @@ class ProxySimulatorTest {
         assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
         assertThat(streamedText(chat.body())).isNotBlank();
         assertThat(completion.statusCode()).as(completion.body()).isEqualTo(200);
-        assertThat(metric(decode, "vllm_sim:kv_metaserver_callbacks_total")).isEqualTo(2);
-        assertThat(metric(decode, "vllm_sim:kv_metaserver_callback_failures_total")).as(decode.log()).isZero();
-        assertThat(metric(decode, "vllm_sim:kv_pushes_received_total")).isEqualTo(2);
-        assertThat(metric(prefill, "vllm_sim:kv_pushes_sent_total")).isEqualTo(2);
-        assertThat(metric(prefill, "vllm_sim:ec_cache_hits_total")).isEqualTo(1);
+        assertThat(decode.metric("vllm_sim:kv_metaserver_callbacks_total")).isEqualTo(2);
+        assertThat(decode.metric("vllm_sim:kv_metaserver_callback_failures_total")).as(decode.log()).isZero();
+        assertThat(decode.metric("vllm_sim:kv_pushes_received_total")).isEqualTo(2);
+        assertThat(prefill.metric("vllm_sim:kv_pushes_sent_total")).isEqualTo(2);
+        assertThat(prefill.metric("vllm_sim:ec_cache_hits_total")).isEqualTo(1);
         assertThat(chat.headers().firstValue("x-request-id")).isPresent();
         assertThat(decode.log()).contains("chatcmpl-" + chat.headers().firstValue("x-request-id").orElseThrow());
         assertAllFreed(proxy);
@@ -206,8 +194,8 @@ class ProxySimulatorTest {
             assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         }
 
-        assertThat(metric(cluster.node("pd0"), "vllm:request_success_total")).isEqualTo(4);
-        assertThat(metric(unhealthy, "vllm:request_success_total")).isZero();
+        assertThat(cluster.node("pd0").metric("vllm:request_success_total")).isEqualTo(4);
+        assertThat(unhealthy.metric("vllm:request_success_total")).isZero();
         assertThat(log).anyMatch(line -> line.contains("pd 127.0.0.1:" + dying.port() + " is down"));
         proxy.probeNow();
         HttpResponse<String> health = http.send(HttpRequest.newBuilder(
@@ -263,13 +251,13 @@ class ProxySimulatorTest {
 
         try (RawHttp client = RawHttp.post(proxy.port(), "/v1/chat/completions", imageChat(dataUrlImage(), 2000))) {
             client.readUntil("\"content\":\"");
-            assertThat(metric(decode, "vllm:num_requests_running")).isEqualTo(1);
+            assertThat(decode.metric("vllm:num_requests_running")).isEqualTo(1);
         }
 
         // 2000 tokens would take 40 s: the decoder stops long before, without finishing the request
-        eventually("the decoder dropped the request", () -> metric(decode, "vllm:num_requests_running") == 0);
-        assertThat(metric(decode, "vllm:request_success_total")).isZero();
-        assertThat(metric(decode, "vllm:generation_tokens_total")).isLessThan(2000);
+        eventually("the decoder dropped the request", () -> decode.metric("vllm:num_requests_running") == 0);
+        assertThat(decode.metric("vllm:request_success_total")).isZero();
+        assertThat(decode.metric("vllm:generation_tokens_total")).isLessThan(2000);
         assertAllFreed(proxy);
     }
 
