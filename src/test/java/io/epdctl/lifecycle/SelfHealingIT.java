@@ -38,7 +38,9 @@ class SelfHealingIT {
             long server = server(group);
             List<Long> engine = members(group).stream().filter(pid -> pid != group && pid != server).toList();
             assertThat(engine).as("d0's engine child").isNotEmpty();
+            Thread.sleep(3000); // so that its uptime since up started it and since it came back differ
 
+            long killed = System.nanoTime();
             kill(server);
 
             JsonNode back = awaitRow(deployment, "d0", row -> row.path("state").asText().equals("ready")
@@ -50,6 +52,9 @@ class SelfHealingIT {
             assertThat(back.path("lastExit").path("status").asInt()).isEqualTo(137);
             assertThat(back.path("lastExit").path("signal").asText()).isEqualTo("KILL");
             assertThat(back.path("lastExit").path("outcome").asText()).isEqualTo("restart");
+            assertThat(back.path("uptimeSeconds").isNumber()).as(back.toString()).isTrue();
+            assertThat(back.path("uptimeSeconds").asLong()).as("up since it came back")
+                    .isLessThanOrEqualTo(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - killed) + 1);
 
             Cli.Result status = deployment.epdctl("status");
             assertThat(status.exitCode()).as(status.toString()).isZero();
