@@ -78,6 +78,14 @@ class SelfHealingIT {
             assertThat(current.out()).contains("epdctl supervisor: d0 exited with status 137; starting it again in 1 s (attempt 2")
                     .contains("Application startup complete.");
 
+            // the bundle has the crashed run's log and the supervisor's record of the exit
+            Path bundle = dir.resolve("bundle.tar.gz");
+            Cli.Result collect = deployment.epdctl("collect", "-o", bundle.toString());
+            assertThat(collect.exitCode()).as(collect.toString()).isZero();
+            assertThat(fromBundle(bundle, "nodes/d0/previous-log-tail.txt")).contains("Application startup complete.")
+                    .doesNotContain("epdctl supervisor:");
+            assertThat(fromBundle(bundle, "nodes/d0/exits.txt")).containsPattern("(?m)^\\d+ 137 restart$");
+
             Cli.Result down = deployment.epdctl("down");
             assertThat(down.exitCode()).as(down.toString()).isZero();
             assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
@@ -239,6 +247,14 @@ class SelfHealingIT {
             assertThat(down.exitCode()).as(down.toString()).isZero();
             assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
         }
+    }
+
+    /** One file of a collect bundle, as tar reads it. */
+    private static String fromBundle(Path bundle, String path) throws Exception {
+        Process tar = new ProcessBuilder("tar", "-xzOf", bundle.toString(), "--wildcards", "*/" + path).redirectErrorStream(true).start();
+        String text = new String(tar.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(tar.waitFor()).as(text).isZero();
+        return text;
     }
 
     private static void signal(long pid, String signal) throws Exception {
