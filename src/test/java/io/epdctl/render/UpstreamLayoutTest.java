@@ -1,0 +1,87 @@
+package io.epdctl.render;
+
+import static io.epdctl.render.LaunchComparison.assertCreatesDirectories;
+import static io.epdctl.render.LaunchComparison.assertSameLaunch;
+
+import io.epdctl.render.LaunchComparison.Differences;
+import io.epdctl.testing.CommandRecorder.Call;
+import io.epdctl.testing.SystemTest;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Upstream's layouts rendered from topologies/ run upstream's command lines: the transcribed command lines
+ * (src/test/resources/upstream/, one script per process) and epdctl's rendered scripts run against the same
+ * recording stand-ins ({@link LaunchComparison}). Each allowed difference is declared with upstream's value and
+ * why; docs/topology.md ("Upstream layouts") lists the same.
+ */
+@SystemTest
+class UpstreamLayoutTest {
+    private static final String DEVICES_FOR_ASCEND =
+            "the example is vLLM's, for GPUs; on Ascend the NPUs are chosen with ASCEND_RT_VISIBLE_DEVICES";
+    private static final String SERVED_NAME =
+            "epdctl always names the served model; the name is vLLM's default, the model";
+
+    @TempDir
+    Path dir;
+
+    private LaunchComparison comparison;
+
+    @BeforeEach
+    void stubs() throws IOException {
+        comparison = new LaunchComparison(dir, "vllm", "python", "rm", "mkdir");
+    }
+
+    /** vLLM's examples/online_serving/disaggregated_encoder/disagg_1e1pd_example.sh. */
+    @Test
+    void vllmDisaggregatedEncoderOneEncoderOnePd() throws Exception {
+        Map<String, List<Call>> theirs = comparison.runTranscription("/upstream/vllm-disagg-1e1pd",
+                "encoder.sh", "prefill_decode.sh", "proxy.sh");
+        Map<String, List<Call>> ours = comparison.renderAndRun("topologies/vllm-disagg-1e1pd.yaml");
+
+        assertSameLaunch("vllm", theirs.get("encoder.sh"), ours.get("e0.sh"), vllmExampleNode("0"));
+        assertCreatesDirectories(theirs.get("encoder.sh"), ours.get("e0.sh"));
+        assertSameLaunch("vllm", theirs.get("prefill_decode.sh"), ours.get("pd0.sh"), vllmExampleNode("1"));
+    }
+
+    /** vLLM-Ascend's single-node CI case Qwen2.5-VL-7B-Instruct-EPD, as its runner starts it. */
+    @Test
+    void vllmAscendEpdCi() throws Exception {
+        Map<String, List<Call>> theirs = comparison.runTranscription("/upstream/vllm-ascend-epd-ci",
+                "encode.sh", "pd.sh", "proxy.sh");
+        Map<String, List<Call>> ours = comparison.renderAndRun("topologies/vllm-ascend-epd-ci.yaml");
+
+        assertSameLaunch("vllm", theirs.get("encode.sh"), ours.get("e0.sh"), epdCiNode());
+        assertSameLaunch("vllm", theirs.get("pd.sh"), ours.get("pd0.sh"), epdCiNode());
+    }
+
+    private static Differences vllmExampleNode(String device) {
+        return Differences.none()
+                .env("CUDA_VISIBLE_DEVICES", device, null, DEVICES_FOR_ASCEND)
+                .env("ASCEND_RT_VISIBLE_DEVICES", null, device, DEVICES_FOR_ASCEND)
+                .flag("--served-model-name", null, List.of("Qwen/Qwen2.5-VL-3B-Instruct"), SERVED_NAME)
+                .keepsProxyVariables();
+    }
+
+    private static Differences epdCiNode() {
+        return ciPortVariables()
+                .flag("--served-model-name", null, List.of("Qwen/Qwen2.5-VL-7B-Instruct"), SERVED_NAME)
+                .flag("--tensor-parallel-size", List.of("1"), null,
+                        "epdctl passes --tensor-parallel-size only when it is not 1, vLLM's default")
+                .keepsProxyVariables();
+    }
+
+    /** The CI's runner exports its port placeholders to every process; epdctl writes the ports into the flags. */
+    private static Differences ciPortVariables() {
+        String why = "the CI's port placeholders, there to be substituted into its command lines";
+        return Differences.none()
+                .env("ENCODE_PORT", "23001", null, why)
+                .env("PD_PORT", "33003", null, why)
+                .env("PROXY_PORT", "8001", null, why);
+    }
+}
