@@ -196,7 +196,7 @@ final class LaunchComparison {
         private record Difference(Kind kind, String key, Object upstream, Object ours, String why) {
         }
 
-        private enum Kind { POSITIONAL, FLAG, ENV }
+        private enum Kind { POSITIONAL, FLAG, ENV, JSON_KEY, UNCLOSED_JSON }
 
         static Differences none() {
             return new Differences();
@@ -212,6 +212,25 @@ final class LaunchComparison {
         Differences flag(String flag, List<?> upstream, List<?> ours, String why) {
             list.add(new Difference(Kind.FLAG, flag, upstream, ours, why));
             return this;
+        }
+
+        /**
+         * A top-level key of the JSON value of {@code flag} (the flag's one value); values as Jackson trees or
+         * plain Java values ({@code "1"}, {@code 14579}).
+         */
+        Differences jsonKey(String flag, String key, Object upstream, Object ours, String why) {
+            list.add(new Difference(Kind.JSON_KEY, flag + " " + key, tree(upstream), tree(ours), why));
+            return this;
+        }
+
+        /** The JSON value of {@code flag} lacks its closing brace (vLLM refuses it); epdctl's is that JSON, closed. */
+        Differences unclosedJson(String flag, String why) {
+            list.add(new Difference(Kind.UNCLOSED_JSON, flag, null, null, why));
+            return this;
+        }
+
+        private static JsonNode tree(Object value) {
+            return value == null ? null : JSON.valueToTree(value);
         }
 
         Differences env(String name, String upstream, String ours, String why) {
@@ -241,6 +260,29 @@ final class LaunchComparison {
                     case FLAG -> {
                         assertThat(flags.get(d.key())).as("upstream's " + what).isEqualTo(d.upstream());
                         replace(flags, d.key(), d.ours() == null ? null : new ArrayList<>((List<?>) d.ours()));
+                    }
+                    case JSON_KEY -> {
+                        String flag = d.key().substring(0, d.key().indexOf(' '));
+                        String key = d.key().substring(flag.length() + 1);
+                        List<Object> values = flags.get(flag);
+                        assertThat(values).as("upstream's " + what + ": one JSON value").hasSize(1)
+                                .first().isInstanceOf(ObjectNode.class);
+                        ObjectNode json = ((ObjectNode) values.get(0)).deepCopy();
+                        assertThat(json.get(key)).as("upstream's " + what).isEqualTo(d.upstream());
+                        if (d.ours() == null) {
+                            json.remove(key);
+                        } else {
+                            json.set(key, (JsonNode) d.ours());
+                        }
+                        flags.put(flag, List.of(json));
+                    }
+                    case UNCLOSED_JSON -> {
+                        List<Object> values = flags.get(d.key());
+                        assertThat(values).as("upstream's " + what + ": one value that is no JSON").hasSize(1)
+                                .first().isInstanceOf(NotJson.class);
+                        Object closed = transferConfig(((NotJson) values.get(0)).text().strip() + "}");
+                        assertThat(closed).as("upstream's " + what + " with its closing brace").isInstanceOf(JsonNode.class);
+                        flags.put(d.key(), List.of(closed));
                     }
                     case ENV -> {
                         assertThat(env.get(d.key())).as("upstream's " + what).isEqualTo(d.upstream());

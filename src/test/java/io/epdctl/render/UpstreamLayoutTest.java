@@ -60,6 +60,39 @@ class UpstreamLayoutTest {
         assertSameLaunch("vllm", theirs.get("pd.sh"), ours.get("pd0.sh"), epdCiNode());
     }
 
+    /** vLLM-Ascend's examples/disaggregated_encoder/disagg_1e1p1d_example.sh, the KV cache pulled by the decoder. */
+    @Test
+    void vllmAscendDisaggregatedEncoderOneEncoderOnePrefillOneDecode() throws Exception {
+        Map<String, List<Call>> theirs = comparison.runTranscription("/upstream/vllm-ascend-disagg-1e1p1d",
+                "encoder.sh", "prefill.sh", "decode.sh", "proxy.sh");
+        Map<String, List<Call>> ours = comparison.renderAndRun("topologies/vllm-ascend-disagg-1e1p1d.yaml");
+
+        assertSameLaunch("vllm", theirs.get("encoder.sh"), ours.get("e0.sh"), ascendExampleNode());
+        assertCreatesDirectories(theirs.get("encoder.sh"), ours.get("e0.sh"));
+        assertSameLaunch("vllm", theirs.get("prefill.sh"), ours.get("p0.sh"), ascendExampleNode()
+                .unclosedJson("--kv-transfer-config", "upstream's prefill JSON lacks its closing brace")
+                .jsonKey("--kv-transfer-config", "kv_connnector_module_path", MOONCAKE_MODULE, null, MISSPELT_MODULE)
+                .jsonKey("--kv-transfer-config", "kv_port", null, 14579, KV_PORT)
+                .jsonKey("--kv-transfer-config", "engine_id", null, "0", ENGINE_ID));
+        assertSameLaunch("vllm", theirs.get("decode.sh"), ours.get("d0.sh"), ascendExampleNode()
+                .unclosedJson("--kv-transfer-config", "upstream's decode JSON lacks its closing brace")
+                .jsonKey("--kv-transfer-config", "kv_connnector_module_path", MOONCAKE_MODULE, null, MISSPELT_MODULE)
+                .jsonKey("--kv-transfer-config", "kv_port", null, 14579, KV_PORT)
+                .jsonKey("--kv-transfer-config", "engine_id", null, "1", ENGINE_ID));
+    }
+
+    private static final String MOONCAKE_MODULE = "vllm_ascend.distributed.mooncake_connector";
+    private static final String MISSPELT_MODULE = "upstream misspells kv_connector_module_path (three n), a key vLLM "
+            + "ignores or, since 0.14, refuses; the connector is registered by name and needs no module path";
+    private static final String KV_PORT = "upstream leaves kv_port to vLLM's default, 14579; epdctl writes it (the same)";
+    private static final String ENGINE_ID = "upstream leaves engine_id to vLLM (a random one); epdctl numbers them";
+
+    private static Differences ascendExampleNode() {
+        return Differences.none()
+                .flag("--served-model-name", null, List.of("Qwen/Qwen2.5-VL-7B-Instruct"), SERVED_NAME)
+                .keepsProxyVariables();
+    }
+
     private static Differences vllmExampleNode(String device) {
         return Differences.none()
                 .env("CUDA_VISIBLE_DEVICES", device, null, DEVICES_FOR_ASCEND)
