@@ -6,8 +6,8 @@ import java.util.List;
 /**
  * What one node, or the proxy, takes from the machines, per host: the one derivation of ports and NPUs
  * that validation, {@code check}, the plan of {@code up} and the rendered launch all read. Today every
- * node runs on one host; a data-parallel group across hosts, one process per rank, or a connector whose
- * prefill side binds ports extends this function, and its users follow.
+ * node runs on one host; a data-parallel group across hosts, one process per rank, extends this function,
+ * and its users follow (as they did for the pull connector, whose prefill side binds).
  */
 public record Footprint(String name, List<Placement> placements) {
 
