@@ -235,7 +235,7 @@ public final class SimMain {
         long abortSeconds = abortTimeoutSeconds();
         try {
             return Optional.of(new KvHandshake(InetAddress.getByName(advertisedHost), kv.kvPort(),
-                    args.dataParallelSize() * args.tensorParallelSize(), LISTEN_BACKLOG, kv.engineId(),
+                    args.tensorParallelSize(), args.dataParallelSize(), LISTEN_BACKLOG, kv.engineId(),
                     abortSeconds * 1000, System::currentTimeMillis));
         } catch (IOException e) {
             throw new StartupFailure("zmq.error.ZMQError: Address already in use (addr='tcp://" + advertisedHost

@@ -226,6 +226,33 @@ class SimPullTransferTest {
     }
 
     @Test
+    void aDataParallelPrefillerBindsEveryRanksPortAndFreesTheKvOnceItsRankIsPulled() throws Exception {
+        int port = FreePorts.pickRange(2);
+        String twoDpRanks = "{\"kv_connector\":\"MooncakeConnectorV1\",\"kv_role\":\"kv_producer\",\"kv_port\":" + port
+                + ",\"engine_id\":\"dp2\",\"kv_connector_extra_config\":{\"prefill\":{\"dp_size\":2,\"tp_size\":1},"
+                + "\"decode\":{\"dp_size\":1,\"tp_size\":1}}}";
+        try (SimNode wide = SimNode.builder(dir).name("p-dp2").flags(SimCluster.commonFlags())
+                .flags("--data-parallel-size", "2", "--kv-transfer-config", twoDpRanks)
+                .env(env).env("ASCEND_RT_VISIBLE_DEVICES", "6,7").start()) {
+            // both data-parallel ranks' handshake ports are bound
+            for (int rank = 0; rank < 2; rank++) {
+                try (java.net.Socket probe = new java.net.Socket("127.0.0.1", port + rank)) {
+                    assertThat(probe.isConnected()).isTrue();
+                }
+            }
+            String id = UUID.randomUUID().toString();
+            ObjectNode request = chat("Two data-parallel ranks.", 2);
+            JsonNode params = prefilled(wide, request, id);
+            assertThat(params.path("remote_ptp_size").asInt()).isEqualTo(1);
+
+            HttpResponse<String> answer = decodeWith(decode, request, params, id);
+
+            assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+            assertThat(metric(wide.baseUrl(), "vllm_sim:kv_held_requests")).as("freed by the pull of its one tp rank").isZero();
+        }
+    }
+
+    @Test
     void startupRefusesWhatTheConnectorRefuses() {
         String narrowPrefill = "{\"kv_connector\":\"MooncakeConnectorV1\",\"kv_role\":\"kv_consumer\",\"kv_port\":30000,"
                 + "\"kv_connector_extra_config\":{\"prefill\":{\"dp_size\":1,\"tp_size\":1},\"decode\":{\"dp_size\":1,\"tp_size\":2}}}";

@@ -20,7 +20,9 @@ import java.util.function.LongSupplier;
 /**
  * The prefill side of MooncakeConnectorV1 (pull mode): one handshake listener per dp*tp rank on
  * {@code [basePort, basePort + ranks)}, as its KVCacheSendingThreads bind them, and the KV of each finished
- * prefill held until its decoder has pulled it from every rank, or until the abort timeout frees it
+ * prefill held until its decoder has pulled it from every tensor-parallel rank of the data-parallel rank that
+ * computed it (the simulator computes every request on the first, whose ports are {@code [basePort, basePort +
+ * tp)}), or until the abort timeout frees it
  * (VLLM_MOONCAKE_ABORT_REQUEST_TIMEOUT). A pull of a request not held here (never prefilled, already pulled,
  * expired) or under another engine id is refused, as the real transfer then fails.
  *
@@ -32,6 +34,8 @@ public final class KvHandshake implements Closeable {
     private final String engineId;
     private final int basePort;
     private final List<ServerSocket> sockets = new ArrayList<>();
+    /** The tensor-parallel ranks a request's KV is split over, each pulled through its own port. */
+    private final int tpRanks;
     private final Map<String, Held> held = new ConcurrentHashMap<>();
     private final long abortTimeoutMillis;
     private final LongSupplier clock;
@@ -47,8 +51,10 @@ public final class KvHandshake implements Closeable {
      * Binds every port of the range or none ({@code BindException}: Address already in use, as ZMQ's bind).
      * {@code clock} gives milliseconds (System::currentTimeMillis outside tests).
      */
-    public KvHandshake(InetAddress bindAddress, int basePort, int ranks, int backlog, String engineId,
+    public KvHandshake(InetAddress bindAddress, int basePort, int tpRanks, int dpRanks, int backlog, String engineId,
             long abortTimeoutMillis, LongSupplier clock) throws IOException {
+        int ranks = tpRanks * dpRanks;
+        this.tpRanks = tpRanks;
         this.engineId = engineId;
         this.basePort = basePort;
         this.abortTimeoutMillis = abortTimeoutMillis;
@@ -77,15 +83,11 @@ public final class KvHandshake implements Closeable {
         return basePort;
     }
 
-    public int ranks() {
-        return sockets.size();
-    }
-
-    /** Keeps {@code bytes} of KV for {@code requestId} until every rank's share is pulled or the timeout ends. */
+    /** Keeps {@code bytes} of KV for {@code requestId} until every tp rank's share is pulled or the timeout ends. */
     public void hold(String requestId, long bytes) {
         expire();
         Set<Integer> ranks = ConcurrentHashMap.newKeySet();
-        for (int rank = 0; rank < sockets.size(); rank++) {
+        for (int rank = 0; rank < tpRanks; rank++) {
             ranks.add(rank);
         }
         held.put(requestId, new Held(bytes, ranks, clock.getAsLong() + abortTimeoutMillis));
@@ -178,8 +180,7 @@ public final class KvHandshake implements Closeable {
             if (!kv.ranksLeft().remove(rank)) {
                 return kv;
             }
-            int ranks = sockets.size();
-            share[0] = kv.bytes() / ranks + (rank == ranks - 1 ? kv.bytes() % ranks : 0);
+            share[0] = kv.bytes() / tpRanks + (rank == tpRanks - 1 ? kv.bytes() % tpRanks : 0);
             return kv.ranksLeft().isEmpty() ? null : kv;
         });
         return share[0];
