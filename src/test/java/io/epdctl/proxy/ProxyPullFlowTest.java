@@ -126,6 +126,41 @@ class ProxyPullFlowTest {
         }
     }
 
+    /** What goes to each backend, to the field: the upstream script's prefill request, then the decoder's. */
+    @Test
+    void thePrefillerGetsTheUpstreamScriptsRequestAndTheDecoderItsAnswersParams() throws Exception {
+        TestBackend prefill = closing(TestBackend.start(io.epdctl.topology.Role.PREFILL));
+        TestBackend decode = closing(TestBackend.start(io.epdctl.topology.Role.DECODE));
+        decode.pullMode = true;
+        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), new ProxyBackends(List.of(), List.of(),
+                List.of(prefill.endpoint()), List.of(decode.endpoint())), ProxyTuning.defaults(), KvFlow.PULL);
+        EpdProxy proxy = closing(EpdProxy.start(config, log::add, Duration.ofSeconds(30)));
+        String original = "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+                + "\"max_completion_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+        HttpResponse<String> response = post(proxy, "/v1/chat/completions", original);
+
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        assertThat(response.body()).contains("tok0", "[DONE]");
+        assertThat(prefill.generations()).hasSize(1);
+        JsonNode toPrefiller = prefill.generations().get(0).body();
+        ObjectNode expected = (ObjectNode) parse(original);
+        expected.put("stream", false).put("max_completion_tokens", 1).put("max_tokens", 1).put("min_tokens", 1);
+        expected.remove("stream_options");
+        expected.set("kv_transfer_params", parse("{\"do_remote_decode\":true,\"do_remote_prefill\":false,"
+                + "\"remote_engine_id\":null,\"remote_block_ids\":null,\"remote_host\":null,\"remote_port\":null}"));
+        assertThat(toPrefiller).isEqualTo(expected);
+        JsonNode toDecoder = decode.generations().get(0).body();
+        ObjectNode decoderExpected = (ObjectNode) parse(original);
+        decoderExpected.set("kv_transfer_params", parse("{\"from\":\"prefill\"}")); // the prefiller's answer's
+        assertThat(toDecoder).isEqualTo(decoderExpected);
+        String id = response.headers().firstValue("x-request-id").orElseThrow();
+        assertThat(List.of(prefill.generations().get(0).requestId(), decode.generations().get(0).requestId()))
+                .containsOnly(id);
+        assertThat(decode.metaserverStatuses).as("no metaserver call in pull mode").isEmpty();
+        assertAllFreed(proxy);
+    }
+
     @Test
     void encoderPrefillThenDecodeWithThePrefillersKvTransferParams() throws Exception {
         SimCluster cluster = closing(SimCluster.onePrefillOneDecodePull(dir, env));
