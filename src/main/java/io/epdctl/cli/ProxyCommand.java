@@ -64,7 +64,8 @@ public final class ProxyCommand implements Callable<Integer> {
             description = "HTTP ports of the same nodes, in the same order.")
     List<Integer> pdPorts = new ArrayList<>();
     @Option(names = "--prefiller-hosts", arity = "1..*", paramLabel = "HOST",
-            description = "Addresses of the prefill nodes (with --decoder-*; called back through the metaserver), one per node.")
+            description = "Addresses of the prefill nodes (with --decoder-*; --kv-flow says which of the two is asked"
+                    + " first), one per node.")
     List<String> prefillerHosts = new ArrayList<>();
     @Option(names = "--prefiller-ports", arity = "1..*", paramLabel = "PORT",
             description = "HTTP ports of the same nodes, in the same order.")
