@@ -238,8 +238,7 @@ public final class SimMain {
                     args.tensorParallelSize(), args.dataParallelSize(), LISTEN_BACKLOG, kv.engineId(),
                     abortSeconds * 1000, System::currentTimeMillis));
         } catch (IOException e) {
-            throw new StartupFailure("zmq.error.ZMQError: Address already in use (addr='tcp://" + advertisedHost
-                    + ":" + kv.kvPort() + "'): " + e.getMessage());
+            throw new StartupFailure(zmqBindError(e, advertisedHost, kv.kvPort()));
         }
     }
 
@@ -266,9 +265,19 @@ public final class SimMain {
             return Optional.of(new KvReceiver(InetAddress.getByName(advertisedHost), base,
                     args.dataParallelSize() * args.tensorParallelSize(), LISTEN_BACKLOG));
         } catch (IOException e) {
-            throw new StartupFailure("zmq.error.ZMQError: Address already in use (addr='tcp://" + advertisedHost
-                    + ":" + base + "'): " + e.getMessage());
+            throw new StartupFailure(zmqBindError(e, advertisedHost, base));
         }
+    }
+
+    /**
+     * ZMQ's words for a failed bind: a port in use, or an address that is not this host's (VLLM_HOST_IP set to
+     * another host's address), as {@code Cannot assign requested address}.
+     */
+    private static String zmqBindError(IOException e, String host, int port) {
+        String message = String.valueOf(e.getMessage());
+        String reason = message.contains("in use") ? "Address already in use"
+                : message.contains("assign requested address") ? "Cannot assign requested address" : message;
+        return "zmq.error.ZMQError: " + reason + " (addr='tcp://" + host + ":" + port + "'): " + message;
     }
 
     /**

@@ -270,6 +270,13 @@ class SimPullTransferTest {
             assertThat(clash.awaitExit(EXIT)).as("p0 holds the handshake port").isEqualTo(1);
             assertThat(clash.log()).contains("zmq.error.ZMQError: Address already in use");
         }
+        // a prefiller told to advertise an address that is not this host's cannot bind its handshake there
+        try (SimNode elsewhere = SimNode.builder(dir).name("p-elsewhere").flags(SimCluster.commonFlags())
+                .flags(SimCluster.pullKvFlags("kv_producer", "10", SimNode.freePort(), "")).env(env)
+                .env("VLLM_HOST_IP", "192.0.2.254").launch()) {
+            assertThat(elsewhere.awaitExit(EXIT)).isEqualTo(1);
+            assertThat(elsewhere.log()).contains("zmq.error.ZMQError: Cannot assign requested address (addr='tcp://192.0.2.254:");
+        }
         // a pull-mode decoder binds no KV port: a second one on the same kv_port starts
         try (SimNode second = SimNode.builder(dir).name("d-second").flags(SimCluster.commonFlags())
                 .flags(SimCluster.pullKvFlags("kv_consumer", "8", cluster.kvPort(), "")).env(env).start()) {
