@@ -48,6 +48,7 @@ class GuideEquivalenceTest {
     void oneEncoderOnePd() throws Exception {
         Map<String, List<Call>> theirs = comparison.runUpstream(guideScripts("1. run 1e1pd case", "2.run 1e1p1d case"));
         Map<String, List<Call>> ours = comparison.renderAndRun("topologies/1e1pd.yaml");
+        assertThat(ours).containsOnlyKeys("e0.sh", "pd0.sh", "proxy.sh");
 
         assertSameNode(theirs.get("run_e.sh"), ours.get("e0.sh"), Differences.none());
         assertSameNode(theirs.get("run_pd.sh"), ours.get("pd0.sh"), Differences.none());
@@ -60,6 +61,7 @@ class GuideEquivalenceTest {
     void oneEncoderOnePrefillOneDecode() throws Exception {
         Map<String, List<Call>> theirs = comparison.runUpstream(guideScripts("2.run 1e1p1d case", null));
         Map<String, List<Call>> ours = comparison.renderAndRun("topologies/1e1p1d.yaml");
+        assertThat(ours).containsOnlyKeys("e0.sh", "p0.sh", "d0.sh", "proxy.sh");
 
         assertSameNode(theirs.get("run_e.sh"), ours.get("e0.sh"), otherModelPlaceholder());
         assertSameNode(theirs.get("run_p.sh"), ours.get("p0.sh"), otherModelPlaceholder());
