@@ -31,7 +31,8 @@ final class TopologyValidator {
             "kv-transfer-config", "the kv-transfer section and the node's role");
     private static final Set<String> DERIVED_PROXY_FLAGS = Set.of(
             "host", "port", "encoder-hosts", "encoder-ports", "pd-hosts", "pd-ports",
-            "prefiller-hosts", "prefiller-ports", "decoder-hosts", "decoder-ports");
+            "prefiller-hosts", "prefiller-ports", "decoder-hosts", "decoder-ports",
+            "encode-servers-urls", "prefill-servers-urls", "decode-servers-urls");
 
     /** The Mooncake transfer engine picks its ports from [base, base + 1000 per NPU) on each host. */
     static final int MOONCAKE_BASE_PORT = 20000;
@@ -65,6 +66,7 @@ final class TopologyValidator {
         checkListeners();
         checkEcTransfer();
         checkKvTransfer();
+        checkProxyKind();
         checkReachability();
         checkDerivedSettings();
         checkUnusedHosts();
@@ -164,8 +166,10 @@ final class TopologyValidator {
         List<Integer> pds = byRole.get(Role.PD);
         List<Integer> prefills = byRole.get(Role.PREFILL);
         List<Integer> decodes = byRole.get(Role.DECODE);
-        if (!t.nodes().isEmpty() && encoders.isEmpty()) {
-            error("nodes", "no encoder: an EPD deployment needs at least one node with role encoder");
+        boolean loadBalance = t.proxy() != null && t.proxy().kind() == ProxyKind.LOAD_BALANCE;
+        if (!t.nodes().isEmpty() && encoders.isEmpty() && !loadBalance) {
+            error("nodes", "no encoder: an EPD deployment needs at least one node with role encoder (prefill and decode "
+                    + "nodes without encoders run behind proxy.kind " + ProxyKind.LOAD_BALANCE.describe() + ")");
         }
         if (!pds.isEmpty() && !(prefills.isEmpty() && decodes.isEmpty())) {
             int mixed = prefills.isEmpty() ? decodes.get(0) : prefills.get(0);
@@ -494,13 +498,62 @@ final class TopologyValidator {
             warning("kv-transfer", "ignored: there are no prefill or decode nodes");
             return;
         }
-        if (!t.kvTransfer().connector().equals(KvTransfer.LAYERWISE_CONNECTOR)) {
+        ProxyKind kind = t.proxy() == null ? null : t.proxy().kind();
+        if (kind != null && !ProxyKind.drivingConnector(t.kvTransfer().connector()).isEmpty()) {
+            // a connector of a known flow: checkProxyKind says whether this proxy drives it
+        } else if (kind != null && !kind.kvConnector().equals(t.kvTransfer().connector())) {
+            warning("kv-transfer.connector", "the " + kind.yamlName() + " proxy " + (kind.prefillFirst()
+                    ? "asks a prefill node first and hands its kv_transfer_params to a decode node, which pulls the KV cache ("
+                    : "asks a decode node first, which calls its metaserver back (") + kind.kvConnector() + "); "
+                    + t.kvTransfer().connector() + " may not work behind it");
+        } else if (kind == null && !t.kvTransfer().connector().equals(KvTransfer.LAYERWISE_CONNECTOR)) {
             warning("kv-transfer.connector", "the EPD proxy speaks the layerwise protocol (decode nodes call its "
                     + "metaserver back); " + t.kvTransfer().connector() + " may not work behind it");
         }
         for (String side : List.of("prefill", "decode")) {
             if (t.kvTransfer().extraConfig().containsKey(side)) {
                 error("kv-transfer.extra-config." + side, "derived from the " + side + " nodes' parallel sizes; remove it");
+            }
+        }
+    }
+
+    /**
+     * An upstream proxy serves only some layouts, and drives one KV flow: a layout or a known connector it cannot
+     * serve is an error at {@code proxy.kind} (or {@code proxy.script}, when the kind comes from its file name)
+     * that names the proxies that can.
+     */
+    private void checkProxyKind() {
+        ProxySpec proxy = t.proxy();
+        if (proxy == null || proxy.kind() == null || t.nodes().contains(null)) {
+            return;
+        }
+        ProxyKind kind = proxy.kind();
+        String path = sources.contains("proxy.kind") ? "proxy.kind" : "proxy.script";
+        ProxyKind.Layout layout = ProxyKind.Layout.of(!t.nodes(Role.ENCODER).isEmpty(), !t.nodes(Role.PD).isEmpty(),
+                !t.nodes(Role.PREFILL).isEmpty() || !t.nodes(Role.DECODE).isEmpty());
+        if (layout == ProxyKind.Layout.OTHER) {
+            return; // checkRoles says what is wrong with the roles
+        }
+        if (!kind.serves(layout)) {
+            List<ProxyKind> serving = ProxyKind.serving(layout);
+            error(path, "the " + kind.describe() + " proxy does not serve " + layout.label() + " deployments; "
+                    + "use proxy.kind " + serving.stream().map(ProxyKind::describe)
+                            .collect(java.util.stream.Collectors.joining(" or "))
+                    + (layout == ProxyKind.Layout.P_D ? "" : ", or the built-in proxy (no script)"));
+            return;
+        }
+        if (layout != ProxyKind.Layout.E_PD && t.kvTransfer() != null) {
+            String connector = t.kvTransfer().connector();
+            List<ProxyKind> driving = ProxyKind.drivingConnector(connector);
+            if (!driving.isEmpty() && !driving.contains(kind)) {
+                List<ProxyKind> fitting = driving.stream().filter(other -> other.serves(layout)).toList();
+                error(path, "the " + kind.describe() + " proxy drives " + kind.kvConnector() + " ("
+                        + (kind.prefillFirst() ? "prefill first, the decode node pulls" : "decode first, the prefill node pushes")
+                        + "), not kv-transfer.connector " + connector + "; " + (fitting.isEmpty()
+                                ? "set kv-transfer.connector " + kind.kvConnector()
+                                : "use proxy.kind " + fitting.stream().map(ProxyKind::describe)
+                                        .collect(java.util.stream.Collectors.joining(" or "))
+                                        + ", or kv-transfer.connector " + kind.kvConnector()));
             }
         }
     }
