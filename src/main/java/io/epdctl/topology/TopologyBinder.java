@@ -296,8 +296,7 @@ final class TopologyBinder {
             YamlNode at = reader.node("kind");
             ProxyKind kind = ProxyKind.fromYaml(name).orElse(null);
             if (kind == null) {
-                reader.fail(at.path(), at.location(), "unknown proxy kind '" + name + "' (expected one of " + kinds + ")"
-                        + Suggestions.hint(name, ProxyKind.yamlNames()));
+                reader.fail(at.path(), at.location(), "unknown proxy kind '" + name + "' (expected one of " + kinds + ")");
             } else if (script == null && !reader.has("script")) {
                 reader.fail(at.path(), at.location(), "kind names an upstream proxy script, but there is no 'script': "
                         + "give the script's path, or leave kind out for the built-in proxy");
