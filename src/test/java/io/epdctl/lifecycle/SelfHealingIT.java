@@ -210,12 +210,42 @@ class SelfHealingIT {
         }
     }
 
+    @Test
+    void aNodeThatStopsAnsweringIsShownInThePlanWithHowLongItHasBeenUnhealthy() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).write()) {
+            assertThat(deployment.up().exitCode()).isZero();
+            long server = server(row(deployment, "d0").path("pid").asLong());
+            // a hung engine: the process lives, its port still accepts connections, nothing answers
+            signal(server, "STOP");
+            try {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                Cli.Result plan = deployment.epdctl("plan", deployment.file().toString());
+                while (!plan.out().contains("unhealthy for") && System.nanoTime() < deadline) {
+                    Thread.sleep(500);
+                    plan = deployment.epdctl("plan", deployment.file().toString());
+                }
+                assertThat(plan.out()).as(plan.toString()).containsPattern("(?m)^wait d0 \\(decode on local\\): unchanged, alive, "
+                        + "unhealthy for \\d+ s \\(.+\\); restarted once unhealthy for 30 s$");
+                assertThat(plan.exitCode()).as("waiting is no change").isZero();
+            } finally {
+                signal(server, "CONT");
+            }
+            Cli.Result down = deployment.epdctl("down");
+            assertThat(down.exitCode()).as(down.toString()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    private static void signal(long pid, String signal) throws Exception {
+        assertThat(new ProcessBuilder("kill", "-" + signal, String.valueOf(pid)).start().waitFor()).isZero();
+    }
+
     private static Path runDirectory(SimDeployment deployment) {
         return deployment.stateDir().resolve(deployment.name()).resolve("run");
     }
 
     private static void kill(long pid) throws Exception {
-        assertThat(new ProcessBuilder("kill", "-KILL", String.valueOf(pid)).start().waitFor()).isZero();
+        signal(pid, "KILL");
     }
 
     /** The live processes of process group {@code group}. */
