@@ -62,6 +62,8 @@ public final class SimDeployment implements AutoCloseable {
         private final Map<String, String> nodeArgs = new LinkedHashMap<>();
         private String restart;
         private final Map<String, String> nodeRestart = new LinkedHashMap<>();
+        private String proxyEntries;
+        private String kvConnector = "MooncakeLayerwiseConnector";
 
         private Builder(Path dir) {
             this.dir = dir;
@@ -147,6 +149,27 @@ public final class SimDeployment implements AutoCloseable {
             return this;
         }
 
+        /**
+         * An upstream proxy script instead of the built-in proxy, run by {@code python}; {@code kind} as
+         * {@code proxy.kind}, or null to let the script's file name tell.
+         */
+        public Builder scriptProxy(Path script, String kind, Path python) {
+            this.proxyEntries = "script: " + script + (kind == null ? "" : ", kind: " + kind) + ", python: " + python;
+            return this;
+        }
+
+        /** P+D without encoders (the load-balance proxy's layout). */
+        public Builder withoutEncoders() {
+            this.encoders = 0;
+            return this;
+        }
+
+        /** The KV connector of the prefill and decode nodes (default MooncakeLayerwiseConnector). */
+        public Builder kvConnector(String connector) {
+            this.kvConnector = connector;
+            return this;
+        }
+
         public SimDeployment write() {
             String marker = UUID.randomUUID().toString();
             Map<String, Integer> ports = new LinkedHashMap<>();
@@ -175,7 +198,7 @@ public final class SimDeployment implements AutoCloseable {
                     .append(restart == null ? "" : "  restart: " + restart + "\n")
                     .append("ec-transfer: {connector: ECExampleConnector, shared-storage-path: ").append(dir.resolve("ec")).append("}\n");
             if (decodes > 0) {
-                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(kvPort(taken)).append("}\n");
+                yaml.append("kv-transfer: {connector: ").append(kvConnector).append(", kv-port: ").append(kvPort(taken)).append("}\n");
             }
             yaml.append("nodes:\n");
             for (int i = 0; i < nodes.size(); i++) {
@@ -207,7 +230,7 @@ public final class SimDeployment implements AutoCloseable {
             int proxyPort = port(taken);
             ports.put("proxy", proxyPort);
             yaml.append("proxy: {host: ").append(proxyHost).append(", port: ").append(proxyPort)
-                    .append(", command: ").append(ROOT.resolve("bin/epdctl"))
+                    .append(", ").append(proxyEntries != null ? proxyEntries : "command: " + ROOT.resolve("bin/epdctl"))
                     .append(", env: {").append(MARKER).append(": ").append(marker).append("}}\n");
             try {
                 Files.createDirectories(dir);
