@@ -105,6 +105,42 @@ class UpstreamProxyIT {
         }
     }
 
+    /**
+     * A script proxy cannot take new backends while it runs: a change of them restarts it, the plan says so, and the
+     * restarted script serves through the moved node.
+     */
+    @org.junit.jupiter.api.Test
+    void aChangeOfItsBackendsRestartsTheDisaggEpdProxyAndThePlanSaysSo() throws Exception {
+        ProxyKind kind = ProxyKind.DISAGG_EPD;
+        Optional<String> missing = UpstreamScripts.missing(kind);
+        missing.ifPresent(why -> System.err.println("UpstreamProxyIT: backend change skipped: " + why));
+        Assumptions.assumeTrue(missing.isEmpty(), () -> "backend change skipped: " + missing.orElseThrow());
+        Path launcher = UpstreamScripts.launcher(UpstreamScripts.writeShims(dir.resolve("shims")), UpstreamScripts.python());
+        try (SimDeployment deployment = SimDeployment.builder(dir.resolve("deployment")).combinedPrefillDecode()
+                .scriptProxy(UpstreamScripts.script(kind).orElseThrow(), null, launcher).write()) {
+            Cli.Result up = deployment.up();
+            assertThat(up.exitCode()).as(up.toString()).isZero();
+
+            int before = deployment.port("pd0");
+            int after = io.epdctl.testing.FreePorts.pick();
+            String yaml = java.nio.file.Files.readString(deployment.file());
+            java.nio.file.Files.writeString(deployment.file(), yaml.replace("port: " + before + "}", "port: " + after + "}"));
+
+            Cli.Result plan = deployment.epdctl("plan", deployment.file().toString());
+            assertThat(plan.exitCode()).as(plan.toString()).isEqualTo(3);
+            assertThat(plan.out()).contains("restart proxy (proxy on local): --decode-servers-urls http://127.0.0.1:"
+                    + before + " -> http://127.0.0.1:" + after, "proxy: restarted; its endpoint is briefly unavailable");
+
+            Cli.Result again = deployment.up();
+            assertThat(again.exitCode()).as(again.toString()).isZero();
+            assertThat(again.err()).contains("proxy: ready", "test request through the proxy (text and an image): answered");
+            assertThat(deployment.describeProcesses()).contains("--decode-servers-urls http://127.0.0.1:" + after);
+
+            assertThat(deployment.epdctl("down").exitCode()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
     /** Node and counter pairs that show each node's part in a request with an image (up's test request and ours). */
     private static List<String[]> expectedCounts(ProxyKind kind, Layout layout) {
         List<String[]> counts = new java.util.ArrayList<>();
