@@ -586,7 +586,9 @@ final class TopologyValidator {
                         + host.address() + " is loopback, but the proxy runs on '" + proxy.host()
                         + "' and cannot reach it there; give host '" + node.host() + "' an address the other hosts reach");
             }
-            if (node.role() == Role.DECODE && Addresses.isLoopback(proxyHost.address())) {
+            // only the decoder-first flow calls the proxy back; behind a prefill-first proxy only the proxy calls out
+            boolean callsBack = proxy.kind() == null || !proxy.kind().prefillFirst();
+            if (node.role() == Role.DECODE && callsBack && Addresses.isLoopback(proxyHost.address())) {
                 error("proxy.host", "the proxy listens on " + proxyHost.address() + " (host '" + proxy.host()
                         + "'), but decode node " + describe(i) + " on host '" + node.host() + "' must call its metaserver "
                         + "back at that address; give host '" + proxy.host() + "' an address the other hosts reach");

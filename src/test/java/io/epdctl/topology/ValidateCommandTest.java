@@ -340,6 +340,9 @@ class ValidateCommandTest {
                 Arguments.of("disagg-epd, E+P+D", proxy(pullMode(VALID), disagg), "disagg-epd"),
                 Arguments.of("load-balance, P+D", proxy(pullMode(pD), "script: /opt/load_balance_proxy_server_example.py"),
                         "load-balance"),
+                Arguments.of("disagg-epd on loopback before a decode node elsewhere: nothing calls it back",
+                        proxy(pullMode(VALID).replace("{name: d0, role: decode, host: local,", "{name: d0, role: decode, host: npu-a,"),
+                                disagg), "disagg-epd"),
                 Arguments.of("a renamed script of a given kind", proxy(ePd, "script: /opt/proxy.py, kind: disagg-epd"),
                         "disagg-epd"));
     }
