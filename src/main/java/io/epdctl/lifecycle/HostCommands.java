@@ -591,11 +591,19 @@ public final class HostCommands {
         return "log:" + process.name();
     }
 
+    static String previousLogKey(ProcessRecord process) {
+        return "previous-log:" + process.name();
+    }
+
+    static String exitsKey(ProcessRecord process) {
+        return "exits:" + process.name();
+    }
+
     /**
      * What is known of one process on its host, for {@link #facts}: {@code state NAME STATE} (as {@link #probe}),
      * {@code members NAME PIDS} (the live processes of its group), {@code exit NAME STATUS [EPOCH]} when its
      * wrapper recorded an exit status (and the file's time), its script as an item; with {@code logLines} > 0
-     * also its log's last lines as an item.
+     * also its log's last lines, the last lines of the run before's log and its supervisor's record of exits as items.
      */
     static String processFacts(ProcessRecord process, int logLines) {
         String name = quote(process.name());
@@ -615,6 +623,10 @@ public final class HostCommands {
         script.append(item(scriptKey(process), null, "cat -- " + quote(process.script())));
         if (logLines > 0) {
             script.append(item(logKey(process), null, "tail -n " + logLines + " -- " + quote(process.log())));
+            script.append(item(previousLogKey(process), null, "if [ -e " + quote(process.previousLog()) + " ]; then tail -n "
+                    + logLines + " -- " + quote(process.previousLog()) + "; else echo 'none: its supervisor has not started it again'; fi"));
+            script.append(item(exitsKey(process), null, "if [ -e " + quote(process.exitsFile()) + " ]; then cat -- "
+                    + quote(process.exitsFile()) + "; else echo 'none recorded'; fi"));
         }
         return script.toString();
     }

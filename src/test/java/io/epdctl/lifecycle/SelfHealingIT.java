@@ -38,7 +38,9 @@ class SelfHealingIT {
             long server = server(group);
             List<Long> engine = members(group).stream().filter(pid -> pid != group && pid != server).toList();
             assertThat(engine).as("d0's engine child").isNotEmpty();
+            Thread.sleep(3000); // so that its uptime since up started it and since it came back differ
 
+            long killed = System.nanoTime();
             kill(server);
 
             JsonNode back = awaitRow(deployment, "d0", row -> row.path("state").asText().equals("ready")
@@ -50,6 +52,9 @@ class SelfHealingIT {
             assertThat(back.path("lastExit").path("status").asInt()).isEqualTo(137);
             assertThat(back.path("lastExit").path("signal").asText()).isEqualTo("KILL");
             assertThat(back.path("lastExit").path("outcome").asText()).isEqualTo("restart");
+            assertThat(back.path("uptimeSeconds").isNumber()).as(back.toString()).isTrue();
+            assertThat(back.path("uptimeSeconds").asLong()).as("up since it came back")
+                    .isLessThanOrEqualTo(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - killed) + 1);
 
             Cli.Result status = deployment.epdctl("status");
             assertThat(status.exitCode()).as(status.toString()).isZero();
@@ -72,6 +77,14 @@ class SelfHealingIT {
             Cli.Result current = deployment.epdctl("logs", "d0", "-n", "500");
             assertThat(current.out()).contains("epdctl supervisor: d0 exited with status 137; starting it again in 1 s (attempt 2")
                     .contains("Application startup complete.");
+
+            // the bundle has the crashed run's log and the supervisor's record of the exit
+            Path bundle = dir.resolve("bundle.tar.gz");
+            Cli.Result collect = deployment.epdctl("collect", "-o", bundle.toString());
+            assertThat(collect.exitCode()).as(collect.toString()).isZero();
+            assertThat(fromBundle(bundle, "nodes/d0/previous-log-tail.txt")).contains("Application startup complete.")
+                    .doesNotContain("epdctl supervisor:");
+            assertThat(fromBundle(bundle, "nodes/d0/exits.txt")).containsPattern("(?m)^\\d+ 137 restart$");
 
             Cli.Result down = deployment.epdctl("down");
             assertThat(down.exitCode()).as(down.toString()).isZero();
@@ -234,6 +247,14 @@ class SelfHealingIT {
             assertThat(down.exitCode()).as(down.toString()).isZero();
             assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
         }
+    }
+
+    /** One file of a collect bundle, as tar reads it. */
+    private static String fromBundle(Path bundle, String path) throws Exception {
+        Process tar = new ProcessBuilder("tar", "-xzOf", bundle.toString(), "--wildcards", "*/" + path).redirectErrorStream(true).start();
+        String text = new String(tar.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(tar.waitFor()).as(text).isZero();
+        return text;
     }
 
     private static void signal(long pid, String signal) throws Exception {
