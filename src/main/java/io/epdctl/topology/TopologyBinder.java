@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * Turns the YAML tree into the model, reporting every structural problem (unknown keys, types, missing
@@ -291,7 +292,7 @@ final class TopologyBinder {
         String name = reader.optionalString("kind", null);
         String kinds = ProxyKind.yamlNames().stream()
                 .map(known -> known + " (" + ProxyKind.fromYaml(known).orElseThrow().fileName() + ")")
-                .collect(java.util.stream.Collectors.joining(", "));
+                .collect(Collectors.joining(", "));
         if (name != null) {
             YamlNode at = reader.node("kind");
             ProxyKind kind = ProxyKind.fromYaml(name).orElse(null);

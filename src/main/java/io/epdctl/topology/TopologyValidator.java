@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
 /**
@@ -538,7 +539,7 @@ final class TopologyValidator {
             List<ProxyKind> serving = ProxyKind.serving(layout);
             error(path, "the " + kind.describe() + " proxy does not serve " + layout.label() + " deployments; "
                     + "use proxy.kind " + serving.stream().map(ProxyKind::describe)
-                            .collect(java.util.stream.Collectors.joining(" or "))
+                            .collect(Collectors.joining(" or "))
                     + (layout == ProxyKind.Layout.P_D ? "" : ", or the built-in proxy (no script)"));
             return;
         }
@@ -552,7 +553,7 @@ final class TopologyValidator {
                         + "), not kv-transfer.connector " + connector + "; " + (fitting.isEmpty()
                                 ? "set kv-transfer.connector " + kind.kvConnector()
                                 : "use proxy.kind " + fitting.stream().map(ProxyKind::describe)
-                                        .collect(java.util.stream.Collectors.joining(" or "))
+                                        .collect(Collectors.joining(" or "))
                                         + ", or kv-transfer.connector " + kind.kvConnector()));
             }
         }
