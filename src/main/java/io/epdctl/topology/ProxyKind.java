@@ -13,16 +13,13 @@ import java.util.Set;
 public enum ProxyKind {
     /** vLLM-Ascend's examples/epd_disaggregated/: the EPD guide's proxy; asks the decode node first (layerwise push). */
     EPD_LAYERWISE("epd-layerwise", "epd_load_balance_proxy_layerwise_server_example.py", "/healthcheck",
-            Set.of(Layout.E_PD, Layout.E_P_D), KvTransfer.LAYERWISE_CONNECTOR),
+            Set.of(Layout.E_PD, Layout.E_P_D), KvFlow.LAYERWISE),
     /** vLLM's (and vLLM-Ascend's) examples/.../disaggregated_encoder/: prefill first, the decode node pulls. */
     DISAGG_EPD("disagg-epd", "disagg_epd_proxy.py", "/health",
-            Set.of(Layout.E_PD, Layout.E_P_D), ProxyKind.PULL_CONNECTOR),
+            Set.of(Layout.E_PD, Layout.E_P_D), KvFlow.PULL),
     /** vLLM-Ascend's examples/disaggregated_prefill_v1/: P+D without encoders, prefill first, the decode node pulls. */
     LOAD_BALANCE("load-balance", "load_balance_proxy_server_example.py", "/healthcheck",
-            Set.of(Layout.P_D), ProxyKind.PULL_CONNECTOR);
-
-    /** vLLM-Ascend's pull-mode Mooncake connector, which the prefill-first proxies need. */
-    public static final String PULL_CONNECTOR = "MooncakeConnectorV1";
+            Set.of(Layout.P_D), KvFlow.PULL);
 
     /** The roles a deployment has, as far as a proxy cares. */
     public enum Layout {
@@ -56,14 +53,14 @@ public enum ProxyKind {
     private final String fileName;
     private final String readiness;
     private final Set<Layout> layouts;
-    private final String kvConnector;
+    private final KvFlow kvFlow;
 
-    ProxyKind(String yamlName, String fileName, String readiness, Set<Layout> layouts, String kvConnector) {
+    ProxyKind(String yamlName, String fileName, String readiness, Set<Layout> layouts, KvFlow kvFlow) {
         this.yamlName = yamlName;
         this.fileName = fileName;
         this.readiness = readiness;
         this.layouts = layouts;
-        this.kvConnector = kvConnector;
+        this.kvFlow = kvFlow;
     }
 
     public String yamlName() {
@@ -84,14 +81,19 @@ public enum ProxyKind {
         return layouts.contains(layout);
     }
 
-    /** The KV connector its prefill/decode flow works with. */
+    /** The KV flow its prefill/decode requests drive. */
+    public KvFlow kvFlow() {
+        return kvFlow;
+    }
+
+    /** The KV connector of that flow. */
     public String kvConnector() {
-        return kvConnector;
+        return kvFlow == KvFlow.PULL ? KvTransfer.PULL_CONNECTOR : KvTransfer.LAYERWISE_CONNECTOR;
     }
 
     /** Whether it sends a request to a prefill node first and hands its answer to a decode node (pull mode). */
     public boolean prefillFirst() {
-        return kvConnector.equals(PULL_CONNECTOR);
+        return kvFlow == KvFlow.PULL;
     }
 
     /** {@code epd-layerwise (epd_load_balance_proxy_layerwise_server_example.py)} */
@@ -118,8 +120,8 @@ public enum ProxyKind {
         return Arrays.stream(values()).filter(kind -> kind.serves(layout)).toList();
     }
 
-    /** The kinds whose flow fits {@code connector}. */
-    public static List<ProxyKind> drivingConnector(String connector) {
-        return Arrays.stream(values()).filter(kind -> kind.kvConnector.equals(connector)).toList();
+    /** The kinds that drive {@code flow}. */
+    public static List<ProxyKind> driving(KvFlow flow) {
+        return Arrays.stream(values()).filter(kind -> kind.kvFlow == flow).toList();
     }
 }

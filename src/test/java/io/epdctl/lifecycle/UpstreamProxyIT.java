@@ -8,6 +8,7 @@ import io.epdctl.state.StateStore;
 import io.epdctl.testing.Cli;
 import io.epdctl.testing.SimDeployment;
 import io.epdctl.testing.UpstreamScripts;
+import io.epdctl.topology.KvTransfer;
 import io.epdctl.topology.ProxyKind;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -69,9 +70,9 @@ class UpstreamProxyIT {
         if (layout == Layout.E_PD) {
             builder.combinedPrefillDecode();
         } else if (layout == Layout.P_D) {
-            builder.withoutEncoders().kvConnector(ProxyKind.PULL_CONNECTOR);
+            builder.withoutEncoders().kvConnector(KvTransfer.PULL_CONNECTOR);
         } else if (kind.prefillFirst()) {
-            builder.kvConnector(ProxyKind.PULL_CONNECTOR);
+            builder.kvConnector(KvTransfer.PULL_CONNECTOR);
         }
         try (SimDeployment deployment = builder.write()) {
             Cli.Result up = deployment.up();

@@ -55,7 +55,7 @@ class UpstreamProxyRenderTest {
     private static final String P_D = """
               - {name: p0, role: prefill, host: a, devices: [1], port: 33003}
               - {name: d0, role: decode, host: b, devices: [2], port: 33006}
-              - {name: d1, role: decode, host: b, devices: [3], port: 33007, kv-port: 50011}
+              - {name: d1, role: decode, host: b, devices: [3], port: 33007}
             """;
     private static final String PULL = "kv-transfer: {connector: MooncakeConnectorV1, kv-port: 50001}\n";
     private static final String LAYERWISE = "kv-transfer: {kv-port: 50001}\n";

@@ -91,7 +91,16 @@ public final class SimDeployment implements AutoCloseable {
             return this;
         }
 
-        /** How many nodes of each role (E+P+D); decode nodes each get their own KV port. */
+        /**
+         * The KV connector ({@code MooncakeLayerwiseConnector} by default); with {@code MooncakeConnectorV1} the
+         * prefill nodes get the KV ports (they bind the handshake), not the decode nodes.
+         */
+        public Builder kvConnector(String connector) {
+            this.kvConnector = connector;
+            return this;
+        }
+
+        /** How many nodes of each role (E+P+D); the nodes of the side that binds each get their own KV port. */
         public Builder shape(int encoders, int prefills, int decodes) {
             this.encoders = encoders;
             this.prefills = prefills;
@@ -164,12 +173,6 @@ public final class SimDeployment implements AutoCloseable {
             return this;
         }
 
-        /** The KV connector of the prefill and decode nodes (default MooncakeLayerwiseConnector). */
-        public Builder kvConnector(String connector) {
-            this.kvConnector = connector;
-            return this;
-        }
-
         public SimDeployment write() {
             String marker = UUID.randomUUID().toString();
             Map<String, Integer> ports = new LinkedHashMap<>();
@@ -198,7 +201,8 @@ public final class SimDeployment implements AutoCloseable {
                     .append(restart == null ? "" : "  restart: " + restart + "\n")
                     .append("ec-transfer: {connector: ECExampleConnector, shared-storage-path: ").append(dir.resolve("ec")).append("}\n");
             if (decodes > 0) {
-                yaml.append("kv-transfer: {connector: ").append(kvConnector).append(", kv-port: ").append(kvPort(taken)).append("}\n");
+                yaml.append("kv-transfer: {connector: ").append(kvConnector).append(", kv-port: ").append(kvPort(taken))
+                        .append("}\n");
             }
             yaml.append("nodes:\n");
             for (int i = 0; i < nodes.size(); i++) {
@@ -209,7 +213,7 @@ public final class SimDeployment implements AutoCloseable {
                 yaml.append("  - {name: ").append(node).append(", role: ").append(nodes.get(i)[1])
                         .append(", host: ").append(host)
                         .append(", devices: [").append(i).append("], port: ").append(port);
-                if (nodes.get(i)[1].equals("decode")) {
+                if (nodes.get(i)[1].equals(kvConnector.equals("MooncakeConnectorV1") ? "prefill" : "decode")) {
                     yaml.append(", kv-port: ").append(kvPort(taken));
                 }
                 Map<String, String> env = nodeEnv.get(node);

@@ -48,11 +48,11 @@ class ProxyKindTest {
     }
 
     @Test
-    void thePrefillFirstKindsDriveThePullConnector() {
-        assertThat(ProxyKind.drivingConnector(ProxyKind.PULL_CONNECTOR))
-                .containsExactly(ProxyKind.DISAGG_EPD, ProxyKind.LOAD_BALANCE)
-                .allMatch(ProxyKind::prefillFirst);
-        assertThat(ProxyKind.drivingConnector(KvTransfer.LAYERWISE_CONNECTOR)).containsExactly(ProxyKind.EPD_LAYERWISE);
-        assertThat(ProxyKind.drivingConnector("MooncakeHybridConnector")).isEmpty();
+    void thePrefillFirstKindsDriveThePullFlow() {
+        assertThat(ProxyKind.driving(KvFlow.PULL)).containsExactly(ProxyKind.DISAGG_EPD, ProxyKind.LOAD_BALANCE)
+                .allMatch(ProxyKind::prefillFirst)
+                .allMatch(kind -> kind.kvConnector().equals(KvTransfer.PULL_CONNECTOR));
+        assertThat(ProxyKind.driving(KvFlow.LAYERWISE)).containsExactly(ProxyKind.EPD_LAYERWISE)
+                .allMatch(kind -> kind.kvConnector().equals(KvTransfer.LAYERWISE_CONNECTOR));
     }
 }
