@@ -54,7 +54,9 @@ class UpstreamProxyIT {
         return Stream.of(
                 Arguments.of("epd-layerwise, E+PD", ProxyKind.EPD_LAYERWISE, Layout.E_PD),
                 Arguments.of("epd-layerwise, E+P+D (layerwise push)", ProxyKind.EPD_LAYERWISE, Layout.E_P_D),
-                Arguments.of("disagg-epd, E+PD (--prefill-servers-urls disable)", ProxyKind.DISAGG_EPD, Layout.E_PD));
+                Arguments.of("disagg-epd, E+PD (--prefill-servers-urls disable)", ProxyKind.DISAGG_EPD, Layout.E_PD),
+                Arguments.of("disagg-epd, E+P+D (pull)", ProxyKind.DISAGG_EPD, Layout.E_P_D),
+                Arguments.of("load-balance, P+D without encoders (pull)", ProxyKind.LOAD_BALANCE, Layout.P_D));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -156,10 +158,14 @@ class UpstreamProxyIT {
         if (layout != Layout.E_PD) {
             counts.add(new String[] {"d0", "vllm:request_success_total"});
         }
-        if (layout == Layout.E_P_D && !kind.prefillFirst()) {
+        if (layout != Layout.E_PD && !kind.prefillFirst()) {
             // the layerwise flow: the decode node called the script's metaserver, the prefill node pushed the KV cache
             counts.add(new String[] {"d0", "vllm_sim:kv_metaserver_callbacks_total"});
             counts.add(new String[] {"p0", "vllm_sim:kv_pushes_sent_total"});
+        } else if (layout != Layout.E_PD) {
+            // the pull flow: the prefill node answered first, the decode node pulled the KV cache from it
+            counts.add(new String[] {"d0", "vllm_sim:kv_pulls_total"});
+            counts.add(new String[] {"p0", "vllm_sim:kv_pull_shares_served_total"});
         }
         return counts;
     }
