@@ -13,13 +13,13 @@ import java.util.Set;
 public enum ProxyKind {
     /** vLLM-Ascend's examples/epd_disaggregated/: the EPD guide's proxy; asks the decode node first (layerwise push). */
     EPD_LAYERWISE("epd-layerwise", "epd_load_balance_proxy_layerwise_server_example.py", "/healthcheck",
-            Set.of(Layout.E_PD, Layout.E_P_D), KvFlow.LAYERWISE),
+            Set.of(Layout.E_PD, Layout.E_P_D), KvFlow.LAYERWISE, List.of("fastapi", "httpx", "uvicorn", "PIL", "vllm.logger")),
     /** vLLM's (and vLLM-Ascend's) examples/.../disaggregated_encoder/: prefill first, the decode node pulls. */
     DISAGG_EPD("disagg-epd", "disagg_epd_proxy.py", "/health",
-            Set.of(Layout.E_PD, Layout.E_P_D), KvFlow.PULL),
+            Set.of(Layout.E_PD, Layout.E_P_D), KvFlow.PULL, List.of("fastapi", "aiohttp", "uvicorn", "uvloop")),
     /** vLLM-Ascend's examples/disaggregated_prefill_v1/: P+D without encoders, prefill first, the decode node pulls. */
     LOAD_BALANCE("load-balance", "load_balance_proxy_server_example.py", "/healthcheck",
-            Set.of(Layout.P_D), KvFlow.PULL);
+            Set.of(Layout.P_D), KvFlow.PULL, List.of("fastapi", "httpx", "uvicorn"));
 
     /** The roles a deployment has, as far as a proxy cares. */
     public enum Layout {
@@ -54,13 +54,15 @@ public enum ProxyKind {
     private final String readiness;
     private final Set<Layout> layouts;
     private final KvFlow kvFlow;
+    private final List<String> modules;
 
-    ProxyKind(String yamlName, String fileName, String readiness, Set<Layout> layouts, KvFlow kvFlow) {
+    ProxyKind(String yamlName, String fileName, String readiness, Set<Layout> layouts, KvFlow kvFlow, List<String> modules) {
         this.yamlName = yamlName;
         this.fileName = fileName;
         this.readiness = readiness;
         this.layouts = layouts;
         this.kvFlow = kvFlow;
+        this.modules = modules;
     }
 
     public String yamlName() {
@@ -79,6 +81,14 @@ public enum ProxyKind {
 
     public boolean serves(Layout layout) {
         return layouts.contains(layout);
+    }
+
+    /**
+     * The Python modules it imports beyond the standard library (disagg-epd runs uvicorn on uvloop; epd-layerwise
+     * takes its logger from vLLM).
+     */
+    public List<String> modules() {
+        return modules;
     }
 
     /** The KV flow its prefill/decode requests drive. */

@@ -25,11 +25,6 @@ public final class UpstreamScripts {
     static final String SHIMS = "/io/epdctl/bench/upstream/";
     private static final List<String> SHIM_FILES = List.of("run_upstream.py", "vllm/__init__.py", "vllm/logger.py");
 
-    /** What each script imports beyond the standard library (and vllm.logger, which the shims stand in for). */
-    private static final Map<ProxyKind, List<String>> MODULES = Map.of(
-            ProxyKind.EPD_LAYERWISE, List.of("fastapi", "httpx", "uvicorn", "PIL"),
-            ProxyKind.DISAGG_EPD, List.of("fastapi", "aiohttp", "uvicorn", "uvloop"),
-            ProxyKind.LOAD_BALANCE, List.of("fastapi", "httpx", "uvicorn"));
     private static final Map<String, String> DEBIAN_PACKAGES = Map.of("fastapi", "python3-fastapi", "httpx",
             "python3-httpx", "uvicorn", "python3-uvicorn", "PIL", "python3-pil", "aiohttp", "python3-aiohttp",
             "uvloop", "python3-uvloop");
@@ -59,7 +54,8 @@ public final class UpstreamScripts {
         if (!Files.isRegularFile(script.get())) {
             return Optional.of("no " + kind.fileName() + " in " + DIRECTORY_VARIABLE + "=" + script.get().getParent());
         }
-        return missingModules(python(), MODULES.get(kind));
+        // vllm.logger: the shims stand in for it
+        return missingModules(python(), kind.modules().stream().filter(module -> !module.startsWith("vllm")).toList());
     }
 
     /** Why {@code python} cannot import {@code modules}, or empty. */
