@@ -44,6 +44,6 @@ public final class ValidateCommand implements Callable<Integer> {
         long hosts = topology.nodes().stream().map(node -> node.host()).distinct().count();
         return "deployment " + topology.name() + ", " + topology.nodes().size() + " nodes (" + String.join(", ", roles)
                 + ") on " + hosts + (hosts == 1 ? " host" : " hosts") + ", proxy on " + topology.proxy().host() + ":"
-                + topology.proxy().port() + (topology.proxy().isBuiltIn() ? " (built-in)" : " (script)");
+                + topology.proxy().port() + (topology.proxy().isBuiltIn() ? " (built-in)" : " (script: " + topology.proxy().kind().yamlName() + ")");
     }
 }

@@ -61,10 +61,15 @@ public final class Deployer {
      */
     public String up() throws DeploymentException, InterruptedException, IOException {
         long start = System.nanoTime();
-        Planner.Planned planned = new Planner(control, probe).plan(plan, store.read(topology.name()).orElse(null),
-                topology.ecTransfer().sharedStoragePath(), options.maxUnavailable());
+        DeploymentState stored = store.read(topology.name()).orElse(null);
+        Planner.Planned planned = new Planner(control, probe).plan(plan, stored, topology.ecTransfer().sharedStoragePath(),
+                options.maxUnavailable());
         UpPlan upPlan = planned.plan();
         DeploymentState previous = planned.previous();
+        if (previous != null && !previous.equals(stored)) {
+            // the pids an interrupted up did not record, read from their pid files: kept whatever this up does
+            store.write(previous);
+        }
         if (upPlan.rows().stream().allMatch(row -> row.action() == UpPlan.Action.KEEP)) {
             say("deployment " + topology.name() + " is up and unchanged; nothing to do");
             return endpoint();

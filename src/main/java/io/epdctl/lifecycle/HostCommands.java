@@ -482,8 +482,17 @@ public final class HostCommands {
     }
 
     /** Succeeds when, after the setup lines, {@code python} is a command and {@code script} is readable. */
-    static String proxyScriptRunnable(List<String> setup, String python, String script) {
-        return setupLines(setup) + "command -v " + quote(python) + " >/dev/null && test -r " + quote(script);
+    /**
+     * Succeeds when {@code python} is there, the script readable and {@code modules} importable (as the script imports
+     * them, after the setup lines); otherwise says on stderr which of them is not.
+     */
+    static String proxyScriptRunnable(List<String> setup, String python, String script, List<String> modules) {
+        String imports = "import " + String.join(", ", modules);
+        return setupLines(setup)
+                + "command -v " + quote(python) + " >/dev/null || { echo " + quote(python + " is not found") + " >&2; exit 1; }\n"
+                + "test -r " + quote(script) + " || { echo " + quote(script + " is not readable") + " >&2; exit 1; }\n"
+                + (modules.isEmpty() ? "" : "epdctl_err=$(" + quote(python) + " -c " + quote(imports) + " 2>&1 >/dev/null) || "
+                        + "{ printf '%s\\n' \"" + "$epdctl_err\" | tail -n 1 >&2; exit 1; }\n");
     }
 
     private static String setupLines(List<String> setup) {

@@ -46,7 +46,7 @@ public final class NodeProbe {
     /** A node's or the proxy's readiness, each by its own routes. */
     public Readiness readiness(ProcessRecord process, String servedModelName, Duration timeout) {
         return process.isProxy()
-                ? proxyReadiness(process.address(), process.port(), timeout)
+                ? proxyReadiness(process.address(), process.port(), process.readiness(), timeout)
                 : readiness(process.address(), process.port(), servedModelName, timeout);
     }
 
@@ -77,6 +77,19 @@ public final class NodeProbe {
      * healthy backend; the vLLM-Ascend script has no {@code /health}, only {@code /healthcheck}.
      */
     public Readiness proxyReadiness(String address, int port, Duration timeout) {
+        return proxyReadiness(address, port, null, timeout);
+    }
+
+    /** At {@code route}, the proxy's own (its kind's); without one, {@code /health} and then {@code /healthcheck}. */
+    public Readiness proxyReadiness(String address, int port, String route, Duration timeout) {
+        if (route != null) {
+            return probed(timeout, () -> {
+                Answer health = get(address, port, route, timeout);
+                return health.status() == 200 ? new Readiness(true, true, "ready")
+                        : new Readiness(true, false, route.equals("/health") ? ProxyHealth.reason(health.status(), health.body())
+                                : route + " answers " + health.status());
+            });
+        }
         return probed(timeout, () -> {
             Answer health = get(address, port, "/health", timeout);
             if (health.status() == 404) {

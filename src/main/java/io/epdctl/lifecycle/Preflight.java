@@ -265,10 +265,21 @@ public final class Preflight {
         if (proxy.isBuiltIn()) {
             return commandPresent(host, proxy.setup(), proxy.command());
         }
-        CommandResult result = control.run(host, HostCommands.proxyScriptRunnable(proxy.setup(), proxy.python(), proxy.script()));
-        return result.succeeded()
-                ? new Finding(host, "proxy", Level.OK, proxy.python() + " and " + proxy.script() + " are present")
-                : new Finding(host, "proxy", Level.FAILED, proxy.python() + " or " + proxy.script() + " is missing");
+        List<String> modules = proxy.kind().modules();
+        CommandResult result = control.run(host, HostCommands.proxyScriptRunnable(proxy.setup(), proxy.python(), proxy.script(),
+                modules));
+        String imports = String.join(", ", modules);
+        if (result.succeeded()) {
+            return new Finding(host, "proxy", Level.OK, proxy.python() + " and " + proxy.script() + " are present; "
+                    + proxy.python() + " imports " + imports);
+        }
+        String why = result.stderr().strip();
+        if (why.isEmpty() || why.endsWith(" is not found") || why.endsWith(" is not readable")) {
+            return new Finding(host, "proxy", Level.FAILED, why.isEmpty() ? proxy.python() + " or " + proxy.script()
+                    + " is missing" : why);
+        }
+        return new Finding(host, "proxy", Level.FAILED, proxy.python() + " cannot import what the " + proxy.kind().yamlName()
+                + " script needs (" + imports + "): " + why);
     }
 
     private static List<Integer> npusOf(Footprint footprint, String host) {

@@ -10,6 +10,7 @@ import io.epdctl.topology.KvTransfer;
 import io.epdctl.topology.Listener;
 import io.epdctl.topology.Node;
 import io.epdctl.topology.Placement;
+import io.epdctl.topology.ProxyKind;
 import io.epdctl.topology.ProxySpec;
 import io.epdctl.topology.Role;
 import io.epdctl.topology.Topology;
@@ -23,6 +24,8 @@ import java.util.stream.Collectors;
 /** Derives each node's {@code vllm serve} command and the proxy's command from a validated topology. */
 public final class DeploymentRenderer {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The built-in proxy answers 200 here once every role has a healthy backend. */
+    static final String BUILT_IN_READINESS = "/health";
 
     private final Topology topology;
 
@@ -80,7 +83,8 @@ public final class DeploymentRenderer {
         override(flags, node.args());
         appendFlags(argv, flags);
         List<String> directories = new ArrayList<>();
-        if (node.role().ecRole() != null) {
+        // without encoders (P+D behind the load-balance proxy) there is no embedding to consume
+        if (node.role().ecRole() != null && !topology.nodes(Role.ENCODER).isEmpty()) {
             argv.addAll(List.of("--ec-transfer-config", json(ecTransferConfig(node))));
             if (topology.ecTransfer().sharedStoragePath() != null) {
                 directories.add(topology.ecTransfer().sharedStoragePath());
@@ -96,10 +100,10 @@ public final class DeploymentRenderer {
                     .launch(placement.npus(), containerMounts(directories), env.keySet(), network.interfaceVariables(),
                             topology.vllm().setup(), argv);
             return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env,
-                    network.interfaceLookup(), directories, argv, network.interfaceAddress(), node.restart(), container);
+                    network.interfaceLookup(), directories, argv, network.interfaceAddress(), node.restart(), container, null);
         }
         return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env, setup, directories, argv,
-                network.interfaceAddress(), node.restart(), null);
+                network.interfaceAddress(), node.restart(), null, null);
     }
 
     /** What a container sees at the same path as the host: the model (read-only, when it is a path), the EC directory. */
@@ -211,13 +215,7 @@ public final class DeploymentRenderer {
         // --host is where the proxy listens and also the metaserver URL decode nodes call back.
         argv.addAll(List.of("--host", host.address(), "--port", String.valueOf(placement.httpPort())));
         if (withBackends) {
-            addBackends(argv, "encoder", Role.ENCODER);
-            if (topology.isDisaggregated()) {
-                addBackends(argv, "prefiller", Role.PREFILL);
-                addBackends(argv, "decoder", Role.DECODE);
-            } else {
-                addBackends(argv, "pd", Role.PD);
-            }
+            addBackends(argv, proxy.kind());
         }
         // The built-in proxy's default is the layerwise flow (a script speaks one flow of its own). Part of its
         // identity, unlike its backends: a proxy of the other flow must be replaced.
@@ -226,8 +224,29 @@ public final class DeploymentRenderer {
         }
         appendFlags(argv, proxy.args());
         Map<String, String> env = new LinkedHashMap<>(proxy.env());
+        String readiness = proxy.isBuiltIn() ? BUILT_IN_READINESS : proxy.kind().readiness();
         return new LaunchSpec("proxy", "proxy", host.address(), placement, env, proxy.setup(), List.of(), argv,
-                Optional.empty(), proxy.restart(), null);
+                Optional.empty(), proxy.restart(), null, readiness);
+    }
+
+    /** Each upstream proxy is told its backends its own way; the built-in proxy as the layerwise EPD script. */
+    private void addBackends(List<String> argv, ProxyKind kind) {
+        if (kind == ProxyKind.DISAGG_EPD) {
+            // one comma-separated value per list; "disable" runs E then PD, whose nodes are then the decode list
+            argv.addAll(List.of("--encode-servers-urls", urls(Role.ENCODER)));
+            argv.addAll(List.of("--prefill-servers-urls", topology.isDisaggregated() ? urls(Role.PREFILL) : "disable"));
+            argv.addAll(List.of("--decode-servers-urls", urls(topology.isDisaggregated() ? Role.DECODE : Role.PD)));
+            return;
+        }
+        if (kind != ProxyKind.LOAD_BALANCE) {
+            addBackends(argv, "encoder", Role.ENCODER);
+        }
+        if (topology.isDisaggregated()) {
+            addBackends(argv, "prefiller", Role.PREFILL);
+            addBackends(argv, "decoder", Role.DECODE);
+        } else {
+            addBackends(argv, "pd", Role.PD);
+        }
     }
 
     private void addBackends(List<String> argv, String prefix, Role role) {
@@ -236,6 +255,17 @@ public final class DeploymentRenderer {
         nodes.forEach(node -> argv.add(topology.hostOf(node).address()));
         argv.add("--" + prefix + "-ports");
         nodes.forEach(node -> argv.add(String.valueOf(topology.footprint(node).placement().httpPort())));
+    }
+
+    /** {@code http://ADDRESS:PORT,...} of the nodes of a role, in file order; an IPv6 address in brackets. */
+    private String urls(Role role) {
+        return topology.nodes(role).stream()
+                .map(node -> {
+                    String address = topology.hostOf(node).address();
+                    String bracketed = address.contains(":") && !address.startsWith("[") ? "[" + address + "]" : address;
+                    return "http://" + bracketed + ":" + topology.footprint(node).placement().httpPort();
+                })
+                .collect(Collectors.joining(","));
     }
 
     private static String json(Map<String, Object> value) {

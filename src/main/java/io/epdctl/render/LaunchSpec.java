@@ -19,7 +19,9 @@ import java.util.Optional;
  * host must therefore carry; empty when there is none. {@code restart} is what the supervisor that leads its
  * process group on the host does when it exits. {@code container} is how a node of {@code runtime: docker}
  * runs (its script then runs the container; {@code setup} is what runs on the host before it, and the topology's
- * setup lines run inside the container); null for a host process.
+ * setup lines run inside the container); null for a host process. {@code readiness} is the proxy's GET route that
+ * answers 200 once it serves (its kind's); null for a node, which is ready when {@code /health} answers 200 and
+ * {@code /v1/models} lists the served model.
  */
 public record LaunchSpec(
         String name,
@@ -32,7 +34,8 @@ public record LaunchSpec(
         List<String> argv,
         @JsonIgnore Optional<String> interfaceAddress,
         @JsonIgnore RestartPolicy restart,
-        @JsonInclude(JsonInclude.Include.NON_NULL) ContainerLaunch container) {
+        @JsonInclude(JsonInclude.Include.NON_NULL) ContainerLaunch container,
+        @JsonInclude(JsonInclude.Include.NON_NULL) String readiness) {
 
     /** What its supervisor does when it exits, as the topology spells it. */
     @JsonProperty("restart")

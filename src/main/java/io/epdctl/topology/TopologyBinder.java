@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * Turns the YAML tree into the model, reporting every structural problem (unknown keys, types, missing
@@ -23,7 +24,7 @@ final class TopologyBinder {
             "name", "role", "host", "devices", "port", "tensor-parallel-size", "data-parallel-size", "kv-port",
             "env", "args", "restart", "runtime", "image", "docker");
     static final List<String> PROXY_KEYS = List.of(
-            "host", "port", "script", "python", "command", "env", "setup", "args", "restart");
+            "host", "port", "script", "kind", "python", "command", "env", "setup", "args", "restart");
 
     static final int MAX_PORT = 65535;
     static final int MAX_DEVICE = 1023;
@@ -273,12 +274,44 @@ final class TopologyBinder {
         String host = hostReference(reader, hosts);
         Integer port = reader.requiredInt("port", 1, MAX_PORT);
         String script = reader.optionalString("script", null);
+        ProxyKind kind = proxyKind(reader, script);
         String python = reader.optionalString("python", "python3");
         String command = reader.optionalString("command", "epdctl");
         Map<String, String> env = reader.env("env");
         List<String> setup = reader.stringList("setup");
         Map<String, ArgValue> args = reader.args("args");
         RestartPolicy restart = restart(reader, RestartPolicy.ON_FAILURE);
-        return reader.isComplete() ? new ProxySpec(host, port, script, python, command, env, setup, args, restart) : null;
+        return reader.isComplete() ? new ProxySpec(host, port, script, kind, python, command, env, setup, args, restart) : null;
+    }
+
+    /**
+     * Which upstream proxy the script is: {@code kind} as given, or the one whose upstream file name the script has
+     * (a renamed copy needs {@code kind}). Null for the built-in proxy, and after reporting why there is none.
+     */
+    private static ProxyKind proxyKind(MappingReader reader, String script) {
+        String name = reader.optionalString("kind", null);
+        String kinds = ProxyKind.yamlNames().stream()
+                .map(known -> known + " (" + ProxyKind.fromYaml(known).orElseThrow().fileName() + ")")
+                .collect(Collectors.joining(", "));
+        if (name != null) {
+            YamlNode at = reader.node("kind");
+            ProxyKind kind = ProxyKind.fromYaml(name).orElse(null);
+            if (kind == null) {
+                reader.fail(at.path(), at.location(), "unknown proxy kind '" + name + "' (expected one of " + kinds + ")");
+            } else if (script == null && !reader.has("script")) {
+                reader.fail(at.path(), at.location(), "kind names an upstream proxy script, but there is no 'script': "
+                        + "give the script's path, or leave kind out for the built-in proxy");
+            }
+            return kind;
+        }
+        if (script == null) {
+            return null;
+        }
+        return ProxyKind.ofScript(script).orElseGet(() -> {
+            YamlNode at = reader.node("script");
+            reader.fail(at.path(), at.location(), "cannot tell which upstream proxy '" + script + "' is from its file "
+                    + "name: set proxy.kind to one of " + kinds);
+            return null;
+        });
     }
 }

@@ -56,7 +56,7 @@ public final class TopologyLoader {
         return new Topology(topology.name(), topology.model(), topology.servedModelName(), topology.hosts(),
                 new VllmSettings(resolve(vllm.command(), directory), vllm.env(), vllm.setup(), vllm.args(), vllm.restart()),
                 topology.ecTransfer(), topology.kvTransfer(), topology.nodes(),
-                new ProxySpec(proxy.host(), proxy.port(), resolve(proxy.script(), directory), proxy.python(),
+                new ProxySpec(proxy.host(), proxy.port(), resolve(proxy.script(), directory), proxy.kind(), proxy.python(),
                         resolve(proxy.command(), directory), proxy.env(), proxy.setup(), proxy.args(), proxy.restart()));
     }
 

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
 /**
@@ -31,7 +32,8 @@ final class TopologyValidator {
             "kv-transfer-config", "the kv-transfer section and the node's role");
     private static final Set<String> DERIVED_PROXY_FLAGS = Set.of(
             "host", "port", "encoder-hosts", "encoder-ports", "pd-hosts", "pd-ports",
-            "prefiller-hosts", "prefiller-ports", "decoder-hosts", "decoder-ports", "kv-flow");
+            "prefiller-hosts", "prefiller-ports", "decoder-hosts", "decoder-ports", "kv-flow",
+            "encode-servers-urls", "prefill-servers-urls", "decode-servers-urls");
 
     /** The Mooncake transfer engine picks its ports from [base, base + 1000 per NPU) on each host. */
     static final int MOONCAKE_BASE_PORT = 20000;
@@ -65,6 +67,7 @@ final class TopologyValidator {
         checkListeners();
         checkEcTransfer();
         checkKvTransfer();
+        checkProxyKind();
         checkReachability();
         checkDerivedSettings();
         checkUnusedHosts();
@@ -164,8 +167,10 @@ final class TopologyValidator {
         List<Integer> pds = byRole.get(Role.PD);
         List<Integer> prefills = byRole.get(Role.PREFILL);
         List<Integer> decodes = byRole.get(Role.DECODE);
-        if (!t.nodes().isEmpty() && encoders.isEmpty()) {
-            error("nodes", "no encoder: an EPD deployment needs at least one node with role encoder");
+        boolean loadBalance = t.proxy() != null && t.proxy().kind() == ProxyKind.LOAD_BALANCE;
+        if (!t.nodes().isEmpty() && encoders.isEmpty() && !loadBalance) {
+            error("nodes", "no encoder: an EPD deployment needs at least one node with role encoder (prefill and decode "
+                    + "nodes without encoders run behind proxy.kind " + ProxyKind.LOAD_BALANCE.describe() + ")");
         }
         if (!pds.isEmpty() && !(prefills.isEmpty() && decodes.isEmpty())) {
             int mixed = prefills.isEmpty() ? decodes.get(0) : prefills.get(0);
@@ -522,6 +527,43 @@ final class TopologyValidator {
         }
     }
 
+    /**
+     * An upstream proxy serves only some layouts, and drives one KV flow: a layout or a known connector it cannot
+     * serve is an error at {@code proxy.kind} (or {@code proxy.script}, when the kind comes from its file name)
+     * that names the proxies that can.
+     */
+    private void checkProxyKind() {
+        ProxySpec proxy = t.proxy();
+        if (proxy == null || proxy.kind() == null || t.nodes().contains(null)) {
+            return;
+        }
+        ProxyKind kind = proxy.kind();
+        String path = sources.contains("proxy.kind") ? "proxy.kind" : "proxy.script";
+        ProxyKind.Layout layout = ProxyKind.Layout.of(!t.nodes(Role.ENCODER).isEmpty(), !t.nodes(Role.PD).isEmpty(),
+                !t.nodes(Role.PREFILL).isEmpty() || !t.nodes(Role.DECODE).isEmpty());
+        if (layout == ProxyKind.Layout.OTHER) {
+            return; // checkRoles says what is wrong with the roles
+        }
+        if (!kind.serves(layout)) {
+            List<ProxyKind> serving = ProxyKind.serving(layout);
+            error(path, "the " + kind.describe() + " proxy does not serve " + layout.label() + " deployments; "
+                    + "use proxy.kind " + serving.stream().map(ProxyKind::describe)
+                            .collect(Collectors.joining(" or "))
+                    + (layout == ProxyKind.Layout.P_D ? "" : ", or the built-in proxy (no script)"));
+            return;
+        }
+        KvTransfer kv = t.kvTransfer();
+        if (layout != ProxyKind.Layout.E_PD && kv != null && kv.knownConnector() && kv.flow() != kind.kvFlow()) {
+            List<ProxyKind> fitting = ProxyKind.serving(layout).stream().filter(other -> other.kvFlow() == kv.flow()).toList();
+            error(path, "the " + kind.describe() + " proxy drives " + kind.kvConnector() + " ("
+                    + (kind.prefillFirst() ? "prefill first, the decode node pulls" : "decode first, the prefill node pushes")
+                    + "), not kv-transfer.connector " + kv.connector() + "; " + (fitting.isEmpty()
+                            ? "set kv-transfer.connector " + kind.kvConnector()
+                            : "use proxy.kind " + fitting.stream().map(ProxyKind::describe).collect(Collectors.joining(" or "))
+                                    + ", or kv-transfer.connector " + kind.kvConnector()));
+        }
+    }
+
     /** Addresses are used across hosts: the proxy calls every node, decode nodes call the proxy back. */
     private void checkReachability() {
         for (Map.Entry<String, Host> entry : t.hosts().entrySet()) {
@@ -553,6 +595,7 @@ final class TopologyValidator {
                         + host.address() + " is loopback, but the proxy runs on '" + proxy.host()
                         + "' and cannot reach it there; give host '" + node.host() + "' an address the other hosts reach");
             }
+            // only the layerwise flow calls the proxy back (a layerwise connector behind a prefill-first script is an error)
             if (node.role() == Role.DECODE && kvFlow() == KvFlow.LAYERWISE && Addresses.isLoopback(proxyHost.address())) {
                 error("proxy.host", "the proxy listens on " + proxyHost.address() + " (host '" + proxy.host()
                         + "'), but decode node " + describe(i) + " on host '" + node.host() + "' must call its metaserver "

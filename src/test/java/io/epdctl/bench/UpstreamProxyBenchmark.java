@@ -2,8 +2,8 @@ package io.epdctl.bench;
 
 import io.epdctl.testing.SimCluster;
 import io.epdctl.testing.SimNode;
+import io.epdctl.testing.UpstreamScripts;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -11,7 +11,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
@@ -36,7 +35,6 @@ public final class UpstreamProxyBenchmark {
             + " [--connections 16,64] [--python /usr/bin/python3] [--distinct-images N]";
     private static final List<String> PROXY_VARIABLES = List.of("http_proxy", "https_proxy", "ftp_proxy", "all_proxy",
             "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY", "no_proxy", "NO_PROXY");
-    private static final String SHIMS = "/io/epdctl/bench/upstream/";
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
     private static final HttpClient PROBE = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .proxy(HttpClient.Builder.NO_PROXY).connectTimeout(Duration.ofSeconds(2)).build();
@@ -257,32 +255,13 @@ public final class UpstreamProxyBenchmark {
             return Optional.of("the upstream proxy script " + options.upstream() + " does not exist (give the path "
                     + "of vllm-ascend's examples/epd_disaggregated/epd_load_balance_proxy_layerwise_server_example.py)");
         }
-        if (!Files.isExecutable(options.python())) {
-            return Optional.of("no Python interpreter at " + options.python() + " (--python PATH)");
-        }
-        Process check = new ProcessBuilder(options.python().toString(), "-c", "import fastapi, httpx, uvicorn, PIL")
-                .redirectErrorStream(true).start();
-        String output = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        if (check.waitFor() != 0) {
-            String[] lines = output.split("\n");
-            return Optional.of(options.python() + " cannot import the script's packages (" + lines[lines.length - 1]
-                    + "); on Debian: apt-get install python3-fastapi python3-httpx python3-uvicorn python3-pil");
-        }
-        return Optional.empty();
+        return UpstreamScripts.missingModules(options.python(), List.of("fastapi", "httpx", "uvicorn", "PIL"));
     }
 
-    /** The stand-in vllm.logger, the script runner and the wrk script, from the test resources. */
+    /** The stand-in vllm.logger and the script runner (as the upstream-proxy tests use them), and the wrk script. */
     private static Path writeShims(Path shims) throws IOException {
-        for (String file : List.of("run_upstream.py", "vllm/__init__.py", "vllm/logger.py", "load.lua")) {
-            Path target = shims.resolve(file);
-            Files.createDirectories(target.getParent());
-            try (InputStream in = UpstreamProxyBenchmark.class.getResourceAsStream(SHIMS + file)) {
-                if (in == null) {
-                    throw new IOException("missing test resource " + SHIMS + file);
-                }
-                Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
+        UpstreamScripts.writeShims(shims);
+        UpstreamScripts.copyResource("load.lua", shims.resolve("load.lua"));
         return shims;
     }
 

@@ -69,6 +69,40 @@ class LauncherIT {
         }
     }
 
+    /**
+     * The launcher of a proxy makes its class archive first when it is missing, with a proxy of its own: that one must not
+     * write its control file where the real one runs (epdctl reads it there: plan and up would ask the wrong proxy).
+     */
+    @Test
+    void theProxysArchiveIsMadeWithoutAControlFileWhereTheProxyRuns(@org.junit.jupiter.api.io.TempDir Path run) throws Exception {
+        Path archive = Path.of("target/epdctl-proxy.jsa").toAbsolutePath();
+        Files.deleteIfExists(archive);
+        int port = io.epdctl.testing.FreePorts.pick();
+        Path log = run.resolve("proxy.log");
+        Process proxy = new ProcessBuilder(Path.of("bin/epdctl").toAbsolutePath().toString(), "proxy", "--host", "127.0.0.1",
+                "--port", String.valueOf(port), "--pd-hosts", "127.0.0.1", "--pd-ports", String.valueOf(port))
+                .directory(run.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            boolean controlFileWhileTraining = false;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (!Files.exists(archive) && proxy.isAlive() && System.nanoTime() < deadline) {
+                controlFileWhileTraining |= Files.exists(run.resolve("proxy.control"));
+                Thread.sleep(5);
+            }
+            assertThat(archive).as(Files.readString(log)).exists();
+            assertThat(controlFileWhileTraining).as("a control file where the proxy runs while its archive was made").isFalse();
+            while (!Files.readString(log).contains("ready on") && proxy.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(run.resolve("proxy.control")).as("the proxy's own, once it is ready").exists();
+        } finally {
+            proxy.destroy();
+            if (!proxy.waitFor(30, TimeUnit.SECONDS)) {
+                proxy.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
     @Test
     void invalidTopologiesExitWithTwoAndNoStackTrace() throws Exception {
         Run run = launch("validate", "pom.xml");

@@ -6,13 +6,16 @@ import io.epdctl.testing.Cli;
 import io.epdctl.testing.SimDeployment;
 import io.epdctl.testing.SystemTest;
 import io.epdctl.testing.SshServer;
+import io.epdctl.testing.UpstreamScripts;
 import io.epdctl.topology.Topology;
 import io.epdctl.topology.TopologyLoader;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,6 +47,40 @@ class CheckCommandTest {
         assertThat(check.err()).contains("all checks passed");
         assertThat(Files.isDirectory(dir.resolve("ec"))).isTrue();
         assertThat(deployment.processes()).isEmpty();
+    }
+
+    /** A script proxy's interpreter is asked to import what its kind's script imports, as the script would. */
+    @Test
+    void aScriptProxyWhosePythonCannotImportTheScriptsModulesFails() throws Exception {
+        Path python = Path.of("/usr/bin/python3");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(python), "no " + python);
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                UpstreamScripts.missingModules(python, List.of("vllm")).isPresent(), python + " has vllm");
+        // an empty file under the script's name: check reads it, never runs it
+        Path script = Files.writeString(dir.resolve("epd_load_balance_proxy_layerwise_server_example.py"), "");
+        SimDeployment deployment = SimDeployment.builder(dir.resolve("d")).scriptProxy(script, null, python).write();
+
+        Cli.Result check = Cli.run("check", deployment.file().toString());
+
+        assertThat(check.exitCode()).as(check.toString()).isEqualTo(1);
+        assertThat(check.out()).containsPattern("(?m)^failed\\s+local\\s+proxy\\s+/usr/bin/python3 cannot import what the "
+                + "epd-layerwise script needs \\(fastapi, httpx, uvicorn, PIL, vllm\\.logger\\): ModuleNotFoundError: No module named '\\w+'$");
+    }
+
+    @Test
+    void aScriptProxyWhosePythonImportsTheScriptsModulesPasses() throws Exception {
+        Optional<String> missing = UpstreamScripts.missingModules(UpstreamScripts.python(),
+                List.of("fastapi", "aiohttp", "uvicorn", "uvloop"));
+        org.junit.jupiter.api.Assumptions.assumeTrue(missing.isEmpty(), () -> "skipped: " + missing.orElseThrow());
+        Path script = Files.writeString(dir.resolve("renamed.py"), "");
+        Path launcher = UpstreamScripts.launcher(UpstreamScripts.writeShims(dir.resolve("shims")), UpstreamScripts.python());
+        SimDeployment deployment = SimDeployment.builder(dir.resolve("d")).combinedPrefillDecode()
+                .scriptProxy(script, "disagg-epd", launcher).write();
+
+        Cli.Result check = Cli.run("check", deployment.file().toString());
+
+        assertThat(check.out()).as(check.toString()).containsPattern("(?m)^ok\\s+local\\s+proxy\\s+.*python-upstream and "
+                + ".*renamed.py are present; .*python-upstream imports fastapi, aiohttp, uvicorn, uvloop$");
     }
 
     @Test

@@ -62,6 +62,7 @@ public final class SimDeployment implements AutoCloseable {
         private final Map<String, String> nodeArgs = new LinkedHashMap<>();
         private String restart;
         private final Map<String, String> nodeRestart = new LinkedHashMap<>();
+        private String proxyEntries;
         private String kvConnector = "MooncakeLayerwiseConnector";
 
         private Builder(Path dir) {
@@ -157,6 +158,21 @@ public final class SimDeployment implements AutoCloseable {
             return this;
         }
 
+        /**
+         * An upstream proxy script instead of the built-in proxy, run by {@code python}; {@code kind} as
+         * {@code proxy.kind}, or null to let the script's file name tell.
+         */
+        public Builder scriptProxy(Path script, String kind, Path python) {
+            this.proxyEntries = "script: " + script + (kind == null ? "" : ", kind: " + kind) + ", python: " + python;
+            return this;
+        }
+
+        /** P+D without encoders (the load-balance proxy's layout). */
+        public Builder withoutEncoders() {
+            this.encoders = 0;
+            return this;
+        }
+
         public SimDeployment write() {
             String marker = UUID.randomUUID().toString();
             Map<String, Integer> ports = new LinkedHashMap<>();
@@ -218,7 +234,7 @@ public final class SimDeployment implements AutoCloseable {
             int proxyPort = port(taken);
             ports.put("proxy", proxyPort);
             yaml.append("proxy: {host: ").append(proxyHost).append(", port: ").append(proxyPort)
-                    .append(", command: ").append(ROOT.resolve("bin/epdctl"))
+                    .append(", ").append(proxyEntries != null ? proxyEntries : "command: " + ROOT.resolve("bin/epdctl"))
                     .append(", env: {").append(MARKER).append(": ").append(marker).append("}}\n");
             try {
                 Files.createDirectories(dir);

@@ -56,7 +56,7 @@ class ValidateCommandTest {
     static Stream<Case> cases() {
         String onePdNoEncoder = nodes("  - {name: pd0, role: pd, host: local, devices: [0], port: 33003}\n")
                 .replace("kv-transfer: {kv-port: 50001}\n", "");
-        return Stream.of(
+        return Stream.concat(proxyKindCases(), Stream.of(
                 new Case("YAML syntax",
                         replace(VALID, "served-model-name: qwenvl", "served-model-name: qwenvl: x"),
                         ": x", 1, 0, "", "invalid YAML: mapping values are not allowed here"),
@@ -277,7 +277,112 @@ class ValidateCommandTest {
                 new Case("unknown docker key, with a suggestion",
                         replace(VALID, "{name: p0, role: prefill, host: local,",
                                 "{name: p0, role: prefill, host: local, runtime: docker, image: vllm-ascend, docker: {comand: podman},"),
-                        "comand", "nodes[1].docker.comand", "unknown key 'comand', did you mean 'command'?"));
+                        "comand", "nodes[1].docker.comand", "unknown key 'comand', did you mean 'command'?")));
+    }
+
+    private static final String PROXY = "proxy: {host: local, port: 8001}";
+
+    private static String proxy(String yaml, String entries) {
+        return replace(yaml, PROXY, "proxy: {host: local, port: 8001, " + entries + "}");
+    }
+
+    private static String pullMode(String yaml) {
+        return replace(yaml, "kv-transfer: {kv-port: 50001}", "kv-transfer: {connector: MooncakeConnectorV1, kv-port: 50001}");
+    }
+
+    /** Which upstream proxy a script is, and the layouts and KV flows each serves. */
+    static Stream<Case> proxyKindCases() {
+        String ePd = nodes("""
+                  - {name: e0, role: encoder, host: local, devices: [0], port: 23001}
+                  - {name: pd0, role: pd, host: local, devices: [1], port: 33003}
+                """).replace("kv-transfer: {kv-port: 50001}\n", "");
+        String pD = nodes("""
+                  - {name: p0, role: prefill, host: local, devices: [1], port: 33003}
+                  - {name: d0, role: decode, host: local, devices: [2], port: 33006}
+                """);
+        String layerwise = "/opt/vllm-ascend/examples/epd_disaggregated/epd_load_balance_proxy_layerwise_server_example.py";
+        String disagg = "/opt/vllm/examples/online_serving/disaggregated_encoder/disagg_epd_proxy.py";
+        String loadBalance = "/opt/vllm-ascend/examples/disaggregated_prefill_v1/load_balance_proxy_server_example.py";
+        return Stream.of(
+                new Case("unknown proxy kind", proxy(VALID, "script: " + disagg + ", kind: disagg"),
+                        "disagg}", "proxy.kind", "unknown proxy kind 'disagg' (expected one of epd-layerwise "
+                                + "(epd_load_balance_proxy_layerwise_server_example.py), disagg-epd (disagg_epd_proxy.py), "
+                                + "load-balance (load_balance_proxy_server_example.py))"),
+                new Case("a script whose file name names no upstream proxy", proxy(VALID, "script: /opt/my_proxy.py"),
+                        "/opt/my_proxy.py", "proxy.script", "cannot tell which upstream proxy '/opt/my_proxy.py' is from "
+                                + "its file name: set proxy.kind to one of epd-layerwise"),
+                new Case("a proxy kind without a script", proxy(VALID, "kind: disagg-epd"),
+                        "disagg-epd", "proxy.kind", "kind names an upstream proxy script, but there is no 'script'"),
+                new Case("the load-balance proxy before encoders (kind from the file name)",
+                        proxy(pullMode(VALID), "script: " + loadBalance), "/opt/vllm-ascend", "proxy.script",
+                        "the load-balance (load_balance_proxy_server_example.py) proxy does not serve E+P+D deployments; "
+                                + "use proxy.kind epd-layerwise (epd_load_balance_proxy_layerwise_server_example.py) or "
+                                + "disagg-epd (disagg_epd_proxy.py), or the built-in proxy (no script)"),
+                new Case("the load-balance proxy before pd nodes (kind given)",
+                        proxy(ePd, "script: /srv/lb.py, kind: load-balance"), "load-balance", "proxy.kind",
+                        "proxy does not serve E+PD deployments; use proxy.kind epd-layerwise"),
+                new Case("prefill and decode without encoders behind the disagg-epd proxy",
+                        proxy(pullMode(pD), "script: " + disagg), "/opt/vllm/", "proxy.script",
+                        "the disagg-epd (disagg_epd_proxy.py) proxy does not serve P+D without encoders deployments; "
+                                + "use proxy.kind load-balance (load_balance_proxy_server_example.py)"),
+                new Case("no encoder behind the built-in proxy names the load-balance proxy", pD,
+                        "- {name: p0", "nodes", "no encoder: an EPD deployment needs at least one node with role encoder "
+                                + "(prefill and decode nodes without encoders run behind proxy.kind load-balance"),
+                new Case("the disagg-epd proxy with the layerwise connector", proxy(VALID, "script: " + disagg),
+                        "/opt/vllm/", "proxy.script", "the disagg-epd (disagg_epd_proxy.py) proxy drives MooncakeConnectorV1 "
+                                + "(prefill first, the decode node pulls), not kv-transfer.connector MooncakeLayerwiseConnector; "
+                                + "use proxy.kind epd-layerwise (epd_load_balance_proxy_layerwise_server_example.py), or "
+                                + "kv-transfer.connector MooncakeConnectorV1"),
+                new Case("the layerwise EPD proxy with the pull-mode connector", proxy(pullMode(VALID), "script: " + layerwise),
+                        "/opt/vllm-ascend", "proxy.script", "the epd-layerwise (epd_load_balance_proxy_layerwise_server_example.py) "
+                                + "proxy drives MooncakeLayerwiseConnector (decode first, the prefill node pushes), not "
+                                + "kv-transfer.connector MooncakeConnectorV1; use proxy.kind disagg-epd (disagg_epd_proxy.py), "
+                                + "or kv-transfer.connector MooncakeLayerwiseConnector"),
+                new Case("the load-balance proxy with the layerwise connector", proxy(pD, "script: " + loadBalance),
+                        "/opt/vllm-ascend", "proxy.script", "proxy drives MooncakeConnectorV1 (prefill first, the decode "
+                                + "node pulls), not kv-transfer.connector MooncakeLayerwiseConnector; set kv-transfer.connector "
+                                + "MooncakeConnectorV1"),
+                new Case("a backend list the disagg-epd proxy is given by epdctl",
+                        proxy(ePd, "script: " + disagg + ", args: {decode-servers-urls: http://x:1}"),
+                        "http://x:1", "proxy.args.decode-servers-urls",
+                        "epdctl derives --decode-servers-urls from the topology; remove it here"));
+    }
+
+    /** Each upstream proxy's own layouts validate, and validate says which proxy runs. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("servedLayouts")
+    void eachUpstreamProxyServesItsLayouts(String label, String yaml, String kind) {
+        Cli.Result result = Cli.run("validate", TopologyText.write(dir, yaml).toString());
+
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        assertThat(result.out()).contains("proxy on local:8001 (script: " + kind + ")");
+        assertThat(result.err()).as("warnings").doesNotContain("kv-transfer").doesNotContain("proxy.");
+    }
+
+    static Stream<Arguments> servedLayouts() {
+        String ePd = nodes("""
+                  - {name: e0, role: encoder, host: local, devices: [0], port: 23001}
+                  - {name: pd0, role: pd, host: local, devices: [1], port: 33003}
+                """).replace("kv-transfer: {kv-port: 50001}\n", "");
+        String pD = nodes("""
+                  - {name: p0, role: prefill, host: local, devices: [1], port: 33003}
+                  - {name: d0, role: decode, host: local, devices: [2], port: 33006}
+                """);
+        String layerwise = "script: /opt/epd_load_balance_proxy_layerwise_server_example.py";
+        String disagg = "script: /opt/disagg_epd_proxy.py";
+        return Stream.of(
+                Arguments.of("epd-layerwise, E+PD", proxy(ePd, layerwise), "epd-layerwise"),
+                Arguments.of("epd-layerwise, E+P+D", proxy(VALID, layerwise), "epd-layerwise"),
+                Arguments.of("disagg-epd, E+PD", proxy(ePd, disagg), "disagg-epd"),
+                Arguments.of("disagg-epd, E+P+D", proxy(pullMode(VALID), disagg), "disagg-epd"),
+                Arguments.of("load-balance, P+D", proxy(pullMode(pD), "script: /opt/load_balance_proxy_server_example.py"),
+                        "load-balance"),
+                Arguments.of("disagg-epd on loopback before a decode node elsewhere: nothing calls it back",
+                        proxy(pullMode(VALID).replace("{name: d0, role: decode, host: local,", "{name: d0, role: decode, host: npu-a,")
+                                .replace("{name: p0, role: prefill, host: local,", "{name: p0, role: prefill, host: npu-a,"),
+                                disagg), "disagg-epd"),
+                Arguments.of("a renamed script of a given kind", proxy(ePd, "script: /opt/proxy.py, kind: disagg-epd"),
+                        "disagg-epd"));
     }
 
     @ParameterizedTest(name = "{0}")
