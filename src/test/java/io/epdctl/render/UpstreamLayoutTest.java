@@ -2,6 +2,7 @@ package io.epdctl.render;
 
 import static io.epdctl.render.LaunchComparison.assertCreatesDirectories;
 import static io.epdctl.render.LaunchComparison.assertSameLaunch;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import io.epdctl.render.LaunchComparison.Differences;
 import io.epdctl.testing.CommandRecorder.Call;
@@ -24,6 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 class UpstreamLayoutTest {
     private static final String DEVICES_FOR_ASCEND =
             "the example is vLLM's, for GPUs; on Ascend the NPUs are chosen with ASCEND_RT_VISIBLE_DEVICES";
+    private static final String SCRIPT_PATH = "upstream runs the script from its own directory; the topology names where it is";
+    private static final String WILDCARD = "epdctl's proxy listens on its host's address (a wildcard address is refused)";
     private static final String SERVED_NAME =
             "epdctl always names the served model; the name is vLLM's default, the model";
 
@@ -43,10 +46,16 @@ class UpstreamLayoutTest {
         Map<String, List<Call>> theirs = comparison.runTranscription("/upstream/vllm-disagg-1e1pd",
                 "encoder.sh", "prefill_decode.sh", "proxy.sh");
         Map<String, List<Call>> ours = comparison.renderAndRun("topologies/vllm-disagg-1e1pd.yaml");
+        assertThat(ours).containsOnlyKeys("e0.sh", "pd0.sh", "proxy.sh");
 
         assertSameLaunch("vllm", theirs.get("encoder.sh"), ours.get("e0.sh"), vllmExampleNode("0"));
         assertCreatesDirectories(theirs.get("encoder.sh"), ours.get("e0.sh"));
         assertSameLaunch("vllm", theirs.get("prefill_decode.sh"), ours.get("pd0.sh"), vllmExampleNode("1"));
+        assertSameLaunch("python", theirs.get("proxy.sh"), ours.get("proxy.sh"), Differences.none()
+                .positional(0, "disagg_epd_proxy.py",
+                        "/vllm-workspace/vllm/examples/online_serving/disaggregated_encoder/disagg_epd_proxy.py", SCRIPT_PATH)
+                .flag("--host", List.of("0.0.0.0"), List.of("localhost"), WILDCARD)
+                .keepsProxyVariables());
     }
 
     /** vLLM-Ascend's single-node CI case Qwen2.5-VL-7B-Instruct-EPD, as its runner starts it. */
@@ -55,9 +64,16 @@ class UpstreamLayoutTest {
         Map<String, List<Call>> theirs = comparison.runTranscription("/upstream/vllm-ascend-epd-ci",
                 "encode.sh", "pd.sh", "proxy.sh");
         Map<String, List<Call>> ours = comparison.renderAndRun("topologies/vllm-ascend-epd-ci.yaml");
+        assertThat(ours).containsOnlyKeys("e0.sh", "pd0.sh", "proxy.sh");
 
         assertSameLaunch("vllm", theirs.get("encode.sh"), ours.get("e0.sh"), epdCiNode());
         assertSameLaunch("vllm", theirs.get("pd.sh"), ours.get("pd0.sh"), epdCiNode());
+        String loopback = "the CI names this machine 127.0.0.1 for the proxy and localhost for its backends; "
+                + "epdctl gives every backend its host's one address";
+        assertSameLaunch("python", theirs.get("proxy.sh"), ours.get("proxy.sh"), ciPortVariables()
+                .flag("--encode-servers-urls", List.of("http://localhost:23001"), List.of("http://127.0.0.1:23001"), loopback)
+                .flag("--decode-servers-urls", List.of("http://localhost:33003"), List.of("http://127.0.0.1:33003"), loopback)
+                .keepsProxyVariables());
     }
 
     /** vLLM-Ascend's examples/disaggregated_encoder/disagg_1e1p1d_example.sh, the KV cache pulled by the decoder. */
@@ -66,6 +82,7 @@ class UpstreamLayoutTest {
         Map<String, List<Call>> theirs = comparison.runTranscription("/upstream/vllm-ascend-disagg-1e1p1d",
                 "encoder.sh", "prefill.sh", "decode.sh", "proxy.sh");
         Map<String, List<Call>> ours = comparison.renderAndRun("topologies/vllm-ascend-disagg-1e1p1d.yaml");
+        assertThat(ours).containsOnlyKeys("e0.sh", "p0.sh", "d0.sh", "proxy.sh");
 
         assertSameLaunch("vllm", theirs.get("encoder.sh"), ours.get("e0.sh"), ascendExampleNode());
         assertCreatesDirectories(theirs.get("encoder.sh"), ours.get("e0.sh"));
@@ -79,6 +96,11 @@ class UpstreamLayoutTest {
                 .jsonKey("--kv-transfer-config", "kv_connnector_module_path", MOONCAKE_MODULE, null, MISSPELT_MODULE)
                 .jsonKey("--kv-transfer-config", "kv_port", null, 14579, KV_PORT)
                 .jsonKey("--kv-transfer-config", "engine_id", null, "1", ENGINE_ID));
+        assertSameLaunch("python", theirs.get("proxy.sh"), ours.get("proxy.sh"), Differences.none()
+                .positional(0, "./disagg_epd_proxy.py",
+                        "/vllm-workspace/vllm-ascend/examples/disaggregated_encoder/disagg_epd_proxy.py", SCRIPT_PATH)
+                .flag("--host", List.of("0.0.0.0"), List.of("localhost"), WILDCARD)
+                .keepsProxyVariables());
     }
 
     private static final String MOONCAKE_MODULE = "vllm_ascend.distributed.mooncake_connector";
