@@ -189,7 +189,7 @@ final class Rollout {
         if (!old.isEmpty()) {
             Set<String> present = present(channel);
             for (ProcessRecord process : old) {
-                if (present.contains(key(process))) {
+                if (process.servesHttp() && present.contains(key(process))) {
                     drainAndRemove(channel, process);
                 }
             }
@@ -217,7 +217,7 @@ final class Rollout {
         new ReadinessWait(control, probe, servedModelName, progress, options.pollInterval())
                 .await(List.copyOf(startedHere), options.readyTimeout());
         Set<String> present = present(channel);
-        for (ProcessRecord process : startedHere) {
+        for (ProcessRecord process : startedHere.stream().filter(ProcessRecord::servesHttp).toList()) {
             if (!present.contains(key(process))) {
                 channel.add(role(process), process.address(), process.port());
             }
@@ -239,7 +239,7 @@ final class Rollout {
     private void reconcile(ProxyControl channel, UpPlan plan) throws DeploymentException {
         Map<String, ProcessRecord> wanted = new LinkedHashMap<>();
         for (UpPlan.Row row : plan.rows()) {
-            if (row.launch() != null && !row.launch().record().isProxy()) {
+            if (row.launch() != null && !row.launch().record().isProxy() && row.launch().record().servesHttp()) {
                 wanted.put(key(row.launch().record()), row.launch().record());
             }
         }

@@ -279,9 +279,12 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
      */
     private static String backendChanges(LaunchPlan desired, Map<String, ProcessRecord> recorded, Observation proxySeen) {
         Map<String, String> wanted = new LinkedHashMap<>();
-        desired.nodes().forEach(launch -> wanted.put(key(launch.record()), launch.name()));
+        // Headless ranks are no backends: their node's first process is.
+        desired.nodes().stream().filter(launch -> launch.record().servesHttp())
+                .forEach(launch -> wanted.put(key(launch.record()), launch.name()));
         Map<String, String> names = new LinkedHashMap<>();
-        recorded.values().stream().filter(process -> !process.isProxy()).forEach(process -> names.put(key(process), process.name()));
+        recorded.values().stream().filter(process -> !process.isProxy() && process.servesHttp())
+                .forEach(process -> names.put(key(process), process.name()));
         List<String> has = proxySeen.proxyBackends() != null ? proxySeen.proxyBackends() : List.copyOf(names.keySet());
         List<String> changes = new ArrayList<>();
         wanted.forEach((key, name) -> {

@@ -58,7 +58,7 @@ public record ProxyBackends(List<Endpoint> encoders, List<Endpoint> pd, List<End
 
     private static List<Endpoint> endpoints(Topology topology, Role role) {
         return topology.nodes(role).stream()
-                .map(node -> new Endpoint(topology.hostOf(node).address(), topology.footprint(node).placement().httpPort()))
+                .map(node -> new Endpoint(topology.hostOf(node).address(), topology.footprint(node).leader().httpPort()))
                 .toList();
     }
 }

@@ -30,7 +30,7 @@ public final class DeploymentRenderer {
     }
 
     public RenderedDeployment render() {
-        List<LaunchSpec> nodes = topology.nodes().stream().map(this::node).toList();
+        List<LaunchSpec> nodes = topology.nodes().stream().flatMap(node -> launches(node).stream()).toList();
         return new RenderedDeployment(topology.name(), nodes, proxy(true), topology.proxy().isBuiltIn() ? proxy(false) : null);
     }
 
@@ -53,12 +53,23 @@ public final class DeploymentRenderer {
         return defaults;
     }
 
-    private LaunchSpec node(Node node) {
-        Placement placement = topology.footprint(node).placement();
+    /**
+     * A node's processes: one, or for a node over several hosts one per host (vLLM's internal data parallelism, as the
+     * vLLM-Ascend multi-node tests run it): the first host's serves HTTP and is told the group's address and RPC port,
+     * the others run {@code --headless} from their start rank and connect to it there.
+     */
+    private List<LaunchSpec> launches(Node node) {
+        Footprint footprint = topology.footprint(node);
+        return footprint.placements().stream().map(placement -> launch(node, footprint, placement)).toList();
+    }
+
+    private LaunchSpec launch(Node node, Footprint footprint, Placement placement) {
         Host host = topology.hosts().get(placement.host());
         Map<String, String> env = new LinkedHashMap<>();
         env.put(Node.DEVICES_VARIABLE, placement.npus().stream().map(String::valueOf).collect(Collectors.joining(",")));
-        NetworkSettings network = NetworkSettings.of(topology, node);
+        Map<String, String> given = new LinkedHashMap<>(topology.vllm().env());
+        given.putAll(node.env());
+        NetworkSettings network = NetworkSettings.of(host, given);
         env.putAll(network.env());
         env.putAll(topology.vllm().env());
         env.putAll(node.env());
@@ -66,13 +77,26 @@ public final class DeploymentRenderer {
         setup.addAll(topology.vllm().setup());
 
         List<String> argv = new ArrayList<>(List.of(topology.vllm().command(), "serve", topology.model()));
-        argv.addAll(List.of("--port", String.valueOf(placement.httpPort())));
+        if (placement.servesHttp()) {
+            argv.addAll(List.of("--port", String.valueOf(placement.httpPort())));
+        } else {
+            argv.add("--headless");
+        }
         appendFlag(argv, "served-model-name", topology.servedModelName());
         if (node.tensorParallelSize() != 1) {
             argv.addAll(List.of("--tensor-parallel-size", String.valueOf(node.tensorParallelSize())));
         }
         if (node.dataParallelSize() != 1) {
             argv.addAll(List.of("--data-parallel-size", String.valueOf(node.dataParallelSize())));
+        }
+        if (node.spansHosts()) {
+            argv.addAll(List.of("--data-parallel-size-local", String.valueOf(placement.dpLocalSize())));
+            if (!placement.servesHttp()) {
+                argv.addAll(List.of("--data-parallel-start-rank", String.valueOf(placement.dpStartRank())));
+            }
+            Placement leader = footprint.leader();
+            argv.addAll(List.of("--data-parallel-address", topology.hosts().get(leader.host()).address(),
+                    "--data-parallel-rpc-port", String.valueOf(leader.listener(Listener.Kind.DP_RPC).orElseThrow().first())));
         }
         Map<String, ArgValue> flags = roleDefaults(node.role());
         override(flags, topology.vllm().args());
@@ -86,7 +110,7 @@ public final class DeploymentRenderer {
             }
         }
         if (node.role().kvRole() != null) {
-            argv.addAll(List.of("--kv-transfer-config", json(kvTransferConfig(node, placement))));
+            argv.addAll(List.of("--kv-transfer-config", json(kvTransferConfig(node, footprint.leader()))));
         }
         if (node.inContainer()) {
             // The devices as the container numbers them; the topology's setup lines run inside, before vllm.
@@ -97,8 +121,8 @@ public final class DeploymentRenderer {
             return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env,
                     network.interfaceLookup(), directories, argv, network.interfaceAddress(), node.restart(), container);
         }
-        return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env, setup, directories, argv,
-                network.interfaceAddress(), node.restart(), null);
+        return new LaunchSpec(footprint.processName(placement), node.role().yamlName(), host.address(), placement, env, setup,
+                directories, argv, network.interfaceAddress(), node.restart(), null);
     }
 
     /** What a container sees at the same path as the host: the model (read-only, when it is a path), the EC directory. */
@@ -172,7 +196,8 @@ public final class DeploymentRenderer {
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("kv_connector", kv.connector());
         config.put("kv_role", node.role().kvRole());
-        // A decode node binds from its first KV port; a prefill node only connects, and is told the deployment's.
+        // A decode node binds from its first KV port; a prefill node only connects, and is told the deployment's. Over
+        // several hosts every process is told the group's first: each rank adds its own (global) rank to it.
         config.put("kv_port", placement.listener(Listener.Kind.KV).map(Listener::first).orElse(kv.kvPort()));
         config.put("engine_id", engineId(node));
         if (kv.modulePath() != null) {
@@ -228,7 +253,7 @@ public final class DeploymentRenderer {
         argv.add("--" + prefix + "-hosts");
         nodes.forEach(node -> argv.add(topology.hostOf(node).address()));
         argv.add("--" + prefix + "-ports");
-        nodes.forEach(node -> argv.add(String.valueOf(topology.footprint(node).placement().httpPort())));
+        nodes.forEach(node -> argv.add(String.valueOf(topology.footprint(node).leader().httpPort())));
     }
 
     private static String json(Map<String, Object> value) {

@@ -45,9 +45,10 @@ public record LaunchSpec(
         return placement.host();
     }
 
+    /** The HTTP port; 0 for a headless rank of a node over several hosts, which serves none. */
     @JsonProperty
     public int port() {
-        return placement.httpPort();
+        return placement.servesHttp() ? placement.httpPort() : 0;
     }
 
     /** The NPUs; empty for the proxy. */

@@ -79,10 +79,21 @@ public record ProcessRecord(
         return "proxy".equals(role);
     }
 
-    /** Every port it listens on: its HTTP port, then its KV ports. */
+    /**
+     * Whether it serves HTTP: every process but the headless ranks of a node over several hosts (recorded with port 0),
+     * which are neither probed over HTTP nor a backend of the proxy; they are ready when they run, and the node's first
+     * process answers for the group (vLLM's API server is ready only once every rank has joined).
+     */
+    public boolean servesHttp() {
+        return port > 0;
+    }
+
+    /** Every port it listens on: its HTTP port, then its other ports (KV, the data-parallel RPC port). */
     public List<Integer> ports() {
         List<Integer> ports = new ArrayList<>();
-        ports.add(port);
+        if (servesHttp()) {
+            ports.add(port);
+        }
         ports.addAll(extraPorts);
         return ports;
     }

@@ -5,9 +5,8 @@ import java.util.List;
 
 /**
  * What one node, or the proxy, takes from the machines, per host: the one derivation of ports and NPUs
- * that validation, {@code check}, the plan of {@code up} and the rendered launch all read. Today every
- * node runs on one host; a data-parallel group across hosts, one process per rank, or a connector whose
- * prefill side binds ports extends this function, and its users follow.
+ * that validation, {@code check}, the plan of {@code up} and the rendered launch all read: one placement per host a
+ * node runs on (a data-parallel group across hosts has several), each with its ranks.
  */
 public record Footprint(String name, List<Placement> placements) {
 
@@ -22,15 +21,33 @@ public record Footprint(String name, List<Placement> placements) {
      * <p>Only the decode side of MooncakeLayerwiseConnector binds: ZMQ on {@code kv_port + dp_rank * tp +
      * tp_rank} for every rank, so a decode node listens on {@code [kv_port, kv_port + tp * dp)}, from its
      * own {@code kv-port} or else the deployment's. Prefill nodes only connect.
+     *
+     * <p>A node over several hosts (internal DP) has one placement per host, in the file's order: each runs
+     * {@code devices / tp} ranks, numbered on from the host before (the start rank); the first serves HTTP and listens
+     * on the data-parallel RPC port for the others; a decode node's KV ports are those of the ranks each host runs.
      */
     public static Footprint of(Node node, KvTransfer kvTransfer) {
-        List<Listener> listeners = new ArrayList<>();
-        listeners.add(Listener.http(node.port()));
-        if (node.role() == Role.DECODE && kvTransfer != null) {
-            int first = node.kvPort() != null ? node.kvPort() : kvTransfer.kvPort();
-            listeners.add(new Listener(Listener.Kind.KV, first, first + node.ranks() - 1));
+        List<Placement> placements = new ArrayList<>();
+        int tp = Math.max(1, node.tensorParallelSize());
+        int rank = 0;
+        for (int i = 0; i < node.rankHosts().size(); i++) {
+            Node.RankHost share = node.rankHosts().get(i);
+            int local = node.spansHosts() ? Math.max(1, share.devices().size() / tp) : node.dataParallelSize();
+            List<Listener> listeners = new ArrayList<>();
+            if (i == 0) {
+                listeners.add(Listener.http(node.port()));
+                if (node.spansHosts() && node.dataParallelRpcPort() != null) {
+                    listeners.add(new Listener(Listener.Kind.DP_RPC, node.dataParallelRpcPort(), node.dataParallelRpcPort()));
+                }
+            }
+            if (node.role() == Role.DECODE && kvTransfer != null) {
+                int first = (node.kvPort() != null ? node.kvPort() : kvTransfer.kvPort()) + rank * tp;
+                listeners.add(new Listener(Listener.Kind.KV, first, first + local * tp - 1));
+            }
+            placements.add(new Placement(share.host(), listeners, share.devices(), rank, local));
+            rank += local;
         }
-        return new Footprint(node.name(), List.of(new Placement(node.host(), listeners, node.devices())));
+        return new Footprint(node.name(), placements);
     }
 
     /** The proxy listens on its port and holds no NPU. */
@@ -39,14 +56,27 @@ public record Footprint(String name, List<Placement> placements) {
     }
 
     /**
-     * The placement of a process that runs on one host, which every node and the proxy is today (one
-     * process per node); a footprint over several hosts has to be launched per placement.
+     * The placement of a process that runs on one host (the proxy, a node without {@code hosts}); a footprint over
+     * several hosts is launched per placement.
      */
     public Placement placement() {
         if (placements.size() != 1) {
             throw new IllegalStateException(name + " runs on " + placements.size() + " hosts, not one");
         }
         return placements.get(0);
+    }
+
+    /** The placement that serves HTTP: the first (of a node over several hosts, the one the proxy sends requests to). */
+    public Placement leader() {
+        return placements.get(0);
+    }
+
+    /**
+     * The name of the process that runs {@code placement}: the node's own on its first host (it serves HTTP, the state,
+     * {@code status} and {@code logs} name it so), {@code NAME-dpR} on another, R being the first rank it runs there.
+     */
+    public String processName(Placement placement) {
+        return placement == placements.get(0) ? name : name + "-dp" + placement.dpStartRank();
     }
 
     /** The placements on {@code host} (none when the node does not run there). */
