@@ -23,7 +23,20 @@ record ServeArgs(
         Optional<EcConfig> ecTransfer,
         Optional<KvConfig> kvTransfer,
         Optional<String> allowedLocalMediaPath,
-        boolean mmEncoderOnly) {
+        boolean mmEncoderOnly,
+        boolean headless,
+        int dataParallelSizeLocal,
+        int dataParallelStartRank,
+        Optional<String> dataParallelAddress,
+        int dataParallelRpcPort) {
+
+    /** vLLM's default {@code --data-parallel-rpc-port}. */
+    static final int DEFAULT_RPC_PORT = 29550;
+
+    /** The API server of a data-parallel group whose other ranks run on other hosts (headless): it waits for them. */
+    boolean leadsOtherHosts() {
+        return !headless && dataParallelSizeLocal < dataParallelSize;
+    }
 
     /** The name clients use: the first served name, or the model path as vLLM does. */
     String servedModelName() {

@@ -106,6 +106,22 @@ public final class SimMain {
             checkEngine(args);
             String advertisedHost = advertisedHost();
             kvReceiver = bindKvPorts(args, advertisedHost);
+            if (args.headless()) {
+                // No API server: the engines join the head node and run until the group ends (see DataParallelLink).
+                Optional<KvReceiver> receiver = kvReceiver;
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    receiver.ifPresent(KvReceiver::close);
+                    engine.stop();
+                }));
+                int status = DataParallelLink.runHeadless(args, log);
+                kvReceiver.ifPresent(KvReceiver::close);
+                engine.stop();
+                return status;
+            }
+            if (args.leadsOtherHosts()) {
+                DataParallelLink.Leader group = DataParallelLink.awaitRanks(args, log, engineReadyTimeoutMillis());
+                group.watch(why -> groupLost(engine, why));
+            }
             SimServer server = new SimServer(args, faults, log, kvReceiver, advertisedHost, callbackProxy,
                     () -> crash(engine));
             InetSocketAddress address = args.host().filter(h -> !h.isEmpty())
@@ -144,9 +160,9 @@ public final class SimMain {
                         + "' is not a comma-separated list of NPU ids (drvRetCode=7)");
             }
             int visible = devices.split(",").length;
-            int needed = args.tensorParallelSize() * args.dataParallelSize();
+            int needed = args.tensorParallelSize() * args.dataParallelSizeLocal();
             if (visible < needed) {
-                throw new StartupFailure("RuntimeError: tensor_parallel_size * data_parallel_size = " + needed
+                throw new StartupFailure("RuntimeError: tensor_parallel_size * data_parallel_size_local = " + needed
                         + " NPUs needed but ASCEND_RT_VISIBLE_DEVICES='" + devices + "' makes " + visible + " visible");
             }
             log.info("platform.py", "Using NPUs " + devices.strip() + " (ASCEND_RT_VISIBLE_DEVICES)");
@@ -186,15 +202,16 @@ public final class SimMain {
         }
     }
 
-    /** Only the decode side binds, one port per dp*tp rank, on the address it advertises. */
+    /** Only the decode side binds, one port per dp*tp rank it runs, on the address it advertises. */
     private static Optional<KvReceiver> bindKvPorts(ServeArgs args, String advertisedHost) throws StartupFailure {
         if (args.kvTransfer().isEmpty() || !args.kvTransfer().get().consumer()) {
             return Optional.empty();
         }
-        int base = args.kvTransfer().get().kvPort();
+        // Each process binds the ports of the ranks it runs: kv_port + dp_rank * tp + tp_rank.
+        int base = args.kvTransfer().get().kvPort() + args.dataParallelStartRank() * args.tensorParallelSize();
         try {
             return Optional.of(new KvReceiver(InetAddress.getByName(advertisedHost), base,
-                    args.dataParallelSize() * args.tensorParallelSize(), LISTEN_BACKLOG));
+                    args.dataParallelSizeLocal() * args.tensorParallelSize(), LISTEN_BACKLOG));
         } catch (IOException e) {
             throw new StartupFailure("zmq.error.ZMQError: Address already in use (addr='tcp://" + advertisedHost
                     + ":" + base + "'): " + e.getMessage());
@@ -236,6 +253,24 @@ public final class SimMain {
     private void crash(EngineChild engine) {
         log.traceback("core.py", "EngineCore encountered a fatal error.",
                 "RuntimeError: simulated engine failure (VLLM_SIM_CRASH_AFTER_REQUESTS)");
+        log.error("async_llm.py", "AsyncLLM output_handler failed. EngineDeadError: EngineCore encountered an issue.");
+        engine.stop();
+        Runtime.getRuntime().halt(1);
+    }
+
+    /** VLLM_ENGINE_READY_TIMEOUT_S, as vLLM reads it (600 s by default): how long the API server waits for its engines. */
+    private long engineReadyTimeoutMillis() {
+        String value = env.getOrDefault("VLLM_ENGINE_READY_TIMEOUT_S", "600");
+        try {
+            return Math.max(1, Long.parseLong(value.strip())) * 1000;
+        } catch (NumberFormatException e) {
+            return 600_000;
+        }
+    }
+
+    /** A rank of the group on another host is gone: its engines' collectives fail here too, and vLLM's API server exits. */
+    private void groupLost(EngineChild engine, String why) {
+        log.traceback("core.py", "EngineCore encountered a fatal error.", "RuntimeError: data parallel group broken: " + why);
         log.error("async_llm.py", "AsyncLLM output_handler failed. EngineDeadError: EngineCore encountered an issue.");
         engine.stop();
         Runtime.getRuntime().halt(1);
