@@ -214,7 +214,7 @@ final class TopologyValidator {
                 }
             }
             if (node.devices().size() != node.ranks()) {
-                error(nodePath(i) + ".devices", node.devices().size() + " device(s) given, but tensor-parallel-size "
+                error(nodePath(i) + (node.spansHosts() ? ".hosts" : ".devices"), node.devices().size() + " device(s) given, but tensor-parallel-size "
                         + node.tensorParallelSize() + " x data-parallel-size " + node.dataParallelSize()
                         + " needs " + node.ranks());
             }
