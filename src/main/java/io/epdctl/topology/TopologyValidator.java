@@ -493,10 +493,12 @@ final class TopologyValidator {
             }
         }
         Set<String> warned = new HashSet<>();
+        // Every host of a consumer over several hosts reads the EC files: its ranks there take requests too.
         for (int i : nodeIndices()) {
-            Node node = node(i);
-            Host host = host(node.host());
-            if (node.role().ecRole() == null || node.role() == Role.ENCODER || host == null || !warned.add(node.host())) {
+          Node node = node(i);
+          for (Node.RankHost share : node.rankHosts()) {
+            Host host = host(share.host());
+            if (node.role().ecRole() == null || node.role() == Role.ENCODER || host == null || !warned.add(share.host())) {
                 continue;
             }
             int elsewhere = encoderHosts.size() - encoderHostsPerMachine.getOrDefault(host.machine(), 0);
@@ -507,9 +509,10 @@ final class TopologyValidator {
                     .findFirst().orElseThrow();
             warning(nodePath(i) + ".host", "encoders on host '" + encoderHost + "'"
                     + (elsewhere > 1 ? " (and on " + (elsewhere - 1) + " more hosts)" : "") + " and " + describe(i) + " on '"
-                    + node.host() + "' must see " + t.ecTransfer().sharedStoragePath() + " as one shared mount "
+                    + share.host() + "' must see " + t.ecTransfer().sharedStoragePath() + " as one shared mount "
                     + "(a consumer that misses the encoder's files silently encodes again); "
                     + "`epdctl check` verifies it");
+          }
         }
     }
 

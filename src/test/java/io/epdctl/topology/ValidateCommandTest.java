@@ -132,6 +132,8 @@ class ValidateCommandTest {
 
         assertThat(result.exitCode()).as(result.toString()).isZero();
         assertThat(result.out()).contains("valid: deployment test, 2 nodes (1 encoder, 1 pd) on 2 hosts");
+        assertThat(result.err()).as("its ranks on npu-b read the encoder's files too")
+                .contains("encoders on host 'npu-a' and nodes[1] (pd0) on 'npu-b' must see /data/ec_cache as one shared mount");
     }
 
     static Stream<Case> cases() {
