@@ -72,7 +72,8 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy, boolean liveProxy) {
                 + (identity == spec ? script : templates.script(deployment, identity)) + "\n" + supervisor);
         ProcessRecord record = new ProcessRecord(spec.name(), spec.role(), spec.host(), spec.address(), spec.port(),
                 spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash, parts(spec, directory),
-                spec.container() == null ? null : new ContainerRecord(spec.container().command(), spec.container().name(), deployment));
+                spec.container() == null ? null : new ContainerRecord(spec.container().command(), spec.container().name(), deployment),
+                spec.group());
         return new Launch(record, script, supervisor, spec.interfaceAddress());
     }
 

@@ -122,7 +122,7 @@ public final class DeploymentRenderer {
                     network.interfaceLookup(), directories, argv, network.interfaceAddress(), node.restart(), container);
         }
         return new LaunchSpec(footprint.processName(placement), node.role().yamlName(), host.address(), placement, env, setup,
-                directories, argv, network.interfaceAddress(), node.restart(), null);
+                directories, argv, network.interfaceAddress(), node.restart(), null, node.spansHosts() ? node.name() : null);
     }
 
     /** What a container sees at the same path as the host: the model (read-only, when it is a path), the EC directory. */

@@ -19,7 +19,8 @@ import java.util.Optional;
  * host must therefore carry; empty when there is none. {@code restart} is what the supervisor that leads its
  * process group on the host does when it exits. {@code container} is how a node of {@code runtime: docker}
  * runs (its script then runs the container; {@code setup} is what runs on the host before it, and the topology's
- * setup lines run inside the container); null for a host process.
+ * setup lines run inside the container); null for a host process. {@code group} names the node whose processes over
+ * several hosts this is one of (null for a node on one host).
  */
 public record LaunchSpec(
         String name,
@@ -32,7 +33,15 @@ public record LaunchSpec(
         List<String> argv,
         @JsonIgnore Optional<String> interfaceAddress,
         @JsonIgnore RestartPolicy restart,
-        @JsonInclude(JsonInclude.Include.NON_NULL) ContainerLaunch container) {
+        @JsonInclude(JsonInclude.Include.NON_NULL) ContainerLaunch container,
+        @JsonInclude(JsonInclude.Include.NON_NULL) String group) {
+
+    /** A process of its own, not one of a node over several hosts. */
+    public LaunchSpec(String name, String role, String address, Placement placement, Map<String, String> env, List<String> setup,
+            List<String> directories, List<String> argv, Optional<String> interfaceAddress, RestartPolicy restart,
+            ContainerLaunch container) {
+        this(name, role, address, placement, env, setup, directories, argv, interfaceAddress, restart, container, null);
+    }
 
     /** What its supervisor does when it exits, as the topology spells it. */
     @JsonProperty("restart")

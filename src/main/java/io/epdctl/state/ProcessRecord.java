@@ -15,7 +15,9 @@ import java.util.List;
  * changed (null in records of state formats before 3). {@code directory} on the host holds the node's script,
  * log, pid file and exit status file, all named after the node. {@code container} is the container a node of
  * {@code runtime: docker} runs in (its script runs it in the foreground), null for a host process (and left out
- * of the state file then).
+ * of the state file then). {@code group} is the name of the node a process of a node over several hosts belongs to (its
+ * every process, the first host's included, carries it): they are started, restarted and stopped together; null for
+ * every other process (and left out of the state file then).
  */
 public record ProcessRecord(
         String name,
@@ -31,7 +33,16 @@ public record ProcessRecord(
         String directory,
         String specHash,
         ProcessSpec spec,
-        @JsonInclude(JsonInclude.Include.NON_NULL) ContainerRecord container) {
+        @JsonInclude(JsonInclude.Include.NON_NULL) ContainerRecord container,
+        @JsonInclude(JsonInclude.Include.NON_NULL) String group) {
+
+    /** A process that is no part of a group over several hosts. */
+    public ProcessRecord(String name, String role, String host, String address, int port, List<Integer> devices,
+            List<Integer> extraPorts, long processGroup, String startTicks, Instant startedAt, String directory, String specHash,
+            ProcessSpec spec, ContainerRecord container) {
+        this(name, role, host, address, port, devices, extraPorts, processGroup, startTicks, startedAt, directory, specHash, spec,
+                container, null);
+    }
 
     public String script() {
         return file(".sh");
@@ -104,7 +115,7 @@ public record ProcessRecord(
 
     public ProcessRecord started(long pid, String ticks, Instant at) {
         return new ProcessRecord(name, role, host, address, port, devices, extraPorts, pid, ticks, at, directory, specHash, spec,
-                container);
+                container, group);
     }
 
     private String file(String suffix) {

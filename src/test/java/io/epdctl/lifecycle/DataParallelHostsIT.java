@@ -46,6 +46,8 @@ class DataParallelHostsIT {
                 assertThat(Files.readString(run.resolve("d0-dp1.log"))).contains("Data parallel ranks 1-1 joined the head node");
                 HttpResponse<String> chat = LocalLifecycleIT.chat(deployment.proxyUrl(), "over two hosts");
                 assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+                Cli.Result plan0 = deployment.epdctl("plan", deployment.file().toString(), "--known-hosts", knownHosts.toString(), "--remote-dir", dir.resolve("remote").toString());
+                assertThat(plan0.exitCode()).as("nothing to do; " + plan0).isZero();
 
                 Cli.Result status = deployment.epdctl("status", "--known-hosts", knownHosts.toString());
                 assertThat(status.exitCode()).as(status.toString()).isZero();
@@ -77,6 +79,19 @@ class DataParallelHostsIT {
                 assertThat(Files.readString(run.resolve("d0.log.1"))).contains("data parallel group broken");
                 HttpResponse<String> again = awaitChat(deployment, Duration.ofSeconds(30));
                 assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
+                Cli.Result plan = deployment.epdctl("plan", deployment.file().toString(), "--known-hosts", knownHosts.toString(), "--remote-dir", dir.resolve("remote").toString());
+                assertThat(plan.exitCode()).as("healed: nothing to do; " + plan).isZero();
+
+                // epdctl restart of one rank restarts its group, in one step behind the proxy.
+                Cli.Result restart = deployment.epdctl("restart", "d0-dp1", "--known-hosts", knownHosts.toString(), "--remote-dir", dir.resolve("remote").toString());
+                assertThat(restart.exitCode()).as(restart.toString()).isZero();
+                assertThat(restart.err()).contains("restart d0, restart d0-dp1");
+                assertThat(ProcessTable.isLive(leaderGroup)).as("d0's old supervisor").isFalse();
+                assertThat(ProcessTable.isLive(rankGroup)).as("d0-dp1's old supervisor").isFalse();
+                leaderGroup = ProcessTable.pidFromFile(run.resolve("d0.pid"));
+                rankGroup = ProcessTable.pidFromFile(run.resolve("d0-dp1.pid"));
+                HttpResponse<String> restarted = awaitChat(deployment, Duration.ofSeconds(30));
+                assertThat(restarted.statusCode()).as(restarted.body()).isEqualTo(200);
 
                 Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
                 assertThat(down.exitCode()).as(down.toString()).isZero();
