@@ -50,6 +50,7 @@ class SimDataParallelTest {
                 assertThat(listens(rank.port())).as("a headless process serves no HTTP").isFalse();
                 assertThat(rank.process().isAlive()).isTrue();
 
+                assertThat(rank.descendantsSeen()).as("its engine child, killed by close() with it").isNotEmpty();
                 rank.process().destroyForcibly();
 
                 assertThat(head.awaitExit(Duration.ofSeconds(20))).isEqualTo(1);
@@ -68,6 +69,7 @@ class SimDataParallelTest {
             try (SimNode head = head(rpc)) {
                 head.awaitReady();
 
+                assertThat(head.descendantsSeen()).as("its engine child, killed by close() with it").isNotEmpty();
                 head.process().destroyForcibly();
 
                 assertThat(rank.awaitExit(Duration.ofSeconds(20))).isEqualTo(1);
