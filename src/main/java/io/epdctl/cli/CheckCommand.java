@@ -27,6 +27,7 @@ import picocli.CommandLine.Spec;
             "  ports         nothing listens yet on a node's or the proxy's ports (those the running deployment of this "
                     + "file holds itself aside)",
             "  port-range    those ports are outside the ephemeral range or reserved",
+            "  hand-over     the built-in proxy's host moves queued connections in a hand-over (net.ipv4.tcp_migrate_req)",
             "  npus          the nodes' NPUs are listed by npu-smi and idle",
             "  npu-links     hccn_tool: each NPU's network port is up and healthy",
             "  npu-types     prefill and decode NPUs are of one chip family (A2 or A3)",

@@ -91,6 +91,10 @@ public final class ForensicsCollector {
                 raw.add(entry(node + process.name() + ".sh", itemText(host.getKey(), "$ cat " + process.script(), script, warnings)));
                 raw.add(entry(node + "log-tail.txt", itemText(host.getKey(), "$ tail -n " + LOG_LINES + " " + process.log(),
                         items.get(HostCommands.logKey(process)), warnings)));
+                raw.add(entry(node + "previous-log-tail.txt", itemText(host.getKey(), "$ tail -n " + LOG_LINES + " "
+                        + process.previousLog(), items.get(HostCommands.previousLogKey(process)), warnings)));
+                raw.add(entry(node + "exits.txt", itemText(host.getKey(), "$ cat " + process.exitsFile(),
+                        items.get(HostCommands.exitsKey(process)), warnings)));
                 raw.add(entry(node + "exit.txt", exitHistory(process, answer.facts().facts(process))));
             }
         }

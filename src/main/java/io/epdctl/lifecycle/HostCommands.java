@@ -387,7 +387,7 @@ public final class HostCommands {
     /**
      * What {@code check} and {@code up} read on a host before anything starts there, in one round trip
      * (read by {@link #facts}): the TCP tables ({@code tcp}), the ephemeral port range ({@code port-range})
-     * and the reserved ports ({@code reserved-ports}), npu-smi's output ({@code npu-smi}, see {@link #npuSmi}),
+     * and the reserved ports ({@code reserved-ports}), {@code net.ipv4.tcp_migrate_req} ({@code migrate-req}), npu-smi's output ({@code npu-smi}, see {@link #npuSmi}),
      * the interfaces' addresses ({@code ip}: {@code ip -o addr show}), and for each of {@code npus}
      * hccn_tool's link and health ({@code hccn}, see {@link #hccn}). Every line
      * is a report line, so whatever else the login prints is not taken for a fact.
@@ -396,6 +396,7 @@ public final class HostCommands {
         return "{ " + tcpTables() + "; }" + framed("tcp") + "\n"
                 + "printf '%s %s\\n' " + quote(REPORT + " port-range") + " \"$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)\"\n"
                 + "printf '%s %s\\n' " + quote(REPORT + " reserved-ports") + " \"$(cat /proc/sys/net/ipv4/ip_local_reserved_ports 2>/dev/null)\"\n"
+                + "printf '%s %s\\n' " + quote(REPORT + " migrate-req") + " \"$(cat /proc/sys/net/ipv4/tcp_migrate_req 2>/dev/null)\"\n"
                 + "{ " + npuSmi() + "; }" + framed("npu-smi") + "\n"
                 + "{ ip -o addr show 2>/dev/null; }" + framed("ip") + "\n"
                 + hccn(npus);
@@ -431,6 +432,7 @@ public final class HostCommands {
         return new HostFacts(host,
                 Listeners.ports(String.join("\n", reports(output, "tcp"))),
                 EphemeralPorts.parse(single(output, "port-range"), single(output, "reserved-ports")),
+                single(output, "migrate-req").strip(),
                 String.join("\n", reports(output, "npu-smi")),
                 NpuLinks.parse(reports(output, "hccn")),
                 HostFacts.interfaces(reports(output, "ip")));
@@ -589,11 +591,19 @@ public final class HostCommands {
         return "log:" + process.name();
     }
 
+    static String previousLogKey(ProcessRecord process) {
+        return "previous-log:" + process.name();
+    }
+
+    static String exitsKey(ProcessRecord process) {
+        return "exits:" + process.name();
+    }
+
     /**
      * What is known of one process on its host, for {@link #facts}: {@code state NAME STATE} (as {@link #probe}),
      * {@code members NAME PIDS} (the live processes of its group), {@code exit NAME STATUS [EPOCH]} when its
      * wrapper recorded an exit status (and the file's time), its script as an item; with {@code logLines} > 0
-     * also its log's last lines as an item.
+     * also its log's last lines, the last lines of the run before's log and its supervisor's record of exits as items.
      */
     static String processFacts(ProcessRecord process, int logLines) {
         String name = quote(process.name());
@@ -613,6 +623,10 @@ public final class HostCommands {
         script.append(item(scriptKey(process), null, "cat -- " + quote(process.script())));
         if (logLines > 0) {
             script.append(item(logKey(process), null, "tail -n " + logLines + " -- " + quote(process.log())));
+            script.append(item(previousLogKey(process), null, "if [ -e " + quote(process.previousLog()) + " ]; then tail -n "
+                    + logLines + " -- " + quote(process.previousLog()) + "; else echo 'none: its supervisor has not started it again'; fi"));
+            script.append(item(exitsKey(process), null, "if [ -e " + quote(process.exitsFile()) + " ]; then cat -- "
+                    + quote(process.exitsFile()) + "; else echo 'none recorded'; fi"));
         }
         return script.toString();
     }

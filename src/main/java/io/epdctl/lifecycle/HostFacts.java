@@ -9,7 +9,8 @@ import java.util.Set;
 
 /**
  * What {@code check} and {@code up} read off one host in one round trip ({@link HostCommands#hostFacts}):
- * the ports something listens on, the ephemeral port range and what is reserved from it, npu-smi's table
+ * the ports something listens on, the ephemeral port range and what is reserved from it, the value of
+ * {@code net.ipv4.tcp_migrate_req} ("" where the kernel has no such setting), npu-smi's table
  * (as printed: {@link #npus} reads it), and hccn_tool's answers for the NPUs asked about (empty when
  * hccn_tool is not installed), and which interface carries each of its addresses ({@code ip -o addr}).
  */
@@ -17,6 +18,7 @@ record HostFacts(
         String host,
         Set<Integer> listening,
         Optional<EphemeralPorts> ephemeral,
+        String migrateRequests,
         String npuSmi,
         Optional<Map<Integer, NpuLinks.Link>> links,
         Map<String, String> interfaces) {

@@ -12,7 +12,8 @@ import java.util.Map;
 /**
  * Gathers what {@link UpPlan#decide} needs from the hosts and the nodes: the pids of records whose start was
  * interrupted (from their pid files), every recorded process's state (one command per host, all at once, the
- * logs scanned for fatal lines), and the readiness of those that run (HTTP, at once). Changes nothing.
+ * logs scanned for fatal lines), the readiness of those that run (HTTP, at once), and what a running built-in proxy
+ * has: its backends, and since when each that was healthy is not. Changes nothing.
  */
 public final class Planner {
     private static final Duration HTTP_TIMEOUT = Duration.ofSeconds(2);
@@ -47,10 +48,18 @@ public final class Planner {
                     .toList();
             Map<ProcessRecord, NodeProbe.Readiness> readiness = Parallel.map(running,
                     process -> probe.readiness(process, previous.servedModelName(), HTTP_TIMEOUT));
+            ProcessRecord proxy = previous.processes().stream().filter(ProcessRecord::isProxy).findFirst().orElse(null);
+            List<ProxyControl.Backend> backends = desired.liveProxy() && proxy != null && readiness.containsKey(proxy)
+                    ? proxyBackends(proxy) : null;
+            Map<String, java.time.Duration> unhealthy = new HashMap<>();
+            if (backends != null) {
+                backends.stream().filter(backend -> backend.unhealthyFor() != null)
+                        .forEach(backend -> unhealthy.put(backend.key(), backend.unhealthyFor()));
+            }
             for (ProcessRecord process : previous.processes()) {
-                List<String> backends = desired.liveProxy() && process.isProxy() && readiness.containsKey(process)
-                        ? proxyBackends(process) : null;
-                observed.put(process.name(), new UpPlan.Observation(states.get(process.name()), readiness.get(process), backends));
+                List<String> keys = process == proxy && backends != null ? backends.stream().map(ProxyControl.Backend::key).toList() : null;
+                observed.put(process.name(), new UpPlan.Observation(states.get(process.name()), readiness.get(process), keys,
+                        process.isProxy() ? null : unhealthy.get(UpPlan.backendKey(process))));
             }
         }
         return new Planned(UpPlan.decide(desired, previous, observed, ecDirectory, Instant.now(), maxUnavailable), previous,
@@ -61,10 +70,9 @@ public final class Planner {
      * The backends a running built-in proxy has, as its control channel lists them; null when it cannot be asked (the
      * plan then goes by the state): an interrupted rolling up may have left a ready node out of it.
      */
-    private List<String> proxyBackends(ProcessRecord proxy) {
+    private List<ProxyControl.Backend> proxyBackends(ProcessRecord proxy) {
         try (ProxyControl channel = ProxyControl.open(control.hosts().require(proxy.host()), proxy.directory())) {
-            return channel.list().stream()
-                    .map(backend -> UpPlan.backendKey(backend.role().yamlName(), backend.host(), backend.port())).toList();
+            return channel.list();
         } catch (DeploymentException | TransportException e) {
             return null;
         }

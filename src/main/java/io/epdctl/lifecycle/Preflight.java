@@ -124,6 +124,9 @@ public final class Preflight {
             }
             if (proxyHere) {
                 findings.add(proxyRunnable(host));
+                if (topology.proxy().isBuiltIn()) {
+                    findings.add(handOver(host, facts.migrateRequests()));
+                }
             }
             findings.add(portsFree(host, footprints, facts, own));
             ephemeralPorts(host, footprints, facts).ifPresent(findings::add);
@@ -299,6 +302,25 @@ public final class Preflight {
         }
         return new Finding(host, "ports", Level.OK, ours.isEmpty() ? "ports " + wanted + " are free"
                 : "ports " + wanted + " are free or held by deployment " + own.deployment() + " itself (" + ours + ")");
+    }
+
+    /**
+     * Whether a hand-over of the built-in proxy can move the connections the old proxy's listener still queues when it
+     * closes to the new one (Linux 5.14's net.ipv4.tcp_migrate_req); else the kernel resets them and their clients
+     * must send their requests again.
+     */
+    static Finding handOver(String host, String migrateRequests) {
+        return switch (migrateRequests) {
+            case "1" -> new Finding(host, "hand-over", Level.OK,
+                    "net.ipv4.tcp_migrate_req = 1: a proxy hand-over moves the connections queued at the old proxy to the new one");
+            case "" -> new Finding(host, "hand-over", Level.WARNING, "this kernel has no net.ipv4.tcp_migrate_req (Linux 5.14 added it):"
+                    + " in a proxy hand-over, connections queued at the old proxy as it stops listening are reset, and their clients"
+                    + " must send their requests again");
+            default -> new Finding(host, "hand-over", Level.WARNING, "net.ipv4.tcp_migrate_req = " + migrateRequests
+                    + ": in a proxy hand-over, connections queued at the old proxy as it stops listening are reset, and their clients"
+                    + " must send their requests again; to move them to the new proxy: sysctl -w net.ipv4.tcp_migrate_req=1"
+                    + " (and net.ipv4.tcp_migrate_req = 1 in a file of /etc/sysctl.d/ to keep it)");
+        };
     }
 
     /** Listener ports that an outgoing connection may take before their node binds them: a warning with the fix. */

@@ -44,8 +44,15 @@ public final class ProxyControl implements AutoCloseable {
         this.token = token;
     }
 
-    /** One backend as the proxy has it. */
-    public record Backend(Role role, String host, int port, boolean draining, boolean healthy, int inFlight) {
+    /**
+     * One backend as the proxy has it. {@code unhealthyFor}: how long its probes have failed since it was last healthy,
+     * null while it is healthy or has not been healthy yet (still loading).
+     */
+    public record Backend(Role role, String host, int port, boolean draining, boolean healthy, int inFlight, Duration unhealthyFor) {
+        /** How the plan names it: {@code decode 10.0.0.2:8000}. */
+        public String key() {
+            return UpPlan.backendKey(role.yamlName(), host, port);
+        }
     }
 
     /** What a drain left: {@code drained} when nothing was in flight any more, else {@code inFlight} were. */
@@ -154,7 +161,8 @@ public final class ProxyControl implements AutoCloseable {
 
     private static Backend backend(JsonNode row) {
         return new Backend(Role.fromYaml(row.path("role").asText()), row.path("host").asText(), row.path("port").asInt(),
-                row.path("state").asText().equals("draining"), row.path("healthy").asBoolean(), row.path("in_flight").asInt());
+                row.path("state").asText().equals("draining"), row.path("healthy").asBoolean(), row.path("in_flight").asInt(),
+                row.has("unhealthy_ms") ? Duration.ofMillis(row.path("unhealthy_ms").asLong()) : null);
     }
 
     private JsonNode send(String method, String path, Map<String, Object> body, Duration timeout) throws DeploymentException {

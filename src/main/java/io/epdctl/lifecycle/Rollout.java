@@ -189,7 +189,7 @@ final class Rollout {
         if (!old.isEmpty()) {
             Set<String> present = present(channel);
             for (ProcessRecord process : old) {
-                if (process.servesHttp() && present.contains(key(process))) {
+                if (process.servesHttp() && present.contains(UpPlan.backendKey(process))) {
                     drainAndRemove(channel, process);
                 }
             }
@@ -218,7 +218,7 @@ final class Rollout {
                 .await(List.copyOf(startedHere), options.readyTimeout());
         Set<String> present = present(channel);
         for (ProcessRecord process : startedHere.stream().filter(ProcessRecord::servesHttp).toList()) {
-            if (!present.contains(key(process))) {
+            if (!present.contains(UpPlan.backendKey(process))) {
                 channel.add(role(process), process.address(), process.port());
             }
             channel.awaitHealthy(role(process), process.address(), process.port(), options.readyTimeout());
@@ -240,7 +240,7 @@ final class Rollout {
         Map<String, ProcessRecord> wanted = new LinkedHashMap<>();
         for (UpPlan.Row row : plan.rows()) {
             if (row.launch() != null && !row.launch().record().isProxy() && row.launch().record().servesHttp()) {
-                wanted.put(key(row.launch().record()), row.launch().record());
+                wanted.put(UpPlan.backendKey(row.launch().record()), row.launch().record());
             }
         }
         Set<String> present = present(channel);
@@ -252,7 +252,7 @@ final class Rollout {
             }
         }
         for (ProxyControl.Backend backend : channel.list()) {
-            String key = UpPlan.backendKey(backend.role().yamlName(), backend.host(), backend.port());
+            String key = backend.key();
             if (!wanted.containsKey(key)) {
                 channel.drain(backend.role(), backend.host(), backend.port(), options.drainTimeout());
                 channel.remove(backend.role(), backend.host(), backend.port());
@@ -263,12 +263,8 @@ final class Rollout {
 
     private static Set<String> present(ProxyControl channel) throws DeploymentException {
         Set<String> keys = new LinkedHashSet<>();
-        channel.list().forEach(backend -> keys.add(UpPlan.backendKey(backend.role().yamlName(), backend.host(), backend.port())));
+        channel.list().forEach(backend -> keys.add(backend.key()));
         return keys;
-    }
-
-    private static String key(ProcessRecord process) {
-        return UpPlan.backendKey(process.role(), process.address(), process.port());
     }
 
     private static Role role(ProcessRecord process) {

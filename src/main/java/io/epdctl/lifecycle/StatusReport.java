@@ -155,8 +155,11 @@ public final class StatusReport {
 
     private static Row row(ProcessRecord process, ProcessState processState,
             Parallel.Both<NodeProbe.Readiness, NodeProbe.Load> http, String container) {
-        Long uptime = process.startedAt() == null ? null : Duration.between(process.startedAt(), Instant.now()).toSeconds();
         boolean known = processState != null && processState.kind() != ProcessState.Kind.UNREACHABLE;
+        // a node its supervisor started again has been up since its last exit, not since up started it
+        Instant since = known && processState.supervision().lastExit() != null ? processState.supervision().lastExit().at()
+                : process.startedAt();
+        Long uptime = since == null ? null : Math.max(0, Duration.between(since, Instant.now()).toSeconds());
         Integer restarts = known ? processState.supervision().restarts() : null;
         LastExit lastExit = known ? LastExit.of(processState.supervision().lastExit()) : null;
         if (processState == null || !processState.isRunning()) {

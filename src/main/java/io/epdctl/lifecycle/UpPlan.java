@@ -57,17 +57,35 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
     /**
      * A process as the probes saw it: its state on its host, and, when it runs, what it answered over HTTP
      * (null when it does not run). For the built-in proxy, {@code proxyBackends} are the backends its control channel
-     * lists ({@code decode 10.0.0.2:8000}), null when it was not asked or could not answer.
+     * lists ({@code decode 10.0.0.2:8000}), null when it was not asked or could not answer. For a node,
+     * {@code unhealthyFor} is how long the running built-in proxy's probes have found it unhealthy since it was last
+     * healthy there, null when it is healthy, has not been yet, or no such proxy was asked.
      */
-    public record Observation(ProcessState process, NodeProbe.Readiness readiness, List<String> proxyBackends) {
+    public record Observation(ProcessState process, NodeProbe.Readiness readiness, List<String> proxyBackends,
+            Duration unhealthyFor) {
         public Observation(ProcessState process, NodeProbe.Readiness readiness) {
-            this(process, readiness, null);
+            this(process, readiness, null, null);
+        }
+
+        public Observation(ProcessState process, NodeProbe.Readiness readiness, List<String> proxyBackends) {
+            this(process, readiness, proxyBackends, null);
         }
     }
+
+    /**
+     * An unchanged node that answered before and has not since for this long (its proxy's probes say so) is restarted:
+     * it hangs (its engine may be stuck while the process lives); under that, up waits for it.
+     */
+    public static final Duration UNHEALTHY_RESTART = Duration.ofSeconds(30);
 
     /** How the proxy names a backend: {@code decode 10.0.0.2:8000}. */
     public static String backendKey(String role, String address, int port) {
         return role + " " + address + ":" + port;
+    }
+
+    /** The key of a node's backend. */
+    public static String backendKey(ProcessRecord process) {
+        return backendKey(process.role(), process.address(), process.port());
     }
 
     /**
@@ -322,10 +340,10 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
         Map<String, String> wanted = new LinkedHashMap<>();
         // Headless ranks are no backends: their node's first process is.
         desired.nodes().stream().filter(launch -> launch.record().servesHttp())
-                .forEach(launch -> wanted.put(key(launch.record()), launch.name()));
+                .forEach(launch -> wanted.put(backendKey(launch.record()), launch.name()));
         Map<String, String> names = new LinkedHashMap<>();
         recorded.values().stream().filter(process -> !process.isProxy() && process.servesHttp())
-                .forEach(process -> names.put(key(process), process.name()));
+                .forEach(process -> names.put(backendKey(process), process.name()));
         List<String> has = proxySeen.proxyBackends() != null ? proxySeen.proxyBackends() : List.copyOf(names.keySet());
         List<String> changes = new ArrayList<>();
         wanted.forEach((key, name) -> {
@@ -339,10 +357,6 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
             }
         }
         return String.join(", ", changes);
-    }
-
-    private static String key(ProcessRecord process) {
-        return backendKey(process.role(), process.address(), process.port());
     }
 
     private static Row row(LaunchPlan.Launch launch, ProcessRecord previous, Map<String, Observation> observed, boolean fresh,
@@ -375,8 +389,19 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
         if (readiness.ready()) {
             return new Row(Action.KEEP, wanted.name(), wanted.role(), wanted.host(), "unchanged, ready", previous, launch);
         }
-        String age = previous.startedAt() == null ? ""
-                : " for " + Math.max(0, Duration.between(previous.startedAt(), now).toSeconds()) + " s";
+        // started again by its supervisor since: loading, not hanging
+        ProcessState.LastExit exit = state.supervision().lastExit();
+        boolean healed = exit != null;
+        if (seen.unhealthyFor() != null && !(healed && Duration.between(exit.at(), now).compareTo(seen.unhealthyFor()) <= 0)) {
+            String unhealthy = "unhealthy for " + seen.unhealthyFor().toSeconds() + " s (" + readiness.detail() + ")";
+            return seen.unhealthyFor().compareTo(UNHEALTHY_RESTART) >= 0
+                    ? restart(launch, previous, unhealthy)
+                    : new Row(Action.WAIT, wanted.name(), wanted.role(), wanted.host(), "unchanged, alive, " + unhealthy
+                            + "; restarted once unhealthy for " + UNHEALTHY_RESTART.toSeconds() + " s", previous, launch);
+        }
+        Instant since = healed ? exit.at() : previous.startedAt();
+        String age = since == null ? "" : " for " + Math.max(0, Duration.between(since, now).toSeconds()) + " s"
+                + (healed ? " since its supervisor started it again" : "");
         return new Row(Action.WAIT, wanted.name(), wanted.role(), wanted.host(),
                 "unchanged, alive, " + (readiness.listening() ? "not ready" : "loading") + age + " (" + readiness.detail() + ")",
                 previous, launch);

@@ -17,6 +17,10 @@ public final class Backend {
     private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean healthy;
     private volatile String healthProblem = "not probed yet";
+    /** When it stopped being healthy after it had been (System.nanoTime()); 0 while healthy or never healthy yet. */
+    private volatile long unhealthySinceNanos;
+    /** Health probes in a row that got no answer in time, while it was healthy. */
+    private final AtomicInteger probeTimeouts = new AtomicInteger();
     /** Being drained (control channel): no new requests, those in flight finish. */
     private volatile boolean draining;
     private final LongAdder requests = new LongAdder();
@@ -62,19 +66,41 @@ public final class Backend {
         return healthProblem;
     }
 
+    /**
+     * How long it has been unhealthy after it had been healthy, or null while it is healthy or has not been yet (a node
+     * still loading).
+     */
+    public java.time.Duration unhealthyFor() {
+        long since = unhealthySinceNanos;
+        return healthy || since == 0 ? null : java.time.Duration.ofNanos(System.nanoTime() - since);
+    }
+
     /** Returns true when this changed the state, so transitions can be logged once. */
     boolean markHealthy() {
         boolean changed = !healthy;
         healthy = true;
         healthProblem = null;
+        unhealthySinceNanos = 0;
+        probeTimeouts.set(0);
         return changed;
     }
 
     boolean markDown(String problem) {
         boolean changed = healthy || !problem.equals(healthProblem);
+        if (healthy) {
+            unhealthySinceNanos = System.nanoTime();
+        }
         healthy = false;
         healthProblem = problem;
         return changed;
+    }
+
+    /**
+     * A health probe got no answer in time: returns whether that takes it out. A healthy backend stays in on its
+     * first timeout (one slow answer under load is no failure); the second in a row takes it out.
+     */
+    boolean probeTimedOut() {
+        return !healthy || probeTimeouts.incrementAndGet() >= 2;
     }
 
     int inFlight() {

@@ -41,6 +41,13 @@ final class BackendControl {
         row.put("state", backend.draining() ? "draining" : "active");
         row.put("healthy", backend.healthy());
         row.put("in_flight", backend.inFlight());
+        if (!backend.healthy()) {
+            row.put("problem", backend.healthProblem());
+        }
+        java.time.Duration unhealthy = backend.unhealthyFor();
+        if (unhealthy != null) {
+            row.put("unhealthy_ms", unhealthy.toMillis());
+        }
         return row;
     }
 

@@ -12,7 +12,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Probes every backend's {@code GET /health} periodically; only backends that answer 200 get requests. A
+ * Probes every backend's {@code GET /health} periodically; only backends that answer 200 get requests: an error
+ * status or a failed connection takes one out at once, a probe with no answer in time only the second in a row. A
  * backend that is down is probed more often, so that one that comes up (a node that finished loading, or
  * restarted) gets requests within a fraction of a second, while healthy ones are not probed more.
  */
@@ -77,6 +78,9 @@ final class HealthMonitor {
                 .transform(result -> {
                     if (result.succeeded() && result.result() == 200) {
                         state.markHealthy(backend);
+                    } else if (result.failed() && result.cause() instanceof java.util.concurrent.TimeoutException
+                            && !backend.probeTimedOut()) {
+                        // kept in: a second timeout in a row takes it out
                     } else {
                         state.markDown(backend, result.succeeded()
                                 ? "GET /health answered " + result.result()

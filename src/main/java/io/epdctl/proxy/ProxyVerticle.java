@@ -104,6 +104,13 @@ final class ProxyVerticle extends VerticleBase {
     private void route(HttpServerRequest request) {
         io.vertx.core.http.HttpConnection connection = request.connection();
         connections.merge(connection, 1, Integer::sum);
+        // an answer that starts while the proxy drains tells its client not to send another request on this connection,
+        // which closes after it: else the client may send one as it closes, and must send it again
+        request.response().headersEndHandler(headers -> {
+            if (stopping) {
+                request.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
+            }
+        });
         request.response().endHandler(ended -> {
             Integer left = connections.computeIfPresent(connection, (open, count) -> count - 1);
             if (stopping && left != null && left <= 0) {

@@ -3,12 +3,11 @@ package io.epdctl.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.epdctl.lifecycle.SmokeRequest;
+import io.epdctl.testing.ChatLoad;
 import io.epdctl.testing.Cli;
 import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SimDeployment;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -127,20 +126,17 @@ public final class RolloutBenchmark {
         while (running.get()) {
             String failure;
             try {
-                HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(proxyUrl + "/v1/chat/completions"))
-                        .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
-                boolean whole = stream ? answer.body().contains("[DONE]") && !answer.body().contains("\"error\"")
-                        : answer.body().contains("\"choices\"");
-                failure = answer.statusCode() != 200 ? "HTTP " + answer.statusCode() : whole ? null : "cut answer";
-            } catch (java.io.IOException e) {
-                if (String.valueOf(e.getMessage()).contains("received no bytes") && resent < 3) {
+                HttpResponse<String> answer = ChatLoad.sendOnce(http, proxyUrl, body);
+                if (answer == null && resent < 3) {
                     resent++;
                     continue;
                 }
-                failure = e.getClass().getSimpleName();
+                boolean whole = answer != null && (stream ? answer.body().contains("[DONE]") && !answer.body().contains("\"error\"")
+                        : answer.body().contains("\"choices\""));
+                failure = answer == null ? "closed before any byte, 4 times"
+                        : answer.statusCode() != 200 ? "HTTP " + answer.statusCode() : whole ? null : "cut answer";
             } catch (Exception e) {
-                failure = e.getClass().getSimpleName();
+                failure = e.getClass().getSimpleName() + ": " + e.getMessage();
             }
             samples.add(new Sample(start, System.nanoTime(), failure, resent));
             start = System.nanoTime();

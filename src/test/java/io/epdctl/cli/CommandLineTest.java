@@ -40,7 +40,7 @@ class CommandLineTest {
     void checkHelpNamesEveryCheck() {
         Cli.Result help = Cli.run("check", "--help");
 
-        for (String check : new String[] {"login", "command", "model", "proxy", "ports", "port-range", "npus", "npu-links",
+        for (String check : new String[] {"login", "command", "model", "proxy", "ports", "port-range", "hand-over", "npus", "npu-links",
             "npu-types", "network", "ec-directory", "ec-shared"}) {
             assertThat(help.out()).as(check).containsPattern("(?m)^  " + check + " ");
         }

@@ -16,6 +16,8 @@ import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** {@code epdctl check} on this machine: it passes on a good topology and names what is wrong otherwise. */
 @SystemTest
@@ -36,6 +38,7 @@ class CheckCommandTest {
                 .containsPattern("(?m)^ok\\s+local\\s+ec-directory")
                 .containsPattern("(?m)^ok\\s+local\\s+ports")
                 .containsPattern("(?m)^ok\\s+local\\s+port-range\\s+ports \\[.*\\] are outside the ephemeral range")
+                .containsPattern("(?m)^(ok|warning)\\s+local\\s+hand-over\\s+.*net.ipv4.tcp_migrate_req")
                 .containsPattern("(?m)^warning\\s+local\\s+npu-links\\s+hccn_tool is not installed")
                 .containsPattern("(?m)^warning\\s+local\\s+npus\\s+npu-smi is not installed");
         assertThat(check.err()).contains("all checks passed");
@@ -154,6 +157,18 @@ class CheckCommandTest {
         assertThat(Preflight.chipTypes(topology, Map.of("a", a2))).singleElement()
                 .extracting(Preflight.Finding::level).isEqualTo(Preflight.Level.OK);
         assertThat(Preflight.chipTypes(topology, Map.of())).isEmpty();
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "1 | OK      | net.ipv4.tcp_migrate_req = 1: a proxy hand-over moves the connections queued at the old proxy to the new one",
+        "0 | WARNING | net.ipv4.tcp_migrate_req = 0: in a proxy hand-over, connections queued at the old proxy as it stops listening"
+                + " are reset, and their clients must send their requests again; to move them to the new proxy: sysctl -w"
+                + " net.ipv4.tcp_migrate_req=1 (and net.ipv4.tcp_migrate_req = 1 in a file of /etc/sysctl.d/ to keep it)",
+        "'' | WARNING | this kernel has no net.ipv4.tcp_migrate_req (Linux 5.14 added it): in a proxy hand-over, connections"
+                + " queued at the old proxy as it stops listening are reset, and their clients must send their requests again"})
+    void theProxysHostIsToldWhetherAHandOverMovesQueuedConnections(String setting, Preflight.Level level, String message) {
+        assertThat(Preflight.handOver("h", setting)).isEqualTo(new Preflight.Finding("h", "hand-over", level, message));
     }
 
     /** A port the kernel handed out as ephemeral a moment ago, free again. */

@@ -110,7 +110,7 @@ class ForensicsIT {
             }
             for (String node : List.of("e0", "p0", "d0", "proxy")) {
                 expected.addAll(List.of("nodes/" + node + "/" + node + ".sh", "nodes/" + node + "/log-tail.txt",
-                        "nodes/" + node + "/exit.txt"));
+                        "nodes/" + node + "/previous-log-tail.txt", "nodes/" + node + "/exits.txt", "nodes/" + node + "/exit.txt"));
             }
             assertThat(entries.keySet()).containsExactlyInAnyOrderElementsOf(expected.stream().map(p -> root + "/" + p).toList());
             entries.forEach((name, bytes) -> {
@@ -123,6 +123,9 @@ class ForensicsIT {
                     "wrapper: token ***", "Application startup complete.");
             assertThat(text(entries, root, "nodes/d0/exit.txt")).contains("state now: running", "last exit recorded by its supervisor: none",
                     "restarts by its supervisor: 0");
+            assertThat(text(entries, root, "nodes/d0/previous-log-tail.txt")).contains("none: its supervisor has not started it again",
+                    "(exit status 0)");
+            assertThat(text(entries, root, "nodes/d0/exits.txt")).contains("none recorded", "(exit status 0)");
             assertThat(JSON.readTree(text(entries, root, "status.json")).path("processes")).hasSize(4);
             assertThat(text(entries, root, "proxy-metrics.txt")).startsWith("# GET http://127.0.0.1:" + deployment.port("proxy")
                     + "/metrics: 200\n");

@@ -127,7 +127,7 @@ class ProxyControlTest {
         AtomicBoolean running = new AtomicBoolean(true);
         List<Thread> clients = new ArrayList<>();
         try (ProxyControl control = ProxyControl.open(transport, runDir.toString())) {
-            assertThat(control.list()).containsExactly(new ProxyControl.Backend(Role.PD, "127.0.0.1", pd0.port(), false, true, 0));
+            assertThat(control.list()).containsExactly(new ProxyControl.Backend(Role.PD, "127.0.0.1", pd0.port(), false, true, 0, null));
             for (int i = 0; i < 3; i++) {
                 Thread client = new Thread(() -> {
                     while (running.get()) {

@@ -38,7 +38,9 @@ class SelfHealingIT {
             long server = server(group);
             List<Long> engine = members(group).stream().filter(pid -> pid != group && pid != server).toList();
             assertThat(engine).as("d0's engine child").isNotEmpty();
+            Thread.sleep(3000); // so that its uptime since up started it and since it came back differ
 
+            long killed = System.nanoTime();
             kill(server);
 
             JsonNode back = awaitRow(deployment, "d0", row -> row.path("state").asText().equals("ready")
@@ -50,6 +52,9 @@ class SelfHealingIT {
             assertThat(back.path("lastExit").path("status").asInt()).isEqualTo(137);
             assertThat(back.path("lastExit").path("signal").asText()).isEqualTo("KILL");
             assertThat(back.path("lastExit").path("outcome").asText()).isEqualTo("restart");
+            assertThat(back.path("uptimeSeconds").isNumber()).as(back.toString()).isTrue();
+            assertThat(back.path("uptimeSeconds").asLong()).as("up since it came back")
+                    .isLessThanOrEqualTo(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - killed) + 1);
 
             Cli.Result status = deployment.epdctl("status");
             assertThat(status.exitCode()).as(status.toString()).isZero();
@@ -72,6 +77,14 @@ class SelfHealingIT {
             Cli.Result current = deployment.epdctl("logs", "d0", "-n", "500");
             assertThat(current.out()).contains("epdctl supervisor: d0 exited with status 137; starting it again in 1 s (attempt 2")
                     .contains("Application startup complete.");
+
+            // the bundle has the crashed run's log and the supervisor's record of the exit
+            Path bundle = dir.resolve("bundle.tar.gz");
+            Cli.Result collect = deployment.epdctl("collect", "-o", bundle.toString());
+            assertThat(collect.exitCode()).as(collect.toString()).isZero();
+            assertThat(fromBundle(bundle, "nodes/d0/previous-log-tail.txt")).contains("Application startup complete.")
+                    .doesNotContain("epdctl supervisor:");
+            assertThat(fromBundle(bundle, "nodes/d0/exits.txt")).containsPattern("(?m)^\\d+ 137 restart$");
 
             Cli.Result down = deployment.epdctl("down");
             assertThat(down.exitCode()).as(down.toString()).isZero();
@@ -210,12 +223,50 @@ class SelfHealingIT {
         }
     }
 
+    @Test
+    void aNodeThatStopsAnsweringIsShownInThePlanWithHowLongItHasBeenUnhealthy() throws Exception {
+        try (SimDeployment deployment = SimDeployment.builder(dir).write()) {
+            assertThat(deployment.up().exitCode()).isZero();
+            long server = server(row(deployment, "d0").path("pid").asLong());
+            // a hung engine: the process lives, its port still accepts connections, nothing answers
+            signal(server, "STOP");
+            try {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                Cli.Result plan = deployment.epdctl("plan", deployment.file().toString());
+                while (!plan.out().contains("unhealthy for") && System.nanoTime() < deadline) {
+                    Thread.sleep(500);
+                    plan = deployment.epdctl("plan", deployment.file().toString());
+                }
+                assertThat(plan.out()).as(plan.toString()).containsPattern("(?m)^wait d0 \\(decode on local\\): unchanged, alive, "
+                        + "unhealthy for \\d+ s \\(.+\\); restarted once unhealthy for 30 s$");
+                assertThat(plan.exitCode()).as("waiting is no change").isZero();
+            } finally {
+                signal(server, "CONT");
+            }
+            Cli.Result down = deployment.epdctl("down");
+            assertThat(down.exitCode()).as(down.toString()).isZero();
+            assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        }
+    }
+
+    /** One file of a collect bundle, as tar reads it. */
+    private static String fromBundle(Path bundle, String path) throws Exception {
+        Process tar = new ProcessBuilder("tar", "-xzOf", bundle.toString(), "--wildcards", "*/" + path).redirectErrorStream(true).start();
+        String text = new String(tar.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(tar.waitFor()).as(text).isZero();
+        return text;
+    }
+
+    private static void signal(long pid, String signal) throws Exception {
+        assertThat(new ProcessBuilder("kill", "-" + signal, String.valueOf(pid)).start().waitFor()).isZero();
+    }
+
     private static Path runDirectory(SimDeployment deployment) {
         return deployment.stateDir().resolve(deployment.name()).resolve("run");
     }
 
     private static void kill(long pid) throws Exception {
-        assertThat(new ProcessBuilder("kill", "-KILL", String.valueOf(pid)).start().waitFor()).isZero();
+        signal(pid, "KILL");
     }
 
     /** The live processes of process group {@code group}. */

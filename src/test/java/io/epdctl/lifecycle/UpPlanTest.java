@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.ProcessRecord;
 import io.epdctl.state.ProcessSpec;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -257,6 +258,25 @@ class UpPlanTest {
         UpPlan plan = decide(UNCHANGED, ran(UNCHANGED), Map.of("d0", new UpPlan.Observation(restarting, LOADING)));
 
         assertThat(line(plan, "d0")).isEqualTo("wait d0 (decode on b): unchanged; its supervisor starts it again (attempt 3)");
+    }
+
+    @Test
+    void aNodeThatWasHealthyAndStoppedAnsweringIsRestartedOnceUnhealthyForHalfAMinute() {
+        NodeProbe.Readiness silent = new NodeProbe.Readiness(true, false, "no answer within 2000 ms");
+        ProcessState healed = new ProcessState(ProcessState.Kind.RUNNING, null, null, null, new ProcessState.Supervision(1,
+                new ProcessState.LastExit(NOW.minusSeconds(20), 137, "restart"), null));
+        Map<UpPlan.Observation, String> cases = new LinkedHashMap<>();
+        cases.put(new UpPlan.Observation(RUNNING, silent, null, Duration.ofSeconds(12)),
+                "wait d0 (decode on b): unchanged, alive, unhealthy for 12 s (no answer within 2000 ms); restarted once unhealthy for 30 s");
+        cases.put(new UpPlan.Observation(RUNNING, silent, null, Duration.ofSeconds(41)),
+                "restart d0 (decode on b): unhealthy for 41 s (no answer within 2000 ms)");
+        cases.put(new UpPlan.Observation(healed, LOADING, null, Duration.ofSeconds(41)),
+                "wait d0 (decode on b): unchanged, alive, loading for 20 s since its supervisor started it again (not listening yet)");
+        cases.put(new UpPlan.Observation(RUNNING, silent, null, null),
+                "wait d0 (decode on b): unchanged, alive, not ready for 40 s (no answer within 2000 ms)");
+
+        cases.forEach((seen, expected) ->
+                assertThat(line(decide(UNCHANGED, ran(UNCHANGED), Map.of("d0", seen)), "d0")).isEqualTo(expected));
     }
 
     @Test

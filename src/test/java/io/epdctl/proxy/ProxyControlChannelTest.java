@@ -114,6 +114,39 @@ class ProxyControlChannelTest {
     }
 
     @Test
+    void listsHowLongABackendThatWasHealthyHasFailedItsProbes() throws Exception {
+        TestBackend pd = backend(Role.PD);
+        TestBackend loading = backend(Role.PD);
+        loading.healthStatus = 503;
+        ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0),
+                new ProxyBackends(List.of(), endpoints(pd, loading), List.of(), List.of()),
+                new ProxyTuning(3, Duration.ofMillis(1), Duration.ofSeconds(60), Duration.ofSeconds(1), 2));
+        EpdProxy proxy = EpdProxy.start(config, log::add, Duration.ofSeconds(30), dir.resolve("proxy.control"));
+        resources.add(proxy);
+        JsonNode before = backends(proxy);
+        assertThat(before.get(0).path("healthy").asBoolean()).isTrue();
+        assertThat(before.get(0).has("unhealthy_ms")).isFalse();
+        assertThat(before.get(1).path("problem").asText()).isEqualTo("GET /health answered 503");
+        assertThat(before.get(1).has("unhealthy_ms")).as("never healthy: loading, not unhealthy").isFalse();
+
+        pd.healthSilent = true;
+        long silent = System.nanoTime();
+        await(() -> {
+            try {
+                return !backends(proxy).get(0).path("healthy").asBoolean();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }, "the silent backend taken out");
+        // a probe waits at most one interval (1 s) for its answer; the first timeout leaves it in, the second takes it out
+        assertThat(Duration.ofNanos(System.nanoTime() - silent)).isGreaterThanOrEqualTo(Duration.ofSeconds(2));
+        Thread.sleep(300);
+        JsonNode after = backends(proxy).get(0);
+        assertThat(after.path("problem").asText()).startsWith("GET /health failed: ");
+        assertThat(after.path("unhealthy_ms").asLong()).isBetween(250L, 30_000L);
+    }
+
+    @Test
     void refusesEveryRequestWithoutTheTokenAndChangesNothing() throws Exception {
         TestBackend pd = backend(Role.PD);
         TestBackend other = backend(Role.PD);

@@ -72,6 +72,49 @@ class ProxyHandOverTest {
     }
 
     @Test
+    void anAnswerThatStartsWhileTheProxyDrainsClosesItsKeptAliveConnection() throws Exception {
+        TestBackend pd = TestBackend.start(Role.PD);
+        resources.add(pd);
+        EpdProxy proxy = EpdProxy.start(new ProxyConfig(new Endpoint("127.0.0.1", 0),
+                new ProxyBackends(List.of(), List.of(pd.endpoint()), List.of(), List.of()),
+                new ProxyTuning(3, Duration.ofMillis(1), Duration.ofSeconds(60), Duration.ofSeconds(60), 2,
+                        Duration.ofSeconds(60))), line -> { }, Duration.ofSeconds(30));
+        java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+        java.net.URI chat = java.net.URI.create("http://127.0.0.1:" + proxy.port() + "/v1/chat/completions");
+        java.util.function.Supplier<CompletableFuture<java.net.http.HttpResponse<String>>> send = () -> http.sendAsync(
+                java.net.http.HttpRequest.newBuilder(chat).header("Content-Type", "application/json")
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(CHAT.replace("\"stream\":true", "\"stream\":false"))).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(send.get().get(30, TimeUnit.SECONDS).headers().firstValue("connection")).as("kept alive before the drain").isEmpty();
+
+        pd.holdAnswers = true;
+        CompletableFuture<java.net.http.HttpResponse<String>> answer = send.get();
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (pd.held() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        CompletableFuture<Integer> left = CompletableFuture.supplyAsync(proxy::drainAndClose);
+        while (!refused(proxy.port()) && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(refused(proxy.port())).as("the draining proxy stopped listening").isTrue();
+        pd.release();
+
+        java.net.http.HttpResponse<String> answered = answer.get(30, TimeUnit.SECONDS);
+        assertThat(answered.statusCode()).isEqualTo(200);
+        assertThat(answered.headers().firstValue("connection")).as("the client sends its next request elsewhere").hasValue("close");
+        assertThat(left.get(60, TimeUnit.SECONDS)).isZero();
+    }
+
+    private static boolean refused(int port) {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+            return false;
+        } catch (IOException e) {
+            return true;
+        }
+    }
+
+    @Test
     void theProxyThatTookOverPassesOnTheCallbacksOfTheRequestsOfTheOneThatDrains() throws Exception {
         TestBackend p0 = TestBackend.start(Role.PREFILL);
         TestBackend d0 = TestBackend.start(Role.DECODE);

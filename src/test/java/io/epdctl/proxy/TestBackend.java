@@ -42,6 +42,8 @@ final class TestBackend implements AutoCloseable {
     final List<Integer> metaserverStatuses = new CopyOnWriteArrayList<>();
 
     volatile int healthStatus = 200;
+    /** Health probes get no answer (a node that hangs). */
+    volatile boolean healthSilent;
     volatile int errorStatus;
     volatile String errorBody = "{\"error\":{\"message\":\"bad request from the test\",\"code\":400}}";
     volatile int tokens = 3;
@@ -99,7 +101,9 @@ final class TestBackend implements AutoCloseable {
 
     private void handle(HttpServerRequest request) {
         if (request.path().equals("/health")) {
-            request.response().setStatusCode(healthStatus).end();
+            if (!healthSilent) {
+                request.response().setStatusCode(healthStatus).end();
+            }
             return;
         }
         request.body().onSuccess(raw -> {
