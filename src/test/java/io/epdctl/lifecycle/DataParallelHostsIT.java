@@ -52,7 +52,7 @@ class DataParallelHostsIT {
                 Cli.Result status = deployment.epdctl("status", "--known-hosts", knownHosts.toString());
                 assertThat(status.exitCode()).as(status.toString()).isZero();
                 assertThat(status.out()).containsPattern("(?m)^d0\\s+decode\\s+h1\\s+.*ready")
-                        .containsPattern("(?m)^d0-dp1\\s+decode\\s+h2\\s+.*ready");
+                        .containsPattern("(?m)^d0-dp1\\s+decode\\s+h2\\s+121\\s+-\\s+\\d+\\s+ready");
 
                 // The headless rank dies while no epdctl runs: its leader fails with it, and both supervisors start them again.
                 long leaderGroup = ProcessTable.pidFromFile(run.resolve("d0.pid"));
