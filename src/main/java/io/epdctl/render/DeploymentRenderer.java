@@ -89,7 +89,13 @@ public final class DeploymentRenderer {
         if (node.dataParallelSize() != 1) {
             argv.addAll(List.of("--data-parallel-size", String.valueOf(node.dataParallelSize())));
         }
-        if (node.spansHosts()) {
+        if (node.dataParallelExternal() && node.isGroup()) {
+            // One API server per rank (vLLM's external load balancing): rank 0 coordinates, the others join it.
+            Placement first = footprint.leader();
+            argv.addAll(List.of("--data-parallel-rank", String.valueOf(placement.dpStartRank()),
+                    "--data-parallel-address", topology.hosts().get(first.host()).address(),
+                    "--data-parallel-rpc-port", String.valueOf(first.listener(Listener.Kind.DP_RPC).orElseThrow().first())));
+        } else if (node.spansHosts()) {
             argv.addAll(List.of("--data-parallel-size-local", String.valueOf(placement.dpLocalSize())));
             if (!placement.servesHttp()) {
                 argv.addAll(List.of("--data-parallel-start-rank", String.valueOf(placement.dpStartRank())));
@@ -122,7 +128,7 @@ public final class DeploymentRenderer {
                     network.interfaceLookup(), directories, argv, network.interfaceAddress(), node.restart(), container);
         }
         return new LaunchSpec(footprint.processName(placement), node.role().yamlName(), host.address(), placement, env, setup,
-                directories, argv, network.interfaceAddress(), node.restart(), null, node.spansHosts() ? node.name() : null);
+                directories, argv, network.interfaceAddress(), node.restart(), null, node.isGroup() ? node.name() : null);
     }
 
     /** What a container sees at the same path as the host: the model (read-only, when it is a path), the EC directory. */
@@ -250,10 +256,11 @@ public final class DeploymentRenderer {
 
     private void addBackends(List<String> argv, String prefix, Role role) {
         List<Node> nodes = topology.nodes(role);
+        List<Placement> serving = nodes.stream().flatMap(node -> topology.footprint(node).serving().stream()).toList();
         argv.add("--" + prefix + "-hosts");
-        nodes.forEach(node -> argv.add(topology.hostOf(node).address()));
+        serving.forEach(placement -> argv.add(topology.hosts().get(placement.host()).address()));
         argv.add("--" + prefix + "-ports");
-        nodes.forEach(node -> argv.add(String.valueOf(topology.footprint(node).leader().httpPort())));
+        serving.forEach(placement -> argv.add(String.valueOf(placement.httpPort())));
     }
 
     private static String json(Map<String, Object> value) {

@@ -170,20 +170,34 @@ final class DataParallelLink {
         return null;
     }
 
+    /** A process's place in its group, joined at the first rank's process: read until it ends. */
+    record Joined(Socket socket, BufferedReader in, String describe) {
+        /** Blocks until the first rank's process goes (or the connection fails). */
+        void awaitEnd() {
+            try {
+                while (in.read() >= 0) {
+                    // the head node sends nothing more; its end is the group's
+                }
+            } catch (IOException e) {
+                // the same: the connection is gone
+            }
+        }
+    }
+
     /**
-     * A headless process: joins the group at the first host and runs until it ends. Returns the exit status: 1 when the
-     * first host's process went away or refused it (the group failed), never while the group runs.
+     * Joins the group at the first rank's process, trying again until it listens (as a ZMQ connect does); null when it
+     * refused this process (logged).
      */
-    static int runHeadless(ServeArgs args, SimLog log) {
+    static Joined join(ServeArgs args, SimLog log) throws InterruptedException {
         String address = args.dataParallelAddress().orElse("127.0.0.1");
         int port = args.dataParallelRpcPort();
         int start = args.dataParallelStartRank();
         int local = args.dataParallelSizeLocal();
-        log.info("serve.py", "Launching " + local + " data parallel engine(s) in headless mode, with head node address tcp://"
-                + address + ":" + port + ".");
+        String ranks = "data parallel ranks " + start + "-" + (start + local - 1);
         long waiting = 0;
         while (true) {
-            try (Socket socket = new Socket()) {
+            Socket socket = new Socket();
+            try {
                 socket.connect(new InetSocketAddress(address, port), 2000);
                 OutputStream out = socket.getOutputStream();
                 out.write(("rank " + start + " " + local + " " + args.dataParallelSize() + "\n").getBytes(StandardCharsets.US_ASCII));
@@ -191,30 +205,45 @@ final class DataParallelLink {
                 BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
                 String answer = in.readLine();
                 if (answer == null || !answer.equals("ok")) {
-                    log.error("core.py", "the head node refused data parallel ranks " + start + "-" + (start + local - 1) + ": "
-                            + (answer == null ? "connection closed" : answer));
-                    return 1;
+                    log.error("core.py", "the head node refused " + ranks + ": " + (answer == null ? "connection closed" : answer));
+                    socket.close();
+                    return null;
                 }
-                log.info("core.py", "Data parallel ranks " + start + "-" + (start + local - 1) + " joined the head node at "
-                        + address + ":" + port);
-                while (in.read() >= 0) {
-                    // the head node sends nothing more; its end is the group's
-                }
-                log.error("core.py", "EngineDeadError: the head node at " + address + ":" + port + " went away; "
-                        + "data parallel ranks " + start + "-" + (start + local - 1) + " shut down");
-                return 1;
+                log.info("core.py", "Data parallel ranks " + start + "-" + (start + local - 1) + " joined the head node at " + address + ":" + port);
+                return new Joined(socket, in, "the head node at " + address + ":" + port + " went away; " + ranks + " shut down");
             } catch (IOException e) {
+                try {
+                    socket.close();
+                } catch (IOException closing) {
+                    // not connected
+                }
                 if (waiting % 25 == 0) {
                     log.info("core.py", "waiting for the head node at " + address + ":" + port + " (" + e.getMessage() + ")");
                 }
                 waiting++;
             }
-            try {
-                Thread.sleep(RETRY_MILLIS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            Thread.sleep(RETRY_MILLIS);
+        }
+    }
+
+    /**
+     * A headless process: joins the group at the first host and runs until it ends. Returns the exit status: 1 when the
+     * first host's process went away or refused it (the group failed), never while the group runs.
+     */
+    static int runHeadless(ServeArgs args, SimLog log) {
+        log.info("serve.py", "Launching " + args.dataParallelSizeLocal() + " data parallel engine(s) in headless mode, with head "
+                + "node address tcp://" + args.dataParallelAddress().orElse("127.0.0.1") + ":" + args.dataParallelRpcPort() + ".");
+        try {
+            Joined joined = join(args, log);
+            if (joined == null) {
                 return 1;
             }
+            joined.awaitEnd();
+            log.error("core.py", "EngineDeadError: " + joined.describe());
+            return 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
         }
     }
 }

@@ -122,6 +122,16 @@ public final class SimMain {
                 DataParallelLink.Leader group = DataParallelLink.awaitRanks(args, log, engineReadyTimeoutMillis());
                 group.watch(why -> groupLost(engine, why));
             }
+            if (args.joinsRankZero()) {
+                // External data parallelism: this rank's engine joins rank 0's coordinator before its API server starts.
+                DataParallelLink.Joined joined = joinRankZero(args);
+                Thread watch = new Thread(() -> {
+                    joined.awaitEnd();
+                    groupLost(engine, joined.describe());
+                }, "dp-rank0-watch");
+                watch.setDaemon(true);
+                watch.start();
+            }
             SimServer server = new SimServer(args, faults, log, kvReceiver, advertisedHost, callbackProxy,
                     () -> crash(engine));
             InetSocketAddress address = args.host().filter(h -> !h.isEmpty())
@@ -265,6 +275,19 @@ public final class SimMain {
             return Math.max(1, Long.parseLong(value.strip())) * 1000;
         } catch (NumberFormatException e) {
             return 600_000;
+        }
+    }
+
+    private DataParallelLink.Joined joinRankZero(ServeArgs args) throws StartupFailure {
+        try {
+            DataParallelLink.Joined joined = DataParallelLink.join(args, log);
+            if (joined == null) {
+                throw new StartupFailure("RuntimeError: data parallel rank " + args.dataParallelStartRank() + " was refused by rank 0");
+            }
+            return joined;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StartupFailure("RuntimeError: interrupted while joining rank 0");
         }
     }
 

@@ -27,6 +27,9 @@ public record Footprint(String name, List<Placement> placements) {
      * on the data-parallel RPC port for the others; a decode node's KV ports are those of the ranks each host runs.
      */
     public static Footprint of(Node node, KvTransfer kvTransfer) {
+        if (node.dataParallelExternal() && node.dataParallelSize() > 1) {
+            return external(node, kvTransfer);
+        }
         List<Placement> placements = new ArrayList<>();
         int tp = Math.max(1, node.tensorParallelSize());
         int rank = 0;
@@ -50,6 +53,33 @@ public record Footprint(String name, List<Placement> placements) {
         return new Footprint(node.name(), placements);
     }
 
+    /**
+     * External data parallelism (vLLM's external load balancing, as vLLM-Ascend's launch_online_dp.py runs it): one
+     * process per rank, each with its own API server, on the node's hosts in order, {@code tp} NPUs each. Rank R serves
+     * HTTP on {@code port + R} (numbered over the whole group, so that ranks on hosts of one machine never meet); rank 0
+     * also listens on the RPC port the others join at; a decode rank binds the KV ports of its rank.
+     */
+    private static Footprint external(Node node, KvTransfer kvTransfer) {
+        List<Placement> placements = new ArrayList<>();
+        int tp = Math.max(1, node.tensorParallelSize());
+        int rank = 0;
+        for (Node.RankHost share : node.rankHosts()) {
+            for (int first = 0; first + tp <= share.devices().size(); first += tp, rank++) {
+                List<Listener> listeners = new ArrayList<>();
+                listeners.add(Listener.http(node.port() + rank));
+                if (rank == 0 && node.dataParallelRpcPort() != null) {
+                    listeners.add(new Listener(Listener.Kind.DP_RPC, node.dataParallelRpcPort(), node.dataParallelRpcPort()));
+                }
+                if (node.role() == Role.DECODE && kvTransfer != null) {
+                    int kv = (node.kvPort() != null ? node.kvPort() : kvTransfer.kvPort()) + rank * tp;
+                    listeners.add(new Listener(Listener.Kind.KV, kv, kv + tp - 1));
+                }
+                placements.add(new Placement(share.host(), listeners, share.devices().subList(first, first + tp), rank, 1));
+            }
+        }
+        return new Footprint(node.name(), placements);
+    }
+
     /** The proxy listens on its port and holds no NPU. */
     public static Footprint ofProxy(ProxySpec proxy) {
         return new Footprint("proxy", List.of(new Placement(proxy.host(), List.of(Listener.http(proxy.port())), List.of())));
@@ -66,7 +96,10 @@ public record Footprint(String name, List<Placement> placements) {
         return placements.get(0);
     }
 
-    /** The placement that serves HTTP: the first (of a node over several hosts, the one the proxy sends requests to). */
+    /**
+     * The first placement: of a node over several hosts the one that serves HTTP (the proxy's backend), of external data
+     * parallelism rank 0 (where the others join).
+     */
     public Placement leader() {
         return placements.get(0);
     }
@@ -77,6 +110,11 @@ public record Footprint(String name, List<Placement> placements) {
      */
     public String processName(Placement placement) {
         return placement == placements.get(0) ? name : name + "-dp" + placement.dpStartRank();
+    }
+
+    /** The placements that serve HTTP, in order: the proxy's backends of the node (one, or one per rank of external DP). */
+    public List<Placement> serving() {
+        return placements.stream().filter(Placement::servesHttp).toList();
     }
 
     /** The placements on {@code host} (none when the node does not run there). */

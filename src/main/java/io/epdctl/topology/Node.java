@@ -24,7 +24,12 @@ public record Node(
         RestartPolicy restart,
         Container container,
         List<RankHost> rankHosts,
-        Integer dataParallelRpcPort) {
+        Integer dataParallelRpcPort,
+        boolean dataParallelExternal) {
+
+    /** {@code data-parallel-mode}: vLLM's one process per host and API server on the first ({@code internal}), or one
+     * process and API server per rank, each a backend of the proxy ({@code external}, vLLM's external load balancing). */
+    public static final List<String> DATA_PARALLEL_MODES = List.of("internal", "external");
 
     /**
      * The node's share of one host: its NPUs there. A node given {@code hosts} is one data-parallel group across them
@@ -46,12 +51,17 @@ public record Node(
             int dataParallelSize, Integer kvPort, Map<String, String> env, Map<String, ArgValue> args, RestartPolicy restart,
             Container container) {
         this(name, role, host, devices, port, tensorParallelSize, dataParallelSize, kvPort, env, args, restart, container,
-                null, null);
+                null, null, false);
     }
 
     /** Whether it is one data-parallel group over several hosts (one process per host, the first serving HTTP). */
     public boolean spansHosts() {
         return rankHosts.size() > 1;
+    }
+
+    /** Whether it runs as several processes (over several hosts, or one per rank), started and stopped as one group. */
+    public boolean isGroup() {
+        return spansHosts() || (dataParallelExternal && dataParallelSize > 1);
     }
 
     public boolean inContainer() {

@@ -21,7 +21,7 @@ final class TopologyBinder {
     static final List<String> KV_KEYS = List.of("connector", "kv-port", "module-path", "extra-config");
     static final List<String> NODE_KEYS = List.of(
             "name", "role", "host", "devices", "hosts", "port", "tensor-parallel-size", "data-parallel-size",
-            "data-parallel-rpc-port", "kv-port", "env", "args", "restart", "runtime", "image", "docker");
+            "data-parallel-rpc-port", "data-parallel-mode", "kv-port", "env", "args", "restart", "runtime", "image", "docker");
     static final List<String> RANK_HOST_KEYS = List.of("host", "devices");
     static final List<String> PROXY_KEYS = List.of(
             "host", "port", "script", "python", "command", "env", "setup", "args", "restart");
@@ -216,13 +216,28 @@ final class TopologyBinder {
         Integer dp = reader.optionalInt("data-parallel-size", 1, MAX_DEVICE * MAX_DEVICE,
                 rankHosts != null && devices != null && tp != null && devices.size() % tp == 0 ? Math.max(1, devices.size() / tp) : 1);
         Integer rpcPort = reader.optionalInt("data-parallel-rpc-port", 1, MAX_PORT, null);
-        if (rankHosts != null && rpcPort == null && !reader.has("data-parallel-rpc-port")) {
+        String mode = reader.optionalString("data-parallel-mode", "internal");
+        if (mode != null && !Node.DATA_PARALLEL_MODES.contains(mode)) {
+            YamlNode at = reader.node("data-parallel-mode");
+            reader.fail(at.path(), at.location(), "unknown data-parallel-mode '" + mode + "' (expected internal or external)"
+                    + Suggestions.hint(mode, Node.DATA_PARALLEL_MODES));
+        }
+        boolean external = "external".equals(mode);
+        if (external && dp != null && dp < 2) {
+            YamlNode at = reader.node("data-parallel-mode");
+            reader.fail(at.path(), at.location(), "data-parallel-mode external needs a data-parallel-size of at least 2 (one "
+                    + "process per rank)");
+        }
+        boolean group = rankHosts != null || external;
+        if (group && rpcPort == null && !reader.has("data-parallel-rpc-port")) {
             reader.fail(YamlTreeReader.childPath(item.path(), "data-parallel-rpc-port"), item.location(),
-                    "missing required key 'data-parallel-rpc-port': a node over several hosts needs the port its first host "
-                            + "listens on for the other hosts' ranks (vLLM's --data-parallel-rpc-port)");
-        } else if (rankHosts == null && rpcPort != null) {
+                    "missing required key 'data-parallel-rpc-port': " + (rankHosts != null ? "a node over several hosts" : "a node of "
+                            + "data-parallel-mode external") + " needs the port its first rank listens on for the other ranks "
+                            + "(vLLM's --data-parallel-rpc-port)");
+        } else if (!group && rpcPort != null) {
             YamlNode at = reader.node("data-parallel-rpc-port");
-            reader.fail(at.path(), at.location(), "data-parallel-rpc-port is only for a node over several hosts (give hosts)");
+            reader.fail(at.path(), at.location(), "data-parallel-rpc-port is only for a node over several hosts (give hosts) "
+                    + "or of data-parallel-mode external");
         }
         Integer kvPort = reader.optionalInt("kv-port", 1, MAX_PORT, null);
         Map<String, String> env = reader.env("env");
@@ -248,14 +263,15 @@ final class TopologyBinder {
                 container = runtime.container();
             }
         }
-        if (rankHosts != null && container != null) {
-            reader.fail(item.path(), item.location(), "a node over several hosts runs as processes: runtime docker is not "
+        if (group && container != null) {
+            reader.fail(item.path(), item.location(), "a node over several hosts or of data-parallel-mode external runs as "
+                    + "processes: runtime docker is not "
                     + "supported for it (runtime given in " + runtime.runtimeAt() + ")");
         }
         if (!reader.isComplete()) {
             return null;
         }
-        return new Node(name, role, host, devices, port, tp, dp, kvPort, env, args, restart, container, rankHosts, rpcPort);
+        return new Node(name, role, host, devices, port, tp, dp, kvPort, env, args, restart, container, rankHosts, rpcPort, external);
     }
 
     /** The entries of a node's {@code hosts}: at least two, each {@code {host, devices}}; null after reporting a problem. */

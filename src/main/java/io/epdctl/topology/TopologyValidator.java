@@ -29,6 +29,7 @@ final class TopologyValidator {
             Map.entry("data-parallel-size", "the node's data-parallel-size"),
             Map.entry("data-parallel-size-local", "the devices of each of the node's hosts"),
             Map.entry("data-parallel-start-rank", "the node's hosts"),
+            Map.entry("data-parallel-rank", "the node's data-parallel-mode external (one process per rank)"),
             Map.entry("data-parallel-address", "the address of the node's first host"),
             Map.entry("data-parallel-rpc-port", "the node's data-parallel-rpc-port"),
             Map.entry("headless", "the node's hosts (every host but the first)"),
@@ -380,7 +381,8 @@ final class TopologyValidator {
                     }
                     claims.add(switch (listener.kind()) {
                         case HTTP -> new Claim(claims.size(), host.machine(), first, last, nodePath(i) + ".port",
-                                "port " + first + " of " + describe(i));
+                                "port " + first + " of " + describe(i) + (node(i).dataParallelExternal() && node(i).isGroup()
+                                        ? " (rank " + placement.dpStartRank() + ")" : ""));
                         case DP_RPC -> new Claim(claims.size(), host.machine(), first, last, nodePath(i) + ".data-parallel-rpc-port",
                                 "data-parallel RPC port " + first + " of " + describe(i));
                         case KV -> new Claim(claims.size(), host.machine(), first, last, kvPortPath(i),

@@ -106,6 +106,59 @@ class DataParallelHostsIT {
         }
     }
 
+    @Test
+    void anExternalDataParallelPdOverTwoSshHostsServesEveryRankAndHealsAsOne() throws Exception {
+        try (SshServer h1 = SshServer.start("127.0.0.2"); SshServer h2 = SshServer.start("127.0.0.3")) {
+            Path knownHosts = SshLifecycleIT.knownHosts(dir.resolve("known_hosts"), h1, h2);
+            try (SimDeployment deployment = SimDeployment.builder(dir).combinedPrefillDecode().host("h1", SshLifecycleIT.yaml(h1))
+                    .host("h2", SshLifecycleIT.yaml(h2)).nodeOn("e0", "h1").nodeExternalOverHosts("pd0", List.of("h1", "h2")).write()) {
+                Cli.Result up = deployment.up("--known-hosts", knownHosts.toString(), "--remote-dir", dir.resolve("remote").toString());
+
+                assertThat(up.exitCode()).as(up.toString()).isZero();
+                assertThat(up.err()).contains("pd0: started on h1", "pd0-dp1: started on h2");
+                Path run = dir.resolve("remote").resolve(deployment.name());
+                int rank1 = deployment.port("pd0") + 1;
+                assertThat(Files.readString(run.resolve("pd0-dp1.sh"))).contains("--port '" + rank1 + "'",
+                        "--data-parallel-rank '1'", "--data-parallel-address '127.0.0.2'").doesNotContain("--headless");
+                Cli.Result proxy = deployment.epdctl("describe", "proxy", "-o", "json", "--known-hosts", knownHosts.toString());
+                assertThat(proxy.out().replaceAll("\\s", "")).as("each rank a backend: " + proxy)
+                        .contains("\"--pd-hosts\",\"127.0.0.2\",\"127.0.0.3\",\"--pd-ports\",\"" + deployment.port("pd0") + "\",\"" + rank1 + "\"");
+                NodeProbe probe = new NodeProbe(Duration.ofSeconds(1));
+                assertThat(probe.readiness(h2.address(), rank1, "simvl", Duration.ofSeconds(1)).ready()).as("rank 1 serves").isTrue();
+                for (int i = 0; i < 4; i++) {
+                    HttpResponse<String> chat = LocalLifecycleIT.chat(deployment.proxyUrl(), "rank request " + i);
+                    assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+                }
+                Cli.Result status = deployment.epdctl("status", "--known-hosts", knownHosts.toString());
+                assertThat(status.exitCode()).as(status.toString()).isZero();
+                assertThat(status.out()).containsPattern("(?m)^pd0-dp1\\s+pd\\s+h2\\s+\\S+\\s+" + rank1 + "\\s+\\d+\\s+ready");
+
+                // Rank 1 dies with no epdctl running: rank 0 fails with it, both come back and rank 1 joins again.
+                long rankGroup = ProcessTable.pidFromFile(run.resolve("pd0-dp1.pid"));
+                new ProcessBuilder("kill", "-KILL", String.valueOf(java(rankGroup))).start().waitFor();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+                while (!Files.exists(run.resolve("pd0.exits"))
+                        || !probe.readiness(h1.address(), deployment.port("pd0"), "simvl", Duration.ofSeconds(1)).ready()
+                        || !probe.readiness(h2.address(), rank1, "simvl", Duration.ofSeconds(1)).ready()) {
+                    assertThat(System.nanoTime()).as("the group pd0 back").isLessThan(deadline);
+                    Thread.sleep(200);
+                }
+                assertThat(Files.readString(run.resolve("pd0.exits"))).endsWith(" 1 restart\n");
+                assertThat(Files.readString(run.resolve("pd0-dp1.exits"))).contains(" 137 restart\n");
+                HttpResponse<String> again = awaitChat(deployment, Duration.ofSeconds(30));
+                assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
+
+                Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
+                assertThat(down.exitCode()).as(down.toString()).isZero();
+                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+                h1.awaitNoSessions();
+                h2.awaitNoSessions();
+                assertThat(ProcessTable.describe(h1.sessionProcesses())).isEmpty();
+                assertThat(ProcessTable.describe(h2.sessionProcesses())).isEmpty();
+            }
+        }
+    }
+
     /** The simulator's JVM in the process group led by {@code group}'s supervisor. */
     private static long java(long group) {
         return ProcessHandle.of(group).orElseThrow().descendants()

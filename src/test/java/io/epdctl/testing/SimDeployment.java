@@ -58,6 +58,7 @@ public final class SimDeployment implements AutoCloseable {
         private final Map<String, String> hosts = new LinkedHashMap<>(Map.of("local", "{address: 127.0.0.1}"));
         private final Map<String, String> nodeHosts = new LinkedHashMap<>();
         private final Map<String, List<String>> nodeOverHosts = new LinkedHashMap<>();
+        private final Set<String> externalDp = new HashSet<>();
         private String proxyHost = "local";
         private final Map<String, Map<String, String>> nodeEnv = new LinkedHashMap<>();
         private final Map<String, String> nodeArgs = new LinkedHashMap<>();
@@ -127,6 +128,15 @@ public final class SimDeployment implements AutoCloseable {
         public Builder nodeOverHosts(String node, List<String> hosts) {
             nodeOverHosts.put(node, List.copyOf(hosts));
             return this;
+        }
+
+        /**
+         * One node as external data parallelism over {@code hosts} (data-parallel-mode: external): one process and port per
+         * rank, one rank per host; rank R serves on {@code port(NODE) + R}.
+         */
+        public Builder nodeExternalOverHosts(String node, List<String> hosts) {
+            externalDp.add(node);
+            return nodeOverHosts(node, hosts);
         }
 
         public Builder proxyOn(String host) {
@@ -207,6 +217,12 @@ public final class SimDeployment implements AutoCloseable {
                     int rpc = port(taken);
                     ports.put(node + ".rpc", rpc);
                     yaml.append("], data-parallel-rpc-port: ").append(rpc);
+                    if (externalDp.contains(node)) {
+                        yaml.append(", data-parallel-mode: external");
+                        for (int rank = 1; rank < group.size(); rank++) {
+                            taken.add(port + rank); // the other ranks' ports
+                        }
+                    }
                 }
                 yaml.append(", port: ").append(port);
                 if (nodes.get(i)[1].equals("decode")) {

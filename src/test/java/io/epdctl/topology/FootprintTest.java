@@ -92,7 +92,7 @@ class FootprintTest {
     private static Node group(Role role, int tp, List<Node.RankHost> hosts) {
         int devices = hosts.stream().mapToInt(share -> share.devices().size()).sum();
         return new Node("g0", role, hosts.get(0).host(), hosts.stream().flatMap(share -> share.devices().stream()).toList(),
-                33006, tp, devices / tp, null, Map.of(), Map.of(), RestartPolicy.ON_FAILURE, null, hosts, 13389);
+                33006, tp, devices / tp, null, Map.of(), Map.of(), RestartPolicy.ON_FAILURE, null, hosts, 13389, false);
     }
 
     @Test

@@ -117,7 +117,7 @@ class ValidateCommandTest {
                         "nodes[1] (pd0) runs its first ranks on host 'local' whose address 127.0.0.1 is loopback"),
                 new Case("a node over several hosts in containers",
                         replace(DP, "    port: 33003\n", "    port: 33003\n    runtime: docker\n    image: vllm-ascend\n"),
-                        "name: pd0", "nodes[1]", "a node over several hosts runs as processes: runtime docker is not supported"));
+                        "name: pd0", "nodes[1]", "a node over several hosts or of data-parallel-mode external runs as processes: runtime docker is not supported"));
     }
 
     @ParameterizedTest(name = "{0}")
