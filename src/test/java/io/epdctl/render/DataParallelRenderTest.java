@@ -107,6 +107,73 @@ class DataParallelRenderTest {
                 .doesNotContain("--port");
     }
 
+    private static final String EXTERNAL = """
+            name: ext
+            model: /models/m
+            served-model-name: m
+            hosts:
+              head: {address: 10.0.0.1, transport: local}
+              npu-a: {address: 10.0.0.2, npus: 16}
+              npu-b: {address: 10.0.0.3, npus: 16}
+            ec-transfer: {shared-storage-path: /data/ec}
+            kv-transfer: {kv-port: 50001}
+            nodes:
+              - {name: e0, role: encoder, host: head, devices: [0], port: 23001}
+              - {name: p0, role: prefill, host: head, devices: [1, 2, 3, 4], port: 33003, tensor-parallel-size: 2,
+                 data-parallel-size: 2, data-parallel-mode: external, data-parallel-rpc-port: 13390}
+              - name: d0
+                role: decode
+                port: 33006
+                tensor-parallel-size: 2
+                data-parallel-mode: external
+                data-parallel-rpc-port: 13389
+                hosts:
+                  - {host: npu-a, devices: [0, 1]}
+                  - {host: npu-b, devices: [8, 9]}
+            proxy: {host: head, port: 8001}
+            """;
+
+    /**
+     * External data parallelism renders as vLLM-Ascend's examples/external_online_dp/launch_online_dp.py starts it: one
+     * {@code vllm serve} per rank, {@code --data-parallel-size N --data-parallel-rank R --data-parallel-address
+     * RANK0_IP --data-parallel-rpc-port P} and its own {@code --port}, tp NPUs each; every rank a backend of the proxy.
+     */
+    @Test
+    void externalDataParallelismIsOneProcessAndBackendPerRank() throws Exception {
+        Path file = Files.writeString(dir.resolve("ext.yaml"), EXTERNAL);
+
+        Cli.Result result = Cli.run("render", "--format", "json", file.toString());
+
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        JsonNode deployment = JSON.readTree(result.out());
+        List<String> names = new ArrayList<>();
+        deployment.path("nodes").forEach(node -> names.add(node.path("name").asText()));
+        assertThat(names).containsExactly("e0", "p0", "p0-dp1", "d0", "d0-dp1");
+        JsonNode p1 = node(deployment, "p0-dp1");
+        assertThat(argv(p1).subList(0, 13)).containsExactly("vllm", "serve", "/models/m", "--port", "33004", "--served-model-name", "m",
+                "--tensor-parallel-size", "2", "--data-parallel-size", "2", "--data-parallel-rank", "1");
+        assertThat(argv(p1)).containsSubsequence("--data-parallel-address", "10.0.0.1", "--data-parallel-rpc-port", "13390")
+                .doesNotContain("--headless", "--data-parallel-size-local");
+        assertThat(p1.path("env").path("ASCEND_RT_VISIBLE_DEVICES").asText()).isEqualTo("3,4");
+        JsonNode d0 = node(deployment, "d0");
+        assertThat(argv(d0)).containsSubsequence("--port", "33006", "--data-parallel-rank", "0", "--data-parallel-address", "10.0.0.2");
+        assertThat(d0.path("listeners").toString()).isEqualTo("[{\"kind\":\"HTTP\",\"first\":33006,\"last\":33006},"
+                + "{\"kind\":\"DP_RPC\",\"first\":13389,\"last\":13389},{\"kind\":\"KV\",\"first\":50001,\"last\":50002}]");
+        JsonNode d1 = node(deployment, "d0-dp1");
+        assertThat(d1.path("host").asText()).isEqualTo("npu-b");
+        assertThat(d1.path("listeners").toString()).as("rank 1's own port and KV ports").isEqualTo(
+                "[{\"kind\":\"HTTP\",\"first\":33007,\"last\":33007},{\"kind\":\"KV\",\"first\":50003,\"last\":50004}]");
+        assertThat(argv(d1)).anySatisfy(arg -> assertThat(arg).contains("\"kv_port\":50001")); // each rank adds its rank * tp
+
+        List<String> proxy = argv(deployment.path("proxy"));
+        int prefillers = proxy.indexOf("--prefiller-hosts");
+        assertThat(proxy.subList(prefillers, prefillers + 6))
+                .containsExactly("--prefiller-hosts", "10.0.0.1", "10.0.0.1", "--prefiller-ports", "33003", "33004");
+        int decoders = proxy.indexOf("--decoder-hosts");
+        assertThat(proxy.subList(decoders, decoders + 6))
+                .containsExactly("--decoder-hosts", "10.0.0.2", "10.0.0.3", "--decoder-ports", "33006", "33007");
+    }
+
     private static JsonNode node(JsonNode deployment, String name) {
         for (JsonNode node : deployment.path("nodes")) {
             if (node.path("name").asText().equals(name)) {

@@ -156,6 +156,24 @@ class ServeArgsParserTest {
     }
 
     @Test
+    void acceptsTheFlagsOfOneRankOfExternalDataParallelism() throws Exception {
+        // as examples/external_online_dp/run_dp_template.sh of vLLM-Ascend passes them
+        ServeArgs rank = parse("/m", "--port", "9001", "--data-parallel-size", "4", "--data-parallel-rank", "1",
+                "--data-parallel-address", "10.0.0.2", "--data-parallel-rpc-port", "12345", "--tensor-parallel-size", "2");
+        assertThat(rank.joinsRankZero()).isTrue();
+        assertThat(rank.leadsOtherHosts()).isFalse();
+        assertThat(rank.dataParallelSizeLocal()).isEqualTo(1);
+        assertThat(rank.dataParallelStartRank()).isEqualTo(1);
+        ServeArgs zero = parse("/m", "--data-parallel-size", "4", "--data-parallel-rank", "0", "--data-parallel-rpc-port", "12345");
+        assertThat(zero.leadsOtherHosts()).as("rank 0 waits for the others").isTrue();
+        assertThat(zero.joinsRankZero()).isFalse();
+        assertThatThrownBy(() -> parse("/m", "--data-parallel-size", "2", "--data-parallel-rank", "2"))
+                .isInstanceOf(StartupFailure.class).hasMessageContaining("data_parallel_rank 2 is outside 0-1");
+        assertThatThrownBy(() -> parse("/m", "--headless", "--data-parallel-size", "2", "--data-parallel-rank", "1"))
+                .isInstanceOf(ArgumentError.class).hasMessageContaining("not allowed with --headless");
+    }
+
+    @Test
     void refusesDataParallelRanksThatDoNotFit() {
         assertThatThrownBy(() -> parse("/m", "--data-parallel-size", "2", "--data-parallel-size-local", "3"))
                 .isInstanceOf(StartupFailure.class).hasMessageContaining("data_parallel_size_local (3) must be <= data_parallel_size (2)");

@@ -90,6 +90,28 @@ class SimDataParallelTest {
     }
 
     @Test
+    void externalRanksEachServeHttpOnceTheyFormedTheGroupAndEndTogether() throws Exception {
+        int rpc = SimNode.freePort();
+        List<String> group = List.of("--data-parallel-size", "2", "--data-parallel-address", "127.0.0.1",
+                "--data-parallel-rpc-port", String.valueOf(rpc));
+        try (SimNode one = SimNode.builder(dir).name("rank1").flags(group).flags("--data-parallel-rank", "1").launch()) {
+            awaitLog(one, "waiting for the head node at 127.0.0.1:" + rpc);
+            assertThat(listens(one.port())).as("no HTTP before it joined rank 0").isFalse();
+            try (SimNode zero = SimNode.builder(dir).name("rank0").flags(group).flags("--data-parallel-rank", "0").launch()) {
+                zero.awaitReady();
+                one.awaitReady();
+                assertThat(zero.log()).contains("Data parallel ranks 1-1 joined from");
+
+                assertThat(zero.descendantsSeen()).isNotEmpty();
+                zero.process().destroyForcibly();
+
+                assertThat(one.awaitExit(Duration.ofSeconds(20))).isEqualTo(1);
+                assertThat(one.log()).contains("data parallel group broken", "went away");
+            }
+        }
+    }
+
+    @Test
     void aHeadlessProcessWithEveryRankIsRefusedAtStart() {
         try (SimNode alone = SimNode.builder(dir).name("alone").flags("--headless", "--data-parallel-size", "2").launch()) {
             assertThat(alone.awaitExit(Duration.ofSeconds(20))).isEqualTo(1);

@@ -121,6 +121,23 @@ class FootprintTest {
     }
 
     @Test
+    void externalDataParallelismHasAPlacementPerRankWithItsOwnPort() {
+        Node node = new Node("x0", Role.DECODE, "npu-a", List.of(0, 1, 2, 3, 4, 5), 33006, 2, 3, null, Map.of(), Map.of(),
+                RestartPolicy.ON_FAILURE, null, List.of(new Node.RankHost("npu-a", List.of(0, 1, 2, 3)),
+                        new Node.RankHost("npu-b", List.of(4, 5))), 13389, true);
+
+        Footprint footprint = Footprint.of(node, KV);
+
+        assertThat(footprint.placements()).containsExactly(
+                new Placement("npu-a", List.of(Listener.http(33006), new Listener(Listener.Kind.DP_RPC, 13389, 13389), kv(50001, 50002)),
+                        List.of(0, 1), 0, 1),
+                new Placement("npu-a", List.of(Listener.http(33007), kv(50003, 50004)), List.of(2, 3), 1, 1),
+                new Placement("npu-b", List.of(Listener.http(33008), kv(50005, 50006)), List.of(4, 5), 2, 1));
+        assertThat(footprint.serving()).hasSize(3);
+        assertThat(footprint.placements()).extracting(footprint::processName).containsExactly("x0", "x0-dp1", "x0-dp2");
+    }
+
+    @Test
     void aListenerCannotEndBeforeItStarts() {
         assertThatThrownBy(() -> new Listener(Listener.Kind.KV, 50002, 50001))
                 .hasMessage("listener KV ends (50001) before it starts (50002)");
