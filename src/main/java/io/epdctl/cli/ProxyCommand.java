@@ -5,6 +5,7 @@ import io.epdctl.proxy.Endpoint;
 import io.epdctl.proxy.ProxyBackends;
 import io.epdctl.proxy.EpdProxy;
 import io.epdctl.proxy.ProxyConfig;
+import io.epdctl.topology.KvFlow;
 import io.epdctl.topology.LoadResult;
 import io.epdctl.topology.Problem;
 import io.epdctl.topology.ProxyTuning;
@@ -63,7 +64,8 @@ public final class ProxyCommand implements Callable<Integer> {
             description = "HTTP ports of the same nodes, in the same order.")
     List<Integer> pdPorts = new ArrayList<>();
     @Option(names = "--prefiller-hosts", arity = "1..*", paramLabel = "HOST",
-            description = "Addresses of the prefill nodes (with --decoder-*; called back through the metaserver), one per node.")
+            description = "Addresses of the prefill nodes (with --decoder-*; --kv-flow says which of the two is asked"
+                    + " first), one per node.")
     List<String> prefillerHosts = new ArrayList<>();
     @Option(names = "--prefiller-ports", arity = "1..*", paramLabel = "PORT",
             description = "HTTP ports of the same nodes, in the same order.")
@@ -74,6 +76,12 @@ public final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--decoder-ports", arity = "1..*", paramLabel = "PORT",
             description = "HTTP ports of the same nodes, in the same order.")
     List<Integer> decoderPorts = new ArrayList<>();
+
+    @Option(names = "--kv-flow", paramLabel = "FLOW", converter = KvFlowConverter.class,
+            description = "How the KV cache goes from prefiller to decoder: layerwise (MooncakeLayerwiseConnector: the"
+                    + " decoder first, it calls the metaserver back; the default) or pull (MooncakeConnectorV1: the"
+                    + " prefiller first, its kv_transfer_params then go to the decoder).")
+    KvFlow kvFlow;
 
     @Option(names = "--control-file", paramLabel = "FILE", defaultValue = ControlFile.NAME,
             description = "Where to write the control channel's port and token, readable by the owner only"
@@ -117,9 +125,9 @@ public final class ProxyCommand implements Callable<Integer> {
         boolean backendOptions = !(encoderHosts.isEmpty() && encoderPorts.isEmpty() && pdHosts.isEmpty()
                 && pdPorts.isEmpty() && prefillerHosts.isEmpty() && prefillerPorts.isEmpty()
                 && decoderHosts.isEmpty() && decoderPorts.isEmpty());
-        if (backendOptions || host != null || port != null) {
-            throw new UserException(ExitCodes.INVALID_INPUT,
-                    "proxy: -f takes the address and the backends from the topology; drop --host, --port and --*-hosts/--*-ports");
+        if (backendOptions || host != null || port != null || kvFlow != null) {
+            throw new UserException(ExitCodes.INVALID_INPUT, "proxy: -f takes the address, the backends and the KV"
+                    + " flow from the topology; drop --host, --port, --*-hosts/--*-ports and --kv-flow");
         }
         LoadResult result = TopologyLoader.load(topologyFile);
         PrintWriter err = spec.commandLine().getErr();
@@ -137,7 +145,16 @@ public final class ProxyCommand implements Callable<Integer> {
                 new ProxyBackends(endpoints("encoder", encoderHosts, encoderPorts), endpoints("pd", pdHosts, pdPorts),
                         endpoints("prefiller", prefillerHosts, prefillerPorts),
                         endpoints("decoder", decoderHosts, decoderPorts)),
-                ProxyTuning.of(ProxyTuningOptions.given(spec)));
+                ProxyTuning.of(ProxyTuningOptions.given(spec)), kvFlow != null ? kvFlow : KvFlow.LAYERWISE);
+    }
+
+    /** {@code layerwise} or {@code pull}; anything else is an invalid argument naming both. */
+    static final class KvFlowConverter implements picocli.CommandLine.ITypeConverter<KvFlow> {
+        @Override
+        public KvFlow convert(String value) {
+            return KvFlow.ofFlag(value).orElseThrow(() -> new picocli.CommandLine.TypeConversionException(
+                    "expected one of " + String.join(", ", KvFlow.flags()) + " but was '" + value + "'"));
+        }
     }
 
     private static List<Endpoint> endpoints(String role, List<String> hosts, List<Integer> ports) {
@@ -156,7 +173,8 @@ public final class ProxyCommand implements Callable<Integer> {
         ProxyBackends backends = config.backends();
         return backends.encoders().size() + " encoder, " + (backends.disaggregated()
                 ? backends.prefill().size() + " prefill, " + backends.decode().size() + " decode"
-                : backends.pd().size() + " pd") + " backends";
+                : backends.pd().size() + " pd") + " backends" + (backends.disaggregated()
+                ? ", KV flow " + config.kvFlow().flag() : "");
     }
 
     private static void log(PrintWriter err, String line) {

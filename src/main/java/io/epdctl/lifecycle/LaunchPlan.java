@@ -92,7 +92,7 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy, boolean liveProxy) {
                 spec.container() == null ? null : spec.container().image());
     }
 
-    /** Every port but the HTTP one: a decode node's KV ports, one per rank; the data-parallel RPC port. */
+    /** Every port but the HTTP one: the KV ports of a node of the side that binds (see Footprint), one per rank; the data-parallel RPC port. */
     private static List<Integer> otherPorts(Placement placement) {
         return placement.listeners().stream()
                 .filter(listener -> listener.kind() != Listener.Kind.HTTP)

@@ -20,7 +20,7 @@ import java.util.Set;
  * role with more nodes than that keeps serving. A node that is not serving (dead) takes no one's place: it goes
  * with the first wave that can take it.</li>
  * <li>A node whose new ports or NPUs are held by a process still to be stopped waits for that process's wave.</li>
- * <li>Prefill and decode nodes whose KV settings change ({@link #KV_FLAGS}) are restarted in one wave: the proxy
+ * <li>Prefill and decode nodes whose KV settings change ({@link #KV_FLAGS}, or the connector) are restarted in one wave: the proxy
  * must never pair a prefiller and a decoder whose KV caches differ, and no order of single restarts avoids that
  * while both settings run. Their roles are then briefly without a backend.</li>
  * <li>When no wave can go on without a conflict (two nodes swap their NPUs), the rest go at once.</li>
@@ -36,6 +36,13 @@ public record RolloutOrder(List<Wave> waves, List<String> rolesWithoutBackend) {
      */
     static final List<String> KV_FLAGS = List.of("--tensor-parallel-size", "--pipeline-parallel-size",
             "--kv-cache-dtype", "--block-size", "--dtype");
+
+    /** The KV transfer config's key naming the connector: nodes of two connectors exchange no KV cache. */
+    static final String KV_CONNECTOR = "kv_connector";
+
+    private static final List<String> KV_SETTINGS = java.util.stream.Stream.concat(KV_FLAGS.stream(), java.util.stream.Stream.of(KV_CONNECTOR))
+            .toList();
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     /** One wave: its rows, and why it is larger than {@code maxUnavailable} allows (null when it is not). */
     public record Wave(List<UpPlan.Row> rows, String why) {
@@ -181,7 +188,7 @@ public record RolloutOrder(List<Wave> waves, List<String> rolesWithoutBackend) {
         Map<String, String> was = kvSettings(before.argv());
         Map<String, String> now = kvSettings(after.argv());
         List<String> changes = new ArrayList<>();
-        for (String flag : KV_FLAGS) {
+        for (String flag : KV_SETTINGS) {
             if (!java.util.Objects.equals(was.get(flag), now.get(flag))) {
                 changes.add(flag + " " + (was.get(flag) == null ? "default" : was.get(flag)) + " -> "
                         + (now.get(flag) == null ? "default" : now.get(flag)));
@@ -190,6 +197,7 @@ public record RolloutOrder(List<Wave> waves, List<String> rolesWithoutBackend) {
         return String.join(", ", changes);
     }
 
+    /** The KV flags' values, and (as {@value #KV_CONNECTOR}) the connector the KV transfer config names. */
     private static Map<String, String> kvSettings(List<String> argv) {
         Map<String, String> settings = new LinkedHashMap<>();
         for (int i = 0; i < argv.size(); i++) {
@@ -199,6 +207,16 @@ public record RolloutOrder(List<Wave> waves, List<String> rolesWithoutBackend) {
                     settings.put(flag, argv.get(i + 1));
                 } else if (word.startsWith(flag + "=")) {
                     settings.put(flag, word.substring(flag.length() + 1));
+                }
+            }
+            if (word.equals("--kv-transfer-config") && i + 1 < argv.size()) {
+                try {
+                    com.fasterxml.jackson.databind.JsonNode config = JSON.readTree(argv.get(i + 1));
+                    if (config.hasNonNull(KV_CONNECTOR)) {
+                        settings.put(KV_CONNECTOR, config.get(KV_CONNECTOR).asText());
+                    }
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    settings.put(KV_CONNECTOR, argv.get(i + 1)); // not JSON: compared as it is
                 }
             }
         }

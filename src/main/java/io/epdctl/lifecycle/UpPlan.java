@@ -207,7 +207,13 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
         Observation proxySeen = observed.get(desired.proxy().name());
         boolean running = proxySeen != null && proxySeen.process() != null && proxySeen.process().isRunning()
                 && !proxySeen.process().isRestarting();
-        boolean handOver = desired.liveProxy() && running && proxy.action() == Action.RESTART && proxy.previous().isStarted()
+        // A proxy whose KV flow changes (another connector) cannot serve the nodes of the old flow while they roll.
+        String flow = proxy.action() == Action.RESTART ? kvFlowChange(proxy) : null;
+        if (flow != null) {
+            proxy = new Row(proxy.action(), proxy.name(), proxy.role(), proxy.host(), proxy.reason() + " (its KV flow changes, "
+                    + flow + ": the nodes of both flows cannot be served at once, so nothing rolls)", proxy.previous(), proxy.launch());
+        }
+        boolean handOver = flow == null && desired.liveProxy() && running && proxy.action() == Action.RESTART && proxy.previous().isStarted()
                 && deadReason(proxy.previous(), proxySeen) == null && proxy.previous().host().equals(proxy.launch().record().host())
                 && proxy.previous().port() == proxy.launch().record().port();
         // A proxy still starting (not ready, its control channel not answering yet) cannot take nodes out: nothing rolls.
@@ -405,6 +411,22 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
         return new Row(Action.WAIT, wanted.name(), wanted.role(), wanted.host(),
                 "unchanged, alive, " + (readiness.listening() ? "not ready" : "loading") + age + " (" + readiness.detail() + ")",
                 previous, launch);
+    }
+
+    /** {@code layerwise -> pull} when a built-in proxy's {@code --kv-flow} changes, else null (also without recorded specs). */
+    private static String kvFlowChange(Row proxy) {
+        if (proxy.previous() == null || proxy.previous().spec() == null || proxy.launch().record().spec() == null) {
+            return null;
+        }
+        String was = kvFlow(proxy.previous().spec().argv());
+        String now = kvFlow(proxy.launch().record().spec().argv());
+        return was.equals(now) ? null : was + " -> " + now;
+    }
+
+    /** The built-in proxy's {@code --kv-flow}; without it, layerwise. */
+    private static String kvFlow(List<String> argv) {
+        int at = argv.indexOf("--kv-flow");
+        return at >= 0 && at + 1 < argv.size() ? argv.get(at + 1) : "layerwise";
     }
 
     private static Row restart(LaunchPlan.Launch launch, ProcessRecord previous, String reason) {

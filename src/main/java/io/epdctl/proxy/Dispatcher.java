@@ -2,6 +2,7 @@ package io.epdctl.proxy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.epdctl.topology.KvFlow;
 import io.epdctl.topology.ProxyTuning;
 import io.epdctl.topology.Role;
 import io.vertx.core.Context;
@@ -16,9 +17,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Routes a generation through the roles, as the vLLM-Ascend script does: an encoder first when the
+ * Routes a generation through the roles, as the vLLM-Ascend scripts do: an encoder first when the
  * request has an image or video (with --encoder-dispatch-mode fanout, one encoder request per item), then
- * a PD, or a decoder that calls the metaserver back for its prefill. One per event loop.
+ * a PD; or, with prefillers and decoders, by the KV flow: layerwise, a decoder that calls the metaserver back
+ * for its prefill; pull, a prefiller whose answer tells a decoder where to pull the KV cache from. One per
+ * event loop.
  */
 final class Dispatcher {
     private final Context context;
@@ -59,7 +62,9 @@ final class Dispatcher {
             }
             Future<Void> encoded = encode ? encode(exchange, encoders, body) : Future.succeededFuture();
             encoded.onFailure(exchange::fail).onSuccess(ignored -> {
-                if (state.config().backends().disaggregated()) {
+                if (state.config().backends().disaggregated() && state.config().kvFlow() == KvFlow.PULL) {
+                    prefillThenDecode(exchange, body);
+                } else if (state.config().backends().disaggregated()) {
                     decode(exchange, body);
                 } else {
                     // unchanged, so the client's bytes go as they came
@@ -104,6 +109,44 @@ final class Dispatcher {
         params.put("metaserver", state.metaserverUrl());
         exchange.awaitPrefill(state.awaitingPrefill());
         relay(exchange, state.pool(Role.DECODE), HttpMethod.POST, ProxyJson.buffer(toDecoder));
+    }
+
+    /**
+     * E+P+D or P+D in pull mode (MooncakeConnectorV1), as vLLM-Ascend's load-balance proxy does it: the request
+     * to a prefiller as one token, unstreamed, with {@code do_remote_decode: true} and the remote fields null;
+     * then the original request to a decoder with the {@code kv_transfer_params} of the prefiller's answer (its
+     * host, handshake port, engine and blocks), from which the decoder pulls the KV cache. A prefiller that fails
+     * fails the request with its status; an answer without {@code kv_transfer_params} (a prefiller that is no
+     * pull-mode producer) does too, rather than letting the decoder compute the prefill again unseen.
+     */
+    private void prefillThenDecode(ProxyExchange exchange, ObjectNode body) {
+        ObjectNode toPrefiller = RequestBodies.oneToken(body);
+        ObjectNode params = toPrefiller.putObject("kv_transfer_params");
+        params.put("do_remote_decode", true);
+        params.put("do_remote_prefill", false);
+        params.putNull("remote_engine_id");
+        params.putNull("remote_block_ids");
+        params.putNull("remote_host");
+        params.putNull("remote_port");
+        backends.callForBody(exchange, state.pool(Role.PREFILL), ProxyJson.buffer(toPrefiller)).onFailure(exchange::fail)
+                .onSuccess(answer -> {
+                    JsonNode kvTransferParams;
+                    try {
+                        kvTransferParams = ProxyJson.MAPPER.readTree(answer.getBytes()).path("kv_transfer_params");
+                    } catch (IOException e) {
+                        exchange.fail(ProxyFailure.of(502, "the prefiller's answer is not JSON: " + e.getMessage()));
+                        return;
+                    }
+                    if (!(kvTransferParams instanceof ObjectNode kv) || kv.isEmpty()) {
+                        exchange.fail(ProxyFailure.of(502, "the prefiller's answer carries no kv_transfer_params"
+                                + " (is it a kv_producer of MooncakeConnectorV1?); the decoder would have nothing"
+                                + " to pull"));
+                        return;
+                    }
+                    ObjectNode toDecoder = body.deepCopy();
+                    toDecoder.set("kv_transfer_params", kv);
+                    relay(exchange, state.pool(Role.DECODE), HttpMethod.POST, ProxyJson.buffer(toDecoder));
+                });
     }
 
     /** The decoder asks for the KV cache of a request: have a prefiller compute it and push it there. */

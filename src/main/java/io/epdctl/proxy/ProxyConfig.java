@@ -1,6 +1,7 @@
 package io.epdctl.proxy;
 
 import io.epdctl.topology.Footprint;
+import io.epdctl.topology.KvFlow;
 import io.epdctl.topology.ProxyTuning;
 import io.epdctl.topology.Topology;
 import java.util.ArrayList;
@@ -10,9 +11,15 @@ import java.util.Map;
 
 /**
  * What the built-in proxy needs: where it listens (also the host decoders call back at the
- * metaserver), its backends per role, and its tuning.
+ * metaserver), its backends per role, its tuning, and the KV flow between its prefillers and decoders
+ * (which side it calls first).
  */
-public record ProxyConfig(Endpoint listen, ProxyBackends backends, ProxyTuning tuning) {
+public record ProxyConfig(Endpoint listen, ProxyBackends backends, ProxyTuning tuning, KvFlow kvFlow) {
+
+    /** The layerwise flow, the vLLM-Ascend EPD script's. */
+    public ProxyConfig(Endpoint listen, ProxyBackends backends, ProxyTuning tuning) {
+        this(listen, backends, tuning, KvFlow.LAYERWISE);
+    }
 
     /** What is wrong with this configuration, one message per problem; empty when it can run. */
     public List<String> problems() {
@@ -33,7 +40,8 @@ public record ProxyConfig(Endpoint listen, ProxyBackends backends, ProxyTuning t
         tuning.putAll(ProxyTuning.in(topology.proxy().args()));
         tuning.putAll(overrides);
         int port = Footprint.ofProxy(topology.proxy()).placement().httpPort();
+        KvFlow flow = topology.kvTransfer() == null ? KvFlow.LAYERWISE : topology.kvTransfer().flow();
         return new ProxyConfig(new Endpoint(address, port), ProxyBackends.of(topology),
-                ProxyTuning.of(tuning));
+                ProxyTuning.of(tuning), flow);
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.epdctl.topology.ArgValue;
 import io.epdctl.topology.Footprint;
 import io.epdctl.topology.Host;
+import io.epdctl.topology.KvFlow;
 import io.epdctl.topology.KvTransfer;
 import io.epdctl.topology.Listener;
 import io.epdctl.topology.Node;
@@ -202,8 +203,9 @@ public final class DeploymentRenderer {
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("kv_connector", kv.connector());
         config.put("kv_role", node.role().kvRole());
-        // A decode node binds from its first KV port; a prefill node only connects, and is told the deployment's. Over
-        // several hosts every process is told the group's first: each rank adds its own (global) rank to it.
+        // The binding side (decode for layerwise, prefill for MooncakeConnectorV1) binds from its first KV port;
+        // the other side only connects, and is told the deployment's. Over several hosts (or ranks) every process is
+        // told the group's first: each rank adds its own (global) rank to it.
         config.put("kv_port", placement.listener(Listener.Kind.KV).map(Listener::first).orElse(kv.kvPort()));
         config.put("engine_id", engineId(node));
         if (kv.modulePath() != null) {
@@ -247,6 +249,11 @@ public final class DeploymentRenderer {
             } else {
                 addBackends(argv, "pd", Role.PD);
             }
+        }
+        // The built-in proxy's default is the layerwise flow (a script speaks one flow of its own). Part of its
+        // identity, unlike its backends: a proxy of the other flow must be replaced.
+        if (proxy.isBuiltIn() && topology.isDisaggregated() && topology.kvTransfer().flow() != KvFlow.LAYERWISE) {
+            argv.addAll(List.of("--kv-flow", topology.kvTransfer().flow().flag()));
         }
         appendFlags(argv, proxy.args());
         Map<String, String> env = new LinkedHashMap<>(proxy.env());

@@ -17,9 +17,19 @@ final class Metrics {
     final AtomicLong kvPushesSent = new AtomicLong();
     final AtomicLong kvPushFailures = new AtomicLong();
     final AtomicLong kvWaitTimeouts = new AtomicLong();
+    final AtomicLong kvPulls = new AtomicLong();
+    final AtomicLong kvPullFailures = new AtomicLong();
 
-    /** Prometheus text; {@code kvReceived}/{@code kvRefused} come from the decode side's listener. */
-    String render(String modelName, int maxNumSeqs, long kvReceived, long kvRefused) {
+    /** What the prefill side's handshake listener of the pull connector counts (all zero elsewhere). */
+    record Handshake(long served, long refused, long expired, long held) {
+        static final Handshake NONE = new Handshake(0, 0, 0, 0);
+    }
+
+    /**
+     * Prometheus text; {@code kvReceived}/{@code kvRefused} come from the layerwise decode side's listener,
+     * {@code handshake} from the pull connector's prefill side.
+     */
+    String render(String modelName, int maxNumSeqs, long kvReceived, long kvRefused, Handshake handshake) {
         String labels = "{engine=\"0\",model_name=\"" + modelName.replace("\\", "\\\\").replace("\"", "\\\"") + "\"}";
         StringBuilder text = new StringBuilder();
         gauge(text, "vllm:num_requests_running", "Number of requests in model execution batches.", labels, running.get());
@@ -51,6 +61,18 @@ final class Metrics {
                 kvRefused);
         counter(text, "vllm_sim:kv_wait_timeouts_total", "Requests that gave up waiting for their KV (kv_consumer).",
                 labels, kvWaitTimeouts.get());
+        counter(text, "vllm_sim:kv_pulls_total", "KV caches pulled from a prefiller (kv_consumer, pull mode).", labels,
+                kvPulls.get());
+        counter(text, "vllm_sim:kv_pull_failures_total", "KV pulls that failed (kv_consumer, pull mode).", labels,
+                kvPullFailures.get());
+        counter(text, "vllm_sim:kv_pull_shares_served_total", "Rank shares of KV served to a pulling decoder "
+                + "(kv_producer, pull mode).", labels, handshake.served());
+        counter(text, "vllm_sim:kv_pull_shares_refused_total", "Pulls refused: no such KV held, or another engine id "
+                + "(kv_producer, pull mode).", labels, handshake.refused());
+        counter(text, "vllm_sim:kv_held_expired_total", "Held KV freed unpulled after VLLM_MOONCAKE_ABORT_REQUEST_TIMEOUT "
+                + "(kv_producer, pull mode).", labels, handshake.expired());
+        gauge(text, "vllm_sim:kv_held_requests", "Requests whose KV waits to be pulled (kv_producer, pull mode).",
+                labels, handshake.held());
         return text.toString();
     }
 

@@ -1,6 +1,7 @@
 package io.epdctl.sim;
 
 import io.epdctl.sim.transfer.KvConfig;
+import io.epdctl.sim.transfer.KvHandshake;
 import io.epdctl.sim.transfer.KvReceiver;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -22,7 +23,10 @@ import sun.misc.SignalHandler;
  */
 public final class SimMain {
     static final String EC_CONNECTOR = "ECExampleConnector";
-    static final String KV_CONNECTOR = "MooncakeLayerwiseConnector";
+    /** The KV connectors simulated: layerwise push, and pull (MooncakeConnectorV1). */
+    static final List<String> KV_CONNECTORS = List.of(KvConfig.LAYERWISE_CONNECTOR, KvConfig.PULL_CONNECTOR);
+    /** vLLM's VLLM_MOONCAKE_ABORT_REQUEST_TIMEOUT default: a prefiller frees KV nobody pulled after 480 s. */
+    static final long DEFAULT_ABORT_TIMEOUT_SECONDS = 480;
     private static final String USAGE = "usage: vllm serve [model_tag] [options]";
     /**
      * Accept backlog of every listener (HTTP and KV): room for thousands of connections arriving at once, as
@@ -95,6 +99,7 @@ public final class SimMain {
         EngineChild engine = EngineChild.start();
         log.info("core.py", "EngineCore started (pid=" + engine.pid() + ")");
         Optional<KvReceiver> kvReceiver = Optional.empty();
+        Optional<KvHandshake> kvHandshake = Optional.empty();
         try {
             log.info("default_loader.py", "Loading weights took (simulated) ...");
             sleep(faults.startupDelayMillis()); // "loading the model": the port refuses connections meanwhile
@@ -132,7 +137,8 @@ public final class SimMain {
                 watch.setDaemon(true);
                 watch.start();
             }
-            SimServer server = new SimServer(args, faults, log, kvReceiver, advertisedHost, callbackProxy,
+            kvHandshake = bindHandshakePorts(args, advertisedHost);
+            SimServer server = new SimServer(args, faults, log, kvReceiver, kvHandshake, advertisedHost, callbackProxy,
                     () -> crash(engine));
             InetSocketAddress address = args.host().filter(h -> !h.isEmpty())
                     .map(h -> new InetSocketAddress(h, args.port())).orElse(new InetSocketAddress(args.port()));
@@ -142,7 +148,8 @@ public final class SimMain {
                 throw new StartupFailure("OSError: [Errno 98] Address already in use: " + address);
             }
             Optional<KvReceiver> receiver = kvReceiver;
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> shutDown(server, receiver, engine)));
+            Optional<KvHandshake> handshake = kvHandshake;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> shutDown(server, receiver, handshake, engine)));
             log.info("api_server.py", "Starting vLLM API server 0 on http://"
                     + args.host().orElse("0.0.0.0") + ":" + server.port());
             log.info("launcher.py", "Available routes are: /health, /v1/models, /version, /metrics, "
@@ -153,6 +160,7 @@ public final class SimMain {
         } catch (StartupFailure e) {
             // as in vLLM, the engine core is gone by the time the API server reports it, and then exits
             kvReceiver.ifPresent(KvReceiver::close);
+            kvHandshake.ifPresent(KvHandshake::close);
             engine.stop();
             log.traceback("core.py", "EngineCore failed to start.", e.exceptionLine()
                     + "\nRuntimeError: Engine core initialization failed. See root cause above. "
@@ -188,9 +196,13 @@ public final class SimMain {
     }
 
     private static void checkKv(ServeArgs args, KvConfig kv) throws StartupFailure {
-        if (!kv.connector().equals(KV_CONNECTOR)) {
+        if (!KV_CONNECTORS.contains(kv.connector())) {
             throw new StartupFailure("ValueError: Unsupported connector type: " + kv.connector()
-                    + " (vllm-sim simulates " + KV_CONNECTOR + " only)");
+                    + " (vllm-sim simulates " + String.join(" and ", KV_CONNECTORS) + ")");
+        }
+        if (kv.pull()) {
+            checkPullKv(args, kv);
+            return;
         }
         String side = kv.producer() ? "prefill" : "decode";
         Optional<KvConfig.Parallelism> own = kv.producer() ? kv.prefill() : kv.decode();
@@ -212,9 +224,66 @@ public final class SimMain {
         }
     }
 
-    /** Only the decode side binds, one port per dp*tp rank it runs, on the address it advertises. */
+    /**
+     * MooncakeConnectorV1's worker, on either side: both parallel blocks must be given (asserted), the prefill tp
+     * must not be below the decode tp (ValueError); its handshake ports must be real ports. It does not compare
+     * the blocks with its own parallel sizes, as the layerwise connector does.
+     */
+    private static void checkPullKv(ServeArgs args, KvConfig kv) throws StartupFailure {
+        for (String side : List.of("prefill", "decode")) {
+            if ((side.equals("prefill") ? kv.prefill() : kv.decode()).isEmpty()) {
+                throw new StartupFailure("AssertionError: kv_connector_extra_config." + side
+                        + " needs \"tp_size\" and \"dp_size\" (MooncakeConnectorWorker._get_prefill_decode_size)");
+            }
+        }
+        int prefillTp = kv.prefill().get().tpSize();
+        int decodeTp = kv.decode().get().tpSize();
+        if (prefillTp < decodeTp) {
+            throw new StartupFailure("ValueError: prefill_tp_size: " + prefillTp
+                    + " must be greater than or equal to the decode_tp_size: " + decodeTp);
+        }
+        int highest = kv.kvPort() + args.dataParallelSize() * args.tensorParallelSize() - 1;
+        if (kv.producer() && (kv.kvPort() < 1 || highest > 65535)) {
+            throw new StartupFailure("zmq.error.ZMQError: Invalid argument (handshake ports " + kv.kvPort() + "-"
+                    + highest + ")");
+        }
+    }
+
+    /**
+     * MooncakeConnectorV1: only the prefill side binds, a handshake socket per dp*tp rank
+     * ({@code kv_port + dp_rank * tp + tp_rank}) on the address it advertises; its decoders connect to it.
+     */
+    private Optional<KvHandshake> bindHandshakePorts(ServeArgs args, String advertisedHost) throws StartupFailure {
+        if (args.kvTransfer().isEmpty() || !args.kvTransfer().get().pull() || !args.kvTransfer().get().producer()) {
+            return Optional.empty();
+        }
+        KvConfig kv = args.kvTransfer().get();
+        long abortSeconds = abortTimeoutSeconds();
+        try {
+            return Optional.of(new KvHandshake(InetAddress.getByName(advertisedHost), kv.kvPort(),
+                    args.tensorParallelSize(), args.dataParallelSize(), LISTEN_BACKLOG, kv.engineId(),
+                    abortSeconds * 1000, System::currentTimeMillis));
+        } catch (IOException e) {
+            throw new StartupFailure(zmqBindError(e, advertisedHost, kv.kvPort()));
+        }
+    }
+
+    /** VLLM_MOONCAKE_ABORT_REQUEST_TIMEOUT, in seconds, as vLLM reads it. */
+    private long abortTimeoutSeconds() throws StartupFailure {
+        String value = env.get("VLLM_MOONCAKE_ABORT_REQUEST_TIMEOUT");
+        if (value == null || value.isBlank()) {
+            return DEFAULT_ABORT_TIMEOUT_SECONDS;
+        }
+        try {
+            return Long.parseLong(value.strip());
+        } catch (NumberFormatException e) {
+            throw new StartupFailure("ValueError: invalid literal for int() with base 10: '" + value + "'");
+        }
+    }
+
+    /** The layerwise connector: only the decode side binds, one port per dp*tp rank it runs, on the address it advertises. */
     private static Optional<KvReceiver> bindKvPorts(ServeArgs args, String advertisedHost) throws StartupFailure {
-        if (args.kvTransfer().isEmpty() || !args.kvTransfer().get().consumer()) {
+        if (args.kvTransfer().isEmpty() || args.kvTransfer().get().pull() || !args.kvTransfer().get().consumer()) {
             return Optional.empty();
         }
         // Each process binds the ports of the ranks it runs: kv_port + dp_rank * tp + tp_rank.
@@ -223,9 +292,19 @@ public final class SimMain {
             return Optional.of(new KvReceiver(InetAddress.getByName(advertisedHost), base,
                     args.dataParallelSizeLocal() * args.tensorParallelSize(), LISTEN_BACKLOG));
         } catch (IOException e) {
-            throw new StartupFailure("zmq.error.ZMQError: Address already in use (addr='tcp://" + advertisedHost
-                    + ":" + base + "'): " + e.getMessage());
+            throw new StartupFailure(zmqBindError(e, advertisedHost, base));
         }
+    }
+
+    /**
+     * ZMQ's words for a failed bind: a port in use, or an address that is not this host's (VLLM_HOST_IP set to
+     * another host's address), as {@code Cannot assign requested address}.
+     */
+    private static String zmqBindError(IOException e, String host, int port) {
+        String message = String.valueOf(e.getMessage());
+        String reason = message.contains("in use") ? "Address already in use"
+                : message.contains("assign requested address") ? "Cannot assign requested address" : message;
+        return "zmq.error.ZMQError: " + reason + " (addr='tcp://" + host + ":" + port + "'): " + message;
     }
 
     /**
@@ -251,10 +330,12 @@ public final class SimMain {
         return "0.0.0.0";
     }
 
-    private void shutDown(SimServer server, Optional<KvReceiver> kvReceiver, EngineChild engine) {
+    private void shutDown(SimServer server, Optional<KvReceiver> kvReceiver, Optional<KvHandshake> kvHandshake,
+            EngineChild engine) {
         log.info("launcher.py", "Shutting down FastAPI HTTP server.");
         server.stop();
         kvReceiver.ifPresent(KvReceiver::close);
+        kvHandshake.ifPresent(KvHandshake::close);
         engine.stop();
         log.info("on.py", "Application shutdown complete.");
     }

@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.epdctl.sim.transfer.EcStore;
+import io.epdctl.sim.transfer.KvHandshake;
+import io.epdctl.sim.transfer.KvPull;
 import io.epdctl.sim.transfer.KvReceiver;
 import io.epdctl.sim.transfer.KvSender;
 import java.io.IOException;
@@ -43,6 +45,7 @@ final class SimServer {
     private final SimLog log;
     private final Optional<EcStore> ecStore;
     private final Optional<KvReceiver> kvReceiver;
+    private final Optional<KvHandshake> kvHandshake;
     private final String advertisedHost;
     private final Runnable crash;
     private final Metrics metrics = new Metrics();
@@ -55,13 +58,14 @@ final class SimServer {
     private HttpServer server;
 
     /** {@code crash} ends the process as a dying engine would; called after the N-th request when asked to. */
-    SimServer(ServeArgs args, Faults faults, SimLog log, Optional<KvReceiver> kvReceiver, String advertisedHost,
-            ProxySelector callbackProxy, Runnable crash) {
+    SimServer(ServeArgs args, Faults faults, SimLog log, Optional<KvReceiver> kvReceiver,
+            Optional<KvHandshake> kvHandshake, String advertisedHost, ProxySelector callbackProxy, Runnable crash) {
         this.args = args;
         this.faults = faults;
         this.log = log;
         this.ecStore = args.ecTransfer().map(ec -> new EcStore(ec.sharedStoragePath()));
         this.kvReceiver = kvReceiver;
+        this.kvHandshake = kvHandshake;
         this.advertisedHost = advertisedHost;
         this.crash = crash;
         this.batchSlots = new Semaphore(args.maxNumSeqs(), true);
@@ -107,7 +111,9 @@ final class SimServer {
                         "text/plain; version=0.0.4; charset=utf-8",
                         metrics.render(args.servedModelName(), args.maxNumSeqs(),
                                 kvReceiver.map(KvReceiver::received).orElse(0L),
-                                kvReceiver.map(KvReceiver::refused).orElse(0L))));
+                                kvReceiver.map(KvReceiver::refused).orElse(0L),
+                                kvHandshake.map(h -> new Metrics.Handshake(h.served(), h.refused(), h.expired(), h.holding()))
+                                        .orElse(Metrics.Handshake.NONE))));
                 case "/v1/chat/completions" -> requireMethod(exchange, "POST", () -> complete(exchange, true));
                 case "/v1/completions" -> requireMethod(exchange, "POST", () -> complete(exchange, false));
                 default -> sendJson(exchange, 404, JSON.createObjectNode().put("detail", "Not Found"));
@@ -177,15 +183,17 @@ final class SimServer {
                 JsonNode kvParams = body.path("kv_transfer_params");
                 if (!handOffEncoderCache(exchange, prompt, engineRequestId)
                         || !receiveKv(exchange, kvParams, engineRequestId, prompt)
+                        || !pullKv(exchange, kvParams, engineRequestId)
                         || !pushKv(exchange, kvParams, engineRequestId, prompt)) {
                     return;
                 }
+                ObjectNode kvAnswer = holdKv(kvParams, engineRequestId, prompt);
                 List<String> tokens = TextGenerator.tokens(prompt.text() + "\u0000" + prompt.images(), maxTokens);
                 metrics.promptTokens.addAndGet(prompt.tokens());
                 if (body.path("stream").asBoolean(false)) {
                     stream(exchange, chat, responseId, model, tokens, prompt, body);
                 } else {
-                    answer(exchange, chat, responseId, model, tokens, prompt);
+                    answer(exchange, chat, responseId, model, tokens, prompt, kvAnswer);
                 }
                 metrics.requestSuccess.incrementAndGet();
             } finally {
@@ -350,7 +358,7 @@ final class SimServer {
     /** kv_producer with do_remote_decode: push this request's KV to the decoder that asked for it. */
     private boolean pushKv(HttpExchange exchange, JsonNode kvParams, String engineRequestId, Prompt prompt)
             throws IOException {
-        if (args.kvTransfer().isEmpty() || !args.kvTransfer().get().producer()
+        if (args.kvTransfer().isEmpty() || !args.kvTransfer().get().producer() || args.kvTransfer().get().pull()
                 || !kvParams.path("do_remote_decode").asBoolean(false)) {
             return true;
         }
@@ -374,8 +382,91 @@ final class SimServer {
         }
     }
 
+    /**
+     * MooncakeConnectorV1's kv_producer with do_remote_decode: keep this request's KV for its decoder to pull and
+     * say in the answer where (its request_finished: the blocks, this engine, its advertised host and side channel
+     * port). Null for every other request.
+     */
+    private ObjectNode holdKv(JsonNode kvParams, String engineRequestId, Prompt prompt) {
+        if (kvHandshake.isEmpty() || !kvParams.path("do_remote_decode").asBoolean(false)) {
+            return null;
+        }
+        int blocks = (prompt.tokens() + KV_BLOCK_SIZE - 1) / KV_BLOCK_SIZE;
+        kvHandshake.get().hold(engineRequestId, (long) prompt.tokens() * KV_BYTES_PER_TOKEN);
+        ObjectNode params = JSON.createObjectNode().put("do_remote_prefill", true).put("do_remote_decode", false);
+        ArrayNode group = params.putArray("remote_block_ids").addArray(); // one list per KV cache group
+        for (int block = 0; block < blocks; block++) {
+            group.add(block);
+        }
+        params.put("remote_engine_id", args.kvTransfer().get().engineId())
+                .put("remote_request_id", engineRequestId)
+                .put("remote_host", advertisedHost)
+                .put("remote_port", kvHandshake.get().basePort())
+                .put("remote_pcp_size", 1)
+                .put("remote_dcp_size", 1)
+                .put("remote_ptp_size", args.tensorParallelSize())
+                .put("last_token_id", 0);
+        params.putObject("remote_multi_nodes_meta_mapping");
+        params.put("num_prompt_blocks", blocks).put("remote_block_size", KV_BLOCK_SIZE);
+        log.info("mooncake_connector.py", "Delaying free of " + blocks + " blocks for request " + engineRequestId);
+        return params;
+    }
+
+    /**
+     * MooncakeConnectorV1's kv_consumer with do_remote_prefill: pull the KV from the prefiller the params name
+     * (remote_host, remote_port + each of its remote_ptp_size ranks), before decoding. Params that lack what the
+     * pull needs, a port nobody listens on, or a prefiller that holds no such KV fail the request (vLLM's
+     * kv_load_failure_policy "fail", its default), or, with "recompute", the request is computed here instead.
+     * False when the request failed (already answered).
+     */
+    private boolean pullKv(HttpExchange exchange, JsonNode kvParams, String engineRequestId) throws IOException {
+        if (args.kvTransfer().isEmpty() || !args.kvTransfer().get().pull() || !args.kvTransfer().get().consumer()
+                || !kvParams.path("do_remote_prefill").asBoolean(false)) {
+            return true;
+        }
+        String host = kvParams.path("remote_host").asText("");
+        int port = kvParams.path("remote_port").asInt(-1);
+        try {
+            List<String> missing = new java.util.ArrayList<>();
+            JsonNode blocks = kvParams.path("remote_block_ids");
+            if (!blocks.isArray() || blocks.isEmpty()) {
+                missing.add("remote_block_ids");
+            }
+            for (String key : List.of("remote_engine_id", "remote_request_id", "remote_host")) {
+                if (!kvParams.path(key).isTextual() || kvParams.path(key).asText().isEmpty()) {
+                    missing.add(key);
+                }
+            }
+            if (!kvParams.path("remote_port").canConvertToInt() || port < 1 || port > 65535) {
+                missing.add("remote_port");
+            }
+            if (!missing.isEmpty()) {
+                throw new IOException("Got invalid KVTransferParams (no usable " + String.join(", ", missing) + "): "
+                        + kvParams);
+            }
+            int ranks = Math.max(1, kvParams.path("remote_ptp_size").asInt(1));
+            long bytes = KvPull.pull(host, port, ranks, kvParams.get("remote_request_id").asText(),
+                    kvParams.get("remote_engine_id").asText(), (int) Math.min(Integer.MAX_VALUE, faults.kvTimeoutMillis()));
+            metrics.kvPulls.incrementAndGet();
+            log.info("mooncake_connector.py", "Pulled KV of " + engineRequestId + " (" + bytes + " bytes) from "
+                    + host + ":" + port + " (" + ranks + " ranks), engine " + kvParams.get("remote_engine_id").asText());
+            return true;
+        } catch (IOException e) {
+            metrics.kvPullFailures.incrementAndGet();
+            String message = "Failed to transfer KV cache for request " + engineRequestId + ": " + e.getMessage();
+            log.error("mooncake_connector.py", message);
+            if (args.kvTransfer().get().recomputeOnLoadFailure()) {
+                log.warning("scheduler.py", "Recomputing the prefill of " + engineRequestId
+                        + " locally (kv_load_failure_policy recompute)");
+                return true;
+            }
+            sendError(exchange, 500, "InternalServerError", message);
+            return false;
+        }
+    }
+
     private void answer(HttpExchange exchange, boolean chat, String id, String model, List<String> tokens,
-            Prompt prompt) throws IOException {
+            Prompt prompt, ObjectNode kvTransferParams) throws IOException {
         sleep((long) tokens.size() * faults.tokenDelayMillis());
         String text = String.join("", tokens);
         metrics.generationTokens.addAndGet(tokens.size());
@@ -390,7 +481,12 @@ final class SimServer {
         choice.putNull("logprobs").put("finish_reason", "length").putNull("stop_reason");
         response.set("usage", usage(prompt.tokens(), tokens.size()));
         response.putNull("prompt_logprobs");
-        response.putNull("kv_transfer_params"); // the layerwise connector hands nothing back in the answer
+        // the layerwise connector hands nothing back in the answer; the pull connector's prefiller says where to pull
+        if (kvTransferParams != null) {
+            response.set("kv_transfer_params", kvTransferParams);
+        } else {
+            response.putNull("kv_transfer_params");
+        }
         sendJson(exchange, 200, response);
     }
 

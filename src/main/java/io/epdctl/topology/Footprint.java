@@ -6,7 +6,8 @@ import java.util.List;
 /**
  * What one node, or the proxy, takes from the machines, per host: the one derivation of ports and NPUs
  * that validation, {@code check}, the plan of {@code up} and the rendered launch all read: one placement per host a
- * node runs on (a data-parallel group across hosts has several), each with its ranks.
+ * node runs on (a data-parallel group across hosts has several; external data parallelism one per rank), each with
+ * its ranks. Its users follow it (as they did for the pull connector, whose prefill side binds).
  */
 public record Footprint(String name, List<Placement> placements) {
 
@@ -18,13 +19,16 @@ public record Footprint(String name, List<Placement> placements) {
      * A node's footprint. Works on a validator's draft too: {@code kvTransfer} may be null there, and the
      * node's host need not exist (the placement only names it).
      *
-     * <p>Only the decode side of MooncakeLayerwiseConnector binds: ZMQ on {@code kv_port + dp_rank * tp +
-     * tp_rank} for every rank, so a decode node listens on {@code [kv_port, kv_port + tp * dp)}, from its
-     * own {@code kv-port} or else the deployment's. Prefill nodes only connect.
+     * <p>Only one side of the KV hand-off binds, one ZMQ socket per rank at {@code kv_port + dp_rank * tp +
+     * tp_rank}, so a node of that side listens on {@code [kv_port, kv_port + tp * dp)}, from its own
+     * {@code kv-port} or else the deployment's; the other side only connects. MooncakeLayerwiseConnector: the
+     * decode side (the prefiller pushes to it). MooncakeConnectorV1: the prefill side, whose KVCacheSendingThread
+     * binds the handshake socket the decoder pulls through; its decoders bind no port of their own (the
+     * transfer engine's ports are random, in its own range). See {@link KvFlow#bindingRole()}.
      *
      * <p>A node over several hosts (internal DP) has one placement per host, in the file's order: each runs
      * {@code devices / tp} ranks, numbered on from the host before (the start rank); the first serves HTTP and listens
-     * on the data-parallel RPC port for the others; a decode node's KV ports are those of the ranks each host runs.
+     * on the data-parallel RPC port for the others; a binding node's KV ports are those of the ranks each host runs.
      */
     public static Footprint of(Node node, KvTransfer kvTransfer) {
         if (node.dataParallelExternal() && node.dataParallelSize() > 1) {
@@ -43,7 +47,7 @@ public record Footprint(String name, List<Placement> placements) {
                     listeners.add(new Listener(Listener.Kind.DP_RPC, node.dataParallelRpcPort(), node.dataParallelRpcPort()));
                 }
             }
-            if (node.role() == Role.DECODE && kvTransfer != null) {
+            if (binds(node, kvTransfer)) {
                 int first = (node.kvPort() != null ? node.kvPort() : kvTransfer.kvPort()) + rank * tp;
                 listeners.add(new Listener(Listener.Kind.KV, first, first + local * tp - 1));
             }
@@ -70,7 +74,7 @@ public record Footprint(String name, List<Placement> placements) {
                 if (rank == 0 && node.dataParallelRpcPort() != null) {
                     listeners.add(new Listener(Listener.Kind.DP_RPC, node.dataParallelRpcPort(), node.dataParallelRpcPort()));
                 }
-                if (node.role() == Role.DECODE && kvTransfer != null) {
+                if (binds(node, kvTransfer)) {
                     int kv = (node.kvPort() != null ? node.kvPort() : kvTransfer.kvPort()) + rank * tp;
                     listeners.add(new Listener(Listener.Kind.KV, kv, kv + tp - 1));
                 }
@@ -78,6 +82,11 @@ public record Footprint(String name, List<Placement> placements) {
             }
         }
         return new Footprint(node.name(), placements);
+    }
+
+    /** Whether the node is of the side of the KV hand-off that binds its ports (see {@link KvFlow#bindingRole()}). */
+    private static boolean binds(Node node, KvTransfer kvTransfer) {
+        return kvTransfer != null && node.role() == kvTransfer.flow().bindingRole();
     }
 
     /** The proxy listens on its port and holds no NPU. */

@@ -37,7 +37,7 @@ final class TopologyValidator {
             Map.entry("kv-transfer-config", "the kv-transfer section and the node's role"));
     private static final Set<String> DERIVED_PROXY_FLAGS = Set.of(
             "host", "port", "encoder-hosts", "encoder-ports", "pd-hosts", "pd-ports",
-            "prefiller-hosts", "prefiller-ports", "decoder-hosts", "decoder-ports");
+            "prefiller-hosts", "prefiller-ports", "decoder-hosts", "decoder-ports", "kv-flow");
 
     /** The Mooncake transfer engine picks its ports from [base, base + 1000 per NPU) on each host. */
     static final int MOONCAKE_BASE_PORT = 20000;
@@ -227,8 +227,12 @@ final class TopologyValidator {
         sameParallelism(Role.DECODE, decode);
         if (prefill != null && decode != null
                 && node(prefill).tensorParallelSize() % node(decode).tensorParallelSize() != 0) {
+            // MooncakeConnectorV1's workers refuse prefill tp < decode tp (ValueError) and split the heads in
+            // whole shares; the layerwise connector asserts the multiple
             error(nodePath(prefill) + ".tensor-parallel-size", "the prefill tensor-parallel-size ("
-                    + node(prefill).tensorParallelSize() + ") must be a multiple of the decode tensor-parallel-size ("
+                    + node(prefill).tensorParallelSize() + ") must be " + (kvFlow() == KvFlow.PULL
+                            ? "at least the decode tensor-parallel-size and a multiple of it ("
+                            : "a multiple of the decode tensor-parallel-size (")
                     + node(decode).tensorParallelSize() + ", " + describe(decode) + ")");
         }
     }
@@ -291,12 +295,23 @@ final class TopologyValidator {
         return host.machine().equals("this machine") ? "this machine" : "host " + host.address();
     }
 
+    /** The flow of the draft's connector; layerwise (the default connector's) when kv-transfer did not bind. */
+    private KvFlow kvFlow() {
+        return t.kvTransfer() == null ? KvFlow.LAYERWISE : t.kvTransfer().flow();
+    }
+
     private void checkKvPorts() {
+        KvFlow flow = kvFlow();
+        Role binding = flow.bindingRole();
         for (int i : nodeIndices()) {
             Node node = node(i);
-            if (node.kvPort() != null && node.role() != Role.DECODE) {
-                error(nodePath(i) + ".kv-port", "kv-port is for decode nodes only: they listen on it, "
-                        + "prefill nodes connect to the port a decode node announces");
+            if (node.kvPort() != null && node.role() != binding) {
+                error(nodePath(i) + ".kv-port", flow == KvFlow.PULL
+                        ? "kv-port is for prefill nodes only with " + KvTransfer.PULL_CONNECTOR + ": they listen on it "
+                                + "(the handshake the decoder pulls through), decode nodes connect to the port a prefill "
+                                + "node announces"
+                        : "kv-port is for decode nodes only: they listen on it, "
+                                + "prefill nodes connect to the port a decode node announces");
             }
         }
         if (t.kvTransfer() == null || !hasKvNodes()) {
@@ -338,7 +353,7 @@ final class TopologyValidator {
         }
     }
 
-    /** Where a decode node's first KV port is written: its own kv-port, else the deployment's. */
+    /** Where a binding node's first KV port is written: its own kv-port, else the deployment's. */
     private String kvPortPath(int i) {
         return node(i).kvPort() != null ? nodePath(i) + ".kv-port" : "kv-transfer.kv-port";
     }
@@ -536,9 +551,11 @@ final class TopologyValidator {
             warning("kv-transfer", "ignored: there are no prefill or decode nodes");
             return;
         }
-        if (!t.kvTransfer().connector().equals(KvTransfer.LAYERWISE_CONNECTOR)) {
-            warning("kv-transfer.connector", "the EPD proxy speaks the layerwise protocol (decode nodes call its "
-                    + "metaserver back); " + t.kvTransfer().connector() + " may not work behind it");
+        if (!t.kvTransfer().knownConnector()) {
+            warning("kv-transfer.connector", "epdctl knows the flows and ports of " + KvTransfer.LAYERWISE_CONNECTOR
+                    + " (push: decode nodes call the proxy's metaserver back) and " + KvTransfer.PULL_CONNECTOR
+                    + " (pull: the prefiller answers first); " + t.kvTransfer().connector() + " is treated as "
+                    + "layerwise and may not work behind the proxy");
         }
         for (String side : List.of("prefill", "decode")) {
             if (t.kvTransfer().extraConfig().containsKey(side)) {
@@ -577,6 +594,9 @@ final class TopologyValidator {
                 }
             }
         }
+        if (kvFlow() == KvFlow.PULL) {
+            checkPrefillersReachable();
+        }
         ProxySpec proxy = t.proxy();
         Host proxyHost = proxy == null ? null : host(proxy.host());
         if (proxyHost == null) {
@@ -593,10 +613,33 @@ final class TopologyValidator {
                         + host.address() + " is loopback, but the proxy runs on '" + proxy.host()
                         + "' and cannot reach it there; give host '" + node.host() + "' an address the other hosts reach");
             }
-            if (node.role() == Role.DECODE && Addresses.isLoopback(proxyHost.address())) {
+            if (node.role() == Role.DECODE && kvFlow() == KvFlow.LAYERWISE && Addresses.isLoopback(proxyHost.address())) {
                 error("proxy.host", "the proxy listens on " + proxyHost.address() + " (host '" + proxy.host()
                         + "'), but decode node " + describe(i) + " on host '" + node.host() + "' must call its metaserver "
                         + "back at that address; give host '" + proxy.host() + "' an address the other hosts reach");
+            }
+        }
+    }
+
+    /**
+     * Pull mode: a decoder connects to the host its prefiller advertises (the prefill host's address), so a
+     * prefill node on a loopback address cannot serve a decode node on another machine. Once per prefill node.
+     */
+    private void checkPrefillersReachable() {
+        for (int i : nodeIndices()) {
+            Host host = host(node(i).host());
+            if (node(i).role() != Role.PREFILL || host == null || !Addresses.isLoopback(host.address())) {
+                continue;
+            }
+            for (int j : nodeIndices()) {
+                Host decodeHost = host(node(j).host());
+                if (node(j).role() == Role.DECODE && decodeHost != null && !decodeHost.machine().equals(host.machine())) {
+                    error(nodePath(i) + ".host", describe(i) + " is on host '" + node(i).host() + "' whose address "
+                            + host.address() + " is loopback, but decode node " + describe(j) + " on host '"
+                            + node(j).host() + "' pulls the KV cache from that address (" + KvTransfer.PULL_CONNECTOR
+                            + "); give host '" + node(i).host() + "' an address the other hosts reach");
+                    break;
+                }
             }
         }
     }

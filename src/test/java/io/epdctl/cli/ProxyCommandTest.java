@@ -9,6 +9,7 @@ import io.epdctl.render.LaunchSpec;
 import io.epdctl.testing.Cli;
 import io.epdctl.testing.SimNode;
 import io.epdctl.testing.SystemTest;
+import io.epdctl.topology.KvFlow;
 import io.epdctl.topology.ProxyTuning;
 import io.epdctl.topology.TopologyLoader;
 import java.io.BufferedReader;
@@ -34,6 +35,8 @@ class ProxyCommandTest {
     Path dir;
 
     /** The arguments the renderer gives the proxy of a topology, after the program (script or epdctl proxy). */
+    static final String PULL_TOPOLOGY = "src/test/resources/io/epdctl/topology/pull-1e2p1d.yaml";
+
     private static List<String> renderedProxyArguments(String topology) {
         LaunchSpec proxy = new DeploymentRenderer(TopologyLoader.load(Path.of(topology)).topologyOrNull()).render().proxy();
         List<String> argv = proxy.argv();
@@ -86,8 +89,24 @@ class ProxyCommandTest {
     }
 
     @Test
+    void aPullModeTopologyRendersKvFlowPullWhichTheProxyTakes() {
+        List<String> arguments = renderedProxyArguments(PULL_TOPOLOGY);
+        assertThat(String.join(" ", arguments)).endsWith("--prefiller-hosts 192.0.2.9 192.0.2.9 --prefiller-ports 33003 33004"
+                + " --decoder-hosts 192.0.2.10 --decoder-ports 33006 --kv-flow pull");
+
+        assertThat(parse(arguments).kvFlow()).isEqualTo(KvFlow.PULL);
+        assertThat(parse(List.of("-f", PULL_TOPOLOGY)).kvFlow()).isEqualTo(KvFlow.PULL);
+        assertThat(parse(renderedProxyArguments("topologies/1e1p1d.yaml")).kvFlow()).as("the default")
+                .isEqualTo(KvFlow.LAYERWISE);
+        assertThat(renderedProxyArguments("topologies/demo-local.yaml")).doesNotContain("--kv-flow");
+        assertThat(parse(List.of("--prefiller-hosts", "a", "--prefiller-ports", "1", "--decoder-hosts", "b",
+                "--decoder-ports", "2", "--kv-flow", "layerwise")).kvFlow()).isEqualTo(KvFlow.LAYERWISE);
+    }
+
+    @Test
     void aTopologyFileGivesTheSameConfigurationAsTheRenderedArguments() {
-        for (String topology : List.of("topologies/1e1p1d.yaml", "topologies/1e1pd.yaml", "topologies/demo-local.yaml")) {
+        for (String topology : List.of("topologies/1e1p1d.yaml", "topologies/1e1pd.yaml", "topologies/demo-local.yaml",
+                PULL_TOPOLOGY)) {
             ProxyConfig fromFile = parse(List.of("-f", topology));
             ProxyConfig fromArguments = parse(renderedProxyArguments(topology));
 
@@ -127,6 +146,9 @@ class ProxyCommandTest {
         Path broken = Files.writeString(dir.resolve("broken.yaml"), "name: x\nnodes: 3\n");
         Cli.Result badFile = Cli.run("proxy", "-f", broken.toString());
         Cli.Result badTuning = Cli.run("proxy", "--pd-hosts", "a", "--pd-ports", "1", "--max-retries", "0");
+        Cli.Result fileAndFlow = Cli.run("proxy", "-f", "topologies/1e1p1d.yaml", "--kv-flow", "pull");
+        Cli.Result badFlow = Cli.run("proxy", "--prefiller-hosts", "a", "--prefiller-ports", "1", "--decoder-hosts", "b",
+                "--decoder-ports", "2", "--kv-flow", "push");
 
         assertThat(mismatch.exitCode()).isEqualTo(2);
         assertThat(mismatch.err()).contains("2 --encoder-hosts but 1 --encoder-ports");
@@ -135,14 +157,19 @@ class ProxyCommandTest {
         assertThat(mixed.exitCode()).isEqualTo(2);
         assertThat(mixed.err()).contains("either --pd-hosts/--pd-ports or --prefiller-*/--decoder-*");
         assertThat(fileAndHosts.exitCode()).isEqualTo(2);
-        assertThat(fileAndHosts.err()).contains("-f takes the address and the backends from the topology");
+        assertThat(fileAndHosts.err()).contains("-f takes the address, the backends and the KV flow from the topology");
+        assertThat(fileAndFlow.exitCode()).isEqualTo(2);
+        assertThat(fileAndFlow.err()).contains("drop --host, --port, --*-hosts/--*-ports and --kv-flow");
+        assertThat(badFlow.exitCode()).isEqualTo(2);
+        assertThat(badFlow.err()).contains("--kv-flow", "expected one of layerwise, pull but was 'push'");
         assertThat(badPort.exitCode()).isEqualTo(2);
         assertThat(badPort.err()).contains("pd backend a:70000: the port must be between 1 and 65535");
         assertThat(badFile.exitCode()).isEqualTo(2);
         assertThat(badFile.err()).contains(broken + ":", "the proxy was not started");
         assertThat(badTuning.exitCode()).isEqualTo(2);
         assertThat(badTuning.err()).contains("proxy: --max-retries: expected a whole number of at least 1, got 0");
-        for (Cli.Result result : List.of(mismatch, noBackends, mixed, fileAndHosts, badPort, badFile, badTuning)) {
+        for (Cli.Result result : List.of(mismatch, noBackends, mixed, fileAndHosts, badPort, badFile, badTuning,
+                fileAndFlow, badFlow)) {
             assertThat(result.err()).doesNotContain("Exception", "\tat ");
         }
     }

@@ -163,6 +163,30 @@ class RolloutOrderTest {
     }
 
     @Test
+    void aChangeOfTheKvConnectorRestartsPrefillAndDecodeAtOnceButAChangeOfItsPortRolls() {
+        String layerwise = "{\"kv_connector\":\"MooncakeLayerwiseConnector\",\"kv_role\":\"kv_producer\",\"kv_port\":\"30000\"}";
+        String movedPort = layerwise.replace("30000", "30100");
+        String pull = layerwise.replace("MooncakeLayerwiseConnector", "MooncakeConnectorV1");
+        ProcessRecord p0 = record("p0", "prefill", "a", 8002, List.of(2), "--kv-transfer-config", layerwise);
+        ProcessRecord d0 = record("d0", "decode", "b", 8000, List.of(0), "--kv-transfer-config", layerwise.replace("producer", "consumer"));
+        ProcessRecord p1 = record("p1", "prefill", "a", 8003, List.of(3), "--kv-transfer-config", layerwise);
+        ProcessRecord d1 = record("d1", "decode", "b", 8001, List.of(1), "--kv-transfer-config", layerwise.replace("producer", "consumer"));
+        java.util.function.BiFunction<ProcessRecord, String, ProcessRecord> with = (running, config) -> record(running.name(),
+                running.role(), running.host(), running.port(), running.devices(), "--kv-transfer-config",
+                running.role().equals("decode") ? config.replace("producer", "consumer") : config);
+
+        RolloutOrder connector = order(1, restart(p0, with.apply(p0, pull)), restart(p1, with.apply(p1, pull)),
+                restart(d0, with.apply(d0, pull)), restart(d1, with.apply(d1, pull)));
+        RolloutOrder port = order(1, restart(p0, with.apply(p0, movedPort)), restart(p1, with.apply(p1, movedPort)),
+                restart(d0, with.apply(d0, movedPort)), restart(d1, with.apply(d1, movedPort)));
+
+        assertThat(waves(connector)).containsExactly("restart p0, restart p1, restart d0, restart d1 "
+                + "(at once: their KV settings change (kv_connector MooncakeLayerwiseConnector -> MooncakeConnectorV1))");
+        assertThat(connector.rolesWithoutBackend()).containsExactly("prefill", "decode");
+        assertThat(waves(port)).containsExactly("restart p0, restart d0", "restart p1, restart d1");
+    }
+
+    @Test
     void otherChangesOfPrefillAndDecodeStillRoll() {
         RolloutOrder order = order(1, restart(P0, record("p0", "prefill", "a", 8002, List.of(2), "--tensor-parallel-size", "1",
                 "--max-num-seqs", "96")), restart(P1), restart(D0), restart(D1));

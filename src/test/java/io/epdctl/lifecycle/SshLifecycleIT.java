@@ -66,6 +66,36 @@ class SshLifecycleIT {
     }
 
     @Test
+    void pullModeAcrossTwoSshHostsTheDecoderPullsFromThePrefillersHost() throws Exception {
+        try (SshServer h1 = SshServer.start("127.0.0.2"); SshServer h2 = SshServer.start("127.0.0.3")) {
+            Path knownHosts = knownHosts(dir.resolve("known_hosts"), h1, h2);
+            try (SimDeployment deployment = SimDeployment.builder(dir).kvConnector("MooncakeConnectorV1")
+                    .host("h1", yaml(h1)).host("h2", yaml(h2)).nodeOn("e0", "h1").nodeOn("d0", "h1").nodeOn("p0", "h2")
+                    .write()) {
+                Cli.Result up = deployment.up("--known-hosts", knownHosts.toString(), "--remote-dir", dir.resolve("remote").toString());
+
+                assertThat(up.exitCode()).as(up.toString()).isZero();
+                assertThat(up.err()).contains("p0: started on h2", "d0: started on h1",
+                        "test request through the proxy (text and an image): answered");
+                HttpResponse<String> image = LocalLifecycleIT.post(deployment.proxyUrl(), SmokeRequest.chatBody("simvl"));
+                assertThat(image.statusCode()).as(image.body()).isEqualTo(200);
+                String id = image.headers().firstValue("x-request-id").orElseThrow();
+                Path remote = dir.resolve("remote").resolve(deployment.name());
+                assertThat(Files.readString(remote.resolve("p0.log"))).contains("Delaying free of 1 blocks for request chatcmpl-" + id);
+                assertThat(Files.readString(remote.resolve("d0.log"))).contains("Pulled KV of chatcmpl-" + id);
+
+                Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
+                assertThat(down.exitCode()).as(down.toString()).isZero();
+                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+                h1.awaitNoSessions();
+                h2.awaitNoSessions();
+                assertThat(ProcessTable.describe(h1.sessionProcesses())).isEmpty();
+                assertThat(ProcessTable.describe(h2.sessionProcesses())).isEmpty();
+            }
+        }
+    }
+
+    @Test
     void aNodeOnAnSshHostHealsWhileItsSshServerIsDown() throws Exception {
         try (SshServer h1 = SshServer.start("127.0.0.2")) {
             Path knownHosts = knownHosts(dir.resolve("known_hosts"), h1);

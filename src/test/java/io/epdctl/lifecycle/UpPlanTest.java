@@ -534,6 +534,22 @@ class UpPlanTest {
     }
 
     @Test
+    void aBuiltInProxyWhoseKvFlowChangesIsRestartedAndNothingRolls() {
+        LaunchPlan pull = new LaunchPlan(live().nodes(), launch("proxy", "proxy", "a", List.of(), spec -> {
+            spec.argv.addAll(List.of("--kv-flow", "pull"));
+            return spec;
+        }), true);
+
+        UpPlan plan = decide(pull, ran(live()), Map.of());
+
+        assertThat(line(plan, "proxy")).isEqualTo("restart proxy (proxy on a): --kv-flow added (pull) (its KV flow changes, "
+                + "layerwise -> pull: the nodes of both flows cannot be served at once, so nothing rolls)");
+        assertThat(plan.proxy()).isEqualTo(UpPlan.ProxyChange.RESTARTED);
+        assertThat(plan.rollout()).isNull();
+        assertThat(plan.summary()).contains("proxy: restarted; its endpoint is briefly unavailable");
+    }
+
+    @Test
     void aDeadBuiltInProxyOrOneOnAnotherPortIsRestartedWithoutAHandOver() {
         LaunchPlan changed = new LaunchPlan(live().nodes(), launch("proxy", "proxy", "a", List.of(),
                 spec -> spec.flag("--max-num-seqs", "4")), true);

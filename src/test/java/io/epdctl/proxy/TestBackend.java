@@ -71,6 +71,8 @@ final class TestBackend implements AutoCloseable {
     /** Generation requests (and one-token answers) wait here while {@link #holdAnswers} is set, until {@link #release}. */
     private final List<Runnable> heldAnswers = new CopyOnWriteArrayList<>();
     volatile boolean holdAnswers;
+    /** A decoder of the pull connector: it generates at once, with no metaserver call (it pulls the KV itself). */
+    volatile boolean pullMode;
     /** A decoder calls the metaserver on this port instead of the one it was given (0: the one given). */
     volatile int metaserverPort;
     private final Set<String> seenRequests = ConcurrentHashMap.newKeySet();
@@ -152,7 +154,7 @@ final class TestBackend implements AutoCloseable {
                 response.putHeader("Content-Type", "application/json")
                         .end("{\"id\":\"one-token\",\"choices\":[{\"index\":0,\"text\":\"x\"}],"
                                 + "\"kv_transfer_params\":{\"from\":\"" + role.yamlName() + "\"}}");
-            } else if (role == Role.DECODE) {
+            } else if (role == Role.DECODE && !pullMode) {
                 callMetaserverThenGenerate(request, body, response);
             } else {
                 generate(request, body, response);

@@ -281,6 +281,40 @@ class RenderCommandTest {
                 "--max-retries", "5");
     }
 
+    /**
+     * MooncakeConnectorV1 as its deployment guide configures it (kv_connector, kv_role, kv_port, engine_id, both
+     * parallel blocks), with the ports on the side that binds them: each prefill node listens on its handshake
+     * range and is told its own first port; the decode node binds none and is told the deployment's.
+     */
+    @Test
+    void pullModeRendersTheConnectorsConfigWithThePrefillSideListening() throws Exception {
+        Cli.Result result = Cli.run("render", "--format", "json", "src/test/resources/io/epdctl/topology/pull-1e2p1d.yaml");
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        JsonNode nodes = JSON.readTree(result.out()).get("nodes");
+
+        List<String> configs = new ArrayList<>();
+        List<String> listeners = new ArrayList<>();
+        for (JsonNode node : nodes) {
+            JsonNode kv = config(strings(node.get("argv")), "--kv-transfer-config");
+            configs.add(kv == null ? null : kv.toString());
+            listeners.add(node.get("listeners").toString());
+        }
+        String blocks = "\"kv_connector_extra_config\":{\"prefill\":{\"dp_size\":1,\"tp_size\":2},"
+                + "\"decode\":{\"dp_size\":1,\"tp_size\":1}}}";
+        assertThat(configs).containsExactly(null,
+                "{\"kv_connector\":\"MooncakeConnectorV1\",\"kv_role\":\"kv_producer\",\"kv_port\":30000,\"engine_id\":\"0\","
+                        + blocks,
+                "{\"kv_connector\":\"MooncakeConnectorV1\",\"kv_role\":\"kv_producer\",\"kv_port\":30010,\"engine_id\":\"1\","
+                        + blocks,
+                "{\"kv_connector\":\"MooncakeConnectorV1\",\"kv_role\":\"kv_consumer\",\"kv_port\":30000,\"engine_id\":\"2\","
+                        + blocks);
+        assertThat(listeners).containsExactly("[{\"kind\":\"HTTP\",\"first\":23001,\"last\":23001}]",
+                "[{\"kind\":\"HTTP\",\"first\":33003,\"last\":33003},{\"kind\":\"KV\",\"first\":30000,\"last\":30001}]",
+                "[{\"kind\":\"HTTP\",\"first\":33004,\"last\":33004},{\"kind\":\"KV\",\"first\":30010,\"last\":30011}]",
+                "[{\"kind\":\"HTTP\",\"first\":33006,\"last\":33006}]");
+        assertThat(strings(JSON.readTree(result.out()).get("proxy").get("argv"))).endsWith("--kv-flow", "pull");
+    }
+
     @Test
     void printedScriptsAreTheWrittenOnes() throws Exception {
         Path scripts = dir.resolve("out");

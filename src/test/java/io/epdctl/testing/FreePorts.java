@@ -42,6 +42,25 @@ public final class FreePorts {
         return pick(null, Math.min(below, ephemeralStart(Path.of("/proc/sys/net/ipv4/ip_local_port_range"))));
     }
 
+    /** The first of {@code count} consecutive ports nobody listens on right now (a KV range of several ranks). */
+    public static int pickRange(int count) {
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            int first = pick();
+            boolean free = true;
+            for (int port = first + 1; port < first + count && free; port++) {
+                try (ServerSocket probe = new ServerSocket()) {
+                    probe.bind(new InetSocketAddress(port));
+                } catch (IOException taken) {
+                    free = false;
+                }
+            }
+            if (free) {
+                return first;
+            }
+        }
+        throw new IllegalStateException("no " + count + " consecutive free ports after " + ATTEMPTS + " tries");
+    }
+
     private static int pick(String address, int below) {
         InetAddress bindTo = resolve(address);
         IOException last = null;

@@ -51,6 +51,37 @@ public final class SimCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * The same layout in pull mode (MooncakeConnectorV1): {@code p0} binds the handshake port {@link #kvPort()},
+     * {@code d0} binds no KV port and pulls from the prefiller its requests name.
+     */
+    public static SimCluster onePrefillOneDecodePull(Path dir, Map<String, String> env) {
+        SimCluster cluster = new SimCluster(dir.resolve("ec_cache"));
+        try {
+            cluster.kvPort = SimNode.freePort();
+            cluster.add(dir, "e0", "0", cluster.encoderFlags(), env);
+            List<String> prefill = new ArrayList<>(cluster.ecFlags("ec_consumer"));
+            prefill.addAll(pullKvFlags("kv_producer", "0", cluster.kvPort, ""));
+            cluster.add(dir, "p0", "1", prefill, env);
+            cluster.add(dir, "d0", "4", pullKvFlags("kv_consumer", "1", cluster.kvPort, ""), env);
+            return cluster;
+        } catch (RuntimeException e) {
+            cluster.close();
+            throw e;
+        }
+    }
+
+    /**
+     * --kv-transfer-config of MooncakeConnectorV1 as its deployment guide writes it, both sides tp 1 x dp 1;
+     * {@code extraKeys} (", \"key\": value" or "") is appended at the top level.
+     */
+    public static List<String> pullKvFlags(String role, String engineId, int kvPort, String extraKeys) {
+        return List.of("--kv-transfer-config", "{\"kv_connector\":\"MooncakeConnectorV1\",\"kv_buffer_device\":\"npu\","
+                + "\"kv_role\":\"" + role + "\",\"kv_parallel_size\":1,\"kv_port\":\"" + kvPort + "\",\"engine_id\":\""
+                + engineId + "\",\"kv_connector_extra_config\":{\"prefill\":{\"dp_size\":1,\"tp_size\":1},"
+                + "\"decode\":{\"dp_size\":1,\"tp_size\":1}}" + extraKeys + "}");
+    }
+
     /** The flags every instance of the guide gets. */
     public static List<String> commonFlags() {
         return List.of("--served-model-name", SERVED_NAME, "--enforce-eager", "--enable-request-id-headers",
@@ -86,7 +117,7 @@ public final class SimCluster implements AutoCloseable {
         return ecCache;
     }
 
-    /** The decode instance's kv port (1E1P1D only). */
+    /** The KV port (1E1P1D only): the decode instance's (layerwise), the prefill instance's handshake (pull). */
     public int kvPort() {
         return kvPort;
     }

@@ -64,6 +64,7 @@ public final class SimDeployment implements AutoCloseable {
         private final Map<String, String> nodeArgs = new LinkedHashMap<>();
         private String restart;
         private final Map<String, String> nodeRestart = new LinkedHashMap<>();
+        private String kvConnector = "MooncakeLayerwiseConnector";
 
         private Builder(Path dir) {
             this.dir = dir;
@@ -91,7 +92,16 @@ public final class SimDeployment implements AutoCloseable {
             return this;
         }
 
-        /** How many nodes of each role (E+P+D); decode nodes each get their own KV port. */
+        /**
+         * The KV connector ({@code MooncakeLayerwiseConnector} by default); with {@code MooncakeConnectorV1} the
+         * prefill nodes get the KV ports (they bind the handshake), not the decode nodes.
+         */
+        public Builder kvConnector(String connector) {
+            this.kvConnector = connector;
+            return this;
+        }
+
+        /** How many nodes of each role (E+P+D); the nodes of the side that binds each get their own KV port. */
         public Builder shape(int encoders, int prefills, int decodes) {
             this.encoders = encoders;
             this.prefills = prefills;
@@ -195,7 +205,8 @@ public final class SimDeployment implements AutoCloseable {
                     .append(restart == null ? "" : "  restart: " + restart + "\n")
                     .append("ec-transfer: {connector: ECExampleConnector, shared-storage-path: ").append(dir.resolve("ec")).append("}\n");
             if (decodes > 0) {
-                yaml.append("kv-transfer: {connector: MooncakeLayerwiseConnector, kv-port: ").append(kvPort(taken)).append("}\n");
+                yaml.append("kv-transfer: {connector: ").append(kvConnector).append(", kv-port: ").append(kvPort(taken))
+                        .append("}\n");
             }
             yaml.append("nodes:\n");
             for (int i = 0; i < nodes.size(); i++) {
@@ -225,7 +236,7 @@ public final class SimDeployment implements AutoCloseable {
                     }
                 }
                 yaml.append(", port: ").append(port);
-                if (nodes.get(i)[1].equals("decode")) {
+                if (nodes.get(i)[1].equals(kvConnector.equals("MooncakeConnectorV1") ? "prefill" : "decode")) {
                     yaml.append(", kv-port: ").append(kvPort(taken));
                 }
                 Map<String, String> env = nodeEnv.get(node);

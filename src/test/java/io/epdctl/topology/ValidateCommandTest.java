@@ -45,6 +45,10 @@ class ValidateCommandTest {
               - {name: d0, role: decode, host: local, devices: [2], port: 33006}
             """;
 
+    /** VALID in pull mode: the prefill node binds the handshake ports, the decode node only connects. */
+    private static final String PULL = replace(VALID, "kv-transfer: {kv-port: 50001}",
+            "kv-transfer: {connector: MooncakeConnectorV1, kv-port: 50001}");
+
     private static String nodes(String nodes) {
         return replace(VALID, NODES_1E1P1D, nodes);
     }
@@ -340,6 +344,39 @@ class ValidateCommandTest {
                         replace(VALID, "{name: p0, role: prefill, host: local,",
                                 "{name: p0, role: prefill, host: local, runtime: docker, image: vllm-ascend, docker: {args: --privileged},"),
                         "--privileged", "nodes[1].docker.args", "expected a list of strings, got a string"),
+                new Case("pull mode: kv-port on a decode node, which binds nothing",
+                        replace(PULL, "port: 33006}", "port: 33006, kv-port: 50010}"),
+                        "50010", "nodes[2].kv-port", "kv-port is for prefill nodes only with MooncakeConnectorV1"),
+                new Case("pull mode: two prefill nodes' handshake port ranges",
+                        replace(PULL, NODES_1E1P1D, NODES_1E1P1D
+                                + "  - {name: p1, role: prefill, host: local, devices: [3], port: 33004, kv-port: 50001}\n"),
+                        "50001}", 2, 0, "nodes[3].kv-port",
+                        "KV port 50001 of nodes[3] (p1) on this machine overlaps KV port 50001 of nodes[1] (p0)"),
+                new Case("pull mode: a node port inside a prefill node's handshake range",
+                        replace(PULL, NODES_1E1P1D, NODES_1E1P1D
+                                + "  - {name: e1, role: encoder, host: local, devices: [3], port: 50001}\n"),
+                        "50001}", 2, 0, "nodes[3].port",
+                        "port 50001 of nodes[3] (e1) on this machine overlaps KV port 50001 of nodes[1] (p0)"),
+                new Case("pull mode: prefill tp below decode tp",
+                        replace(replace(PULL, "devices: [1], port: 33003", "devices: [1], port: 33003, tensor-parallel-size: 1"),
+                                "devices: [2], port: 33006", "devices: [2, 5], port: 33006, tensor-parallel-size: 2"),
+                        "size: 1", 1, 6, "nodes[1].tensor-parallel-size",
+                        "the prefill tensor-parallel-size (1) must be at least the decode tensor-parallel-size and a multiple"
+                                + " of it (2, nodes[2] (d0))"),
+                new Case("pull mode: a prefill node on loopback while its decode node is on another host",
+                        replace(PULL, "role: decode, host: local", "role: decode, host: npu-a"),
+                        "local, devices: [1]", "nodes[1].host",
+                        "nodes[1] (p0) is on host 'local' whose address 127.0.0.1 is loopback, but decode node nodes[2] (d0)"
+                                + " on host 'npu-a' pulls the KV cache from that address (MooncakeConnectorV1)"),
+                new Case("pull mode: handshake ports inside the Mooncake range of the prefill node's host",
+                        replace(replace(PULL, "kv-port: 50001", "kv-port: 27000"), "role: prefill, host: local",
+                                "role: prefill, host: npu-a"),
+                        "27000", "kv-transfer.kv-port",
+                        "the KV ports 27000-27000 of nodes[1] (p0) fall inside the range the Mooncake transfer engine takes "
+                                + "its ports from on host 'npu-a' (20000-27999 for 8 NPUs)"),
+                new Case("pull mode: --kv-flow set by hand",
+                        replace(PULL, "proxy: {host: local, port: 8001}", "proxy: {host: local, port: 8001, args: {kv-flow: pull}}"),
+                        "kv-flow", 1, 9, "proxy.args.kv-flow", "epdctl derives --kv-flow from the topology"),
                 new Case("unknown docker key, with a suggestion",
                         replace(VALID, "{name: p0, role: prefill, host: local,",
                                 "{name: p0, role: prefill, host: local, runtime: docker, image: vllm-ascend, docker: {comand: podman},"),
@@ -448,6 +485,27 @@ class ValidateCommandTest {
         String yaml = replace(VALID, "{name: p0, role: prefill, host: local,", "{name: p0, role: prefill, host: local, image: vllm-ascend,");
         assertThat(result.err()).contains(file + ":" + locate(yaml, "vllm-ascend")
                 + ": nodes[1].image: warning: image is only used by runtime: docker, and this node runs as a process");
+    }
+
+    @Test
+    void aPullModeTopologyIsValidWithItsOwnPortsAndRules() {
+        // the decode node may sit on the prefill node's KV port (it binds none), the proxy on loopback while the
+        // decoder is elsewhere (nobody calls it back), and a prefill node's own kv-port is its range
+        String yaml = replace(replace(replace(PULL, "port: 33006}", "port: 50001}"), "port: 33003}",
+                "port: 33003, kv-port: 50100}"), "kv-port: 50001}", "kv-port: 50200}");
+        Cli.Result pull = Cli.run("validate", TopologyText.write(dir, yaml).toString());
+        Cli.Result resource = Cli.run("validate", "src/test/resources/io/epdctl/topology/pull-1e2p1d.yaml");
+        String unknown = replace(VALID, "kv-transfer: {kv-port: 50001}", "kv-transfer: {connector: MooncakeHybridConnector,"
+                + " kv-port: 50001}");
+        Cli.Result other = Cli.run("validate", TopologyText.write(dir, unknown).toString());
+
+        assertThat(pull.exitCode()).as(pull.toString()).isZero();
+        assertThat(pull.err().lines()).as(pull.toString()).allMatch(line -> line.endsWith("runs no node and no proxy"));
+        assertThat(resource.exitCode()).as(resource.toString()).isZero();
+        assertThat(resource.err()).as("a decoder elsewhere than the loopback proxy is fine in pull mode").doesNotContain("metaserver");
+        assertThat(other.exitCode()).as(other.toString()).isZero();
+        assertThat(other.err()).contains("kv-transfer.connector: warning: epdctl knows the flows and ports of "
+                + "MooncakeLayerwiseConnector", "MooncakeHybridConnector is treated as layerwise");
     }
 
     @Test

@@ -8,10 +8,14 @@ import java.util.UUID;
 
 /**
  * {@code --kv-transfer-config}. {@code prefill} and {@code decode} are the parallel sizes the connector's extra
- * config declares for each side ({@code {dp_size, tp_size}}), when given.
+ * config declares for each side ({@code {dp_size, tp_size}}), when given. {@code loadFailurePolicy} is vLLM's
+ * {@code kv_load_failure_policy}: {@code fail} (the default: a request whose KV cannot be loaded fails) or
+ * {@code recompute} (it is computed locally instead).
  */
 public record KvConfig(String connector, String role, int kvPort, String engineId,
-        Optional<Parallelism> prefill, Optional<Parallelism> decode) {
+        Optional<Parallelism> prefill, Optional<Parallelism> decode, String loadFailurePolicy) {
+    public static final String LAYERWISE_CONNECTOR = "MooncakeLayerwiseConnector";
+    public static final String PULL_CONNECTOR = "MooncakeConnectorV1";
     private static final String CLASS = "KVTransferConfig";
     private static final Set<String> KEYS = Set.of("kv_connector", "engine_id", "kv_buffer_device", "kv_buffer_size",
             "kv_role", "kv_rank", "kv_parallel_size", "kv_ip", "kv_port", "kv_connector_extra_config",
@@ -32,8 +36,10 @@ public record KvConfig(String connector, String role, int kvPort, String engineI
         }
         String engineId = ConfigJson.string(node, "engine_id", CLASS, UUID.randomUUID().toString());
         ObjectNode extra = ConfigJson.object(node, "kv_connector_extra_config", CLASS);
+        String policy = node.has("kv_load_failure_policy")
+                ? ConfigJson.oneOf(node, "kv_load_failure_policy", CLASS, Set.of("recompute", "fail")) : "fail";
         return new KvConfig(connector, role, kvPort(node.get("kv_port")), engineId,
-                parallelism(extra, "prefill"), parallelism(extra, "decode"));
+                parallelism(extra, "prefill"), parallelism(extra, "decode"), policy);
     }
 
     /** An int, or a string of digits as pydantic's lax mode coerces it (the guide writes "50001"). */
@@ -58,6 +64,15 @@ public record KvConfig(String connector, String role, int kvPort, String engineI
                     "expected {\"dp_size\": int, \"tp_size\": int}, got " + node));
         }
         return Optional.of(new Parallelism(node.get("dp_size").asInt(), node.get("tp_size").asInt()));
+    }
+
+    /** MooncakeConnectorV1: the decoder pulls from the prefiller (rather than the prefiller pushing, layerwise). */
+    public boolean pull() {
+        return connector.equals(PULL_CONNECTOR);
+    }
+
+    public boolean recomputeOnLoadFailure() {
+        return loadFailurePolicy.equals("recompute");
     }
 
     public boolean producer() {
