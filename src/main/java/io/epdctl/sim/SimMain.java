@@ -111,16 +111,19 @@ public final class SimMain {
             checkEngine(args);
             String advertisedHost = advertisedHost();
             kvReceiver = bindKvPorts(args, advertisedHost);
+            kvHandshake = bindHandshakePorts(args, advertisedHost);
             if (args.headless()) {
                 // No API server: the engines join the head node and run until the group ends (see DataParallelLink).
                 Optional<KvReceiver> receiver = kvReceiver;
-                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                Optional<KvHandshake> handshake = kvHandshake;
+                Runnable release = () -> {
                     receiver.ifPresent(KvReceiver::close);
+                    handshake.ifPresent(KvHandshake::close);
                     engine.stop();
-                }));
+                };
+                Runtime.getRuntime().addShutdownHook(new Thread(release));
                 int status = DataParallelLink.runHeadless(args, log);
-                kvReceiver.ifPresent(KvReceiver::close);
-                engine.stop();
+                release.run();
                 return status;
             }
             if (args.leadsOtherHosts()) {
@@ -137,7 +140,6 @@ public final class SimMain {
                 watch.setDaemon(true);
                 watch.start();
             }
-            kvHandshake = bindHandshakePorts(args, advertisedHost);
             SimServer server = new SimServer(args, faults, log, kvReceiver, kvHandshake, advertisedHost, callbackProxy,
                     () -> crash(engine));
             InetSocketAddress address = args.host().filter(h -> !h.isEmpty())
@@ -260,11 +262,12 @@ public final class SimMain {
         KvConfig kv = args.kvTransfer().get();
         long abortSeconds = abortTimeoutSeconds();
         try {
-            return Optional.of(new KvHandshake(InetAddress.getByName(advertisedHost), kv.kvPort(),
-                    args.tensorParallelSize(), args.dataParallelSize(), LISTEN_BACKLOG, kv.engineId(),
+            // The ranks this process runs (all, but for a process of a data-parallel group over hosts or ranks).
+            return Optional.of(new KvHandshake(InetAddress.getByName(advertisedHost), args.firstKvPort(),
+                    args.tensorParallelSize(), args.dataParallelSizeLocal(), LISTEN_BACKLOG, kv.engineId(),
                     abortSeconds * 1000, System::currentTimeMillis));
         } catch (IOException e) {
-            throw new StartupFailure(zmqBindError(e, advertisedHost, kv.kvPort()));
+            throw new StartupFailure(zmqBindError(e, advertisedHost, args.firstKvPort()));
         }
     }
 

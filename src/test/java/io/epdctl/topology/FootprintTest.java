@@ -138,6 +138,19 @@ class FootprintTest {
     }
 
     @Test
+    void withThePullConnectorAPrefillGroupBindsItsRanksPortsOnEachHost() {
+        KvTransfer pull = new KvTransfer(KvTransfer.PULL_CONNECTOR, 50001, null, Map.of());
+        Footprint footprint = Footprint.of(group(Role.PREFILL, 1, List.of(new Node.RankHost("npu-a", List.of(0, 1)),
+                new Node.RankHost("npu-b", List.of(0)))), pull);
+
+        assertThat(footprint.placements().get(0).listener(Listener.Kind.KV)).contains(kv(50001, 50002));
+        assertThat(footprint.placements().get(1).listener(Listener.Kind.KV)).contains(kv(50003, 50003));
+        assertThat(Footprint.of(group(Role.DECODE, 1, List.of(new Node.RankHost("npu-a", List.of(0)),
+                new Node.RankHost("npu-b", List.of(0)))), pull).placements()).allSatisfy(placement ->
+                        assertThat(placement.listener(Listener.Kind.KV)).as("its decoders bind none").isEmpty());
+    }
+
+    @Test
     void aListenerCannotEndBeforeItStarts() {
         assertThatThrownBy(() -> new Listener(Listener.Kind.KV, 50002, 50001))
                 .hasMessage("listener KV ends (50001) before it starts (50002)");
