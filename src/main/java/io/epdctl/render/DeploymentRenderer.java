@@ -281,8 +281,7 @@ public final class DeploymentRenderer {
     }
 
     private void addBackends(List<String> argv, String prefix, Role role) {
-        List<Node> nodes = topology.nodes(role);
-        List<Placement> serving = nodes.stream().flatMap(node -> topology.footprint(node).serving().stream()).toList();
+        List<Placement> serving = serving(role);
         argv.add("--" + prefix + "-hosts");
         serving.forEach(placement -> argv.add(topology.hosts().get(placement.host()).address()));
         argv.add("--" + prefix + "-ports");
@@ -291,13 +290,18 @@ public final class DeploymentRenderer {
 
     /** {@code http://ADDRESS:PORT,...} of the nodes of a role, in file order; an IPv6 address in brackets. */
     private String urls(Role role) {
-        return topology.nodes(role).stream()
-                .map(node -> {
-                    String address = topology.hostOf(node).address();
+        return serving(role).stream()
+                .map(placement -> {
+                    String address = topology.hosts().get(placement.host()).address();
                     String bracketed = address.contains(":") && !address.startsWith("[") ? "[" + address + "]" : address;
-                    return "http://" + bracketed + ":" + topology.footprint(node).placement().httpPort();
+                    return "http://" + bracketed + ":" + placement.httpPort();
                 })
                 .collect(Collectors.joining(","));
+    }
+
+    /** The processes of a role's nodes that serve HTTP, in file order: a node over several hosts has one or one per rank. */
+    private List<Placement> serving(Role role) {
+        return topology.nodes(role).stream().flatMap(node -> topology.footprint(node).serving().stream()).toList();
     }
 
     private static String json(Map<String, Object> value) {
