@@ -395,10 +395,12 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
         if (readiness.ready()) {
             return new Row(Action.KEEP, wanted.name(), wanted.role(), wanted.host(), "unchanged, ready", previous, launch);
         }
-        // started again by its supervisor since: loading, not hanging
         ProcessState.LastExit exit = state.supervision().lastExit();
         boolean healed = exit != null;
-        if (seen.unhealthyFor() != null && !(healed && Duration.between(exit.at(), now).compareTo(seen.unhealthyFor()) <= 0)) {
+        // its supervisor started it again since it turned unhealthy: it is loading, not hanging
+        boolean restartedSince = healed && seen.unhealthyFor() != null
+                && Duration.between(exit.at(), now).compareTo(seen.unhealthyFor()) <= 0;
+        if (seen.unhealthyFor() != null && !restartedSince) {
             String unhealthy = "unhealthy for " + seen.unhealthyFor().toSeconds() + " s (" + readiness.detail() + ")";
             return seen.unhealthyFor().compareTo(UNHEALTHY_RESTART) >= 0
                     ? restart(launch, previous, unhealthy)
