@@ -95,7 +95,7 @@ public final class DescribeCommand implements Callable<Integer> {
         for (int port : d.ports()) {
             ports.add(port + (port == d.port() ? " (HTTP)" : " (KV)"));
         }
-        fields.add(new String[] {"Ports", String.join(", ", ports)});
+        fields.add(new String[] {"Ports", ports.isEmpty() ? "-" : String.join(", ", ports)});
         fields.add(new String[] {"Process group", d.processGroup() > 0 ? d.processGroup() + (d.groupPids().isEmpty() ? ""
                 : " (live: " + d.groupPids().stream().map(String::valueOf).collect(Collectors.joining(" ")) + ")") : "-"});
         fields.add(new String[] {"Started", d.startedAt() == null ? "-" : d.startedAt().toString()});

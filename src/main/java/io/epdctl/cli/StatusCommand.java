@@ -99,7 +99,7 @@ public final class StatusCommand implements Callable<Integer> {
         for (StatusReport.Row row : rows) {
             List<String> cells = new ArrayList<>(List.of(row.name(), row.role(), row.host(),
                     row.devices().isEmpty() ? "-" : row.devices().stream().map(String::valueOf).collect(Collectors.joining(",")),
-                    String.valueOf(row.port()), row.pid() > 0 ? String.valueOf(row.pid()) : "-", row.state(),
+                    row.port() > 0 ? String.valueOf(row.port()) : "-" /* a headless rank: no HTTP */, row.pid() > 0 ? String.valueOf(row.pid()) : "-", row.state(),
                     row.restarts() == null ? "-" : String.valueOf(row.restarts()), lastExit(row.lastExit(), wide, Instant.now()),
                     row.uptimeSeconds() == null ? "-" : uptime(row.uptimeSeconds()),
                     number(row.running()), number(row.waiting()),

@@ -1,5 +1,6 @@
 package io.epdctl.cli;
 
+import io.epdctl.topology.Node;
 import io.epdctl.topology.Role;
 import io.epdctl.topology.Topology;
 import java.util.ArrayList;
@@ -41,7 +42,7 @@ public final class ValidateCommand implements Callable<Integer> {
                 roles.add(count + " " + role.yamlName());
             }
         }
-        long hosts = topology.nodes().stream().map(node -> node.host()).distinct().count();
+        long hosts = topology.nodes().stream().flatMap(node -> node.rankHosts().stream()).map(Node.RankHost::host).distinct().count();
         return "deployment " + topology.name() + ", " + topology.nodes().size() + " nodes (" + String.join(", ", roles)
                 + ") on " + hosts + (hosts == 1 ? " host" : " hosts") + ", proxy on " + topology.proxy().host() + ":"
                 + topology.proxy().port() + (topology.proxy().isBuiltIn() ? " (built-in)" : " (script: " + topology.proxy().kind().yamlName() + ")");

@@ -73,7 +73,7 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy, boolean liveProxy) {
         ProcessRecord record = new ProcessRecord(spec.name(), spec.role(), spec.host(), spec.address(), spec.port(),
                 spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash, parts(spec, directory),
                 spec.container() == null ? null : new ContainerRecord(spec.container().command(), spec.container().name(), deployment),
-                spec.readiness());
+                spec.readiness(), spec.group());
         return new Launch(record, script, supervisor, spec.interfaceAddress());
     }
 
@@ -92,7 +92,7 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy, boolean liveProxy) {
                 spec.container() == null ? null : spec.container().image());
     }
 
-    /** Every port but the HTTP one: the KV ports of a node of the side that binds (see Footprint), one per rank. */
+    /** Every port but the HTTP one: the KV ports of a node of the side that binds (see Footprint), one per rank; the data-parallel RPC port. */
     private static List<Integer> otherPorts(Placement placement) {
         return placement.listeners().stream()
                 .filter(listener -> listener.kind() != Listener.Kind.HTTP)

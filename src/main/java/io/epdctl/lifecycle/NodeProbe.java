@@ -45,6 +45,10 @@ public final class NodeProbe {
 
     /** A node's or the proxy's readiness, each by its own routes. */
     public Readiness readiness(ProcessRecord process, String servedModelName, Duration timeout) {
+        if (!process.servesHttp()) {
+            // A headless rank: running is all it can say (asked of its host); its node's first process answers for it.
+            return new Readiness(true, true, "headless (the node's first process answers for its ranks)");
+        }
         return process.isProxy()
                 ? proxyReadiness(process.address(), process.port(), process.readiness(), timeout)
                 : readiness(process.address(), process.port(), servedModelName, timeout);

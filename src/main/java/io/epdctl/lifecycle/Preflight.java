@@ -99,7 +99,8 @@ public final class Preflight {
             findings.add(new Finding(host, "login", Level.FAILED, e.getMessage()));
             return new HostCheck(findings, Optional.empty());
         }
-        List<Node> nodes = topology.nodes().stream().filter(node -> node.host().equals(host)).toList();
+        List<Node> nodes = topology.nodes().stream()
+                .filter(node -> node.rankHosts().stream().anyMatch(share -> share.host().equals(host))).toList();
         boolean proxyHere = topology.proxy().host().equals(host);
         List<Footprint> footprints = topology.footprints();
         Optional<NpuSmi.Report> report = Optional.empty();

@@ -104,7 +104,7 @@ final class Rollout {
         ProcessRecord wanted = proxy.record();
         LaunchPlan.Launch temporary = new LaunchPlan.Launch(new ProcessRecord(TEMPORARY, wanted.role(), wanted.host(),
                 wanted.address(), wanted.port(), wanted.devices(), wanted.extraPorts(), 0, "", null, wanted.directory(),
-                wanted.specHash(), wanted.spec(), wanted.container()), proxy.script(), Supervisor.script(TEMPORARY, RestartPolicy.NEVER),
+                wanted.specHash(), wanted.spec(), wanted.container(), wanted.readiness(), null), proxy.script(), Supervisor.script(TEMPORARY, RestartPolicy.NEVER),
                 proxy.interfaceAddress());
         java.util.Optional<ProcessRecord> left = state.process(TEMPORARY);
         if (left.isPresent()) {
@@ -189,7 +189,7 @@ final class Rollout {
         if (!old.isEmpty()) {
             Set<String> present = present(channel);
             for (ProcessRecord process : old) {
-                if (present.contains(UpPlan.backendKey(process))) {
+                if (process.servesHttp() && present.contains(UpPlan.backendKey(process))) {
                     drainAndRemove(channel, process);
                 }
             }
@@ -217,7 +217,7 @@ final class Rollout {
         new ReadinessWait(control, probe, servedModelName, progress, options.pollInterval())
                 .await(List.copyOf(startedHere), options.readyTimeout());
         Set<String> present = present(channel);
-        for (ProcessRecord process : startedHere) {
+        for (ProcessRecord process : startedHere.stream().filter(ProcessRecord::servesHttp).toList()) {
             if (!present.contains(UpPlan.backendKey(process))) {
                 channel.add(role(process), process.address(), process.port());
             }
@@ -239,7 +239,7 @@ final class Rollout {
     private void reconcile(ProxyControl channel, UpPlan plan) throws DeploymentException {
         Map<String, ProcessRecord> wanted = new LinkedHashMap<>();
         for (UpPlan.Row row : plan.rows()) {
-            if (row.launch() != null && !row.launch().record().isProxy()) {
+            if (row.launch() != null && !row.launch().record().isProxy() && row.launch().record().servesHttp()) {
                 wanted.put(UpPlan.backendKey(row.launch().record()), row.launch().record());
             }
         }

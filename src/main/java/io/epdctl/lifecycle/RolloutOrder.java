@@ -24,6 +24,7 @@ import java.util.Set;
  * must never pair a prefiller and a decoder whose KV caches differ, and no order of single restarts avoids that
  * while both settings run. Their roles are then briefly without a backend.</li>
  * <li>When no wave can go on without a conflict (two nodes swap their NPUs), the rest go at once.</li>
+ * <li>The processes of a node over several hosts (one group) go in one wave.</li>
  * </ul>
  * {@code rolesWithoutBackend} are the roles that serve before and have no serving node during some wave.
  */
@@ -114,6 +115,15 @@ public record RolloutOrder(List<Wave> waves, List<String> rolesWithoutBackend) {
             if (wave.isEmpty()) {
                 wave.addAll(pending);
                 why = "their ports or NPUs are held by one another";
+            }
+            // The processes of a node over several hosts go together (UpPlan.asGroups), whatever maxUnavailable says.
+            Set<String> groups = new LinkedHashSet<>();
+            wave.stream().map(UpPlan::group).filter(java.util.Objects::nonNull).forEach(groups::add);
+            for (UpPlan.Row row : pending) {
+                if (!wave.contains(row) && groups.contains(UpPlan.group(row))) {
+                    wave.add(row);
+                    why = why != null ? why : "the processes of " + String.join(", ", groups) + " go together";
+                }
             }
             for (UpPlan.Row row : wave) {
                 if (row.previous() != null && row.action() != UpPlan.Action.START) {

@@ -137,7 +137,7 @@ public final class StatusReport {
     /** A node's readiness and its load figures, asked at the same time; the proxy has no load figures. */
     private Parallel.Both<NodeProbe.Readiness, NodeProbe.Load> askOverHttp(ProcessRecord process, String servedModelName) {
         try {
-            if (process.isProxy()) {
+            if (process.isProxy() || !process.servesHttp()) {
                 return new Parallel.Both<>(probe.readiness(process, servedModelName, HTTP_TIMEOUT), new NodeProbe.Load(null, null, null));
             }
             return Parallel.both(() -> probe.readiness(process, servedModelName, HTTP_TIMEOUT),

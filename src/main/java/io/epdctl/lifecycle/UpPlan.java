@@ -194,6 +194,7 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
         for (LaunchPlan.Launch launch : desired.nodes()) {
             rows.add(row(launch, recorded.get(launch.name()), observed, previous == null, now));
         }
+        rows = asGroups(rows);
         Set<String> wanted = new LinkedHashSet<>();
         desired.all().forEach(launch -> wanted.add(launch.name()));
         for (ProcessRecord process : recorded.values()) {
@@ -251,6 +252,40 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
     }
 
     /**
+     * The processes of a node over several hosts start and restart together: vLLM's ranks form their group once, when
+     * the first host's process starts, so a rank started alone would wait for a group that is never formed again, and
+     * a first host's process restarted alone waits for ranks that still belong to its old run. Every kept or awaited
+     * process of a group of which another starts or restarts is restarted with it, saying why.
+     */
+    static List<Row> asGroups(List<Row> rows) {
+        Map<String, Row> moving = new LinkedHashMap<>();
+        for (Row row : rows) {
+            String group = group(row);
+            if (group != null && row.starts()) {
+                moving.putIfAbsent(group, row);
+            }
+        }
+        List<Row> grouped = new ArrayList<>();
+        for (Row row : rows) {
+            Row cause = moving.get(group(row));
+            if (cause != null && !row.starts() && row.previous() != null && row.launch() != null
+                    && (row.action() == Action.KEEP || row.action() == Action.WAIT)) {
+                grouped.add(new Row(Action.RESTART, row.name(), row.role(), row.host(), "with its group " + group(row) + " ("
+                        + cause.action().word() + " " + cause.name() + ": " + cause.reason() + ")", row.previous(), row.launch()));
+            } else {
+                grouped.add(row);
+            }
+        }
+        return grouped;
+    }
+
+    /** The node over several hosts a row's process belongs to, or null. */
+    static String group(Row row) {
+        ProcessRecord record = row.launch() != null ? row.launch().record() : row.previous();
+        return record == null ? null : record.group();
+    }
+
+    /**
      * The plan of {@code epdctl restart}: the nodes {@code names} restarted, rolling behind the running built-in proxy,
      * and nothing else changed (not even what the file changed for other nodes: that is up's). Refused, saying why for
      * each, when the proxy is not the built-in one running, or a named node was never started or the file changed it
@@ -263,6 +298,12 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
             problems.add("the proxy is not the built-in one running (" + planned.rows().get(planned.rows().size() - 1).line()
                     + "): only it can take a node out while it restarts; epdctl up restarts what changed");
         }
+        // Naming one process of a node over several hosts restarts all of them (see asGroups).
+        Set<String> groups = new LinkedHashSet<>();
+        planned.rows().stream().filter(row -> names.contains(row.name()) && group(row) != null).forEach(row -> groups.add(group(row)));
+        List<String> asked = new ArrayList<>(names);
+        planned.rows().stream().filter(row -> groups.contains(group(row)) && !asked.contains(row.name()))
+                .forEach(row -> asked.add(row.name()));
         List<Row> rows = new ArrayList<>();
         Set<String> serving = new LinkedHashSet<>();
         for (Row row : planned.rows()) {
@@ -274,7 +315,7 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
             if (seen != null && seen.process() != null && seen.process().isRunning()) {
                 serving.add(row.name());
             }
-            if (!names.contains(row.name())) {
+            if (!asked.contains(row.name())) {
                 rows.add(new Row(Action.KEEP, row.name(), row.role(), row.host(), "left alone", row.previous(), row.launch()));
             } else if (row.previous() == null || row.launch() == null || (row.action() == Action.START && !row.previous().isStarted())) {
                 problems.add(row.name() + ": " + (row.launch() == null ? "no longer in " + topologyFile : "not started yet")
@@ -303,9 +344,12 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
      */
     private static String backendChanges(LaunchPlan desired, Map<String, ProcessRecord> recorded, Observation proxySeen) {
         Map<String, String> wanted = new LinkedHashMap<>();
-        desired.nodes().forEach(launch -> wanted.put(backendKey(launch.record()), launch.name()));
+        // Headless ranks are no backends: their node's first process is.
+        desired.nodes().stream().filter(launch -> launch.record().servesHttp())
+                .forEach(launch -> wanted.put(backendKey(launch.record()), launch.name()));
         Map<String, String> names = new LinkedHashMap<>();
-        recorded.values().stream().filter(process -> !process.isProxy()).forEach(process -> names.put(backendKey(process), process.name()));
+        recorded.values().stream().filter(process -> !process.isProxy() && process.servesHttp())
+                .forEach(process -> names.put(backendKey(process), process.name()));
         List<String> has = proxySeen.proxyBackends() != null ? proxySeen.proxyBackends() : List.copyOf(names.keySet());
         List<String> changes = new ArrayList<>();
         wanted.forEach((key, name) -> {
@@ -351,10 +395,12 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
         if (readiness.ready()) {
             return new Row(Action.KEEP, wanted.name(), wanted.role(), wanted.host(), "unchanged, ready", previous, launch);
         }
-        // started again by its supervisor since: loading, not hanging
         ProcessState.LastExit exit = state.supervision().lastExit();
         boolean healed = exit != null;
-        if (seen.unhealthyFor() != null && !(healed && Duration.between(exit.at(), now).compareTo(seen.unhealthyFor()) <= 0)) {
+        // its supervisor started it again since it turned unhealthy: it is loading, not hanging
+        boolean restartedSince = healed && seen.unhealthyFor() != null
+                && Duration.between(exit.at(), now).compareTo(seen.unhealthyFor()) <= 0;
+        if (seen.unhealthyFor() != null && !restartedSince) {
             String unhealthy = "unhealthy for " + seen.unhealthyFor().toSeconds() + " s (" + readiness.detail() + ")";
             return seen.unhealthyFor().compareTo(UNHEALTHY_RESTART) >= 0
                     ? restart(launch, previous, unhealthy)

@@ -57,8 +57,8 @@ public record ProxyBackends(List<Endpoint> encoders, List<Endpoint> pd, List<End
     }
 
     private static List<Endpoint> endpoints(Topology topology, Role role) {
-        return topology.nodes(role).stream()
-                .map(node -> new Endpoint(topology.hostOf(node).address(), topology.footprint(node).placement().httpPort()))
+        return topology.nodes(role).stream().flatMap(node -> topology.footprint(node).serving().stream())
+                .map(placement -> new Endpoint(topology.hosts().get(placement.host()).address(), placement.httpPort()))
                 .toList();
     }
 }

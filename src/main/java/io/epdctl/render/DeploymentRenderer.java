@@ -34,7 +34,7 @@ public final class DeploymentRenderer {
     }
 
     public RenderedDeployment render() {
-        List<LaunchSpec> nodes = topology.nodes().stream().map(this::node).toList();
+        List<LaunchSpec> nodes = topology.nodes().stream().flatMap(node -> launches(node).stream()).toList();
         return new RenderedDeployment(topology.name(), nodes, proxy(true), topology.proxy().isBuiltIn() ? proxy(false) : null);
     }
 
@@ -57,12 +57,23 @@ public final class DeploymentRenderer {
         return defaults;
     }
 
-    private LaunchSpec node(Node node) {
-        Placement placement = topology.footprint(node).placement();
+    /**
+     * A node's processes: one, or for a node over several hosts one per host (vLLM's internal data parallelism, as the
+     * vLLM-Ascend multi-node tests run it): the first host's serves HTTP and is told the group's address and RPC port,
+     * the others run {@code --headless} from their start rank and connect to it there.
+     */
+    private List<LaunchSpec> launches(Node node) {
+        Footprint footprint = topology.footprint(node);
+        return footprint.placements().stream().map(placement -> launch(node, footprint, placement)).toList();
+    }
+
+    private LaunchSpec launch(Node node, Footprint footprint, Placement placement) {
         Host host = topology.hosts().get(placement.host());
         Map<String, String> env = new LinkedHashMap<>();
         env.put(Node.DEVICES_VARIABLE, placement.npus().stream().map(String::valueOf).collect(Collectors.joining(",")));
-        NetworkSettings network = NetworkSettings.of(topology, node);
+        Map<String, String> given = new LinkedHashMap<>(topology.vllm().env());
+        given.putAll(node.env());
+        NetworkSettings network = NetworkSettings.of(host, given);
         env.putAll(network.env());
         env.putAll(topology.vllm().env());
         env.putAll(node.env());
@@ -70,13 +81,32 @@ public final class DeploymentRenderer {
         setup.addAll(topology.vllm().setup());
 
         List<String> argv = new ArrayList<>(List.of(topology.vllm().command(), "serve", topology.model()));
-        argv.addAll(List.of("--port", String.valueOf(placement.httpPort())));
+        if (placement.servesHttp()) {
+            argv.addAll(List.of("--port", String.valueOf(placement.httpPort())));
+        } else {
+            argv.add("--headless");
+        }
         appendFlag(argv, "served-model-name", topology.servedModelName());
         if (node.tensorParallelSize() != 1) {
             argv.addAll(List.of("--tensor-parallel-size", String.valueOf(node.tensorParallelSize())));
         }
         if (node.dataParallelSize() != 1) {
             argv.addAll(List.of("--data-parallel-size", String.valueOf(node.dataParallelSize())));
+        }
+        if (node.dataParallelExternal() && node.isGroup()) {
+            // One API server per rank (vLLM's external load balancing): rank 0 coordinates, the others join it.
+            Placement first = footprint.leader();
+            argv.addAll(List.of("--data-parallel-rank", String.valueOf(placement.dpStartRank()),
+                    "--data-parallel-address", topology.hosts().get(first.host()).address(),
+                    "--data-parallel-rpc-port", String.valueOf(first.listener(Listener.Kind.DP_RPC).orElseThrow().first())));
+        } else if (node.spansHosts()) {
+            argv.addAll(List.of("--data-parallel-size-local", String.valueOf(placement.dpLocalSize())));
+            if (!placement.servesHttp()) {
+                argv.addAll(List.of("--data-parallel-start-rank", String.valueOf(placement.dpStartRank())));
+            }
+            Placement leader = footprint.leader();
+            argv.addAll(List.of("--data-parallel-address", topology.hosts().get(leader.host()).address(),
+                    "--data-parallel-rpc-port", String.valueOf(leader.listener(Listener.Kind.DP_RPC).orElseThrow().first())));
         }
         Map<String, ArgValue> flags = roleDefaults(node.role());
         override(flags, topology.vllm().args());
@@ -91,7 +121,7 @@ public final class DeploymentRenderer {
             }
         }
         if (node.role().kvRole() != null) {
-            argv.addAll(List.of("--kv-transfer-config", json(kvTransferConfig(node, placement))));
+            argv.addAll(List.of("--kv-transfer-config", json(kvTransferConfig(node, footprint.leader()))));
         }
         if (node.inContainer()) {
             // The devices as the container numbers them; the topology's setup lines run inside, before vllm.
@@ -100,10 +130,10 @@ public final class DeploymentRenderer {
                     .launch(placement.npus(), containerMounts(directories), env.keySet(), network.interfaceVariables(),
                             topology.vllm().setup(), argv);
             return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env,
-                    network.interfaceLookup(), directories, argv, network.interfaceAddress(), node.restart(), container, null);
+                    network.interfaceLookup(), directories, argv, network.interfaceAddress(), node.restart(), container);
         }
-        return new LaunchSpec(node.name(), node.role().yamlName(), host.address(), placement, env, setup, directories, argv,
-                network.interfaceAddress(), node.restart(), null, null);
+        return new LaunchSpec(footprint.processName(placement), node.role().yamlName(), host.address(), placement, env, setup,
+                directories, argv, network.interfaceAddress(), node.restart(), null, null, node.isGroup() ? node.name() : null);
     }
 
     /** What a container sees at the same path as the host: the model (read-only, when it is a path), the EC directory. */
@@ -178,7 +208,8 @@ public final class DeploymentRenderer {
         config.put("kv_connector", kv.connector());
         config.put("kv_role", node.role().kvRole());
         // The binding side (decode for layerwise, prefill for MooncakeConnectorV1) binds from its first KV port;
-        // the other side only connects, and is told the deployment's.
+        // the other side only connects, and is told the deployment's. Over several hosts (or ranks) every process is
+        // told the group's first: each rank adds its own (global) rank to it.
         config.put("kv_port", placement.listener(Listener.Kind.KV).map(Listener::first).orElse(kv.kvPort()));
         config.put("engine_id", engineId(node));
         if (kv.modulePath() != null) {
@@ -226,7 +257,7 @@ public final class DeploymentRenderer {
         Map<String, String> env = new LinkedHashMap<>(proxy.env());
         String readiness = proxy.isBuiltIn() ? BUILT_IN_READINESS : proxy.kind().readiness();
         return new LaunchSpec("proxy", "proxy", host.address(), placement, env, proxy.setup(), List.of(), argv,
-                Optional.empty(), proxy.restart(), null, readiness);
+                Optional.empty(), proxy.restart(), null, readiness, null);
     }
 
     /** Each upstream proxy is told its backends its own way; the built-in proxy as the layerwise EPD script. */
@@ -250,22 +281,27 @@ public final class DeploymentRenderer {
     }
 
     private void addBackends(List<String> argv, String prefix, Role role) {
-        List<Node> nodes = topology.nodes(role);
+        List<Placement> serving = serving(role);
         argv.add("--" + prefix + "-hosts");
-        nodes.forEach(node -> argv.add(topology.hostOf(node).address()));
+        serving.forEach(placement -> argv.add(topology.hosts().get(placement.host()).address()));
         argv.add("--" + prefix + "-ports");
-        nodes.forEach(node -> argv.add(String.valueOf(topology.footprint(node).placement().httpPort())));
+        serving.forEach(placement -> argv.add(String.valueOf(placement.httpPort())));
     }
 
     /** {@code http://ADDRESS:PORT,...} of the nodes of a role, in file order; an IPv6 address in brackets. */
     private String urls(Role role) {
-        return topology.nodes(role).stream()
-                .map(node -> {
-                    String address = topology.hostOf(node).address();
+        return serving(role).stream()
+                .map(placement -> {
+                    String address = topology.hosts().get(placement.host()).address();
                     String bracketed = address.contains(":") && !address.startsWith("[") ? "[" + address + "]" : address;
-                    return "http://" + bracketed + ":" + topology.footprint(node).placement().httpPort();
+                    return "http://" + bracketed + ":" + placement.httpPort();
                 })
                 .collect(Collectors.joining(","));
+    }
+
+    /** The processes of a role's nodes that serve HTTP, in file order: a node over several hosts has one or one per rank. */
+    private List<Placement> serving(Role role) {
+        return topology.nodes(role).stream().flatMap(node -> topology.footprint(node).serving().stream()).toList();
     }
 
     private static String json(Map<String, Object> value) {

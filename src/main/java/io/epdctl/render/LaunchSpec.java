@@ -21,7 +21,8 @@ import java.util.Optional;
  * runs (its script then runs the container; {@code setup} is what runs on the host before it, and the topology's
  * setup lines run inside the container); null for a host process. {@code readiness} is the proxy's GET route that
  * answers 200 once it serves (its kind's); null for a node, which is ready when {@code /health} answers 200 and
- * {@code /v1/models} lists the served model.
+ * {@code /v1/models} lists the served model. {@code group} names the node whose processes over several hosts this is
+ * one of (null for a node on one host).
  */
 public record LaunchSpec(
         String name,
@@ -35,7 +36,15 @@ public record LaunchSpec(
         @JsonIgnore Optional<String> interfaceAddress,
         @JsonIgnore RestartPolicy restart,
         @JsonInclude(JsonInclude.Include.NON_NULL) ContainerLaunch container,
-        @JsonInclude(JsonInclude.Include.NON_NULL) String readiness) {
+        @JsonInclude(JsonInclude.Include.NON_NULL) String readiness,
+        @JsonInclude(JsonInclude.Include.NON_NULL) String group) {
+
+    /** A process of its own, not one of a node over several hosts, without a readiness route of its own (a node). */
+    public LaunchSpec(String name, String role, String address, Placement placement, Map<String, String> env, List<String> setup,
+            List<String> directories, List<String> argv, Optional<String> interfaceAddress, RestartPolicy restart,
+            ContainerLaunch container) {
+        this(name, role, address, placement, env, setup, directories, argv, interfaceAddress, restart, container, null, null);
+    }
 
     /** What its supervisor does when it exits, as the topology spells it. */
     @JsonProperty("restart")
@@ -48,9 +57,10 @@ public record LaunchSpec(
         return placement.host();
     }
 
+    /** The HTTP port; 0 for a headless rank of a node over several hosts, which serves none. */
     @JsonProperty
     public int port() {
-        return placement.httpPort();
+        return placement.servesHttp() ? placement.httpPort() : 0;
     }
 
     /** The NPUs; empty for the proxy. */

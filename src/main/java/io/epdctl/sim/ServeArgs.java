@@ -23,7 +23,31 @@ record ServeArgs(
         Optional<EcConfig> ecTransfer,
         Optional<KvConfig> kvTransfer,
         Optional<String> allowedLocalMediaPath,
-        boolean mmEncoderOnly) {
+        boolean mmEncoderOnly,
+        boolean headless,
+        int dataParallelSizeLocal,
+        int dataParallelStartRank,
+        Optional<String> dataParallelAddress,
+        int dataParallelRpcPort,
+        Optional<Integer> dataParallelRank) {
+
+    /** vLLM's default {@code --data-parallel-rpc-port}. */
+    static final int DEFAULT_RPC_PORT = 29550;
+
+    /** The API server of a data-parallel group whose other ranks run on other hosts (headless): it waits for them. */
+    boolean leadsOtherHosts() {
+        return !headless && dataParallelSizeLocal < dataParallelSize && dataParallelStartRank == 0;
+    }
+
+    /** One rank of external data parallelism (--data-parallel-rank) other than 0: it joins rank 0, then serves HTTP. */
+    boolean joinsRankZero() {
+        return dataParallelRank.isPresent() && dataParallelRank.get() > 0;
+    }
+
+    /** The first KV port this process binds and announces: kv_port + its first rank * tp. */
+    int firstKvPort() {
+        return kvTransfer.map(kv -> kv.kvPort() + dataParallelStartRank * tensorParallelSize).orElse(0);
+    }
 
     /** The name clients use: the first served name, or the model path as vLLM does. */
     String servedModelName() {

@@ -30,6 +30,12 @@ final class ServeArgsParser {
             Map.entry("enable-prefix-caching", Kind.BOOLEAN),
             Map.entry("tensor-parallel-size", Kind.INT),
             Map.entry("data-parallel-size", Kind.INT),
+            Map.entry("data-parallel-size-local", Kind.INT),
+            Map.entry("data-parallel-start-rank", Kind.INT),
+            Map.entry("data-parallel-rank", Kind.INT),
+            Map.entry("data-parallel-address", Kind.STRING),
+            Map.entry("data-parallel-rpc-port", Kind.INT),
+            Map.entry("headless", Kind.STORE_TRUE),
             Map.entry("pipeline-parallel-size", Kind.INT),
             Map.entry("ec-transfer-config", Kind.JSON),
             Map.entry("kv-transfer-config", Kind.JSON),
@@ -162,6 +168,36 @@ final class ServeArgsParser {
         int maxNumSeqs = positive(v, "max-num-seqs", "SchedulerConfig", 256);
         Optional<Integer> batched = v.containsKey("max-num-batched-tokens")
                 ? Optional.of(positive(v, "max-num-batched-tokens", "SchedulerConfig", 0)) : Optional.empty();
+        Optional<Integer> rank = Optional.ofNullable((Integer) v.get("data-parallel-rank"));
+        if (rank.isPresent() && (rank.get() < 0 || rank.get() >= dp)) {
+            throw new StartupFailure("ValueError: data_parallel_rank " + rank.get() + " is outside 0-" + (dp - 1));
+        }
+        if (rank.isPresent() && (v.containsKey("headless") || v.containsKey("data-parallel-start-rank"))) {
+            throw new ArgumentError("argument --data-parallel-rank: not allowed with --headless or --data-parallel-start-rank");
+        }
+        // --data-parallel-rank: this process runs that one rank with its own API server (external load balancing).
+        int local = rank.isPresent() ? 1 : positive(v, "data-parallel-size-local", "ParallelConfig", dp);
+        int startRank = rank.orElse((int) v.getOrDefault("data-parallel-start-rank", 0));
+        if (local > dp) {
+            throw new StartupFailure("ValueError: data_parallel_size_local (" + local + ") must be <= data_parallel_size (" + dp + ")");
+        }
+        if (startRank < 0 || startRank + local > dp) {
+            throw new StartupFailure("ValueError: data_parallel_start_rank " + startRank + " with " + local
+                    + " local rank(s) exceeds data_parallel_size " + dp);
+        }
+        boolean headless = (boolean) v.getOrDefault("headless", false);
+        if (!headless && startRank != 0 && rank.isEmpty()) {
+            throw new ArgumentError("argument --data-parallel-start-rank: only the headless processes of a data parallel "
+                    + "group start at a rank other than 0 (add --headless)");
+        }
+        if (headless && local == dp) {
+            throw new StartupFailure("ValueError: a headless process with every data parallel rank has no head node to join "
+                    + "(set --data-parallel-size-local)");
+        }
+        int rpcPort = (int) v.getOrDefault("data-parallel-rpc-port", ServeArgs.DEFAULT_RPC_PORT);
+        if (rpcPort < 1 || rpcPort > 65535) {
+            throw new StartupFailure("OverflowError: bind(): port must be 0-65535.");
+        }
         int port = (int) v.getOrDefault("port", 8000);
         if (port < 0 || port > 65535) {
             throw new StartupFailure("OverflowError: bind(): port must be 0-65535.");
@@ -179,7 +215,10 @@ final class ServeArgsParser {
                 (boolean) v.getOrDefault("enable-prefix-caching", true),
                 tp, dp, ec, kv,
                 Optional.ofNullable((String) v.get("allowed-local-media-path")),
-                (boolean) v.getOrDefault("mm-encoder-only", false));
+                (boolean) v.getOrDefault("mm-encoder-only", false),
+                headless, local, startRank,
+                Optional.ofNullable((String) v.get("data-parallel-address")),
+                rpcPort, rank);
     }
 
     private static int positive(Map<String, Object> v, String flag, String configClass, int fallback)

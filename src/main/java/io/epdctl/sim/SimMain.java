@@ -112,6 +112,34 @@ public final class SimMain {
             String advertisedHost = advertisedHost();
             kvReceiver = bindKvPorts(args, advertisedHost);
             kvHandshake = bindHandshakePorts(args, advertisedHost);
+            if (args.headless()) {
+                // No API server: the engines join the head node and run until the group ends (see DataParallelLink).
+                Optional<KvReceiver> receiver = kvReceiver;
+                Optional<KvHandshake> handshake = kvHandshake;
+                Runnable release = () -> {
+                    receiver.ifPresent(KvReceiver::close);
+                    handshake.ifPresent(KvHandshake::close);
+                    engine.stop();
+                };
+                Runtime.getRuntime().addShutdownHook(new Thread(release));
+                int status = DataParallelLink.runHeadless(args, log);
+                release.run();
+                return status;
+            }
+            if (args.leadsOtherHosts()) {
+                DataParallelLink.Leader group = DataParallelLink.awaitRanks(args, log, engineReadyTimeoutMillis());
+                group.watch(why -> groupLost(engine, why));
+            }
+            if (args.joinsRankZero()) {
+                // External data parallelism: this rank's engine joins rank 0's coordinator before its API server starts.
+                DataParallelLink.Joined joined = joinRankZero(args);
+                Thread watch = new Thread(() -> {
+                    joined.awaitEnd();
+                    groupLost(engine, joined.describe());
+                }, "dp-rank0-watch");
+                watch.setDaemon(true);
+                watch.start();
+            }
             SimServer server = new SimServer(args, faults, log, kvReceiver, kvHandshake, advertisedHost, callbackProxy,
                     () -> crash(engine));
             InetSocketAddress address = args.host().filter(h -> !h.isEmpty())
@@ -152,9 +180,9 @@ public final class SimMain {
                         + "' is not a comma-separated list of NPU ids (drvRetCode=7)");
             }
             int visible = devices.split(",").length;
-            int needed = args.tensorParallelSize() * args.dataParallelSize();
+            int needed = args.tensorParallelSize() * args.dataParallelSizeLocal();
             if (visible < needed) {
-                throw new StartupFailure("RuntimeError: tensor_parallel_size * data_parallel_size = " + needed
+                throw new StartupFailure("RuntimeError: tensor_parallel_size * data_parallel_size_local = " + needed
                         + " NPUs needed but ASCEND_RT_VISIBLE_DEVICES='" + devices + "' makes " + visible + " visible");
             }
             log.info("platform.py", "Using NPUs " + devices.strip() + " (ASCEND_RT_VISIBLE_DEVICES)");
@@ -234,11 +262,12 @@ public final class SimMain {
         KvConfig kv = args.kvTransfer().get();
         long abortSeconds = abortTimeoutSeconds();
         try {
-            return Optional.of(new KvHandshake(InetAddress.getByName(advertisedHost), kv.kvPort(),
-                    args.tensorParallelSize(), args.dataParallelSize(), LISTEN_BACKLOG, kv.engineId(),
+            // The ranks this process runs (all, but for a process of a data-parallel group over hosts or ranks).
+            return Optional.of(new KvHandshake(InetAddress.getByName(advertisedHost), args.firstKvPort(),
+                    args.tensorParallelSize(), args.dataParallelSizeLocal(), LISTEN_BACKLOG, kv.engineId(),
                     abortSeconds * 1000, System::currentTimeMillis));
         } catch (IOException e) {
-            throw new StartupFailure(zmqBindError(e, advertisedHost, kv.kvPort()));
+            throw new StartupFailure(zmqBindError(e, advertisedHost, args.firstKvPort()));
         }
     }
 
@@ -255,15 +284,16 @@ public final class SimMain {
         }
     }
 
-    /** The layerwise connector: only the decode side binds, one port per dp*tp rank, on the address it advertises. */
+    /** The layerwise connector: only the decode side binds, one port per dp*tp rank it runs, on the address it advertises. */
     private static Optional<KvReceiver> bindKvPorts(ServeArgs args, String advertisedHost) throws StartupFailure {
         if (args.kvTransfer().isEmpty() || args.kvTransfer().get().pull() || !args.kvTransfer().get().consumer()) {
             return Optional.empty();
         }
-        int base = args.kvTransfer().get().kvPort();
+        // Each process binds the ports of the ranks it runs: kv_port + dp_rank * tp + tp_rank.
+        int base = args.kvTransfer().get().kvPort() + args.dataParallelStartRank() * args.tensorParallelSize();
         try {
             return Optional.of(new KvReceiver(InetAddress.getByName(advertisedHost), base,
-                    args.dataParallelSize() * args.tensorParallelSize(), LISTEN_BACKLOG));
+                    args.dataParallelSizeLocal() * args.tensorParallelSize(), LISTEN_BACKLOG));
         } catch (IOException e) {
             throw new StartupFailure(zmqBindError(e, advertisedHost, base));
         }
@@ -317,6 +347,37 @@ public final class SimMain {
     private void crash(EngineChild engine) {
         log.traceback("core.py", "EngineCore encountered a fatal error.",
                 "RuntimeError: simulated engine failure (VLLM_SIM_CRASH_AFTER_REQUESTS)");
+        log.error("async_llm.py", "AsyncLLM output_handler failed. EngineDeadError: EngineCore encountered an issue.");
+        engine.stop();
+        Runtime.getRuntime().halt(1);
+    }
+
+    /** VLLM_ENGINE_READY_TIMEOUT_S, as vLLM reads it (600 s by default): how long the API server waits for its engines. */
+    private long engineReadyTimeoutMillis() {
+        String value = env.getOrDefault("VLLM_ENGINE_READY_TIMEOUT_S", "600");
+        try {
+            return Math.max(1, Long.parseLong(value.strip())) * 1000;
+        } catch (NumberFormatException e) {
+            return 600_000;
+        }
+    }
+
+    private DataParallelLink.Joined joinRankZero(ServeArgs args) throws StartupFailure {
+        try {
+            DataParallelLink.Joined joined = DataParallelLink.join(args, log);
+            if (joined == null) {
+                throw new StartupFailure("RuntimeError: data parallel rank " + args.dataParallelStartRank() + " was refused by rank 0");
+            }
+            return joined;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StartupFailure("RuntimeError: interrupted while joining rank 0");
+        }
+    }
+
+    /** A rank of the group on another host is gone: its engines' collectives fail here too, and vLLM's API server exits. */
+    private void groupLost(EngineChild engine, String why) {
+        log.traceback("core.py", "EngineCore encountered a fatal error.", "RuntimeError: data parallel group broken: " + why);
         log.error("async_llm.py", "AsyncLLM output_handler failed. EngineDeadError: EngineCore encountered an issue.");
         engine.stop();
         Runtime.getRuntime().halt(1);

@@ -312,7 +312,7 @@ final class SimServer {
             kvReceiver.get().forget(engineRequestId);
             metrics.kvWaitTimeouts.incrementAndGet();
             String message = "KV cache of " + engineRequestId + " did not arrive on port "
-                    + args.kvTransfer().get().kvPort() + " within " + faults.kvTimeoutMillis() + " ms";
+                    + args.firstKvPort() + " within " + faults.kvTimeoutMillis() + " ms";
             log.error("mooncake_layerwise_connector.py", message);
             sendError(exchange, 500, "InternalServerError", message);
             return false;
@@ -331,7 +331,7 @@ final class SimServer {
         callback.put("remote_block_size", KV_BLOCK_SIZE)
                 .put("remote_engine_id", args.kvTransfer().get().engineId())
                 .put("remote_host", advertisedHost)
-                .put("remote_port", args.kvTransfer().get().kvPort())
+                .put("remote_port", args.firstKvPort())
                 .put("remote_tp_size", args.tensorParallelSize())
                 .put("remote_pcp_size", 1)
                 .put("remote_dcp_size", 1);

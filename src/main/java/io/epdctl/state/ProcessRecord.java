@@ -17,7 +17,9 @@ import java.util.List;
  * {@code runtime: docker} runs in (its script runs it in the foreground), null for a host process (and left out
  * of the state file then). {@code readiness} is the proxy's GET route that says it serves, as its kind has it (the
  * upstream scripts differ); null for nodes and in records written before it was kept (the proxy is then probed at
- * {@code /health}, and at {@code /healthcheck} when that route does not exist).
+ * {@code /health}, and at {@code /healthcheck} when that route does not exist). {@code group} is the name of the node
+ * a process of a node over several hosts belongs to (its every process, the first host's included, carries it): they
+ * are started, restarted and stopped together; null for every other process (and left out of the state file then).
  */
 public record ProcessRecord(
         String name,
@@ -34,14 +36,15 @@ public record ProcessRecord(
         String specHash,
         ProcessSpec spec,
         @JsonInclude(JsonInclude.Include.NON_NULL) ContainerRecord container,
-        @JsonInclude(JsonInclude.Include.NON_NULL) String readiness) {
+        @JsonInclude(JsonInclude.Include.NON_NULL) String readiness,
+        @JsonInclude(JsonInclude.Include.NON_NULL) String group) {
 
-    /** A record without a readiness route of its own: a node, or the proxy probed as before routes were kept. */
+    /** A node on one host, or the proxy probed as before routes were kept: no readiness route of its own, no group. */
     public ProcessRecord(String name, String role, String host, String address, int port, List<Integer> devices,
             List<Integer> extraPorts, long processGroup, String startTicks, Instant startedAt, String directory,
             String specHash, ProcessSpec spec, ContainerRecord container) {
         this(name, role, host, address, port, devices, extraPorts, processGroup, startTicks, startedAt, directory,
-                specHash, spec, container, null);
+                specHash, spec, container, null, null);
     }
 
     public String script() {
@@ -90,10 +93,21 @@ public record ProcessRecord(
         return "proxy".equals(role);
     }
 
-    /** Every port it listens on: its HTTP port, then its KV ports. */
+    /**
+     * Whether it serves HTTP: every process but the headless ranks of a node over several hosts (recorded with port 0),
+     * which are neither probed over HTTP nor a backend of the proxy; they are ready when they run, and the node's first
+     * process answers for the group (vLLM's API server is ready only once every rank has joined).
+     */
+    public boolean servesHttp() {
+        return port > 0;
+    }
+
+    /** Every port it listens on: its HTTP port, then its other ports (KV, the data-parallel RPC port). */
     public List<Integer> ports() {
         List<Integer> ports = new ArrayList<>();
-        ports.add(port);
+        if (servesHttp()) {
+            ports.add(port);
+        }
         ports.addAll(extraPorts);
         return ports;
     }
@@ -104,7 +118,7 @@ public record ProcessRecord(
 
     public ProcessRecord started(long pid, String ticks, Instant at) {
         return new ProcessRecord(name, role, host, address, port, devices, extraPorts, pid, ticks, at, directory, specHash, spec,
-                container, readiness);
+                container, readiness, group);
     }
 
     private String file(String suffix) {

@@ -9,8 +9,11 @@ import java.util.stream.IntStream;
  */
 public record Listener(Kind kind, int first, int last) {
 
-    /** What listens: the node's (or the proxy's) HTTP server, or the KV connector's ZMQ sockets. */
-    public enum Kind { HTTP, KV }
+    /**
+     * What listens: the node's (or the proxy's) HTTP server, the KV connector's ZMQ sockets, or (on the first host of a
+     * node over several hosts) the data-parallel RPC port the other hosts' ranks connect to.
+     */
+    public enum Kind { HTTP, KV, DP_RPC }
 
     public Listener {
         if (last < first) {

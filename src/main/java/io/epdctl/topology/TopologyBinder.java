@@ -21,8 +21,9 @@ final class TopologyBinder {
     static final List<String> EC_KEYS = List.of("connector", "shared-storage-path", "extra-config");
     static final List<String> KV_KEYS = List.of("connector", "kv-port", "module-path", "extra-config");
     static final List<String> NODE_KEYS = List.of(
-            "name", "role", "host", "devices", "port", "tensor-parallel-size", "data-parallel-size", "kv-port",
-            "env", "args", "restart", "runtime", "image", "docker");
+            "name", "role", "host", "devices", "hosts", "port", "tensor-parallel-size", "data-parallel-size",
+            "data-parallel-rpc-port", "data-parallel-mode", "kv-port", "env", "args", "restart", "runtime", "image", "docker");
+    static final List<String> RANK_HOST_KEYS = List.of("host", "devices");
     static final List<String> PROXY_KEYS = List.of(
             "host", "port", "script", "kind", "python", "command", "env", "setup", "args", "restart");
 
@@ -192,11 +193,53 @@ final class TopologyBinder {
             YamlNode at = reader.node("role");
             reader.fail(at.path(), at.location(), "unknown role '" + roleName + "'" + Suggestions.hint(roleName, Role.yamlNames()));
         }
-        String host = hostReference(reader, hosts);
-        List<Integer> devices = reader.requiredIntList("devices", 0, MAX_DEVICE);
+        String host;
+        List<Integer> devices;
+        List<Node.RankHost> rankHosts = null;
+        YamlNode hostsNode = reader.section("hosts");
+        if (hostsNode != null) {
+            for (String key : List.of("host", "devices")) {
+                YamlNode given = reader.node(key);
+                if (given != null) {
+                    reader.fail(given.path(), given.location(), key + " cannot be given with hosts (each entry of hosts names its host and devices)");
+                }
+            }
+            rankHosts = rankHosts(reader, hostsNode, hosts);
+            host = rankHosts == null ? null : rankHosts.get(0).host();
+            devices = rankHosts == null ? null : rankHosts.stream().flatMap(share -> share.devices().stream()).toList();
+        } else {
+            host = hostReference(reader, hosts);
+            devices = reader.requiredIntList("devices", 0, MAX_DEVICE);
+        }
         Integer port = reader.requiredInt("port", 1, MAX_PORT);
         Integer tp = reader.optionalInt("tensor-parallel-size", 1, MAX_DEVICE + 1, 1);
-        Integer dp = reader.optionalInt("data-parallel-size", 1, MAX_DEVICE + 1, 1);
+        // Over several hosts the group's size follows from its devices unless it is given (then validated against them).
+        Integer dp = reader.optionalInt("data-parallel-size", 1, MAX_DEVICE * MAX_DEVICE,
+                rankHosts != null && devices != null && tp != null && devices.size() % tp == 0 ? Math.max(1, devices.size() / tp) : 1);
+        Integer rpcPort = reader.optionalInt("data-parallel-rpc-port", 1, MAX_PORT, null);
+        String mode = reader.optionalString("data-parallel-mode", "internal");
+        if (mode != null && !Node.DATA_PARALLEL_MODES.contains(mode)) {
+            YamlNode at = reader.node("data-parallel-mode");
+            reader.fail(at.path(), at.location(), "unknown data-parallel-mode '" + mode + "' (expected internal or external)"
+                    + Suggestions.hint(mode, Node.DATA_PARALLEL_MODES));
+        }
+        boolean external = "external".equals(mode);
+        if (external && dp != null && dp < 2) {
+            YamlNode at = reader.node("data-parallel-mode");
+            reader.fail(at.path(), at.location(), "data-parallel-mode external needs a data-parallel-size of at least 2 (one "
+                    + "process per rank)");
+        }
+        boolean group = rankHosts != null || external;
+        if (group && rpcPort == null && !reader.has("data-parallel-rpc-port")) {
+            reader.fail(YamlTreeReader.childPath(item.path(), "data-parallel-rpc-port"), item.location(),
+                    "missing required key 'data-parallel-rpc-port': " + (rankHosts != null ? "a node over several hosts" : "a node of "
+                            + "data-parallel-mode external") + " needs the port its first rank listens on for the other ranks "
+                            + "(vLLM's --data-parallel-rpc-port)");
+        } else if (!group && rpcPort != null) {
+            YamlNode at = reader.node("data-parallel-rpc-port");
+            reader.fail(at.path(), at.location(), "data-parallel-rpc-port is only for a node over several hosts (give hosts) "
+                    + "or of data-parallel-mode external");
+        }
         Integer kvPort = reader.optionalInt("kv-port", 1, MAX_PORT, null);
         Map<String, String> env = reader.env("env");
         Map<String, ArgValue> args = reader.args("args");
@@ -221,10 +264,37 @@ final class TopologyBinder {
                 container = runtime.container();
             }
         }
+        if (group && container != null) {
+            reader.fail(item.path(), item.location(), "a node over several hosts or of data-parallel-mode external runs as "
+                    + "processes: runtime docker is not "
+                    + "supported for it (runtime given in " + runtime.runtimeAt() + ")");
+        }
         if (!reader.isComplete()) {
             return null;
         }
-        return new Node(name, role, host, devices, port, tp, dp, kvPort, env, args, restart, container);
+        return new Node(name, role, host, devices, port, tp, dp, kvPort, env, args, restart, container, rankHosts, rpcPort, external);
+    }
+
+    /** The entries of a node's {@code hosts}: at least two, each {@code {host, devices}}; null after reporting a problem. */
+    private List<Node.RankHost> rankHosts(MappingReader node, YamlNode value, Map<String, Host> hosts) {
+        if (!(value instanceof YamlNode.Sequence sequence) || sequence.items().size() < 2) {
+            node.fail(value.path(), value.location(), value instanceof YamlNode.Sequence
+                    ? "expected at least two hosts (a node on one host gives host and devices)"
+                    : "expected a list of {host, devices}, got " + value.kind());
+            return null;
+        }
+        List<Node.RankHost> shares = new ArrayList<>();
+        for (YamlNode item : sequence.items()) {
+            MappingReader reader = new MappingReader(item, RANK_HOST_KEYS, problems);
+            String host = hostReference(reader, hosts);
+            List<Integer> devices = reader.requiredIntList("devices", 0, MAX_DEVICE);
+            if (!reader.isComplete()) {
+                node.incomplete();
+                continue;
+            }
+            shares.add(new Node.RankHost(host, devices));
+        }
+        return shares.size() == sequence.items().size() ? shares : null;
     }
 
     /** The {@code runtime}, {@code image} and {@code docker} keys of one level of the file; see {@link RuntimeSettings}. */

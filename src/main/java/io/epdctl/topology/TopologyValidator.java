@@ -23,13 +23,19 @@ final class TopologyValidator {
     static final int MAX_NAME_LENGTH = 128;
 
     /** Flags epdctl derives, with where the value comes from. */
-    private static final Map<String, String> DERIVED_FLAGS = Map.of(
-            "port", "the node's port",
-            "served-model-name", "served-model-name",
-            "tensor-parallel-size", "the node's tensor-parallel-size",
-            "data-parallel-size", "the node's data-parallel-size",
-            "ec-transfer-config", "the ec-transfer section and the node's role",
-            "kv-transfer-config", "the kv-transfer section and the node's role");
+    private static final Map<String, String> DERIVED_FLAGS = Map.ofEntries(
+            Map.entry("port", "the node's port"),
+            Map.entry("served-model-name", "served-model-name"),
+            Map.entry("tensor-parallel-size", "the node's tensor-parallel-size"),
+            Map.entry("data-parallel-size", "the node's data-parallel-size"),
+            Map.entry("data-parallel-size-local", "the devices of each of the node's hosts"),
+            Map.entry("data-parallel-start-rank", "the node's hosts"),
+            Map.entry("data-parallel-rank", "the node's data-parallel-mode external (one process per rank)"),
+            Map.entry("data-parallel-address", "the address of the node's first host"),
+            Map.entry("data-parallel-rpc-port", "the node's data-parallel-rpc-port"),
+            Map.entry("headless", "the node's hosts (every host but the first)"),
+            Map.entry("ec-transfer-config", "the ec-transfer section and the node's role"),
+            Map.entry("kv-transfer-config", "the kv-transfer section and the node's role"));
     private static final Set<String> DERIVED_PROXY_FLAGS = Set.of(
             "host", "port", "encoder-hosts", "encoder-ports", "pd-hosts", "pd-ports",
             "prefiller-hosts", "prefiller-ports", "decoder-hosts", "decoder-ports", "kv-flow",
@@ -132,6 +138,18 @@ final class TopologyValidator {
                         + " at line " + sources.locate(nodePath(first)).line() + ")");
             }
         }
+        // The other hosts' processes of a node over several hosts are named after it; no node may take such a name.
+        for (int i : nodeIndices()) {
+            Footprint footprint = footprint(i);
+            for (Placement placement : footprint.placements().subList(1, footprint.placements().size())) {
+                String process = footprint.processName(placement);
+                Integer other = seen.get(process);
+                if (other != null) {
+                    error(nodePath(other) + ".name", "'" + process + "' is the name of the process of " + describe(i)
+                            + " on host '" + placement.host() + "' (its ranks from " + placement.dpStartRank() + "); choose another node name");
+                }
+            }
+        }
         if (t.model() != null && t.model().startsWith("-")) {
             error("model", "'" + t.model() + "' begins with '-': vllm serve would read it as an option; "
                     + "write a path as ./" + t.model());
@@ -188,8 +206,21 @@ final class TopologyValidator {
     private void checkParallelism() {
         for (int i : nodeIndices()) {
             Node node = node(i);
+            Set<String> machines = new HashSet<>();
+            for (int j = 0; node.spansHosts() && j < node.rankHosts().size(); j++) {
+                Node.RankHost share = node.rankHosts().get(j);
+                if (share.devices().size() % node.tensorParallelSize() != 0) {
+                    error(nodePath(i) + ".hosts[" + j + "].devices", share.devices().size() + " device(s) given on host '"
+                            + share.host() + "', not a multiple of tensor-parallel-size " + node.tensorParallelSize()
+                            + " (each host runs whole data-parallel ranks)");
+                }
+                if (!machines.add(share.host())) {
+                    error(nodePath(i) + ".hosts[" + j + "].host", "host '" + share.host() + "' is listed twice: give each "
+                            + "host once, with all its devices");
+                }
+            }
             if (node.devices().size() != node.ranks()) {
-                error(nodePath(i) + ".devices", node.devices().size() + " device(s) given, but tensor-parallel-size "
+                error(nodePath(i) + (node.spansHosts() ? ".hosts" : ".devices"), node.devices().size() + " device(s) given, but tensor-parallel-size "
                         + node.tensorParallelSize() + " x data-parallel-size " + node.dataParallelSize()
                         + " needs " + node.ranks());
             }
@@ -234,12 +265,14 @@ final class TopologyValidator {
     private void checkDevices() {
         Map<String, Integer> owners = new HashMap<>(); // machine + NPU -> node index
         for (int i : nodeIndices()) {
-            Set<Integer> own = new LinkedHashSet<>();
-            int j = 0; // index into the node's devices, which its placements take in order
-            for (Placement placement : footprint(i).placements()) {
+            List<Placement> placements = footprint(i).placements();
+            for (int k = 0; k < placements.size(); k++) {
+                Placement placement = placements.get(k);
                 Host host = host(placement.host());
+                Set<Integer> own = new LinkedHashSet<>();
+                int j = 0;
                 for (int device : placement.npus()) {
-                    String path = nodePath(i) + ".devices[" + j++ + "]";
+                    String path = (node(i).spansHosts() ? nodePath(i) + ".hosts[" + k + "]" : nodePath(i)) + ".devices[" + j++ + "]";
                     if (!own.add(device)) {
                         error(path, "NPU " + device + " is listed twice");
                         continue;
@@ -366,11 +399,17 @@ final class TopologyValidator {
                     if (listener.kind() == Listener.Kind.KV && node(i).devices().size() != node(i).ranks()) {
                         continue; // its size is wrong, which checkParallelism reports
                     }
-                    claims.add(listener.kind() == Listener.Kind.HTTP
-                            ? new Claim(claims.size(), host.machine(), first, last, nodePath(i) + ".port",
-                                    "port " + first + " of " + describe(i))
-                            : new Claim(claims.size(), host.machine(), first, last, kvPortPath(i),
-                                    (first == last ? "KV port " + first : "KV ports " + first + "-" + last) + " of " + describe(i)));
+                    claims.add(switch (listener.kind()) {
+                        case HTTP -> new Claim(claims.size(), host.machine(), first, last, nodePath(i) + ".port",
+                                "port " + first + " of " + describe(i) + (node(i).dataParallelExternal() && node(i).isGroup()
+                                        ? " (rank " + placement.dpStartRank() + ")" : ""));
+                        case DP_RPC -> new Claim(claims.size(), host.machine(), first, last, nodePath(i) + ".data-parallel-rpc-port",
+                                "data-parallel RPC port " + first + " of " + describe(i));
+                        case KV -> new Claim(claims.size(), host.machine(), first, last, kvPortPath(i),
+                                (first == last ? "KV port " + first : "KV ports " + first + "-" + last) + " of " + describe(i)
+                                        + (node(i).spansHosts() ? " (ranks " + placement.dpStartRank() + "-"
+                                        + (placement.dpStartRank() + placement.dpLocalSize() - 1) + ")" : ""));
+                    });
                 }
             }
         }
@@ -476,10 +515,12 @@ final class TopologyValidator {
             }
         }
         Set<String> warned = new HashSet<>();
+        // Every host of a consumer over several hosts reads the EC files: its ranks there take requests too.
         for (int i : nodeIndices()) {
-            Node node = node(i);
-            Host host = host(node.host());
-            if (node.role().ecRole() == null || node.role() == Role.ENCODER || host == null || !warned.add(node.host())) {
+          Node node = node(i);
+          for (Node.RankHost share : node.rankHosts()) {
+            Host host = host(share.host());
+            if (node.role().ecRole() == null || node.role() == Role.ENCODER || host == null || !warned.add(share.host())) {
                 continue;
             }
             int elsewhere = encoderHosts.size() - encoderHostsPerMachine.getOrDefault(host.machine(), 0);
@@ -490,9 +531,10 @@ final class TopologyValidator {
                     .findFirst().orElseThrow();
             warning(nodePath(i) + ".host", "encoders on host '" + encoderHost + "'"
                     + (elsewhere > 1 ? " (and on " + (elsewhere - 1) + " more hosts)" : "") + " and " + describe(i) + " on '"
-                    + node.host() + "' must see " + t.ecTransfer().sharedStoragePath() + " as one shared mount "
+                    + share.host() + "' must see " + t.ecTransfer().sharedStoragePath() + " as one shared mount "
                     + "(a consumer that misses the encoder's files silently encodes again); "
                     + "`epdctl check` verifies it");
+          }
         }
     }
 
@@ -574,6 +616,24 @@ final class TopologyValidator {
                     && !Addresses.isLoopback(entry.getValue().address())) {
                 warning("hosts." + entry.getKey() + ".address", entry.getValue().address() + " is an IPv6 address: Mooncake's "
                         + "transfer engine fails on IPv6 (vllm-ascend issue 4103); give the host's IPv4 address");
+            }
+        }
+        // The other hosts' ranks connect to the first host's address (--data-parallel-address).
+        for (int i : nodeIndices()) {
+            Node node = node(i);
+            Host first = host(node.host());
+            if (!node.spansHosts() || first == null || !Addresses.isLoopback(first.address())) {
+                continue;
+            }
+            for (int j = 1; j < node.rankHosts().size(); j++) {
+                Host other = host(node.rankHosts().get(j).host());
+                if (other != null && !other.machine().equals(first.machine())) {
+                    error(nodePath(i) + ".hosts[0].host", describe(i) + " runs its first ranks on host '" + node.host()
+                            + "' whose address " + first.address() + " is loopback, but its ranks on host '"
+                            + node.rankHosts().get(j).host() + "' must connect to it there; give host '" + node.host()
+                            + "' an address the other hosts reach");
+                    break;
+                }
             }
         }
         if (kvFlow() == KvFlow.PULL) {
@@ -669,7 +729,7 @@ final class TopologyValidator {
 
     private void checkUnusedHosts() {
         Set<String> used = new LinkedHashSet<>();
-        nodeIndices().forEach(i -> used.add(node(i).host()));
+        nodeIndices().forEach(i -> node(i).rankHosts().forEach(share -> used.add(share.host())));
         if (t.proxy() != null) {
             used.add(t.proxy().host());
         }

@@ -71,6 +71,23 @@ class RolloutOrderTest {
         return RolloutOrder.of(List.of(rows), serving(List.of(rows)), maxUnavailable);
     }
 
+    /** A process of the group g0 (a node over several hosts); port 0: a headless one. */
+    private static ProcessRecord member(ProcessRecord record, int port) {
+        return new ProcessRecord(record.name(), record.role(), record.host(), record.address(), port, record.devices(),
+                record.extraPorts(), record.processGroup(), record.startTicks(), record.startedAt(), record.directory(),
+                record.specHash(), record.spec(), null, null, "g0");
+    }
+
+    @Test
+    void theProcessesOfANodeOverSeveralHostsGoInOneWave() {
+        ProcessRecord leader = member(record("g0", "decode", "b", 8005, List.of(5)), 8005);
+        ProcessRecord rank = member(record("g0-dp1", "decode", "c", 0, List.of(0)), 0);
+
+        RolloutOrder order = order(1, restart(D0), restart(leader), restart(rank), restart(E0));
+
+        assertThat(waves(order)).containsExactly("restart d0, restart e0", "restart g0, restart g0-dp1 (at once: the processes of g0 go together)");
+    }
+
     @Test
     void nodesOfOneRoleAreReplacedOneAtATimeAndARoleWithOneNodeIsNamed() {
         RolloutOrder order = order(1, restart(E0), restart(D0), restart(D1));

@@ -578,4 +578,35 @@ class UpPlanTest {
         assertThat(answering.rollout()).isNotNull();
         assertThat(line(answering, "proxy")).isEqualTo("reconfigure proxy (proxy on a): + d1 (decode 127.0.0.1:8103)");
     }
+
+    /** A recorded process, of the group g0 when {@code group} (a node over several hosts). */
+    private static ProcessRecord grouped(String name, boolean group) {
+        return new ProcessRecord(name, "decode", "b", "10.0.0.2", name.contains("-dp") ? 0 : 8000, List.of(0), List.of(), 100, "1",
+                STARTED, "/run", "h-" + name, null, null, null, group ? "g0" : null);
+    }
+
+    private static UpPlan.Row row(UpPlan.Action action, ProcessRecord record, String reason) {
+        return new UpPlan.Row(action, record.name(), record.role(), record.host(), reason, record,
+                new LaunchPlan.Launch(record, "#!/bin/sh\n", "", Optional.empty()));
+    }
+
+    @Test
+    void theProcessesOfANodeOverSeveralHostsRestartTogether() {
+        ProcessRecord leader = grouped("g0", true);
+        ProcessRecord rank = grouped("g0-dp1", true);
+        ProcessRecord other = grouped("d1", false);
+
+        List<UpPlan.Row> rows = UpPlan.asGroups(List.of(row(UpPlan.Action.KEEP, leader, "unchanged, ready"),
+                row(UpPlan.Action.RESTART, rank, "exited with status 1"), row(UpPlan.Action.KEEP, other, "unchanged, ready")));
+
+        assertThat(rows).extracting(UpPlan.Row::line).containsExactly(
+                "restart g0 (decode on b): with its group g0 (restart g0-dp1: exited with status 1)",
+                "restart g0-dp1 (decode on b): exited with status 1",
+                "keep d1 (decode on b): unchanged, ready");
+        List<UpPlan.Row> kept = List.of(row(UpPlan.Action.KEEP, leader, "unchanged, ready"), row(UpPlan.Action.WAIT, rank, "loading"));
+        assertThat(UpPlan.asGroups(kept)).as("nothing of the group moves").isEqualTo(kept);
+        assertThat(UpPlan.asGroups(List.of(row(UpPlan.Action.WAIT, leader, "loading"), row(UpPlan.Action.RESTART, other, "changed"))))
+                .extracting(UpPlan.Row::action).as("another node's restart is not the group's")
+                .containsExactly(UpPlan.Action.WAIT, UpPlan.Action.RESTART);
+    }
 }

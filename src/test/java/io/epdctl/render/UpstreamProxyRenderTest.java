@@ -73,6 +73,16 @@ class UpstreamProxyRenderTest {
                                 + " --encoder-hosts 10.0.0.1 --encoder-ports 23001"
                                 + " --prefiller-hosts 10.0.0.1 10.0.0.2 --prefiller-ports 33003 33004"
                                 + " --decoder-hosts 10.0.0.2 --decoder-ports 33006", "/healthcheck"),
+                Arguments.of("disagg-epd, E+PD, a pd node of one process per rank over two hosts: each rank a backend",
+                        topology("", """
+                                  - {name: e0, role: encoder, host: a, devices: [0], port: 23001}
+                                  - {name: pd0, role: pd, hosts: [{host: a, devices: [1]}, {host: b, devices: [1]}], port: 33003,
+                                     data-parallel-rpc-port: 13389, data-parallel-mode: external}
+                                """, disagg),
+                        "/opt/disagg_epd_proxy.py --host 10.0.0.1 --port 8001"
+                                + " --encode-servers-urls http://10.0.0.1:23001"
+                                + " --prefill-servers-urls disable"
+                                + " --decode-servers-urls http://10.0.0.1:33003,http://10.0.0.2:33004", "/health"),
                 Arguments.of("disagg-epd, E+PD: prefill disabled, the pd nodes decode", topology("", E_PD, disagg),
                         "/opt/disagg_epd_proxy.py --host 10.0.0.1 --port 8001"
                                 + " --encode-servers-urls http://10.0.0.1:23001,http://10.0.0.2:23002"

@@ -136,6 +136,72 @@ class ServeArgsParserTest {
         assertThat(ServeArgsParser.parse(argv).servedModelName()).isEqualTo(SimCluster.SERVED_NAME);
     }
 
+    @Test
+    void acceptsTheDataParallelFlagsOfAGroupOverHosts() throws Exception {
+        // as tests/e2e/nightly/multi_node/config/Qwen3-235B-A22B.yaml of vLLM-Ascend runs them
+        ServeArgs leader = parse("/m", "--port", "8080", "--data-parallel-size", "4", "--data-parallel-size-local", "2",
+                "--data-parallel-address", "10.0.0.2", "--data-parallel-rpc-port", "13389", "--tensor-parallel-size", "8");
+        assertThat(leader.leadsOtherHosts()).isTrue();
+        assertThat(leader.dataParallelRpcPort()).isEqualTo(13389);
+        assertThat(leader.dataParallelAddress()).contains("10.0.0.2");
+        ServeArgs headless = parse("/m", "--headless", "--data-parallel-size", "4", "--data-parallel-size-local", "2",
+                "--data-parallel-start-rank", "2", "--data-parallel-address", "10.0.0.2", "--data-parallel-rpc-port", "13389");
+        assertThat(headless.headless()).isTrue();
+        assertThat(headless.leadsOtherHosts()).isFalse();
+        assertThat(headless.dataParallelStartRank()).isEqualTo(2);
+        assertThat(headless.dataParallelSizeLocal()).isEqualTo(2);
+        ServeArgs alone = parse("/m", "--data-parallel-size", "2");
+        assertThat(alone.leadsOtherHosts()).as("every rank here").isFalse();
+        assertThat(alone.dataParallelRpcPort()).isEqualTo(ServeArgs.DEFAULT_RPC_PORT);
+    }
+
+    @Test
+    void acceptsTheFlagsOfOneRankOfExternalDataParallelism() throws Exception {
+        // as examples/external_online_dp/run_dp_template.sh of vLLM-Ascend passes them
+        ServeArgs rank = parse("/m", "--port", "9001", "--data-parallel-size", "4", "--data-parallel-rank", "1",
+                "--data-parallel-address", "10.0.0.2", "--data-parallel-rpc-port", "12345", "--tensor-parallel-size", "2");
+        assertThat(rank.joinsRankZero()).isTrue();
+        assertThat(rank.leadsOtherHosts()).isFalse();
+        assertThat(rank.dataParallelSizeLocal()).isEqualTo(1);
+        assertThat(rank.dataParallelStartRank()).isEqualTo(1);
+        ServeArgs zero = parse("/m", "--data-parallel-size", "4", "--data-parallel-rank", "0", "--data-parallel-rpc-port", "12345");
+        assertThat(zero.leadsOtherHosts()).as("rank 0 waits for the others").isTrue();
+        assertThat(zero.joinsRankZero()).isFalse();
+        assertThatThrownBy(() -> parse("/m", "--data-parallel-size", "2", "--data-parallel-rank", "2"))
+                .isInstanceOf(StartupFailure.class).hasMessageContaining("data_parallel_rank 2 is outside 0-1");
+        assertThatThrownBy(() -> parse("/m", "--headless", "--data-parallel-size", "2", "--data-parallel-rank", "1"))
+                .isInstanceOf(ArgumentError.class).hasMessageContaining("not allowed with --headless");
+    }
+
+    @Test
+    void refusesDataParallelRanksThatDoNotFit() {
+        assertThatThrownBy(() -> parse("/m", "--data-parallel-size", "2", "--data-parallel-size-local", "3"))
+                .isInstanceOf(StartupFailure.class).hasMessageContaining("data_parallel_size_local (3) must be <= data_parallel_size (2)");
+        assertThatThrownBy(() -> parse("/m", "--headless", "--data-parallel-size", "4", "--data-parallel-size-local", "2",
+                "--data-parallel-start-rank", "3"))
+                .isInstanceOf(StartupFailure.class).hasMessageContaining("exceeds data_parallel_size 4");
+        assertThatThrownBy(() -> parse("/m", "--data-parallel-size", "4", "--data-parallel-size-local", "2",
+                "--data-parallel-start-rank", "2"))
+                .isInstanceOf(ArgumentError.class).hasMessageContaining("add --headless");
+        assertThatThrownBy(() -> parse("/m", "--headless", "--data-parallel-size", "2"))
+                .isInstanceOf(StartupFailure.class).hasMessageContaining("no head node to join");
+        assertThatThrownBy(() -> parse("/m", "--headless=1"))
+                .isInstanceOf(ArgumentError.class).hasMessageContaining("argument --headless: ignored explicit argument '1'");
+    }
+
+    @Test
+    void theHeadNodeRefusesEnginesThatDoNotFitItsGroup() {
+        java.util.BitSet joined = new java.util.BitSet();
+        joined.set(0, 2); // its own two ranks
+        assertThat(DataParallelLink.refusal("rank 2 2 4", 4, joined)).isNull();
+        assertThat(DataParallelLink.refusal("rank 2 2 8", 4, joined)).isEqualTo("--data-parallel-size 8 there, 4 here");
+        assertThat(DataParallelLink.refusal("rank 1 2 4", 4, joined)).isEqualTo("ranks 1-2 overlap ranks that joined already");
+        assertThat(DataParallelLink.refusal("rank 3 2 4", 4, joined)).isEqualTo("ranks 3-4 are outside 0-3");
+        assertThat(DataParallelLink.refusal("GET / HTTP/1.1", 4, joined)).startsWith("not a data parallel engine");
+        assertThat(DataParallelLink.refusal(null, 4, joined)).startsWith("not a data parallel engine");
+        assertThat(DataParallelLink.refusal("rank x 2 4", 4, joined)).startsWith("not a data parallel engine");
+    }
+
     private static ServeArgs parse(String... argv) throws ArgumentError, StartupFailure {
         return ServeArgsParser.parse(List.of(argv));
     }

@@ -57,6 +57,8 @@ public final class SimDeployment implements AutoCloseable {
         private int startupDelayMs = 300;
         private final Map<String, String> hosts = new LinkedHashMap<>(Map.of("local", "{address: 127.0.0.1}"));
         private final Map<String, String> nodeHosts = new LinkedHashMap<>();
+        private final Map<String, List<String>> nodeOverHosts = new LinkedHashMap<>();
+        private final Set<String> externalDp = new HashSet<>();
         private String proxyHost = "local";
         private final Map<String, Map<String, String>> nodeEnv = new LinkedHashMap<>();
         private final Map<String, String> nodeArgs = new LinkedHashMap<>();
@@ -128,6 +130,24 @@ public final class SimDeployment implements AutoCloseable {
         public Builder nodeOn(String node, String host) {
             nodeHosts.put(node, host);
             return this;
+        }
+
+        /**
+         * One node as a data-parallel group over {@code hosts} (nodes[].hosts), one NPU and rank on each; its RPC port is
+         * {@code port(NODE + ".rpc")}.
+         */
+        public Builder nodeOverHosts(String node, List<String> hosts) {
+            nodeOverHosts.put(node, List.copyOf(hosts));
+            return this;
+        }
+
+        /**
+         * One node as external data parallelism over {@code hosts} (data-parallel-mode: external): one process and port per
+         * rank, one rank per host; rank R serves on {@code port(NODE) + R}.
+         */
+        public Builder nodeExternalOverHosts(String node, List<String> hosts) {
+            externalDp.add(node);
+            return nodeOverHosts(node, hosts);
         }
 
         public Builder proxyOn(String host) {
@@ -210,9 +230,28 @@ public final class SimDeployment implements AutoCloseable {
                 int port = port(taken);
                 ports.put(node, port);
                 String host = nodeHosts.getOrDefault(node, spreadOver.isEmpty() ? "local" : spreadOver.get(i % spreadOver.size()));
-                yaml.append("  - {name: ").append(node).append(", role: ").append(nodes.get(i)[1])
-                        .append(", host: ").append(host)
-                        .append(", devices: [").append(i).append("], port: ").append(port);
+                yaml.append("  - {name: ").append(node).append(", role: ").append(nodes.get(i)[1]);
+                List<String> group = nodeOverHosts.get(node);
+                if (group == null) {
+                    yaml.append(", host: ").append(host).append(", devices: [").append(i).append("]");
+                } else {
+                    // NPUs above every single node's (all loopback hosts are one machine): 100 + 10 * node + host
+                    yaml.append(", hosts: [");
+                    for (int j = 0; j < group.size(); j++) {
+                        yaml.append(j == 0 ? "" : ", ").append("{host: ").append(group.get(j)).append(", devices: [")
+                                .append(100 + 10 * i + j).append("]}");
+                    }
+                    int rpc = port(taken);
+                    ports.put(node + ".rpc", rpc);
+                    yaml.append("], data-parallel-rpc-port: ").append(rpc);
+                    if (externalDp.contains(node)) {
+                        yaml.append(", data-parallel-mode: external");
+                        for (int rank = 1; rank < group.size(); rank++) {
+                            taken.add(port + rank); // the other ranks' ports
+                        }
+                    }
+                }
+                yaml.append(", port: ").append(port);
                 if (nodes.get(i)[1].equals(kvConnector.equals("MooncakeConnectorV1") ? "prefill" : "decode")) {
                     yaml.append(", kv-port: ").append(kvPort(taken));
                 }

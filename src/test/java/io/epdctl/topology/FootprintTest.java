@@ -60,7 +60,8 @@ class FootprintTest {
         Footprint footprint = Footprint.of(c.node(), c.kvTransfer());
 
         assertThat(footprint.name()).isEqualTo(c.node().name());
-        assertThat(footprint.placements()).containsExactly(new Placement("npu-a", c.listeners(), c.node().devices()));
+        assertThat(footprint.placements()).containsExactly(new Placement("npu-a", c.listeners(), c.node().devices(), 0,
+                c.node().dataParallelSize()));
         assertThat(footprint.placement().ports()).isEqualTo(c.ports());
         assertThat(footprint.placement().httpPort()).isEqualTo(c.node().port());
         assertThat(footprint.on("npu-a")).hasSize(1);
@@ -86,6 +87,67 @@ class FootprintTest {
         assertThatThrownBy(spread::placement).hasMessage("d0 runs on 2 hosts, not one");
         assertThat(spread.on("npu-b")).extracting(Placement::npus).containsExactly(List.of(0));
         assertThatThrownBy(() -> spread.on("npu-b").get(0).httpPort()).hasMessage("no HTTP listener on npu-b");
+    }
+
+    private static Node group(Role role, int tp, List<Node.RankHost> hosts) {
+        int devices = hosts.stream().mapToInt(share -> share.devices().size()).sum();
+        return new Node("g0", role, hosts.get(0).host(), hosts.stream().flatMap(share -> share.devices().stream()).toList(),
+                33006, tp, devices / tp, null, Map.of(), Map.of(), RestartPolicy.ON_FAILURE, null, hosts, 13389, false);
+    }
+
+    @Test
+    void aNodeOverSeveralHostsHasAPlacementPerHostWithItsRanks() {
+        Footprint footprint = Footprint.of(group(Role.DECODE, 2, List.of(new Node.RankHost("npu-a", List.of(0, 1, 2, 3)),
+                new Node.RankHost("npu-b", List.of(4, 5)), new Node.RankHost("npu-c", List.of(0, 1, 2, 3)))), KV);
+
+        assertThat(footprint.placements()).containsExactly(
+                new Placement("npu-a", List.of(Listener.http(33006), new Listener(Listener.Kind.DP_RPC, 13389, 13389), kv(50001, 50004)),
+                        List.of(0, 1, 2, 3), 0, 2),
+                new Placement("npu-b", List.of(kv(50005, 50006)), List.of(4, 5), 2, 1),
+                new Placement("npu-c", List.of(kv(50007, 50010)), List.of(0, 1, 2, 3), 3, 2));
+        assertThat(footprint.leader().host()).isEqualTo("npu-a");
+        assertThat(footprint.placements()).extracting(footprint::processName).containsExactly("g0", "g0-dp2", "g0-dp3");
+        assertThat(footprint.placements()).extracting(Placement::servesHttp).containsExactly(true, false, false);
+    }
+
+    @Test
+    void aPdNodeOverSeveralHostsListensOnHttpAndTheRpcPortOnItsFirstHostOnly() {
+        Footprint footprint = Footprint.of(group(Role.PD, 1, List.of(new Node.RankHost("npu-a", List.of(0)),
+                new Node.RankHost("npu-b", List.of(0)))), null);
+
+        assertThat(footprint.placements().get(0).ports()).containsExactly(33006, 13389);
+        assertThat(footprint.placements().get(1).ports()).isEmpty();
+        assertThat(footprint.placements().get(1).dpStartRank()).isEqualTo(1);
+    }
+
+    @Test
+    void externalDataParallelismHasAPlacementPerRankWithItsOwnPort() {
+        Node node = new Node("x0", Role.DECODE, "npu-a", List.of(0, 1, 2, 3, 4, 5), 33006, 2, 3, null, Map.of(), Map.of(),
+                RestartPolicy.ON_FAILURE, null, List.of(new Node.RankHost("npu-a", List.of(0, 1, 2, 3)),
+                        new Node.RankHost("npu-b", List.of(4, 5))), 13389, true);
+
+        Footprint footprint = Footprint.of(node, KV);
+
+        assertThat(footprint.placements()).containsExactly(
+                new Placement("npu-a", List.of(Listener.http(33006), new Listener(Listener.Kind.DP_RPC, 13389, 13389), kv(50001, 50002)),
+                        List.of(0, 1), 0, 1),
+                new Placement("npu-a", List.of(Listener.http(33007), kv(50003, 50004)), List.of(2, 3), 1, 1),
+                new Placement("npu-b", List.of(Listener.http(33008), kv(50005, 50006)), List.of(4, 5), 2, 1));
+        assertThat(footprint.serving()).hasSize(3);
+        assertThat(footprint.placements()).extracting(footprint::processName).containsExactly("x0", "x0-dp1", "x0-dp2");
+    }
+
+    @Test
+    void withThePullConnectorAPrefillGroupBindsItsRanksPortsOnEachHost() {
+        KvTransfer pull = new KvTransfer(KvTransfer.PULL_CONNECTOR, 50001, null, Map.of());
+        Footprint footprint = Footprint.of(group(Role.PREFILL, 1, List.of(new Node.RankHost("npu-a", List.of(0, 1)),
+                new Node.RankHost("npu-b", List.of(0)))), pull);
+
+        assertThat(footprint.placements().get(0).listener(Listener.Kind.KV)).contains(kv(50001, 50002));
+        assertThat(footprint.placements().get(1).listener(Listener.Kind.KV)).contains(kv(50003, 50003));
+        assertThat(Footprint.of(group(Role.DECODE, 1, List.of(new Node.RankHost("npu-a", List.of(0)),
+                new Node.RankHost("npu-b", List.of(0)))), pull).placements()).allSatisfy(placement ->
+                        assertThat(placement.listener(Listener.Kind.KV)).as("its decoders bind none").isEmpty());
     }
 
     @Test

@@ -53,6 +53,109 @@ class ValidateCommandTest {
         return replace(VALID, NODES_1E1P1D, nodes);
     }
 
+    /** Valid: an encoder and a PD node over two hosts (internal data parallelism), which the DP cases break. */
+    static final String DP = """
+            name: test
+            model: /models/qwen
+            served-model-name: qwenvl
+            hosts:
+              local: {address: 127.0.0.1}
+              npu-a: {address: 192.0.2.10, user: root, npus: 8}
+              npu-b: {address: 192.0.2.11, npus: 8}
+            ec-transfer: {shared-storage-path: /data/ec_cache}
+            nodes:
+              - {name: e0, role: encoder, host: npu-a, devices: [0], port: 23001}
+              - name: pd0
+                role: pd
+                port: 33003
+                data-parallel-rpc-port: 13389
+                hosts:
+                  - {host: npu-a, devices: [1, 2]}
+                  - {host: npu-b, devices: [0, 1]}
+            proxy: {host: npu-a, port: 8001}
+            """;
+
+    static Stream<Case> dataParallelCases() {
+        return Stream.of(
+                new Case("host given with hosts",
+                        replace(DP, "    role: pd\n", "    role: pd\n    host: npu-a\n"),
+                        "host: npu-a\n", 1, 6, "nodes[1].host", "host cannot be given with hosts"),
+                new Case("hosts of one host",
+                        replace(DP, "      - {host: npu-b, devices: [0, 1]}\n", ""),
+                        "- {host: npu-a", "nodes[1].hosts", "expected at least two hosts (a node on one host gives host and devices)"),
+                new Case("no RPC port for a node over several hosts",
+                        replace(DP, "    data-parallel-rpc-port: 13389\n", ""),
+                        "name: pd0", "nodes[1].data-parallel-rpc-port", "missing required key 'data-parallel-rpc-port'"),
+                new Case("an RPC port on a node of one host",
+                        replace(DP, "port: 23001}", "port: 23001, data-parallel-rpc-port: 13390}"),
+                        "13390", "nodes[0].data-parallel-rpc-port", "data-parallel-rpc-port is only for a node over several hosts"),
+                new Case("a host's devices not whole ranks",
+                        replace(DP, "    port: 33003\n", "    port: 33003\n    tensor-parallel-size: 2\n    data-parallel-size: 2\n")
+                                .replace("devices: [0, 1]}", "devices: [0, 1, 3]}"),
+                        "[0, 1, 3]", "nodes[1].hosts[1].devices", "3 device(s) given on host 'npu-b', not a multiple of tensor-parallel-size 2"),
+                new Case("a given data-parallel-size that the devices do not make",
+                        replace(DP, "    port: 33003\n", "    port: 33003\n    data-parallel-size: 3\n"),
+                        "- {host: npu-a", "nodes[1].hosts", "4 device(s) given, but tensor-parallel-size 1 x data-parallel-size 3 needs 3"),
+                new Case("one host twice",
+                        replace(DP, "{host: npu-b, devices: [0, 1]}", "{host: npu-a, devices: [3, 4]}"),
+                        "npu-a, devices: [3", "nodes[1].hosts[1].host", "host 'npu-a' is listed twice"),
+                new Case("an NPU of one host given to another node",
+                        replace(DP, "{host: npu-a, devices: [1, 2]}", "{host: npu-a, devices: [0, 2]}"),
+                        "0, 2]", "nodes[1].hosts[0].devices[0]", "NPU 0 on host 192.0.2.10 is already given to nodes[0] (e0)"),
+                new Case("an NPU beyond a later host's",
+                        replace(DP, "{host: npu-b, devices: [0, 1]}", "{host: npu-b, devices: [0, 8]}"),
+                        "8]}", "nodes[1].hosts[1].devices[1]", "NPU 8 does not exist: host 'npu-b' has 8 NPUs (0-7)"),
+                new Case("the RPC port on another listener of the first host",
+                        replace(DP, "data-parallel-rpc-port: 13389", "data-parallel-rpc-port: 23001"),
+                        "23001", 2, 0, "nodes[1].data-parallel-rpc-port",
+                        "data-parallel RPC port 23001 of nodes[1] (pd0) on host 192.0.2.10 overlaps port 23001 of nodes[0] (e0)"),
+                new Case("a node named as another node's process on a later host",
+                        replace(DP, "name: e0,", "name: pd0-dp2,"),
+                        "pd0-dp2", "nodes[0].name", "'pd0-dp2' is the name of the process of nodes[1] (pd0) on host 'npu-b' (its ranks from 2)"),
+                new Case("a data-parallel flag set by hand",
+                        replace(DP, "    port: 33003\n", "    port: 33003\n    args: {headless: true}\n"),
+                        "true", "nodes[1].args.headless", "epdctl derives --headless from the node's hosts"),
+                new Case("the first host on loopback, the others elsewhere",
+                        replace(DP, "{host: npu-a, devices: [1, 2]}", "{host: local, devices: [1, 2]}"),
+                        "local, devices", "nodes[1].hosts[0].host",
+                        "nodes[1] (pd0) runs its first ranks on host 'local' whose address 127.0.0.1 is loopback"),
+                new Case("an unknown data-parallel-mode, with a suggestion",
+                        replace(DP, "    port: 33003\n", "    port: 33003\n    data-parallel-mode: externel\n"),
+                        "externel", "nodes[1].data-parallel-mode", "unknown data-parallel-mode 'externel' (expected internal or external), did you mean 'external'?"),
+                new Case("external data parallelism of one rank",
+                        replace(DP, "port: 23001}", "port: 23001, data-parallel-mode: external, data-parallel-rpc-port: 13390}"),
+                        "external", "nodes[0].data-parallel-mode", "data-parallel-mode external needs a data-parallel-size of at least 2"),
+                new Case("external data parallelism without an RPC port",
+                        replace(DP, "port: 23001}", "port: 23001, devices: [0, 3], data-parallel-size: 2, data-parallel-mode: external}")
+                                .replace("devices: [0], ", ""),
+                        "{name: e0", "nodes[0].data-parallel-rpc-port", "a node of data-parallel-mode external needs the port its first rank listens on"),
+                new Case("a rank's port on another node's",
+                        replace(DP, "    port: 33003\n", "    port: 33003\n    data-parallel-mode: external\n").replace("port: 23001}", "port: 33004}"),
+                        "33003", "nodes[1].port", "port 33004 of nodes[1] (pd0) (rank 1) on host 192.0.2.10 overlaps port 33004 of nodes[0] (e0)"),
+                new Case("the rank flag set by hand",
+                        replace(DP, "    port: 33003\n", "    port: 33003\n    data-parallel-mode: external\n    args: {data-parallel-rank: 1}\n"),
+                        "rank: 1}", 1, 6, "nodes[1].args.data-parallel-rank", "epdctl derives --data-parallel-rank from the node's data-parallel-mode external"),
+                new Case("a node over several hosts in containers",
+                        replace(DP, "    port: 33003\n", "    port: 33003\n    runtime: docker\n    image: vllm-ascend\n"),
+                        "name: pd0", "nodes[1]", "a node over several hosts or of data-parallel-mode external runs as processes: runtime docker is not supported"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dataParallelCases")
+    void reportsTheBrokenDataParallelRuleWhereItIs(Case c) {
+        reportsTheBrokenRuleWhereItIs(c);
+    }
+
+    @Test
+    void aNodeOverSeveralHostsIsValid() {
+        Cli.Result result = Cli.run("validate", TopologyText.write(dir, DP).toString());
+
+        assertThat(result.exitCode()).as(result.toString()).isZero();
+        assertThat(result.out()).contains("valid: deployment test, 2 nodes (1 encoder, 1 pd) on 2 hosts");
+        assertThat(result.err()).as("its ranks on npu-b read the encoder's files too")
+                .contains("encoders on host 'npu-a' and nodes[1] (pd0) on 'npu-b' must see /data/ec_cache as one shared mount");
+    }
+
     static Stream<Case> cases() {
         String onePdNoEncoder = nodes("  - {name: pd0, role: pd, host: local, devices: [0], port: 33003}\n")
                 .replace("kv-transfer: {kv-port: 50001}\n", "");
