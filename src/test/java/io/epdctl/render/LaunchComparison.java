@@ -46,6 +46,20 @@ final class LaunchComparison {
         this.recorder = new CommandRecorder(dir, commands);
     }
 
+    /**
+     * A stand-in for {@code ip} that shows each of {@code addresses} on {@code iface}, as {@code ip -o addr show}
+     * prints them: every host's scripts run on this machine, and a node on a routable address looks up the
+     * interface that carries its host's address as it starts.
+     */
+    void interfaces(String iface, List<String> addresses) throws IOException {
+        StringBuilder script = new StringBuilder("#!/bin/sh\n");
+        for (int i = 0; i < addresses.size(); i++) {
+            script.append("echo '").append(i + 2).append(": ").append(iface).append("    inet ").append(addresses.get(i))
+                    .append("/24 brd 0.0.0.0 scope global ").append(iface).append("'\n");
+        }
+        recorder.standIn("ip", script.toString());
+    }
+
     /** What one process executed, normalised as argparse reads it. */
     record Launch(String command, List<String> positional, Map<String, List<Object>> flags, Map<String, String> env) {
     }
@@ -235,6 +249,12 @@ final class LaunchComparison {
 
         Differences env(String name, String upstream, String ours, String why) {
             list.add(new Difference(Kind.ENV, name, upstream, ours, why));
+            return this;
+        }
+
+        /** Each of {@code upstream}'s variables, with its value there, is not in epdctl's environment. */
+        Differences envLeftOut(Map<String, String> upstream, String why) {
+            new TreeMap<>(upstream).forEach((name, value) -> env(name, value, null, why));
             return this;
         }
 

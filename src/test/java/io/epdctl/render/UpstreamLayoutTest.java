@@ -103,6 +103,84 @@ class UpstreamLayoutTest {
                 .keepsProxyVariables());
     }
 
+    /**
+     * vLLM-Ascend's multi-node CI case DeepSeek-R1-W8A8: two prefill hosts, a decode instance over two hosts, each
+     * host's command as the CI's runner starts it.
+     */
+    @Test
+    void vllmAscendPrefillDecodeWithDataParallelAcrossTwoHosts() throws Exception {
+        comparison.interfaces("eth0", List.of("192.0.2.10", "192.0.2.11", "192.0.2.12", "192.0.2.13"));
+        Map<String, List<Call>> theirs = comparison.runTranscription("/upstream/vllm-ascend-deepseek-r1-pd",
+                "prefill-0.sh", "prefill-1.sh", "decode-2.sh", "decode-3.sh", "proxy.sh");
+        Map<String, List<Call>> ours = comparison.renderAndRun("topologies/vllm-ascend-deepseek-r1-pd.yaml");
+        assertThat(ours).containsOnlyKeys("p0.sh", "p1.sh", "d0.sh", "d0-dp16.sh", "proxy.sh");
+
+        assertSameLaunch("vllm", theirs.get("prefill-0.sh"), ours.get("p0.sh"), multiNodeRunner("192.0.2.10", "192.0.2.10")
+                .flag("--data-parallel-size-local", List.of("2"), null, ALL_RANKS_LOCAL)
+                .jsonKey("--kv-transfer-config", "kv_port", 30000, 36000, MOONCAKE_RANGE));
+        assertSameLaunch("vllm", theirs.get("prefill-1.sh"), ours.get("p1.sh"), multiNodeRunner("192.0.2.11", "192.0.2.10")
+                .flag("--data-parallel-size-local", List.of("2"), null, ALL_RANKS_LOCAL)
+                .jsonKey("--kv-transfer-config", "kv_port", 30100, 36100, MOONCAKE_RANGE));
+        assertSameLaunch("vllm", theirs.get("decode-2.sh"), ours.get("d0.sh"), multiNodeRunner("192.0.2.12", "192.0.2.12")
+                .flag("--data-parallel-start-rank", List.of("0"), null, "the first host's start rank is 0, vLLM's default")
+                .flag("--tensor-parallel-size", List.of("1"), null, TP_DEFAULT)
+                .jsonKey("--kv-transfer-config", "kv_port", 30200, 36000, DECODE_KV_PORT));
+        assertSameLaunch("vllm", theirs.get("decode-3.sh"), ours.get("d0-dp16.sh"), multiNodeRunner("192.0.2.13", "192.0.2.12")
+                .flag("--tensor-parallel-size", List.of("1"), null, TP_DEFAULT)
+                .flag("--host", null, List.of("0.0.0.0"), HEADLESS)
+                .jsonKey("--kv-transfer-config", "kv_port", 30200, 36000, DECODE_KV_PORT));
+        assertSameLaunch("python", theirs.get("proxy.sh"), ours.get("proxy.sh"), Differences.none()
+                .positional(0, "examples/disaggregated_prefill_v1/load_balance_proxy_server_example.py",
+                        "/vllm-workspace/vllm-ascend/examples/disaggregated_prefill_v1/load_balance_proxy_server_example.py",
+                        SCRIPT_PATH)
+                .flag("--decoder-hosts", List.of("192.0.2.12", "192.0.2.13"), List.of("192.0.2.12"), HEADLESS_BACKEND)
+                .flag("--decoder-ports", List.of("8080", "8080"), List.of("8080"), HEADLESS_BACKEND)
+                .envLeftOut(MULTI_NODE_PROXY_ENV, "the runner gives the proxy its host's node environment; "
+                        + "epdctl's proxy is not vLLM and gets none of it")
+                .keepsProxyVariables());
+    }
+
+    private static final String HEADLESS_BACKEND = "the runner lists every decode host, the headless one too, which "
+            + "serves no HTTP; epdctl lists the instance once, at its first host";
+    /** Host 0's environment as the multi-node runner gives it to the proxy. */
+    private static final Map<String, String> MULTI_NODE_PROXY_ENV = Map.ofEntries(
+            Map.entry("HCCL_OP_EXPANSION_MODE", "AIV"), Map.entry("VLLM_USE_MODELSCOPE", "True"),
+            Map.entry("HCCL_BUFFSIZE", "1024"), Map.entry("SERVER_PORT", "8080"), Map.entry("OMP_PROC_BIND", "False"),
+            Map.entry("OMP_NUM_THREADS", "1"), Map.entry("PYTORCH_NPU_ALLOC_CONF", "expandable_segments:True"),
+            Map.entry("HCCL_DETERMINISTIC", "True"), Map.entry("TASK_QUEUE_ENABLE", "1"),
+            Map.entry("HCCL_OP_RETRY_ENABLE", "L0:0, L1:0, L2:0"), Map.entry("GLOO_SOCKET_IFNAME", "eth0"),
+            Map.entry("TP_SOCKET_IFNAME", "eth0"), Map.entry("HCCL_SOCKET_IFNAME", "eth0"), Map.entry("NIC_NAME", "eth0"),
+            Map.entry("DISAGGREGATED_PREFILL_RANK_TABLE_PATH", "None"),
+            Map.entry("LD_LIBRARY_PATH", "/usr/local/Ascend/ascend-toolkit/latest/python/site-packages:"),
+            Map.entry("HCCL_IF_IP", "192.0.2.10"), Map.entry("LOCAL_IP", "192.0.2.10"), Map.entry("MASTER_IP", "192.0.2.10"));
+
+    private static final String ALL_RANKS_LOCAL = "a node on one host runs all its ranks there, vLLM's default";
+    private static final String TP_DEFAULT = "epdctl passes --tensor-parallel-size only when it is not 1, vLLM's default";
+    private static final String MOONCAKE_RANGE = "the CI's kv_port lies inside the Mooncake transfer engine's port range on a "
+            + "16-NPU host ([20000, 36000)), which fails now and then with Address already in use; validate refuses it";
+    private static final String DECODE_KV_PORT = "the decode side binds no KV port with MooncakeConnectorV1; epdctl writes "
+            + "the deployment's";
+    private static final String HEADLESS = "a headless process serves no HTTP: --host and --served-model-name are unused";
+    private static final String RUNNER_PLACEHOLDER = "the CI runner's variables, there to be substituted into its commands";
+
+    /** What the multi-node CI's runner adds to a host's environment, and epdctl's network settings beside it. */
+    private static Differences multiNodeRunner(String address, String master) {
+        return Differences.none()
+                .env("SERVER_PORT", "8080", null, RUNNER_PLACEHOLDER)
+                .env("LOCAL_IP", address, null, RUNNER_PLACEHOLDER)
+                .env("MASTER_IP", master, null, RUNNER_PLACEHOLDER)
+                .env("NIC_NAME", "eth0", null, RUNNER_PLACEHOLDER)
+                .env("DISAGGREGATED_PREFILL_RANK_TABLE_PATH", "None", null,
+                        "the runner sets it to Python's None when the case has no rank table (none is needed)")
+                .env("LD_LIBRARY_PATH", "/usr/local/Ascend/ascend-toolkit/latest/python/site-packages:", null,
+                        "the runner prepends the CANN toolkit's Python packages; epdctl leaves the library path to vllm.setup")
+                .env("VLLM_HOST_IP", null, address, "epdctl derives the address an instance advertises from its host's")
+                .env("ASCEND_RT_VISIBLE_DEVICES", null, "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15",
+                        "the runner leaves every NPU of the host visible; epdctl names the node's, the same 16")
+                .flag("--served-model-name", null, List.of("vllm-ascend/DeepSeek-R1-0528-W8A8"), SERVED_NAME)
+                .keepsProxyVariables();
+    }
+
     private static final String MOONCAKE_MODULE = "vllm_ascend.distributed.mooncake_connector";
     private static final String MISSPELT_MODULE = "upstream misspells kv_connector_module_path (three n), a key vLLM "
             + "ignores or, since 0.14, refuses; the connector is registered by name and needs no module path";

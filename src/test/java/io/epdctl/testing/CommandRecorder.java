@@ -43,6 +43,13 @@ public final class CommandRecorder {
         }
     }
 
+    /** Puts a stand-in of its own for {@code command} first on PATH: {@code script} is its sh text (it records nothing). */
+    public void standIn(String command, String script) throws IOException {
+        Path stub = stubs.resolve(command);
+        Files.writeString(stub, script);
+        Files.setPosixFilePermissions(stub, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
     /**
      * Runs {@code script} with bash, the stand-ins first on PATH and {@code env} added, and returns the calls
      * it made, in order. Fails when the script fails.
