@@ -140,7 +140,7 @@ final class LaunchComparison {
      * argparse's view of a call: the words before the first flag, each flag with the values after it
      * ({@code --flag=value} split), JSON values of {@code *-config} flags as trees with {@code kv_port} the
      * number vLLM makes of a numeric string. For {@code vllm serve}, {@code --model M} is the model given as
-     * the positional word, as vLLM reads it.
+     * the positional word, and {@code --a_b} is {@code --a-b}, as vLLM's argument parser reads them.
      */
     static Launch launch(Call call) {
         List<String> positional = new ArrayList<>();
@@ -150,6 +150,9 @@ final class LaunchComparison {
             if (word.startsWith("--")) {
                 int eq = word.indexOf('=');
                 flag = eq < 0 ? word : word.substring(0, eq);
+                if (call.command().equals("vllm")) {
+                    flag = "--" + flag.substring(2).replace('_', '-');
+                }
                 assertThat(flags).as("flag given twice in " + call.argv()).doesNotContainKey(flag);
                 flags.put(flag, new ArrayList<>());
                 if (eq >= 0) {

@@ -154,6 +154,41 @@ class UpstreamLayoutTest {
             Map.entry("LD_LIBRARY_PATH", "/usr/local/Ascend/ascend-toolkit/latest/python/site-packages:"),
             Map.entry("HCCL_IF_IP", "192.0.2.10"), Map.entry("LOCAL_IP", "192.0.2.10"), Map.entry("MASTER_IP", "192.0.2.10"));
 
+    /**
+     * vLLM-Ascend's examples/external_online_dp/minimax_m2_pd: a prefill and a decode instance of two external
+     * data-parallel ranks each (one API server per rank, as launch_online_dp.py starts them), behind the load-balance
+     * proxy.
+     */
+    @Test
+    void vllmAscendExternalDataParallelPrefillDecode() throws Exception {
+        comparison.interfaces("eth0", List.of("192.0.2.20", "192.0.2.21"));
+        Map<String, List<Call>> theirs = comparison.runTranscription("/upstream/vllm-ascend-external-dp-pd",
+                "prefill-rank0.sh", "prefill-rank1.sh", "decode-rank0.sh", "decode-rank1.sh", "proxy.sh");
+        Map<String, List<Call>> ours = comparison.renderAndRun("topologies/vllm-ascend-external-dp-pd.yaml");
+        assertThat(ours).containsOnlyKeys("p0.sh", "p0-dp1.sh", "d0.sh", "d0-dp1.sh", "proxy.sh");
+
+        String prefillKvPort = "the example's kv_port: its 16 handshake ports reach into the Mooncake transfer engine's "
+                + "port range on a 16-NPU host ([20000, 36000)), which fails now and then; validate refuses it";
+        for (String[] rank : new String[][] {{"prefill-rank0.sh", "p0.sh"}, {"prefill-rank1.sh", "p0-dp1.sh"}}) {
+            assertSameLaunch("vllm", theirs.get(rank[0]), ours.get(rank[1]), externalRank("192.0.2.20")
+                    .jsonKey("--kv-transfer-config", "kv_port", 35880, 36000, prefillKvPort));
+        }
+        for (String[] rank : new String[][] {{"decode-rank0.sh", "d0.sh"}, {"decode-rank1.sh", "d0-dp1.sh"}}) {
+            assertSameLaunch("vllm", theirs.get(rank[0]), ours.get(rank[1]), externalRank("192.0.2.21")
+                    .jsonKey("--kv-transfer-config", "kv_port", 56900, 36000, DECODE_KV_PORT));
+        }
+        assertSameLaunch("python", theirs.get("proxy.sh"), ours.get("proxy.sh"), Differences.none()
+                .positional(0, "../../disaggregated_prefill_v1/load_balance_proxy_server_example.py",
+                        "/vllm-workspace/vllm-ascend/examples/disaggregated_prefill_v1/load_balance_proxy_server_example.py",
+                        SCRIPT_PATH)
+                .keepsProxyVariables());
+    }
+
+    private static Differences externalRank(String address) {
+        return Differences.none()
+                .env("VLLM_HOST_IP", null, address, "epdctl derives the address an instance advertises from its host's");
+    }
+
     private static final String ALL_RANKS_LOCAL = "a node on one host runs all its ranks there, vLLM's default";
     private static final String TP_DEFAULT = "epdctl passes --tensor-parallel-size only when it is not 1, vLLM's default";
     private static final String MOONCAKE_RANGE = "the CI's kv_port lies inside the Mooncake transfer engine's port range on a "
