@@ -11,6 +11,7 @@ import io.epdctl.testing.Cli;
 import io.epdctl.testing.CommandRecorder;
 import io.epdctl.testing.CommandRecorder.Call;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -97,7 +98,7 @@ final class LaunchComparison {
             String name = resource + "/" + process;
             try (var in = LaunchComparison.class.getResourceAsStream(name)) {
                 assertThat(in).as("test data " + name).isNotNull();
-                scripts.put(process, new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+                scripts.put(process, new String(in.readAllBytes(), StandardCharsets.UTF_8));
             }
         }
         return runUpstream(scripts);
@@ -123,7 +124,7 @@ final class LaunchComparison {
         assertThat(createdDirectories(rendered)).containsAll(createdDirectories(upstream));
     }
 
-    static List<String> createdDirectories(List<Call> calls) {
+    private static List<String> createdDirectories(List<Call> calls) {
         return calls.stream().filter(call -> call.command().equals("mkdir"))
                 .map(call -> call.argv().get(call.argv().size() - 1)).toList();
     }
@@ -196,13 +197,6 @@ final class LaunchComparison {
     record NotJson(String text) {
     }
 
-    /** Parses a JSON value as the comparison holds it. */
-    static JsonNode json(String text) {
-        Object tree = transferConfig(text);
-        assertThat(tree).as("JSON: " + text).isInstanceOf(JsonNode.class);
-        return (JsonNode) tree;
-    }
-
     /**
      * The allowed differences of one process, each with upstream's value (null: upstream has none), epdctl's
      * (null: epdctl has none) and why. Applying them checks that upstream has each stated value.
@@ -264,7 +258,7 @@ final class LaunchComparison {
         /** Upstream leaves the proxy variables of the calling shell set; epdctl's scripts unset them. */
         Differences keepsProxyVariables() {
             PROXY_VARIABLES.forEach((name, value) ->
-                    env(name, value, null, "upstream leaves a proxy variable set; it breaks the instances' calls"));
+                    env(name, value, null, "upstream leaves the caller's proxy variable set; it breaks the calls between the processes"));
             return this;
         }
 
