@@ -6,7 +6,10 @@ import static io.epdctl.topology.TopologyText.replace;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.epdctl.testing.Cli;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -614,8 +617,14 @@ class ValidateCommandTest {
     }
 
     @Test
-    void theGuideTopologiesAreValid() {
-        for (String topology : new String[] {"topologies/1e1pd.yaml", "topologies/1e1p1d.yaml"}) {
+    void everyShippedTopologyIsValid() throws IOException {
+        List<String> topologies;
+        try (var files = Files.list(Path.of("topologies"))) {
+            topologies = files.map(Path::toString).filter(name -> name.endsWith(".yaml")).sorted().toList();
+        }
+        assertThat(topologies).contains("topologies/1e1pd.yaml", "topologies/1e1p1d.yaml", "topologies/demo-local.yaml",
+                "topologies/vllm-ascend-deepseek-r1-pd.yaml", "topologies/vllm-ascend-external-dp-pd.yaml");
+        for (String topology : topologies) {
             Cli.Result result = Cli.run("validate", topology);
             assertThat(result.exitCode()).as(result.toString()).isZero();
             assertThat(result.err()).as(topology + " has no warnings").isEmpty();
