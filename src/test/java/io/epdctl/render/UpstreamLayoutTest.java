@@ -30,6 +30,33 @@ class UpstreamLayoutTest {
     private static final String SERVED_NAME =
             "epdctl always names the served model; the name is vLLM's default, the model";
 
+    /** Host 0's environment as the multi-node runner gives it to the proxy. */
+    private static final Map<String, String> MULTI_NODE_PROXY_ENV = Map.ofEntries(
+            Map.entry("HCCL_OP_EXPANSION_MODE", "AIV"), Map.entry("VLLM_USE_MODELSCOPE", "True"),
+            Map.entry("HCCL_BUFFSIZE", "1024"), Map.entry("SERVER_PORT", "8080"), Map.entry("OMP_PROC_BIND", "False"),
+            Map.entry("OMP_NUM_THREADS", "1"), Map.entry("PYTORCH_NPU_ALLOC_CONF", "expandable_segments:True"),
+            Map.entry("HCCL_DETERMINISTIC", "True"), Map.entry("TASK_QUEUE_ENABLE", "1"),
+            Map.entry("HCCL_OP_RETRY_ENABLE", "L0:0, L1:0, L2:0"), Map.entry("GLOO_SOCKET_IFNAME", "eth0"),
+            Map.entry("TP_SOCKET_IFNAME", "eth0"), Map.entry("HCCL_SOCKET_IFNAME", "eth0"), Map.entry("NIC_NAME", "eth0"),
+            Map.entry("DISAGGREGATED_PREFILL_RANK_TABLE_PATH", "None"),
+            Map.entry("LD_LIBRARY_PATH", "/usr/local/Ascend/ascend-toolkit/latest/python/site-packages:"),
+            Map.entry("HCCL_IF_IP", "192.0.2.10"), Map.entry("LOCAL_IP", "192.0.2.10"), Map.entry("MASTER_IP", "192.0.2.10"));
+    private static final String ALL_RANKS_LOCAL = "a node on one host runs all its ranks there, vLLM's default";
+    private static final String TP_DEFAULT = "epdctl passes --tensor-parallel-size only when it is not 1, vLLM's default";
+    private static final String HEADLESS = "a headless process serves no HTTP: --host and --served-model-name are unused";
+    private static final String RUNNER_PLACEHOLDER = "the CI runner's variables, there to be substituted into its commands";
+    private static final String MOONCAKE_MODULE = "vllm_ascend.distributed.mooncake_connector";
+    private static final String HEADLESS_BACKEND = "the runner lists every decode host, the headless one too, which "
+            + "serves no HTTP; epdctl lists the instance once, at its first host";
+    private static final String MOONCAKE_RANGE = "the CI's kv_port lies inside the Mooncake transfer engine's port range on a "
+            + "16-NPU host ([20000, 36000)), which fails now and then with Address already in use; validate refuses it";
+    private static final String DECODE_KV_PORT = "the decode side binds no KV port with MooncakeConnectorV1; epdctl writes "
+            + "the deployment's";
+    private static final String MISSPELT_MODULE = "upstream misspells kv_connector_module_path (three n), a key vLLM "
+            + "ignores or, since about 0.14, refuses; the connector is registered by name and needs no module path";
+    private static final String KV_PORT = "upstream leaves kv_port to vLLM's default, 14579; epdctl writes it (the same)";
+    private static final String ENGINE_ID = "upstream leaves engine_id to vLLM (a random one); epdctl numbers them";
+
     @TempDir
     Path dir;
 
@@ -140,20 +167,6 @@ class UpstreamLayoutTest {
                 .keepsProxyVariables());
     }
 
-    private static final String HEADLESS_BACKEND = "the runner lists every decode host, the headless one too, which "
-            + "serves no HTTP; epdctl lists the instance once, at its first host";
-    /** Host 0's environment as the multi-node runner gives it to the proxy. */
-    private static final Map<String, String> MULTI_NODE_PROXY_ENV = Map.ofEntries(
-            Map.entry("HCCL_OP_EXPANSION_MODE", "AIV"), Map.entry("VLLM_USE_MODELSCOPE", "True"),
-            Map.entry("HCCL_BUFFSIZE", "1024"), Map.entry("SERVER_PORT", "8080"), Map.entry("OMP_PROC_BIND", "False"),
-            Map.entry("OMP_NUM_THREADS", "1"), Map.entry("PYTORCH_NPU_ALLOC_CONF", "expandable_segments:True"),
-            Map.entry("HCCL_DETERMINISTIC", "True"), Map.entry("TASK_QUEUE_ENABLE", "1"),
-            Map.entry("HCCL_OP_RETRY_ENABLE", "L0:0, L1:0, L2:0"), Map.entry("GLOO_SOCKET_IFNAME", "eth0"),
-            Map.entry("TP_SOCKET_IFNAME", "eth0"), Map.entry("HCCL_SOCKET_IFNAME", "eth0"), Map.entry("NIC_NAME", "eth0"),
-            Map.entry("DISAGGREGATED_PREFILL_RANK_TABLE_PATH", "None"),
-            Map.entry("LD_LIBRARY_PATH", "/usr/local/Ascend/ascend-toolkit/latest/python/site-packages:"),
-            Map.entry("HCCL_IF_IP", "192.0.2.10"), Map.entry("LOCAL_IP", "192.0.2.10"), Map.entry("MASTER_IP", "192.0.2.10"));
-
     /**
      * vLLM-Ascend's examples/external_online_dp/minimax_m2_pd: a prefill and a decode instance of two external
      * data-parallel ranks each (one API server per rank, as launch_online_dp.py starts them), behind the load-balance
@@ -189,15 +202,6 @@ class UpstreamLayoutTest {
                 .env("VLLM_HOST_IP", null, address, "epdctl derives the address an instance advertises from its host's");
     }
 
-    private static final String ALL_RANKS_LOCAL = "a node on one host runs all its ranks there, vLLM's default";
-    private static final String TP_DEFAULT = "epdctl passes --tensor-parallel-size only when it is not 1, vLLM's default";
-    private static final String MOONCAKE_RANGE = "the CI's kv_port lies inside the Mooncake transfer engine's port range on a "
-            + "16-NPU host ([20000, 36000)), which fails now and then with Address already in use; validate refuses it";
-    private static final String DECODE_KV_PORT = "the decode side binds no KV port with MooncakeConnectorV1; epdctl writes "
-            + "the deployment's";
-    private static final String HEADLESS = "a headless process serves no HTTP: --host and --served-model-name are unused";
-    private static final String RUNNER_PLACEHOLDER = "the CI runner's variables, there to be substituted into its commands";
-
     /** What the multi-node CI's runner adds to a host's environment, and epdctl's network settings beside it. */
     private static Differences multiNodeRunner(String address, String master) {
         return Differences.none()
@@ -216,12 +220,6 @@ class UpstreamLayoutTest {
                 .keepsProxyVariables();
     }
 
-    private static final String MOONCAKE_MODULE = "vllm_ascend.distributed.mooncake_connector";
-    private static final String MISSPELT_MODULE = "upstream misspells kv_connector_module_path (three n), a key vLLM "
-            + "ignores or, since 0.14, refuses; the connector is registered by name and needs no module path";
-    private static final String KV_PORT = "upstream leaves kv_port to vLLM's default, 14579; epdctl writes it (the same)";
-    private static final String ENGINE_ID = "upstream leaves engine_id to vLLM (a random one); epdctl numbers them";
-
     private static Differences ascendExampleNode() {
         return Differences.none()
                 .flag("--served-model-name", null, List.of("Qwen/Qwen2.5-VL-7B-Instruct"), SERVED_NAME)
@@ -239,8 +237,7 @@ class UpstreamLayoutTest {
     private static Differences epdCiNode() {
         return ciPortVariables()
                 .flag("--served-model-name", null, List.of("Qwen/Qwen2.5-VL-7B-Instruct"), SERVED_NAME)
-                .flag("--tensor-parallel-size", List.of("1"), null,
-                        "epdctl passes --tensor-parallel-size only when it is not 1, vLLM's default")
+                .flag("--tensor-parallel-size", List.of("1"), null, TP_DEFAULT)
                 .keepsProxyVariables();
     }
 
