@@ -5,7 +5,6 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -59,16 +58,7 @@ public final class KvHandshake implements Closeable {
         this.basePort = basePort;
         this.abortTimeoutMillis = abortTimeoutMillis;
         this.clock = clock;
-        try {
-            for (int rank = 0; rank < ranks; rank++) {
-                ServerSocket socket = new ServerSocket();
-                sockets.add(socket);
-                socket.bind(new InetSocketAddress(bindAddress, basePort + rank), backlog);
-            }
-        } catch (IOException e) {
-            close();
-            throw e;
-        }
+        sockets.addAll(PortRange.bind(bindAddress, basePort, ranks, backlog));
         for (int rank = 0; rank < sockets.size(); rank++) {
             ServerSocket socket = sockets.get(rank);
             int own = rank;

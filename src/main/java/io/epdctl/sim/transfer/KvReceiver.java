@@ -5,7 +5,6 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -32,16 +31,7 @@ public final class KvReceiver implements Closeable {
      * listener queues up to {@code backlog} connections not yet accepted (one push per request comes in).
      */
     public KvReceiver(InetAddress bindAddress, int basePort, int ranks, int backlog) throws IOException {
-        try {
-            for (int rank = 0; rank < ranks; rank++) {
-                ServerSocket socket = new ServerSocket();
-                sockets.add(socket);
-                socket.bind(new InetSocketAddress(bindAddress, basePort + rank), backlog);
-            }
-        } catch (IOException e) {
-            close();
-            throw e;
-        }
+        sockets.addAll(PortRange.bind(bindAddress, basePort, ranks, backlog));
         for (ServerSocket socket : sockets) {
             Thread acceptor = new Thread(() -> acceptLoop(socket), "kv-accept-" + socket.getLocalPort());
             acceptor.setDaemon(true);
