@@ -1,5 +1,6 @@
 package io.epdctl.proxy;
 
+import static io.epdctl.proxy.ProxyFixture.assertAllFreed;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -105,11 +106,6 @@ class EpdProxyTest {
             }
             Thread.sleep(10);
         }
-    }
-
-    private static void assertAllFreed(EpdProxy proxy) throws InterruptedException {
-        eventually("every request's state freed", () -> proxy.requestsInFlight() == 0
-                && proxy.requestsAwaitingPrefill() == 0 && proxy.backendRequestsInFlight() == 0);
     }
 
     @Test

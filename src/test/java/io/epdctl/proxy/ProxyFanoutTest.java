@@ -1,21 +1,19 @@
 package io.epdctl.proxy;
 
+import static io.epdctl.proxy.ProxyFixture.assertAllFreed;
+import static io.epdctl.proxy.ProxyFixture.endpoints;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SimCluster;
 import io.epdctl.testing.SimNode;
 import io.epdctl.testing.SystemTest;
 import io.epdctl.topology.ProxyTuning;
 import io.epdctl.topology.ProxyTuning.EncoderDispatch;
 import io.epdctl.topology.Role;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,7 +21,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,29 +33,15 @@ import org.junit.jupiter.api.io.TempDir;
 @SystemTest
 class ProxyFanoutTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final String marker = UUID.randomUUID().toString();
-    private final Map<String, String> env = Map.of("EPDCTL_PROXY_TEST", marker);
-    private final List<AutoCloseable> resources = new ArrayList<>();
-    private final List<String> log = new CopyOnWriteArrayList<>();
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private final ProxyFixture fixture = new ProxyFixture("EPDCTL_PROXY_TEST");
+    private final Map<String, String> env = fixture.env();
 
     @TempDir
     Path dir;
 
     @AfterEach
     void stopEverything() throws Exception {
-        try {
-            for (int i = resources.size() - 1; i >= 0; i--) {
-                resources.get(i).close();
-            }
-        } finally {
-            assertThat(ProcessTable.killAll("EPDCTL_PROXY_TEST", marker)).as("simulators left running").isZero();
-        }
-    }
-
-    private <T extends AutoCloseable> T closing(T resource) {
-        resources.add(resource);
-        return resource;
+        fixture.close();
     }
 
     private EpdProxy proxy(EncoderDispatch dispatch, List<Endpoint> encoders, List<Endpoint> pd, List<Endpoint> prefill,
@@ -66,11 +49,11 @@ class ProxyFanoutTest {
         ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), new ProxyBackends(encoders, pd, prefill, decode),
                 new ProxyTuning(3, Duration.ofMillis(1), ProxyTuning.defaults().backendTimeout(), Duration.ofSeconds(60), 2)
                         .withEncoderDispatch(dispatch));
-        return closing(EpdProxy.start(config, log::add, Duration.ofSeconds(30)));
+        return fixture.proxy(config);
     }
 
     private static List<Endpoint> sims(SimNode... nodes) {
-        return List.of(nodes).stream().map(node -> new Endpoint("127.0.0.1", node.port())).toList();
+        return endpoints(List.of(nodes));
     }
 
     private static List<Endpoint> tests(TestBackend... backends) {
@@ -79,7 +62,7 @@ class ProxyFanoutTest {
 
     /** A second encoder of {@code cluster}, writing to its EC directory. */
     private SimNode secondEncoder(SimCluster cluster) {
-        return closing(SimNode.builder(dir).name("e1").flags(SimCluster.commonFlags()).flags(cluster.encoderFlags())
+        return fixture.closing(SimNode.builder(dir).name("e1").flags(SimCluster.commonFlags()).flags(cluster.encoderFlags())
                 .env("ASCEND_RT_VISIBLE_DEVICES", "2").env(env).start());
     }
 
@@ -99,20 +82,7 @@ class ProxyFanoutTest {
     }
 
     private HttpResponse<String> post(EpdProxy proxy, String body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + "/v1/chat/completions"))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
-                HttpResponse.BodyHandlers.ofString());
-    }
-
-    private static void assertAllFreed(EpdProxy proxy) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
-        while (!(proxy.requestsInFlight() == 0 && proxy.requestsAwaitingPrefill() == 0
-                && proxy.backendRequestsInFlight() == 0)) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("never happened: every request's state freed");
-            }
-            Thread.sleep(20);
-        }
+        return fixture.post(proxy, "/v1/chat/completions", body);
     }
 
     private static void assertStreamedAnswer(HttpResponse<String> response) {
@@ -122,7 +92,7 @@ class ProxyFanoutTest {
 
     @Test
     void twoEncodersAndAPdThreeImagesFannedOutEachFoundInTheCache() throws Exception {
-        SimCluster cluster = closing(SimCluster.onePd(dir, env));
+        SimCluster cluster = fixture.closing(SimCluster.onePd(dir, env));
         SimNode e0 = cluster.node("e0");
         SimNode e1 = secondEncoder(cluster);
         SimNode pd = cluster.node("pd0");
@@ -144,7 +114,7 @@ class ProxyFanoutTest {
 
     @Test
     void twoEncodersPrefillAndDecodeThreeImagesFannedOutEachFoundInTheCache() throws Exception {
-        SimCluster cluster = closing(SimCluster.onePrefillOneDecode(dir, env));
+        SimCluster cluster = fixture.closing(SimCluster.onePrefillOneDecode(dir, env));
         SimNode e0 = cluster.node("e0");
         SimNode e1 = secondEncoder(cluster);
         SimNode prefill = cluster.node("p0");
@@ -165,7 +135,7 @@ class ProxyFanoutTest {
 
     @Test
     void singleModeSendsTheWholeRequestToOneEncoderAsBefore() throws Exception {
-        SimCluster cluster = closing(SimCluster.onePd(dir, env));
+        SimCluster cluster = fixture.closing(SimCluster.onePd(dir, env));
         SimNode e0 = cluster.node("e0");
         SimNode e1 = secondEncoder(cluster);
         SimNode pd = cluster.node("pd0");
@@ -182,10 +152,10 @@ class ProxyFanoutTest {
 
     @Test
     void eachEncoderRequestCarriesOneItemUnderItsOwnIdAndTheyAreSpreadOverTheEncoders() throws Exception {
-        TestBackend a = closing(TestBackend.start(Role.ENCODER));
-        TestBackend b = closing(TestBackend.start(Role.ENCODER));
-        TestBackend c = closing(TestBackend.start(Role.ENCODER));
-        TestBackend pd = closing(TestBackend.start(Role.PD));
+        TestBackend a = fixture.closing(TestBackend.start(Role.ENCODER));
+        TestBackend b = fixture.closing(TestBackend.start(Role.ENCODER));
+        TestBackend c = fixture.closing(TestBackend.start(Role.ENCODER));
+        TestBackend pd = fixture.closing(TestBackend.start(Role.PD));
         EpdProxy proxy = proxy(EncoderDispatch.FANOUT, tests(a, b, c), tests(pd), List.of(), List.of());
         String request = imagesChat(3);
 
@@ -218,8 +188,8 @@ class ProxyFanoutTest {
 
     @Test
     void oneImageOrNoneGoesAsInSingleMode() throws Exception {
-        TestBackend encoder = closing(TestBackend.start(Role.ENCODER));
-        TestBackend pd = closing(TestBackend.start(Role.PD));
+        TestBackend encoder = fixture.closing(TestBackend.start(Role.ENCODER));
+        TestBackend pd = fixture.closing(TestBackend.start(Role.PD));
         EpdProxy proxy = proxy(EncoderDispatch.FANOUT, tests(encoder), tests(pd), List.of(), List.of());
         String oneImage = imagesChat(1);
 
@@ -237,9 +207,9 @@ class ProxyFanoutTest {
 
     @Test
     void anEncoderThatClosesItsConnectionsHasItsItemsRetriedOnTheOthers() throws Exception {
-        TestBackend good = closing(TestBackend.start(Role.ENCODER));
-        TestBackend closing = closing(TestBackend.start(Role.ENCODER));
-        TestBackend pd = closing(TestBackend.start(Role.PD));
+        TestBackend good = fixture.closing(TestBackend.start(Role.ENCODER));
+        TestBackend closing = fixture.closing(TestBackend.start(Role.ENCODER));
+        TestBackend pd = fixture.closing(TestBackend.start(Role.PD));
         EpdProxy proxy = proxy(EncoderDispatch.FANOUT, tests(good, closing), tests(pd), List.of(), List.of());
         closing.dropAll = true;
 
@@ -256,9 +226,9 @@ class ProxyFanoutTest {
 
     @Test
     void anItemThatFailsFailsTheRequestNamingTheItemAndTheEncoderAndNothingGoesOn() throws Exception {
-        TestBackend a = closing(TestBackend.start(Role.ENCODER));
-        TestBackend b = closing(TestBackend.start(Role.ENCODER));
-        TestBackend pd = closing(TestBackend.start(Role.PD));
+        TestBackend a = fixture.closing(TestBackend.start(Role.ENCODER));
+        TestBackend b = fixture.closing(TestBackend.start(Role.ENCODER));
+        TestBackend pd = fixture.closing(TestBackend.start(Role.PD));
         EpdProxy proxy = proxy(EncoderDispatch.FANOUT, tests(a, b), tests(pd), List.of(), List.of());
         a.dropAll = true;
         b.dropAll = true;

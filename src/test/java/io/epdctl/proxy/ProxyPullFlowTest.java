@@ -1,28 +1,26 @@
 package io.epdctl.proxy;
 
+import static io.epdctl.proxy.ProxyFixture.assertAllFreed;
+import static io.epdctl.proxy.ProxyFixture.endpoints;
+import static io.epdctl.proxy.ProxyFixture.parse;
+import static io.epdctl.proxy.ProxyFixture.streamedText;
+import static io.epdctl.proxy.ProxyFixture.with;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.epdctl.lifecycle.SmokeRequest;
-import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SimCluster;
 import io.epdctl.testing.SimNode;
 import io.epdctl.testing.SystemTest;
 import io.epdctl.topology.KvFlow;
 import io.epdctl.topology.ProxyTuning;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,29 +33,15 @@ import org.junit.jupiter.api.io.TempDir;
 @SystemTest
 class ProxyPullFlowTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final String marker = UUID.randomUUID().toString();
-    private final Map<String, String> env = Map.of("EPDCTL_PROXY_PULL_TEST", marker, "VLLM_SIM_KV_TIMEOUT_MS", "3000");
-    private final List<AutoCloseable> resources = new ArrayList<>();
-    private final List<String> log = new CopyOnWriteArrayList<>();
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private final ProxyFixture fixture = new ProxyFixture("EPDCTL_PROXY_PULL_TEST");
+    private final Map<String, String> env = with(fixture.env(), "VLLM_SIM_KV_TIMEOUT_MS", "3000");
 
     @TempDir
     Path dir;
 
     @AfterEach
     void stopEverything() throws Exception {
-        try {
-            for (int i = resources.size() - 1; i >= 0; i--) {
-                resources.get(i).close();
-            }
-        } finally {
-            assertThat(ProcessTable.killAll("EPDCTL_PROXY_PULL_TEST", marker)).as("simulators left running").isZero();
-        }
-    }
-
-    private <T extends AutoCloseable> T closing(T resource) {
-        resources.add(resource);
-        return resource;
+        fixture.close();
     }
 
     private EpdProxy proxy(List<SimNode> encoders, List<SimNode> prefill, List<SimNode> decode) {
@@ -65,27 +49,17 @@ class ProxyPullFlowTest {
                 List.of(), endpoints(prefill), endpoints(decode)),
                 new ProxyTuning(3, Duration.ofMillis(1), ProxyTuning.defaults().backendTimeout(), Duration.ofSeconds(60), 2),
                 KvFlow.PULL);
-        return closing(EpdProxy.start(config, log::add, Duration.ofSeconds(30)));
-    }
-
-    private static List<Endpoint> endpoints(List<SimNode> nodes) {
-        return nodes.stream().map(node -> new Endpoint("127.0.0.1", node.port())).toList();
+        return fixture.proxy(config);
     }
 
     private SimNode prefiller(String name, int kvPort, Map<String, String> extraEnv) {
-        return closing(SimNode.builder(dir).name(name).flags(SimCluster.commonFlags())
+        return fixture.closing(SimNode.builder(dir).name(name).flags(SimCluster.commonFlags())
                 .flags(SimCluster.pullKvFlags("kv_producer", name, kvPort, "")).env(env).env(extraEnv).start());
     }
 
     private SimNode decoder(String name) {
-        return closing(SimNode.builder(dir).name(name).flags(SimCluster.commonFlags())
+        return fixture.closing(SimNode.builder(dir).name(name).flags(SimCluster.commonFlags())
                 .flags(SimCluster.pullKvFlags("kv_consumer", name, SimNode.freePort(), "")).env(env).start());
-    }
-
-    private HttpResponse<String> post(EpdProxy proxy, String path, String body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + path))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
-                HttpResponse.BodyHandlers.ofString());
     }
 
     /** A streamed chat request with one image (a data URL). */
@@ -98,47 +72,19 @@ class ProxyPullFlowTest {
     private static final String TEXT_CHAT = "{\"model\":\"qwenvl\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\","
             + "\"content\":\"Say something\"}]}";
 
-    private static JsonNode parse(String json) {
-        try {
-            return JSON.readTree(json);
-        } catch (java.io.IOException e) {
-            throw new IllegalArgumentException(json, e);
-        }
-    }
-
-    private static String streamedText(String events) {
-        StringBuilder text = new StringBuilder();
-        for (String line : events.split("\n")) {
-            if (line.startsWith("data: {")) {
-                text.append(parse(line.substring(6)).path("choices").path(0).path("delta").path("content").asText(""));
-            }
-        }
-        return text.toString();
-    }
-
-    private static void assertAllFreed(EpdProxy proxy) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
-        while (!(proxy.requestsInFlight() == 0 && proxy.requestsAwaitingPrefill() == 0 && proxy.backendRequestsInFlight() == 0)) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("the proxy still holds requests");
-            }
-            Thread.sleep(20);
-        }
-    }
-
     /** What goes to each backend, to the field: the upstream script's prefill request, then the decoder's. */
     @Test
     void thePrefillerGetsTheUpstreamScriptsRequestAndTheDecoderItsAnswersParams() throws Exception {
-        TestBackend prefill = closing(TestBackend.start(io.epdctl.topology.Role.PREFILL));
-        TestBackend decode = closing(TestBackend.start(io.epdctl.topology.Role.DECODE));
+        TestBackend prefill = fixture.closing(TestBackend.start(io.epdctl.topology.Role.PREFILL));
+        TestBackend decode = fixture.closing(TestBackend.start(io.epdctl.topology.Role.DECODE));
         decode.pullMode = true;
         ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), new ProxyBackends(List.of(), List.of(),
                 List.of(prefill.endpoint()), List.of(decode.endpoint())), ProxyTuning.defaults(), KvFlow.PULL);
-        EpdProxy proxy = closing(EpdProxy.start(config, log::add, Duration.ofSeconds(30)));
+        EpdProxy proxy = fixture.proxy(config);
         String original = "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
                 + "\"max_completion_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
 
-        HttpResponse<String> response = post(proxy, "/v1/chat/completions", original);
+        HttpResponse<String> response = fixture.post(proxy, "/v1/chat/completions", original);
 
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         assertThat(response.body()).contains("tok0", "[DONE]");
@@ -163,14 +109,14 @@ class ProxyPullFlowTest {
 
     @Test
     void encoderPrefillThenDecodeWithThePrefillersKvTransferParams() throws Exception {
-        SimCluster cluster = closing(SimCluster.onePrefillOneDecodePull(dir, env));
+        SimCluster cluster = fixture.closing(SimCluster.onePrefillOneDecodePull(dir, env));
         SimNode encoder = cluster.node("e0");
         SimNode prefill = cluster.node("p0");
         SimNode decode = cluster.node("d0");
         EpdProxy proxy = proxy(List.of(encoder), List.of(prefill), List.of(decode));
 
-        HttpResponse<String> chat = post(proxy, "/v1/chat/completions", imageChat(10));
-        HttpResponse<String> completion = post(proxy, "/v1/completions",
+        HttpResponse<String> chat = fixture.post(proxy, "/v1/chat/completions", imageChat(10));
+        HttpResponse<String> completion = fixture.post(proxy, "/v1/completions",
                 "{\"model\":\"qwenvl\",\"prompt\":\"Say something\",\"max_tokens\":5}");
 
         assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
@@ -200,7 +146,7 @@ class ProxyPullFlowTest {
         EpdProxy proxy = proxy(List.of(), List.of(p0, p1), List.of(decode));
 
         for (int i = 0; i < 4; i++) {
-            HttpResponse<String> response = post(proxy, "/v1/chat/completions", TEXT_CHAT);
+            HttpResponse<String> response = fixture.post(proxy, "/v1/chat/completions", TEXT_CHAT);
             assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
             assertThat(parse(response.body()).path("choices").path(0).path("message").path("content").asText()).isNotBlank();
         }
@@ -219,9 +165,9 @@ class ProxyPullFlowTest {
         SimNode decode = decoder("d0");
         EpdProxy proxy = proxy(List.of(), List.of(prefill), List.of(decode));
 
-        HttpResponse<String> tooLong = post(proxy, "/v1/completions", "{\"model\":\"qwenvl\",\"prompt\":\"hi\",\"max_tokens\":100000}");
+        HttpResponse<String> tooLong = fixture.post(proxy, "/v1/completions", "{\"model\":\"qwenvl\",\"prompt\":\"hi\",\"max_tokens\":100000}");
         assertThat(prefill.awaitExit(Duration.ofSeconds(30))).as("crashed after its one request").isEqualTo(1);
-        HttpResponse<String> dead = post(proxy, "/v1/chat/completions", TEXT_CHAT);
+        HttpResponse<String> dead = fixture.post(proxy, "/v1/chat/completions", TEXT_CHAT);
 
         // the prefiller's own error, as it answered it
         assertThat(tooLong.statusCode()).isEqualTo(400);
@@ -237,11 +183,11 @@ class ProxyPullFlowTest {
     @Test
     void aPrefillerThatIsNoPullProducerIsReportedNotPassedOverSilently() throws Exception {
         // an instance without the pull connector answers without kv_transfer_params: nothing for the decoder to pull
-        SimNode plain = closing(SimNode.builder(dir).name("p-plain").flags(SimCluster.commonFlags()).env(env).start());
+        SimNode plain = fixture.closing(SimNode.builder(dir).name("p-plain").flags(SimCluster.commonFlags()).env(env).start());
         SimNode decode = decoder("d-pull");
         EpdProxy proxy = proxy(List.of(), List.of(plain), List.of(decode));
 
-        HttpResponse<String> response = post(proxy, "/v1/chat/completions", TEXT_CHAT);
+        HttpResponse<String> response = fixture.post(proxy, "/v1/chat/completions", TEXT_CHAT);
 
         assertThat(response.statusCode()).isEqualTo(502);
         assertThat(parse(response.body()).path("error").path("message").asText())
@@ -257,9 +203,9 @@ class ProxyPullFlowTest {
         SimNode decode = decoder("d0");
         EpdProxy proxy = proxy(List.of(), List.of(prefill), List.of(decode));
 
-        HttpResponse<String> streamed = post(proxy, "/v1/chat/completions",
+        HttpResponse<String> streamed = fixture.post(proxy, "/v1/chat/completions",
                 ((ObjectNode) parse(TEXT_CHAT)).put("stream", true).toString());
-        HttpResponse<String> whole = post(proxy, "/v1/completions", "{\"model\":\"qwenvl\",\"prompt\":\"hi\",\"max_tokens\":3}");
+        HttpResponse<String> whole = fixture.post(proxy, "/v1/completions", "{\"model\":\"qwenvl\",\"prompt\":\"hi\",\"max_tokens\":3}");
 
         for (HttpResponse<String> response : List.of(streamed, whole)) {
             assertThat(response.statusCode()).as(response.body()).isEqualTo(500);

@@ -1,27 +1,24 @@
 package io.epdctl.proxy;
 
+import static io.epdctl.proxy.ProxyFixture.assertAllFreed;
+import static io.epdctl.proxy.ProxyFixture.endpoints;
+import static io.epdctl.proxy.ProxyFixture.parse;
+import static io.epdctl.proxy.ProxyFixture.streamedText;
+import static io.epdctl.proxy.ProxyFixture.with;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.epdctl.lifecycle.SmokeRequest;
-import io.epdctl.testing.ProcessTable;
 import io.epdctl.testing.SimCluster;
 import io.epdctl.testing.SimNode;
 import io.epdctl.testing.SystemTest;
 import io.epdctl.topology.ProxyTuning;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,52 +27,27 @@ import org.junit.jupiter.api.io.TempDir;
 @SystemTest
 class ProxySimulatorTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** In every simulator's environment, so that the process table shows whatever a test left behind. */
-    private final String marker = UUID.randomUUID().toString();
-    private final Map<String, String> env = Map.of("EPDCTL_PROXY_TEST", marker);
-    private final List<AutoCloseable> resources = new ArrayList<>();
-    private final List<String> log = new CopyOnWriteArrayList<>();
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private final ProxyFixture fixture = new ProxyFixture("EPDCTL_PROXY_TEST");
+    private final Map<String, String> env = fixture.env();
 
     @TempDir
     Path dir;
 
     @AfterEach
     void stopEverything() throws Exception {
-        try {
-            for (int i = resources.size() - 1; i >= 0; i--) {
-                resources.get(i).close();
-            }
-        } finally {
-            assertThat(ProcessTable.killAll("EPDCTL_PROXY_TEST", marker)).as("simulators left running").isZero();
-        }
-    }
-
-    private <T extends AutoCloseable> T closing(T resource) {
-        resources.add(resource);
-        return resource;
+        fixture.close();
     }
 
     private EpdProxy proxy(List<SimNode> encoders, List<SimNode> pd, List<SimNode> prefill, List<SimNode> decode) {
         ProxyConfig config = new ProxyConfig(new Endpoint("127.0.0.1", 0), new ProxyBackends(endpoints(encoders),
                 endpoints(pd), endpoints(prefill), endpoints(decode)),
                 new ProxyTuning(3, Duration.ofMillis(1), ProxyTuning.defaults().backendTimeout(), Duration.ofSeconds(60), 2));
-        return closing(EpdProxy.start(config, log::add, Duration.ofSeconds(30)));
-    }
-
-    private static List<Endpoint> endpoints(List<SimNode> nodes) {
-        return nodes.stream().map(node -> new Endpoint("127.0.0.1", node.port())).toList();
+        return fixture.proxy(config);
     }
 
     private SimNode pdNode(String name, SimCluster cluster, Map<String, String> faults) {
-        return closing(SimNode.builder(dir).name(name).flags(SimCluster.commonFlags())
+        return fixture.closing(SimNode.builder(dir).name(name).flags(SimCluster.commonFlags())
                 .flags(cluster.ecFlags("ec_consumer")).env(env).env(faults).start());
-    }
-
-    private HttpResponse<String> post(EpdProxy proxy, String path, String body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxy.port() + path))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
-                HttpResponse.BodyHandlers.ofString());
     }
 
     /** A streamed chat request with one image, given as {@code imageUrl}. */
@@ -89,25 +61,6 @@ class ProxySimulatorTest {
     private static String dataUrlImage() {
         return parse(SmokeRequest.chatBody("m")).get("messages").get(0).get("content").get(0).get("image_url")
                 .get("url").asText();
-    }
-
-    private static JsonNode parse(String json) {
-        try {
-            return JSON.readTree(json);
-        } catch (java.io.IOException e) {
-            throw new IllegalArgumentException(json, e);
-        }
-    }
-
-    /** The text of a server-sent event stream of chat chunks, joined. */
-    private static String streamedText(String events) {
-        StringBuilder text = new StringBuilder();
-        for (String line : events.split("\n")) {
-            if (line.startsWith("data: {")) {
-                text.append(parse(line.substring(6)).path("choices").path(0).path("delta").path("content").asText(""));
-            }
-        }
-        return text.toString();
     }
 
     private static void eventually(String what, ThrowingCondition condition) throws Exception {
@@ -124,26 +77,21 @@ class ProxySimulatorTest {
         boolean holds() throws Exception;
     }
 
-    private static void assertAllFreed(EpdProxy proxy) throws Exception {
-        eventually("every request's state freed", () -> proxy.requestsInFlight() == 0
-                && proxy.requestsAwaitingPrefill() == 0 && proxy.backendRequestsInFlight() == 0);
-    }
-
     @Test
     void encoderThenPdWithImagesByDataUrlFilePathAndHttpUrl() throws Exception {
-        SimCluster cluster = closing(SimCluster.onePd(dir, env));
+        SimCluster cluster = fixture.closing(SimCluster.onePd(dir, env));
         SimNode encoder = cluster.node("e0");
         SimNode pd = cluster.node("pd0");
         EpdProxy proxy = proxy(List.of(encoder), List.of(pd), List.of(), List.of());
 
         for (String image : List.of(dataUrlImage(), "file:///data/images/cat.png", "https://images.example.com/cat.png")) {
-            HttpResponse<String> response = post(proxy, "/v1/chat/completions", imageChat(image, 12));
+            HttpResponse<String> response = fixture.post(proxy, "/v1/chat/completions", imageChat(image, 12));
             assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
             assertThat(response.headers().firstValue("content-type").orElseThrow()).startsWith("text/event-stream");
             assertThat(response.body()).endsWith("data: [DONE]\n\n");
             assertThat(streamedText(response.body())).isNotBlank();
         }
-        HttpResponse<String> completion = post(proxy, "/v1/completions",
+        HttpResponse<String> completion = fixture.post(proxy, "/v1/completions",
                 "{\"model\":\"qwenvl\",\"prompt\":\"Say something\",\"max_tokens\":5}");
 
         assertThat(completion.statusCode()).as(completion.body()).isEqualTo(200);
@@ -158,13 +106,13 @@ class ProxySimulatorTest {
 
     @Test
     void encoderPrefillDecodeWithTheMetaserverRoundTrip() throws Exception {
-        SimCluster cluster = closing(SimCluster.onePrefillOneDecode(dir, env));
+        SimCluster cluster = fixture.closing(SimCluster.onePrefillOneDecode(dir, env));
         SimNode prefill = cluster.node("p0");
         SimNode decode = cluster.node("d0");
         EpdProxy proxy = proxy(List.of(cluster.node("e0")), List.of(), List.of(prefill), List.of(decode));
 
-        HttpResponse<String> chat = post(proxy, "/v1/chat/completions", imageChat(dataUrlImage(), 10));
-        HttpResponse<String> completion = post(proxy, "/v1/completions",
+        HttpResponse<String> chat = fixture.post(proxy, "/v1/chat/completions", imageChat(dataUrlImage(), 10));
+        HttpResponse<String> completion = fixture.post(proxy, "/v1/completions",
                 "{\"model\":\"qwenvl\",\"prompt\":\"Say something\",\"max_tokens\":5}");
 
         assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
@@ -182,7 +130,7 @@ class ProxySimulatorTest {
 
     @Test
     void deadAndUnhealthyPdNodesAreSkipped() throws Exception {
-        SimCluster cluster = closing(SimCluster.onePd(dir, env));
+        SimCluster cluster = fixture.closing(SimCluster.onePd(dir, env));
         SimNode unhealthy = pdNode("pd-sick", cluster, Map.of("VLLM_SIM_HEALTH_STATUS", "503"));
         SimNode dying = pdNode("pd-dying", cluster, Map.of());
         EpdProxy proxy = proxy(List.of(cluster.node("e0")), List.of(dying, unhealthy, cluster.node("pd0")), List.of(),
@@ -190,29 +138,28 @@ class ProxySimulatorTest {
         dying.close(); // SIGKILL: the proxy still believes it healthy until a request or a probe says otherwise
 
         for (int i = 0; i < 4; i++) {
-            HttpResponse<String> response = post(proxy, "/v1/chat/completions", imageChat(dataUrlImage(), 4));
+            HttpResponse<String> response = fixture.post(proxy, "/v1/chat/completions", imageChat(dataUrlImage(), 4));
             assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         }
 
         assertThat(cluster.node("pd0").metric("vllm:request_success_total")).isEqualTo(4);
         assertThat(unhealthy.metric("vllm:request_success_total")).isZero();
-        assertThat(log).anyMatch(line -> line.contains("pd 127.0.0.1:" + dying.port() + " is down"));
+        assertThat(fixture.log()).anyMatch(line -> line.contains("pd 127.0.0.1:" + dying.port() + " is down"));
         proxy.probeNow();
-        HttpResponse<String> health = http.send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + proxy.port() + "/health")).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> health = fixture.get(proxy, "/health");
         assertThat(health.statusCode()).isEqualTo(200);
         assertThat(health.body()).contains("127.0.0.1:" + dying.port(), "127.0.0.1:" + unhealthy.port() + ": GET /health answered 503");
     }
 
     @Test
     void aNodesErrorStatusReachesTheClientWithItsBody() throws Exception {
-        SimCluster cluster = closing(SimCluster.onePrefillOneDecode(dir, env));
+        SimCluster cluster = fixture.closing(SimCluster.onePrefillOneDecode(dir, env));
         EpdProxy proxy = proxy(List.of(cluster.node("e0")), List.of(), List.of(cluster.node("p0")),
                 List.of(cluster.node("d0")));
 
-        HttpResponse<String> wrongModel = post(proxy, "/v1/chat/completions",
+        HttpResponse<String> wrongModel = fixture.post(proxy, "/v1/chat/completions",
                 "{\"model\":\"nope\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
-        HttpResponse<String> tooLong = post(proxy, "/v1/completions",
+        HttpResponse<String> tooLong = fixture.post(proxy, "/v1/completions",
                 "{\"model\":\"qwenvl\",\"prompt\":\"hi\",\"max_tokens\":100000}");
 
         assertThat(wrongModel.statusCode()).isEqualTo(404);
@@ -224,7 +171,7 @@ class ProxySimulatorTest {
 
     @Test
     void aPdThatDiesMidStreamEndsTheClientsStreamWithAnError() throws Exception {
-        SimCluster cluster = closing(SimCluster.onePd(dir, Map.of("EPDCTL_PROXY_TEST", marker,
+        SimCluster cluster = fixture.closing(SimCluster.onePd(dir, with(env,
                 "VLLM_SIM_TOKEN_DELAY_MS", "50")));
         SimNode pd = cluster.node("pd0");
         EpdProxy proxy = proxy(List.of(cluster.node("e0")), List.of(pd), List.of(), List.of());
@@ -244,7 +191,7 @@ class ProxySimulatorTest {
 
     @Test
     void aClientThatHangsUpCancelsTheNodesRequest() throws Exception {
-        SimCluster cluster = closing(SimCluster.onePrefillOneDecode(dir, Map.of("EPDCTL_PROXY_TEST", marker,
+        SimCluster cluster = fixture.closing(SimCluster.onePrefillOneDecode(dir, with(env,
                 "VLLM_SIM_TOKEN_DELAY_MS", "20")));
         SimNode decode = cluster.node("d0");
         EpdProxy proxy = proxy(List.of(cluster.node("e0")), List.of(), List.of(cluster.node("p0")), List.of(decode));
