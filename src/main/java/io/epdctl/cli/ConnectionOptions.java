@@ -1,8 +1,12 @@
 package io.epdctl.cli;
 
+import io.epdctl.lifecycle.HostTargets;
+import io.epdctl.state.DeploymentState;
+import io.epdctl.topology.Topology;
 import io.epdctl.transport.HostConnections;
 import io.epdctl.transport.HostTarget;
 import io.epdctl.transport.SshOptions;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -29,6 +33,16 @@ public final class ConnectionOptions {
     /** Opens one transport per host, all at once; unreachable hosts are reported by the caller. */
     public HostConnections open(Collection<HostTarget> hosts) throws InterruptedException {
         return HostConnections.open(hosts, sshOptions());
+    }
+
+    /**
+     * The connections a change of {@code topology} needs: its hosts and those {@code recorded} (null: nothing) runs on;
+     * each host that cannot be reached is said on {@code err}.
+     */
+    public HostConnections openForChange(Topology topology, DeploymentState recorded, PrintWriter err) throws InterruptedException {
+        HostConnections connections = open(HostTargets.forChange(topology.hosts(), recorded));
+        connections.failures().forEach((host, why) -> err.println("epdctl: " + why.getMessage()));
+        return connections;
     }
 
     private SshOptions sshOptions() {

@@ -3,7 +3,6 @@ package io.epdctl.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.epdctl.lifecycle.HostTargets;
 import io.epdctl.lifecycle.LaunchPlan;
 import io.epdctl.lifecycle.NodeProbe;
 import io.epdctl.lifecycle.Planner;
@@ -85,8 +84,7 @@ public final class PlanCommand implements Callable<Integer> {
     static UpPlan plan(Topology topology, LaunchPlan launches, StateStore store, ConnectionOptions connectionOptions,
             int maxUnavailable, PrintWriter err) throws IOException, InterruptedException {
         DeploymentState recorded = store.read(topology.name()).orElse(null);
-        try (HostConnections connections = connectionOptions.open(HostTargets.forChange(topology.hosts(), recorded))) {
-            connections.failures().forEach((host, why) -> err.println("epdctl: " + why.getMessage()));
+        try (HostConnections connections = connectionOptions.openForChange(topology, recorded, err)) {
             return new Planner(new ProcessControl(connections), new NodeProbe(Duration.ofSeconds(2)))
                     .plan(launches, recorded, topology.ecTransfer().sharedStoragePath(), maxUnavailable).plan();
         }

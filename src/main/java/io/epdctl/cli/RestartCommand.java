@@ -1,7 +1,6 @@
 package io.epdctl.cli;
 
 import io.epdctl.lifecycle.Deployer;
-import io.epdctl.lifecycle.HostTargets;
 import io.epdctl.lifecycle.LaunchPlan;
 import io.epdctl.lifecycle.NodeProbe;
 import io.epdctl.lifecycle.ProcessControl;
@@ -91,8 +90,7 @@ public final class RestartCommand implements Callable<Integer> {
             List<String> chosen = chosen(state);
             Topology topology = TopologyFileParameter.load(Path.of(state.topologyFile()), err);
             LaunchPlan plan = remoteDir.launchPlan(topology, store, templatesOption.templates());
-            try (HostConnections connections = connectionOptions.open(HostTargets.forChange(topology.hosts(), state))) {
-                connections.failures().forEach((host, why) -> err.println("epdctl: " + why.getMessage()));
+            try (HostConnections connections = connectionOptions.openForChange(topology, state, err)) {
                 ProcessControl control = new ProcessControl(connections);
                 try (QuietOption.Display display = quietOption.display(spec, process -> "")) {
                     new Deployer(topology, Path.of(state.topologyFile()), plan, store, control, new NodeProbe(Duration.ofSeconds(2)),

@@ -2,7 +2,6 @@ package io.epdctl.cli;
 
 import io.epdctl.lifecycle.Deployer;
 import io.epdctl.lifecycle.HostCommands;
-import io.epdctl.lifecycle.HostTargets;
 import io.epdctl.lifecycle.ImagePull;
 import io.epdctl.transport.HostConnections;
 import io.epdctl.lifecycle.LaunchPlan;
@@ -111,9 +110,7 @@ public final class UpCommand implements Callable<Integer> {
             throw new UserException(ExitCodes.INVALID_INPUT, "--scripts is an option of --dry-run");
         }
         try (StateStore.DeploymentLock lock = store.lock(topology.name())) {
-            try (HostConnections connections = connectionOptions.open(
-                    HostTargets.forChange(topology.hosts(), store.read(topology.name()).orElse(null)))) {
-                connections.failures().forEach((host, why) -> err.println("epdctl: " + why.getMessage()));
+            try (HostConnections connections = connectionOptions.openForChange(topology, store.read(topology.name()).orElse(null), err)) {
                 usedHostsReachable(topology, connections);
                 ProcessControl control = new ProcessControl(connections);
                 Map<String, ProcessRecord> records = new LinkedHashMap<>();
