@@ -8,7 +8,6 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -32,7 +31,7 @@ import java.util.function.LongSupplier;
 public final class KvHandshake implements Closeable {
     private final String engineId;
     private final int basePort;
-    private final List<ServerSocket> sockets = new ArrayList<>();
+    private final PortRange ports;
     /** The tensor-parallel ranks a request's KV is split over, each pulled through its own port. */
     private final int tpRanks;
     private final Map<String, Held> held = new ConcurrentHashMap<>();
@@ -58,7 +57,8 @@ public final class KvHandshake implements Closeable {
         this.basePort = basePort;
         this.abortTimeoutMillis = abortTimeoutMillis;
         this.clock = clock;
-        sockets.addAll(PortRange.bind(bindAddress, basePort, ranks, backlog));
+        ports = PortRange.bind(bindAddress, basePort, ranks, backlog);
+        List<ServerSocket> sockets = ports.sockets();
         for (int rank = 0; rank < sockets.size(); rank++) {
             ServerSocket socket = sockets.get(rank);
             int own = rank;
@@ -184,12 +184,6 @@ public final class KvHandshake implements Closeable {
 
     @Override
     public void close() {
-        for (ServerSocket socket : sockets) {
-            try {
-                socket.close();
-            } catch (IOException e) {
-                // closing anyway
-            }
-        }
+        ports.close();
     }
 }

@@ -8,7 +8,6 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -21,7 +20,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * refused.
  */
 public final class KvReceiver implements Closeable {
-    private final List<ServerSocket> sockets = new ArrayList<>();
+    private final PortRange ports;
     private final Map<String, CompletableFuture<KvPush>> waiting = new ConcurrentHashMap<>();
     private final AtomicLong received = new AtomicLong();
     private final AtomicLong refused = new AtomicLong();
@@ -31,7 +30,8 @@ public final class KvReceiver implements Closeable {
      * listener queues up to {@code backlog} connections not yet accepted (one push per request comes in).
      */
     public KvReceiver(InetAddress bindAddress, int basePort, int ranks, int backlog) throws IOException {
-        sockets.addAll(PortRange.bind(bindAddress, basePort, ranks, backlog));
+        ports = PortRange.bind(bindAddress, basePort, ranks, backlog);
+        List<ServerSocket> sockets = ports.sockets();
         for (ServerSocket socket : sockets) {
             Thread acceptor = new Thread(() -> acceptLoop(socket), "kv-accept-" + socket.getLocalPort());
             acceptor.setDaemon(true);
@@ -104,12 +104,6 @@ public final class KvReceiver implements Closeable {
 
     @Override
     public void close() {
-        for (ServerSocket socket : sockets) {
-            try {
-                socket.close();
-            } catch (IOException e) {
-                // closing anyway
-            }
-        }
+        ports.close();
     }
 }

@@ -1,5 +1,6 @@
 package io.epdctl.sim.transfer;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -7,9 +8,12 @@ import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A node's range of KV ports, one per rank, bound as ZMQ binds them: every port or none. */
-final class PortRange {
-    private PortRange() {
+/** A node's range of KV ports, one listener per rank, bound as ZMQ binds them: every port or none. */
+final class PortRange implements Closeable {
+    private final List<ServerSocket> sockets;
+
+    private PortRange(List<ServerSocket> sockets) {
+        this.sockets = List.copyOf(sockets);
     }
 
     /**
@@ -17,7 +21,7 @@ final class PortRange {
      * {@code backlog} connections not yet accepted; when one cannot be bound ({@code BindException}: Address already in
      * use), those bound before it are closed and the exception is thrown.
      */
-    static List<ServerSocket> bind(InetAddress address, int basePort, int count, int backlog) throws IOException {
+    static PortRange bind(InetAddress address, int basePort, int count, int backlog) throws IOException {
         List<ServerSocket> sockets = new ArrayList<>();
         try {
             for (int rank = 0; rank < count; rank++) {
@@ -25,16 +29,26 @@ final class PortRange {
                 sockets.add(socket);
                 socket.bind(new InetSocketAddress(address, basePort + rank), backlog);
             }
-            return sockets;
+            return new PortRange(sockets);
         } catch (IOException e) {
-            for (ServerSocket socket : sockets) {
-                try {
-                    socket.close();
-                } catch (IOException ignored) {
-                    // closing what could not be used
-                }
-            }
+            new PortRange(sockets).close();
             throw e;
+        }
+    }
+
+    /** The listeners, rank by rank. */
+    List<ServerSocket> sockets() {
+        return sockets;
+    }
+
+    @Override
+    public void close() {
+        for (ServerSocket socket : sockets) {
+            try {
+                socket.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
         }
     }
 }
