@@ -120,15 +120,7 @@ final class Dispatcher {
      * pull-mode producer) does too, rather than letting the decoder compute the prefill again unseen.
      */
     private void prefillThenDecode(ProxyExchange exchange, ObjectNode body) {
-        ObjectNode toPrefiller = RequestBodies.oneToken(body);
-        ObjectNode params = toPrefiller.putObject("kv_transfer_params");
-        params.put("do_remote_decode", true);
-        params.put("do_remote_prefill", false);
-        params.putNull("remote_engine_id");
-        params.putNull("remote_block_ids");
-        params.putNull("remote_host");
-        params.putNull("remote_port");
-        backends.callForBody(exchange, state.pool(Role.PREFILL), ProxyJson.buffer(toPrefiller)).onFailure(exchange::fail)
+        backends.callForBody(exchange, state.pool(Role.PREFILL), ProxyJson.buffer(RequestBodies.pullPrefill(body))).onFailure(exchange::fail)
                 .onSuccess(answer -> {
                     JsonNode kvTransferParams;
                     try {

@@ -85,6 +85,22 @@ final class RequestBodies {
     }
 
     /**
+     * The request as a prefiller of the pull flow (MooncakeConnectorV1) gets it, as vLLM-Ascend's load-balance proxy
+     * sends it: one token, with {@code kv_transfer_params} asking it to keep the KV cache for a remote decoder.
+     */
+    static ObjectNode pullPrefill(ObjectNode original) {
+        ObjectNode copy = oneToken(original);
+        ObjectNode params = copy.putObject("kv_transfer_params");
+        params.put("do_remote_decode", true);
+        params.put("do_remote_prefill", false);
+        params.putNull("remote_engine_id");
+        params.putNull("remote_block_ids");
+        params.putNull("remote_host");
+        params.putNull("remote_port");
+        return copy;
+    }
+
+    /**
      * The proxy's request id inside the id vLLM reports at the metaserver ({@code chatcmpl-ID},
      * {@code cmpl-ID-0}, possibly with a suffix vLLM adds); null when there is none.
      */
