@@ -77,7 +77,7 @@ public final class ProxyCommand implements Callable<Integer> {
             description = "HTTP ports of the same nodes, in the same order.")
     List<Integer> decoderPorts = new ArrayList<>();
 
-    @Option(names = "--kv-flow", paramLabel = "FLOW", converter = KvFlowConverter.class,
+    @Option(names = KvFlow.OPTION, paramLabel = "FLOW", converter = KvFlowConverter.class,
             description = "How the KV cache goes from prefiller to decoder: layerwise (MooncakeLayerwiseConnector: the"
                     + " decoder first, it calls the metaserver back; the default) or pull (MooncakeConnectorV1: the"
                     + " prefiller first, its kv_transfer_params then go to the decoder).")

@@ -2,6 +2,7 @@ package io.epdctl.lifecycle;
 
 import io.epdctl.state.DeploymentState;
 import io.epdctl.state.ProcessRecord;
+import io.epdctl.topology.KvFlow;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -427,8 +428,8 @@ public record UpPlan(List<Row> rows, String ecDirectory, Map<String, EcAction> e
 
     /** The built-in proxy's {@code --kv-flow}; without it, layerwise. */
     private static String kvFlow(List<String> argv) {
-        int at = argv.indexOf("--kv-flow");
-        return at >= 0 && at + 1 < argv.size() ? argv.get(at + 1) : "layerwise";
+        int at = argv.indexOf(KvFlow.OPTION);
+        return at >= 0 && at + 1 < argv.size() ? argv.get(at + 1) : KvFlow.LAYERWISE.flag();
     }
 
     private static Row restart(LaunchPlan.Launch launch, ProcessRecord previous, String reason) {

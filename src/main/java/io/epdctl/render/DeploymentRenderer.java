@@ -251,7 +251,7 @@ public final class DeploymentRenderer {
         // The built-in proxy's default is the layerwise flow (a script speaks one flow of its own). Part of its
         // identity, unlike its backends: a proxy of the other flow must be replaced.
         if (proxy.isBuiltIn() && topology.isDisaggregated() && topology.kvTransfer().flow() != KvFlow.LAYERWISE) {
-            argv.addAll(List.of("--kv-flow", topology.kvTransfer().flow().flag()));
+            argv.addAll(List.of(KvFlow.OPTION, topology.kvTransfer().flow().flag()));
         }
         appendFlags(argv, proxy.args());
         Map<String, String> env = new LinkedHashMap<>(proxy.env());

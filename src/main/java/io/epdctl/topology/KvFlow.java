@@ -21,6 +21,9 @@ public enum KvFlow {
     LAYERWISE("layerwise", Role.DECODE),
     PULL("pull", Role.PREFILL);
 
+    /** The built-in proxy's option that names the flow; without it, {@link #LAYERWISE}. */
+    public static final String OPTION = "--kv-flow";
+
     private final String flag;
     private final Role bindingRole;
 
