@@ -93,15 +93,9 @@ class DataParallelHostsIT {
                 HttpResponse<String> restarted = awaitChat(deployment, Duration.ofSeconds(30));
                 assertThat(restarted.statusCode()).as(restarted.body()).isEqualTo(200);
 
-                Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
-                assertThat(down.exitCode()).as(down.toString()).isZero();
-                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+                SshLifecycleIT.downLeavesNothing(deployment, knownHosts, h1, h2);
                 assertThat(ProcessTable.isLive(leaderGroup)).isFalse();
                 assertThat(ProcessTable.isLive(rankGroup)).isFalse();
-                h1.awaitNoSessions();
-                h2.awaitNoSessions();
-                assertThat(ProcessTable.describe(h1.sessionProcesses())).isEmpty();
-                assertThat(ProcessTable.describe(h2.sessionProcesses())).isEmpty();
             }
         }
     }
@@ -148,13 +142,7 @@ class DataParallelHostsIT {
                 HttpResponse<String> again = awaitChat(deployment, Duration.ofSeconds(30));
                 assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
 
-                Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
-                assertThat(down.exitCode()).as(down.toString()).isZero();
-                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
-                h1.awaitNoSessions();
-                h2.awaitNoSessions();
-                assertThat(ProcessTable.describe(h1.sessionProcesses())).isEmpty();
-                assertThat(ProcessTable.describe(h2.sessionProcesses())).isEmpty();
+                SshLifecycleIT.downLeavesNothing(deployment, knownHosts, h1, h2);
             }
         }
     }

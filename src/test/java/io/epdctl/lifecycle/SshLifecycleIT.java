@@ -54,13 +54,7 @@ class SshLifecycleIT {
                 assertThat(logs.exitCode()).as(logs.toString()).isZero();
                 assertThat(logs.out()).contains("Application startup complete.");
 
-                Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
-                assertThat(down.exitCode()).as(down.toString()).isZero();
-                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
-                h1.awaitNoSessions(); // the SSH connections of epdctl just closed
-                h2.awaitNoSessions();
-                assertThat(ProcessTable.describe(h1.sessionProcesses())).isEmpty();
-                assertThat(ProcessTable.describe(h2.sessionProcesses())).isEmpty();
+                downLeavesNothing(deployment, knownHosts, h1, h2);
             }
         }
     }
@@ -84,13 +78,7 @@ class SshLifecycleIT {
                 assertThat(Files.readString(remote.resolve("p0.log"))).contains("Delaying free of 1 blocks for request chatcmpl-" + id);
                 assertThat(Files.readString(remote.resolve("d0.log"))).contains("Pulled KV of chatcmpl-" + id);
 
-                Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
-                assertThat(down.exitCode()).as(down.toString()).isZero();
-                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
-                h1.awaitNoSessions();
-                h2.awaitNoSessions();
-                assertThat(ProcessTable.describe(h1.sessionProcesses())).isEmpty();
-                assertThat(ProcessTable.describe(h2.sessionProcesses())).isEmpty();
+                downLeavesNothing(deployment, knownHosts, h1, h2);
             }
         }
     }
@@ -241,11 +229,7 @@ class SshLifecycleIT {
                 assertThat(deployment.epdctl(concat(new String[] {"plan", deployment.file().toString()}, ssh)).exitCode())
                         .as("nothing left to do").isZero();
 
-                Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
-                assertThat(down.exitCode()).as(down.toString()).isZero();
-                assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
-                h1.awaitNoSessions();
-                assertThat(ProcessTable.describe(h1.sessionProcesses())).isEmpty();
+                downLeavesNothing(deployment, knownHosts, h1);
             }
         }
     }
@@ -270,6 +254,17 @@ class SshLifecycleIT {
     }
 
     /** A known_hosts file with the servers' current host keys. */
+    /** {@code down} succeeds, nothing of the deployment runs, and no host keeps a session of epdctl's (its connections closed). */
+    static void downLeavesNothing(SimDeployment deployment, Path knownHosts, SshServer... hosts) throws Exception {
+        Cli.Result down = deployment.epdctl("down", "--known-hosts", knownHosts.toString());
+        assertThat(down.exitCode()).as(down.toString()).isZero();
+        assertThat(deployment.processesLeft()).as(deployment.describeProcesses()).isEmpty();
+        for (SshServer host : hosts) {
+            host.awaitNoSessions(); // the SSH connections of epdctl just closed
+            assertThat(ProcessTable.describe(host.sessionProcesses())).isEmpty();
+        }
+    }
+
     static Path knownHosts(Path file, SshServer... servers) throws Exception {
         StringBuilder lines = new StringBuilder();
         for (SshServer server : servers) {
