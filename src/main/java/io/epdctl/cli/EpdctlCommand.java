@@ -1,5 +1,6 @@
 package io.epdctl.cli;
 
+import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
 import picocli.CommandLine.Model.CommandSpec;
@@ -11,9 +12,6 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Deploys vLLM-Ascend encode/prefill/decode (EPD) disaggregated serving from one topology file.",
-        subcommands = {ValidateCommand.class, RenderCommand.class, PlanCommand.class, UpCommand.class, RestartCommand.class, StatusCommand.class, DownCommand.class,
-            LogsCommand.class, CheckCommand.class, ProxyCommand.class, LsCommand.class, DescribeCommand.class,
-            CollectCommand.class, CompletionCommand.class, HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             "0:success",
@@ -21,6 +19,12 @@ import picocli.CommandLine.Spec;
             "2:invalid command line, topology file or template; nothing was touched"
         })
 public final class EpdctlCommand implements Runnable {
+    /** The subcommands, in the order help lists them; {@link Main} adds them (all, or the one a command line names). */
+    static final List<Class<?>> SUBCOMMANDS = List.of(ValidateCommand.class, RenderCommand.class, PlanCommand.class,
+            UpCommand.class, RestartCommand.class, StatusCommand.class, DownCommand.class, LogsCommand.class,
+            CheckCommand.class, ProxyCommand.class, LsCommand.class, DescribeCommand.class, CollectCommand.class,
+            CompletionCommand.class, HelpCommand.class);
+
     @Spec
     CommandSpec spec;
 

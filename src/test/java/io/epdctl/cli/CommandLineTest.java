@@ -5,7 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.epdctl.testing.Cli;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -27,6 +32,32 @@ class CommandLineTest {
         }
     }
 
+    /** What main builds for a command line: the command it names, else the whole CLI. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("commandLines")
+    void aCommandLineBuildsTheCommandItNamesOrAll(List<String> args, List<String> built) {
+        CommandLine commandLine = Main.commandLineFor(args.toArray(String[]::new), new PrintWriter(new StringWriter()),
+                new PrintWriter(new StringWriter()));
+
+        List<String> all = List.copyOf(Main.commandLine(new PrintWriter(new StringWriter()),
+                new PrintWriter(new StringWriter())).getSubcommands().keySet());
+        assertThat(List.copyOf(commandLine.getSubcommands().keySet())).isEqualTo(built.isEmpty() ? all : built);
+    }
+
+    static Stream<Arguments> commandLines() {
+        List<String> everyCommand = List.of();
+        return Stream.of(
+                Arguments.of(List.of("proxy", "--port", "8000"), List.of("proxy")),
+                Arguments.of(List.of("status"), List.of("status")),
+                Arguments.of(List.of("up", "--help"), List.of("up")),
+                Arguments.of(List.of(), everyCommand),
+                Arguments.of(List.of("--version"), everyCommand),
+                Arguments.of(List.of("help", "proxy"), everyCommand),
+                Arguments.of(List.of("completion", "bash"), everyCommand),
+                Arguments.of(List.of("frobnicate"), everyCommand),
+                Arguments.of(List.of("PROXY"), everyCommand));
+    }
+
     @Test
     void topLevelHelpListsTheCommands() {
         Cli.Result help = Cli.run("--help");
@@ -46,7 +77,7 @@ class CommandLineTest {
         }
     }
 
-        @Test
+    @Test
     void usageErrorsExitWithTwoAndSayWhat() {
         Cli.Result none = Cli.run();
         Cli.Result unknown = Cli.run("frobnicate");

@@ -19,7 +19,7 @@ public final class Cli {
     public static Result run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        int exitCode = Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true)).execute(args);
+        int exitCode = Main.commandLineFor(args, new PrintWriter(out, true), new PrintWriter(err, true)).execute(args);
         return new Result(exitCode, out.toString(), err.toString());
     }
 }
