@@ -512,6 +512,22 @@ class EpdProxyTest {
     }
 
     @Test
+    void aChunkReachesTheClientAloneWhileTheBackendSendsNothingMore() throws Exception {
+        TestBackend pd = backend(Role.PD);
+        pd.tokens = 2;
+        pd.chunkDelayMillis = Duration.ofMinutes(10).toMillis(); // the second token comes long after the test
+        EpdProxy proxy = proxy(List.of(), List.of(pd), List.of(), List.of(), Duration.ofMinutes(20));
+
+        String firstToken;
+        try (RawHttp client = RawHttp.post(proxy.port(), "/v1/chat/completions", TEXT_CHAT)) {
+            // a flush put off until more comes from the backend would never arrive: RawHttp gives up after 60 s
+            firstToken = client.readUntil("tok0");
+        }
+
+        assertThat(firstToken).startsWith("HTTP/1.1 200").doesNotContain("tok1", "[DONE]");
+    }
+
+    @Test
     void aClientThatHangsUpCancelsTheBackendRequest() throws Exception {
         TestBackend prefill = backend(Role.PREFILL);
         TestBackend decode = backend(Role.DECODE);
