@@ -2,6 +2,7 @@ package io.epdctl.proxy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
@@ -95,12 +96,13 @@ final class ProxyExchange {
         registry.register(id, this);
     }
 
-    /** Ends the request after the whole answer was relayed. */
-    void succeeded() {
-        if (!done) {
-            finish(false);
-            response().end();
+    /** Ends the request after the whole answer was relayed; complete once the end is written to the client. */
+    Future<Void> succeeded() {
+        if (done) {
+            return Future.succeededFuture();
         }
+        finish(false);
+        return response().end();
     }
 
     /**

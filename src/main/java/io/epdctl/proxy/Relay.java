@@ -47,10 +47,9 @@ final class Relay {
                 });
             }
         });
-        in.endHandler(ended -> {
-            call.finish(errorStatus);
-            exchange.succeeded();
-        });
+        // the backend's call ends once the client's answer is written out (flushes are consolidated): a drain
+        // waiting for this backend's calls then knows the client has all of it
+        in.endHandler(ended -> exchange.succeeded().onComplete(written -> call.finish(errorStatus)));
         in.exceptionHandler(failure -> {
             call.finish(true);
             exchange.fail(ProxyFailure.of(502, call.backend() + " broke off its answer: " + failure.getMessage()));
