@@ -22,6 +22,9 @@ final class ProxyVerticle extends VerticleBase {
     /** Open client connections, each with its requests being answered (HTTP/2: several); on this event loop only. */
     private final java.util.Map<io.vertx.core.http.HttpConnection, Integer> connections = new java.util.HashMap<>();
     private boolean stopping;
+    /** Stateless: each channel reads through a handle of its own. */
+    private static final io.netty.channel.AdaptiveRecvByteBufAllocator READS =
+            new io.netty.channel.AdaptiveRecvByteBufAllocator(4096, 8192, 65536);
 
     /** {@code port} negative: one the system picks, shared by every server given the same negative port. */
     ProxyVerticle(ProxyState state, int port) {
@@ -79,7 +82,10 @@ final class ProxyVerticle extends VerticleBase {
                         .setTcpNoDelay(true))
                 .with(new PoolOptions().setHttp1MaxSize(4096))
                 // each request reports its backend's failures itself
-                .withConnectHandler(connection -> connection.exceptionHandler(ignored -> { }))
+                .withConnectHandler(connection -> {
+                    readWhole(connection);
+                    connection.exceptionHandler(ignored -> { });
+                })
                 .build();
         dispatcher = new Dispatcher(context, state, new BackendCaller(vertx, client, state), client);
         status = new StatusRoutes(state);
@@ -89,6 +95,7 @@ final class ProxyVerticle extends VerticleBase {
                 // a client that resets its connection is a cancelled request, handled there, not news for the log
                 .connectionHandler(connection -> {
                     consolidateFlushes(connection);
+                    readWhole(connection);
                     connection.exceptionHandler(ignored -> { });
                     connections.put(connection, 0);
                     connection.closeHandler(closed -> connections.remove(connection));
@@ -111,6 +118,17 @@ final class ProxyVerticle extends VerticleBase {
         if (connection instanceof io.vertx.core.net.impl.ConnectionBase base) {
             base.channel().pipeline().addFirst(new io.netty.handler.flush.FlushConsolidationHandler(
                     io.netty.handler.flush.FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
+        }
+    }
+
+    /**
+     * Reads of at least 4 KiB: what a backend sends in one go (a few tokens, a one-token answer, a request)
+     * comes in one system call. Netty's default guesses the next read from the last ones, down to 64 bytes,
+     * and after the short reads of a stream took three or four calls for each arrival.
+     */
+    private static void readWhole(io.vertx.core.http.HttpConnection connection) {
+        if (connection instanceof io.vertx.core.net.impl.ConnectionBase base) {
+            base.channel().config().setRecvByteBufAllocator(READS);
         }
     }
 

@@ -81,7 +81,9 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
                 "Longest a backend may send nothing, before its answer or between two chunks of it, before the"
                         + " request fails with 504 (0: no limit; 600 is the OpenAI client's own timeout)"),
         HEALTH_INTERVAL("health-interval", false, 0.001, "2", "How often every backend's /health is probed"),
-        EVENT_LOOPS("event-loops", true, 1, null, "Event loop threads serving HTTP"),
+        EVENT_LOOPS("event-loops", true, 1, "1",
+                "Event loop threads serving HTTP; one serves thousands of requests per second, so raise it only"
+                        + " when that thread is busy"),
         DRAIN_TIMEOUT("drain-timeout", false, 0, "20",
                 "On SIGTERM: longest wait for the requests in flight to end after it stopped accepting connections"
                         + " (within the 30 s that up and down give it by default before SIGKILL)"),
@@ -95,7 +97,6 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
         private final List<String> choices;
         private final boolean whole;
         private final double minimum;
-        /** Null: one per core, known only where the proxy runs. */
         private final String defaultValue;
         private final String help;
 
@@ -129,7 +130,7 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
 
         /** The option's description, with its default. */
         public String help() {
-            return help + " (default: " + (defaultValue != null ? defaultValue : "one per core") + ").";
+            return help + " (default: " + defaultValue + ").";
         }
 
         public static Optional<Flag> of(String flag) {
@@ -194,14 +195,13 @@ public record ProxyTuning(int maxRetries, Duration retryDelay, Duration backendT
         Map<Flag, Double> numbers = new EnumMap<>(Flag.class);
         for (Flag flag : Flag.values()) {
             String value = values.containsKey(flag) ? values.get(flag) : flag.defaultValue;
-            if (value != null && flag.choices == null) {
+            if (flag.choices == null) {
                 numbers.put(flag, flag.number(value));
             }
         }
         return new ProxyTuning(numbers.get(Flag.MAX_RETRIES).intValue(), seconds(numbers.get(Flag.RETRY_DELAY)),
                 seconds(numbers.get(Flag.BACKEND_TIMEOUT)), seconds(numbers.get(Flag.HEALTH_INTERVAL)),
-                numbers.containsKey(Flag.EVENT_LOOPS) ? numbers.get(Flag.EVENT_LOOPS).intValue()
-                        : Runtime.getRuntime().availableProcessors(), seconds(numbers.get(Flag.DRAIN_TIMEOUT)),
+                numbers.get(Flag.EVENT_LOOPS).intValue(), seconds(numbers.get(Flag.DRAIN_TIMEOUT)),
                 dispatch(values.getOrDefault(Flag.ENCODER_DISPATCH_MODE, Flag.ENCODER_DISPATCH_MODE.defaultValue)));
     }
 

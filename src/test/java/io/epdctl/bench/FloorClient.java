@@ -110,7 +110,7 @@ final class FloorClient implements AutoCloseable {
         }
         long[] all = latencies.stream().flatMapToLong(Arrays::stream).sorted().toArray();
         return new Measurement(all.length, errors.get(), length.toNanos() / 1e9, percentile(all, 50),
-                percentile(all, 99), Double.NaN, Double.NaN);
+                percentile(all, 99), Double.NaN, Double.NaN, Double.NaN);
     }
 
     private static double percentile(long[] sorted, double p) {

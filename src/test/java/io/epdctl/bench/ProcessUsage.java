@@ -23,13 +23,22 @@ final class ProcessUsage {
         return new ProcessUsage(1000.0 / Integer.parseInt(ticks));
     }
 
-    /** User plus system CPU time the process has used so far, in milliseconds. */
-    double cpuMillis(long pid) throws IOException {
+    /** CPU time used so far, in milliseconds: user plus system, and the system part of it. */
+    record CpuTime(double totalMillis, double kernelMillis) {
+        CpuTime since(CpuTime earlier) {
+            return new CpuTime(totalMillis - earlier.totalMillis, kernelMillis - earlier.kernelMillis);
+        }
+    }
+
+    /** The CPU time the process has used so far. */
+    CpuTime cpu(long pid) throws IOException {
         // /proc files report size 0: read them line by line, never by size (Files.readString cuts them)
         String stat = String.join("\n", Files.readAllLines(Path.of("/proc", String.valueOf(pid), "stat")));
         // fields after the command name (which may hold spaces, in parentheses): state is field 3, utime 14, stime 15
         String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * millisPerTick;
+        long user = Long.parseLong(fields[11]);
+        long system = Long.parseLong(fields[12]);
+        return new CpuTime((user + system) * millisPerTick, system * millisPerTick);
     }
 
     /** Resident set size in MiB. */

@@ -28,10 +28,15 @@ import java.util.concurrent.TimeUnit;
  * layerwise EPD proxy) side by side in one run, over the same vllm-sim nodes, driven by the same wrk load; beside
  * them the floor, the same stage sequence sent by the benchmark's own client straight to the nodes. E+PD and
  * E+P+D; text, a repeated picture and distinct pictures; at each number of connections. Prints requests/s,
- * p50/p99, CPU per request and RSS of each proxy (from /proc), errors, and the ratios against the issue's goals.
+ * p50/p99, CPU per request (and the kernel's part of it) and RSS of each proxy (from /proc), errors, and the
+ * ratios against the issue's goals. Before a layout's cells, each proxy serves each of their loads once (the
+ * settling round, whose CPU is reported on its own): the built-in proxy's optimising compiler works for its
+ * first half-minute of load, and again as new connections and cut streams take paths it had not seen, and
+ * the cells are to measure the proxy as it serves for weeks.
  */
 public final class UpstreamProxyBenchmark {
     private static final String USAGE = "usage: bin/bench-proxy --upstream SCRIPT [--duration SECONDS] [--warmup SECONDS]"
+            + " [--settle SECONDS]"
             + " [--connections 16,64] [--python /usr/bin/python3] [--distinct-images N]";
     private static final List<String> PROXY_VARIABLES = List.of("http_proxy", "https_proxy", "ftp_proxy", "all_proxy",
             "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY", "no_proxy", "NO_PROXY");
@@ -80,13 +85,14 @@ public final class UpstreamProxyBenchmark {
         }
     }
 
-    record Options(Path upstream, Path python, Duration duration, Duration warmup, List<Integer> connections,
-            int distinctImages) {
+    record Options(Path upstream, Path python, Duration duration, Duration warmup, Duration settle,
+            List<Integer> connections, int distinctImages) {
         static Options parse(String[] args) {
             Path upstream = null;
             Path python = Path.of("/usr/bin/python3");
             Duration duration = Duration.ofSeconds(10);
             Duration warmup = Duration.ofSeconds(3);
+            Duration settle = Duration.ofSeconds(5);
             List<Integer> connections = List.of(16, 64);
             int distinct = 10_000;
             for (int i = 0; i < args.length; i++) {
@@ -100,6 +106,7 @@ public final class UpstreamProxyBenchmark {
                     case "--python" -> python = Path.of(value);
                     case "--duration" -> duration = seconds(option, value);
                     case "--warmup" -> warmup = seconds(option, value);
+                    case "--settle" -> settle = value.equals("0") ? Duration.ZERO : seconds(option, value);
                     case "--connections" -> connections = Arrays.stream(value.split(","))
                             .map(c -> positive(option, c.strip())).toList();
                     case "--distinct-images" -> distinct = positive(option, value);
@@ -109,7 +116,7 @@ public final class UpstreamProxyBenchmark {
             if (upstream == null) {
                 throw new IllegalArgumentException("--upstream SCRIPT is required");
             }
-            return new Options(upstream, python, duration, warmup, connections, distinct);
+            return new Options(upstream, python, duration, warmup, settle, connections, distinct);
         }
 
         /** Whole seconds: wrk's durations have no finer unit. */
@@ -223,6 +230,7 @@ public final class UpstreamProxyBenchmark {
         System.out.println("work directory (logs): " + dir);
 
         List<Cell> cells = new ArrayList<>();
+        List<String> settling = new ArrayList<>();
         for (Layout layout : Layout.values()) {
             Path layoutDir = Files.createDirectories(dir.resolve(layout.name().toLowerCase()));
             try (SimCluster cluster = layout.start(layoutDir, Map.of("VLLM_SIM_STARTUP_DELAY_MS", "0"));
@@ -231,6 +239,11 @@ public final class UpstreamProxyBenchmark {
                     Proxy upstream = Proxy.upstream(options, shims, layout.backendArguments(cluster), layoutDir)) {
                 epdctl.awaitReady();
                 upstream.awaitReady();
+                if (!options.settle().isZero()) {
+                    for (Proxy proxy : List.of(epdctl, upstream)) {
+                        settling.add(layout.label + " | " + proxy.settle(wrk, usage, bodyFiles, options));
+                    }
+                }
                 for (ChatBodies kind : ChatBodies.values()) {
                     for (int connections : options.connections()) {
                         Measurement viaEpdctl = epdctl.measure(wrk, usage, bodyFiles.get(kind), connections, options);
@@ -245,6 +258,12 @@ public final class UpstreamProxyBenchmark {
             }
         }
         System.out.println();
+        if (!settling.isEmpty()) {
+            System.out.printf("settling round, before each layout's cells: each load for %d s through each proxy%n%n"
+                    + "| layout | via | requests | CPU s | CPU ms/req |%n|---|---|---|---|---|%n", options.settle().toSeconds());
+            settling.forEach(row -> System.out.println("| " + row + " |"));
+            System.out.println();
+        }
         System.out.println(measuredTable(cells));
         System.out.println(goalsTable(cells));
     }
@@ -271,13 +290,13 @@ public final class UpstreamProxyBenchmark {
                 + "print('python %d.%d.%d' % sys.version_info[:3], 'fastapi', fastapi.__version__, 'httpx', "
                 + "httpx.__version__, 'uvicorn', uvicorn.__version__, 'uvloop', has('uvloop'), 'httptools', has('httptools'))");
         return String.format("%s UTC; %d cores; load average %s%nupstream: %s (%s)%nload: %s, %d threads, "
-                + "%.0f s warm-up then %.0f s measured per cell; streaming chat, %d tokens; nodes: vllm-sim, no token delay",
+                + "%.0f s warm-up then %.0f s measured per cell, after a settling round of %d s per load; streaming chat, %d tokens; nodes: vllm-sim, no token delay",
                 ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")),
                 Runtime.getRuntime().availableProcessors(),
                 Files.readAllLines(Path.of("/proc/loadavg")).get(0).split(" ", 4)[0],
                 options.upstream(), versions.strip(), run("wrk", "--version").lines().findFirst().orElse("wrk").replaceAll(" Copyright.*", "").strip(),
                 Runtime.getRuntime().availableProcessors(), options.warmup().toMillis() / 1e3,
-                options.duration().toMillis() / 1e3, ChatBodies.MAX_TOKENS);
+                options.duration().toMillis() / 1e3, options.settle().toSeconds(), ChatBodies.MAX_TOKENS);
     }
 
     private static String run(String... command) throws IOException, InterruptedException {
@@ -288,8 +307,8 @@ public final class UpstreamProxyBenchmark {
     }
 
     static String measuredTable(List<Cell> cells) {
-        StringBuilder table = new StringBuilder("| cell | via | req/s | p50 ms | p99 ms | CPU ms/req | RSS MiB | errors |\n"
-                + "|---|---|---|---|---|---|---|---|\n");
+        StringBuilder table = new StringBuilder("| cell | via | req/s | p50 ms | p99 ms | CPU ms/req | of it kernel "
+                + "| RSS MiB | errors |\n|---|---|---|---|---|---|---|---|---|\n");
         for (Cell cell : cells) {
             row(table, cell.label(), "epdctl", cell.epdctl());
             row(table, "", "upstream", cell.upstream());
@@ -299,10 +318,13 @@ public final class UpstreamProxyBenchmark {
     }
 
     private static void row(StringBuilder table, String cell, String via, Measurement m) {
-        table.append(String.format("| %s | %s | %.0f | %.1f | %.1f | %s | %s | %d |%n", cell, via, m.perSecond(),
-                m.p50Millis(), m.p99Millis(), Double.isNaN(m.cpuMillisPerRequest()) ? "-"
-                        : String.format("%.2f", m.cpuMillisPerRequest()),
-                Double.isNaN(m.rssMiB()) ? "-" : String.format("%.0f", m.rssMiB()), m.errors()));
+        table.append(String.format("| %s | %s | %.0f | %.1f | %.1f | %s | %s | %s | %d |%n", cell, via, m.perSecond(),
+                m.p50Millis(), m.p99Millis(), orDash("%.2f", m.cpuMillisPerRequest()),
+                orDash("%.2f", m.kernelMillisPerRequest()), orDash("%.0f", m.rssMiB()), m.errors()));
+    }
+
+    private static String orDash(String format, double value) {
+        return Double.isNaN(value) ? "-" : String.format(format, value);
     }
 
     static String goalsTable(List<Cell> cells) {
@@ -386,12 +408,28 @@ public final class UpstreamProxyBenchmark {
 
         Measurement measure(WrkLoad wrk, ProcessUsage usage, Path bodies, int connections, Options options)
                 throws IOException, InterruptedException {
-            String url = baseUrl + "/v1/chat/completions";
-            wrk.run(url, bodies, connections, options.warmup());
-            double cpuBefore = usage.cpuMillis(process.pid());
-            Measurement measured = wrk.run(url, bodies, connections, options.duration());
-            double cpu = usage.cpuMillis(process.pid()) - cpuBefore;
-            return measured.withUsage(cpu, ProcessUsage.rssMiB(process.pid()));
+            wrk.run(completions(), bodies, connections, options.warmup());
+            ProcessUsage.CpuTime before = usage.cpu(process.pid());
+            Measurement measured = wrk.run(completions(), bodies, connections, options.duration());
+            return measured.withUsage(usage.cpu(process.pid()).since(before), ProcessUsage.rssMiB(process.pid()));
+        }
+
+        /** The settling round: every load of the cells once, for --settle seconds each; its row of the report. */
+        String settle(WrkLoad wrk, ProcessUsage usage, Map<ChatBodies, Path> bodies, Options options)
+                throws IOException, InterruptedException {
+            ProcessUsage.CpuTime before = usage.cpu(process.pid());
+            long requests = 0;
+            for (ChatBodies kind : ChatBodies.values()) {
+                for (int connections : options.connections()) {
+                    requests += wrk.run(completions(), bodies.get(kind), connections, options.settle()).requests();
+                }
+            }
+            double cpu = usage.cpu(process.pid()).since(before).totalMillis();
+            return String.format("%s | %d | %.1f | %.2f", name, requests, cpu / 1e3, cpu / Math.max(1, requests));
+        }
+
+        private String completions() {
+            return baseUrl + "/v1/chat/completions";
         }
 
         private String tail() throws IOException {

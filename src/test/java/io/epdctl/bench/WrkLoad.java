@@ -57,7 +57,7 @@ final class WrkLoad {
         long socketErrors = Long.parseLong(m.group(5)) + Long.parseLong(m.group(6)) + Long.parseLong(m.group(7))
                 + Long.parseLong(m.group(8));
         return new Measurement(requests - bad, bad + socketErrors, Long.parseLong(m.group(2)) / 1e6,
-                Long.parseLong(m.group(9)) / 1e3, Long.parseLong(m.group(10)) / 1e3, Double.NaN, Double.NaN);
+                Long.parseLong(m.group(9)) / 1e3, Long.parseLong(m.group(10)) / 1e3, Double.NaN, Double.NaN, Double.NaN);
     }
 
     /** Writes the bodies one per line for the Lua script (JSON has no raw newlines). */

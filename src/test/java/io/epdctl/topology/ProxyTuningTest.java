@@ -22,7 +22,7 @@ class ProxyTuningTest {
         assertThat(defaults.retryDelay()).isEqualTo(Duration.ofMillis(1));
         assertThat(defaults.backendTimeout()).isEqualTo(Duration.ofMinutes(10));
         assertThat(defaults.healthInterval()).isEqualTo(Duration.ofSeconds(2));
-        assertThat(defaults.eventLoops()).isEqualTo(Runtime.getRuntime().availableProcessors());
+        assertThat(defaults.eventLoops()).isEqualTo(1);
         assertThat(defaults.drainTimeout()).isEqualTo(Duration.ofSeconds(20));
         assertThat(Flag.flags()).containsExactly("max-retries", "retry-delay", "backend-timeout", "health-interval",
                 "event-loops", "drain-timeout", "encoder-dispatch-mode");
@@ -30,7 +30,7 @@ class ProxyTuningTest {
         assertThat(Flag.ENCODER_DISPATCH_MODE.paramLabel()).isEqualTo("single|fanout");
         assertThat(Flag.ENCODER_DISPATCH_MODE.help()).endsWith("(default: single).");
         assertThat(Flag.MAX_RETRIES.help()).endsWith("(default: 3).");
-        assertThat(Flag.EVENT_LOOPS.help()).endsWith("(default: one per core).");
+        assertThat(Flag.EVENT_LOOPS.help()).endsWith("(default: 1).");
     }
 
     @ParameterizedTest(name = "--{0} {1}")
