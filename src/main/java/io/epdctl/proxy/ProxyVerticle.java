@@ -22,7 +22,7 @@ final class ProxyVerticle extends VerticleBase {
     /** Open client connections, each with its requests being answered (HTTP/2: several); on this event loop only. */
     private final java.util.Map<io.vertx.core.http.HttpConnection, Integer> connections = new java.util.HashMap<>();
     private boolean stopping;
-    /** Stateless: each channel reads through a handle of its own. */
+    /** Shared by every connection: each reads through a handle of its own. */
     private static final io.netty.channel.AdaptiveRecvByteBufAllocator READS =
             new io.netty.channel.AdaptiveRecvByteBufAllocator(4096, 8192, 65536);
 
@@ -83,7 +83,7 @@ final class ProxyVerticle extends VerticleBase {
                 .with(new PoolOptions().setHttp1MaxSize(4096))
                 // each request reports its backend's failures itself
                 .withConnectHandler(connection -> {
-                    readWhole(connection);
+                    readLargeBuffers(connection);
                     connection.exceptionHandler(ignored -> { });
                 })
                 .build();
@@ -95,7 +95,7 @@ final class ProxyVerticle extends VerticleBase {
                 // a client that resets its connection is a cancelled request, handled there, not news for the log
                 .connectionHandler(connection -> {
                     consolidateFlushes(connection);
-                    readWhole(connection);
+                    readLargeBuffers(connection);
                     connection.exceptionHandler(ignored -> { });
                     connections.put(connection, 0);
                     connection.closeHandler(closed -> connections.remove(connection));
@@ -124,9 +124,9 @@ final class ProxyVerticle extends VerticleBase {
     /**
      * Reads of at least 4 KiB: what a backend sends in one go (a few tokens, a one-token answer, a request)
      * comes in one system call. Netty's default guesses the next read from the last ones, down to 64 bytes,
-     * and after the short reads of a stream took three or four calls for each arrival.
+     * and after a stream's short reads took three or four calls for one arrival.
      */
-    private static void readWhole(io.vertx.core.http.HttpConnection connection) {
+    private static void readLargeBuffers(io.vertx.core.http.HttpConnection connection) {
         if (connection instanceof io.vertx.core.net.impl.ConnectionBase base) {
             base.channel().config().setRecvByteBufAllocator(READS);
         }
