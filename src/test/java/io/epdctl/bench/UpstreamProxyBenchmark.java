@@ -36,7 +36,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class UpstreamProxyBenchmark {
     private static final String USAGE = "usage: bin/bench-proxy --upstream SCRIPT [--duration SECONDS] [--warmup SECONDS]"
-            + " [--settle SECONDS]"
+            + " [--settle SECONDS, or 0 for none]"
             + " [--connections 16,64] [--python /usr/bin/python3] [--distinct-images N]";
     private static final List<String> PROXY_VARIABLES = List.of("http_proxy", "https_proxy", "ftp_proxy", "all_proxy",
             "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY", "no_proxy", "NO_PROXY");
@@ -145,6 +145,14 @@ public final class UpstreamProxyBenchmark {
         }
     }
 
+    /** A proxy's settling round over a layout: the requests it served and the CPU it used, its compiler's too. */
+    record Settling(Layout layout, String via, long requests, double cpuMillis) {
+        String row() {
+            return String.format("| %s | %s | %d | %.1f | %.2f |", layout.label, via, requests, cpuMillis / 1e3,
+                    cpuMillis / Math.max(1, requests));
+        }
+    }
+
     /** One cell: the same load through each proxy and by the floor's client. */
     record Cell(Layout layout, ChatBodies kind, int connections, Measurement epdctl, Measurement upstream,
             Measurement floor) {
@@ -230,7 +238,7 @@ public final class UpstreamProxyBenchmark {
         System.out.println("work directory (logs): " + dir);
 
         List<Cell> cells = new ArrayList<>();
-        List<String> settling = new ArrayList<>();
+        List<Settling> settling = new ArrayList<>();
         for (Layout layout : Layout.values()) {
             Path layoutDir = Files.createDirectories(dir.resolve(layout.name().toLowerCase()));
             try (SimCluster cluster = layout.start(layoutDir, Map.of("VLLM_SIM_STARTUP_DELAY_MS", "0"));
@@ -241,7 +249,7 @@ public final class UpstreamProxyBenchmark {
                 upstream.awaitReady();
                 if (!options.settle().isZero()) {
                     for (Proxy proxy : List.of(epdctl, upstream)) {
-                        settling.add(layout.label + " | " + proxy.settle(wrk, usage, bodyFiles, options));
+                        settling.add(proxy.settle(layout, wrk, usage, bodyFiles, options));
                     }
                 }
                 for (ChatBodies kind : ChatBodies.values()) {
@@ -261,7 +269,7 @@ public final class UpstreamProxyBenchmark {
         if (!settling.isEmpty()) {
             System.out.printf("settling round, before each layout's cells: each load for %d s through each proxy%n%n"
                     + "| layout | via | requests | CPU s | CPU ms/req |%n|---|---|---|---|---|%n", options.settle().toSeconds());
-            settling.forEach(row -> System.out.println("| " + row + " |"));
+            settling.forEach(round -> System.out.println(round.row()));
             System.out.println();
         }
         System.out.println(measuredTable(cells));
@@ -414,8 +422,8 @@ public final class UpstreamProxyBenchmark {
             return measured.withUsage(usage.cpu(process.pid()).since(before), ProcessUsage.rssMiB(process.pid()));
         }
 
-        /** The settling round: every load of the cells once, for --settle seconds each; its row of the report. */
-        String settle(WrkLoad wrk, ProcessUsage usage, Map<ChatBodies, Path> bodies, Options options)
+        /** The settling round: every load of the layout's cells once, for --settle seconds each. */
+        Settling settle(Layout layout, WrkLoad wrk, ProcessUsage usage, Map<ChatBodies, Path> bodies, Options options)
                 throws IOException, InterruptedException {
             ProcessUsage.CpuTime before = usage.cpu(process.pid());
             long requests = 0;
@@ -424,8 +432,7 @@ public final class UpstreamProxyBenchmark {
                     requests += wrk.run(completions(), bodies.get(kind), connections, options.settle()).requests();
                 }
             }
-            double cpu = usage.cpu(process.pid()).since(before).totalMillis();
-            return String.format("%s | %d | %.1f | %.2f", name, requests, cpu / 1e3, cpu / Math.max(1, requests));
+            return new Settling(layout, name, requests, usage.cpu(process.pid()).since(before).totalMillis());
         }
 
         private String completions() {
