@@ -4,11 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -22,6 +25,10 @@ import java.util.Map;
 public record ControlFile(int port, String token) {
     /** The file's name in the proxy's working directory, which epdctl reads it from on the proxy's host. */
     public static final String NAME = "proxy.control";
+    private static final String TEMPORARY_PREFIX = ".proxy-control";
+    private static final String TEMPORARY_SUFFIX = ".tmp";
+    /** Older than this, a temporary file is no write in progress: its proxy was killed while writing. */
+    private static final Duration ABANDONED_AFTER = Duration.ofSeconds(10);
 
     /** A new random credential for a control channel on {@code port}. */
     static ControlFile fresh(int port) {
@@ -53,11 +60,14 @@ public record ControlFile(int port, String token) {
         return new ControlFile(node.path("port").asInt(), node.path("token").asText());
     }
 
-    /** Writes it at {@code path}, readable by its owner only from the first byte on, replacing a previous one at once. */
+    /**
+     * Writes it at {@code path}, readable by its owner only from the first byte on, replacing a previous one at once;
+     * then removes the temporary files of proxies killed while they wrote theirs here, each with a token in it.
+     */
     void writeTo(Path path) {
         Path dir = path.toAbsolutePath().getParent();
         try {
-            Path temporary = Files.createTempFile(dir, ".proxy-control", ".tmp",
+            Path temporary = Files.createTempFile(dir, TEMPORARY_PREFIX, TEMPORARY_SUFFIX,
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             try {
                 Files.writeString(temporary, json());
@@ -71,6 +81,20 @@ public record ControlFile(int port, String token) {
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the control file " + path + ": " + e.getMessage(), e);
+        }
+        removeAbandonedTemporaries(dir);
+    }
+
+    private static void removeAbandonedTemporaries(Path dir) {
+        Instant abandoned = Instant.now().minus(ABANDONED_AFTER);
+        try (DirectoryStream<Path> temporaries = Files.newDirectoryStream(dir, TEMPORARY_PREFIX + "*" + TEMPORARY_SUFFIX)) {
+            for (Path temporary : temporaries) {
+                if (Files.getLastModifiedTime(temporary).toInstant().isBefore(abandoned)) {
+                    Files.deleteIfExists(temporary);
+                }
+            }
+        } catch (IOException e) {
+            // tidying only: the control file itself is written
         }
     }
 
