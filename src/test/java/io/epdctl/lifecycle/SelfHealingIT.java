@@ -56,8 +56,9 @@ class SelfHealingIT {
             assertThat(back.path("uptimeSeconds").asLong()).as("up since it came back")
                     .isLessThanOrEqualTo(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - killed) + 1);
 
-            Cli.Result status = deployment.epdctl("status");
-            assertThat(status.exitCode()).as(status.toString()).isZero();
+            // the node answers before the proxy has seen it do so (its next probe of a down backend, every 200 ms,
+            // once a probe to the restarting server has ended): until then status says the proxy lacks a decoder
+            Cli.Result status = awaitHealthyStatus(deployment);
             assertThat(status.out()).containsPattern("(?m)^NODE\\s+ROLE\\s+HOST\\s+NPUS\\s+PORT\\s+PID\\s+STATE\\s+RESTARTS\\s+LAST EXIT\\s+UPTIME")
                     .containsPattern("(?m)^d0\\s+decode\\s+.*\\s+ready\\s+1\\s+SIGKILL \\d+s ago\\s")
                     .containsPattern("(?m)^e0\\s+encoder\\s+.*\\s+ready\\s+0\\s+-\\s");
@@ -320,6 +321,18 @@ class SelfHealingIT {
             }
         }
         throw new AssertionError("no " + node + " in " + rows);
+    }
+
+    /** {@code status} once it exits 0: every node ready, and the proxy with a healthy backend of every role. */
+    private static Cli.Result awaitHealthyStatus(SimDeployment deployment) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        Cli.Result status = deployment.epdctl("status");
+        while (status.exitCode() != 0) {
+            assertThat(System.nanoTime()).as("status never exited 0; last: " + status).isLessThan(deadline);
+            Thread.sleep(200);
+            status = deployment.epdctl("status");
+        }
+        return status;
     }
 
     private static JsonNode awaitRow(SimDeployment deployment, String node, Predicate<JsonNode> wanted) throws Exception {
