@@ -12,6 +12,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
@@ -325,24 +326,22 @@ class SelfHealingIT {
 
     /** {@code status} once it exits 0: every node ready, and the proxy with a healthy backend of every role. */
     private static Cli.Result awaitHealthyStatus(SimDeployment deployment) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        Cli.Result status = deployment.epdctl("status");
-        while (status.exitCode() != 0) {
-            assertThat(System.nanoTime()).as("status never exited 0; last: " + status).isLessThan(deadline);
-            Thread.sleep(200);
-            status = deployment.epdctl("status");
-        }
-        return status;
+        return await("status never exited 0", 30, () -> deployment.epdctl("status"), status -> status.exitCode() == 0);
     }
 
     private static JsonNode awaitRow(SimDeployment deployment, String node, Predicate<JsonNode> wanted) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-        JsonNode row = row(deployment, node);
-        while (!wanted.test(row)) {
-            assertThat(System.nanoTime()).as(node + " never got there; last: " + row).isLessThan(deadline);
+        return await(node + " never got there", 90, () -> row(deployment, node), wanted);
+    }
+
+    /** What {@code probe} gives, probed every 200 ms until {@code wanted}; fails after {@code seconds}. */
+    private static <T> T await(String failure, int seconds, Callable<T> probe, Predicate<T> wanted) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        T last = probe.call();
+        while (!wanted.test(last)) {
+            assertThat(System.nanoTime()).as(failure + "; last: " + last).isLessThan(deadline);
             Thread.sleep(200);
-            row = row(deployment, node);
+            last = probe.call();
         }
-        return row;
+        return last;
     }
 }
