@@ -298,13 +298,14 @@ public final class UpstreamProxyBenchmark {
                 + "print('python %d.%d.%d' % sys.version_info[:3], 'fastapi', fastapi.__version__, 'httpx', "
                 + "httpx.__version__, 'uvicorn', uvicorn.__version__, 'uvloop', has('uvloop'), 'httptools', has('httptools'))");
         return String.format("%s UTC; %d cores; load average %s%nupstream: %s (%s)%nload: %s, %d threads, "
-                + "%.0f s warm-up then %.0f s measured per cell, after a settling round of %d s per load; streaming chat, %d tokens; nodes: vllm-sim, no token delay",
+                + "%.0f s warm-up then %.0f s measured per cell, %s; streaming chat, %d tokens; nodes: vllm-sim, no token delay",
                 ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")),
                 Runtime.getRuntime().availableProcessors(),
                 Files.readAllLines(Path.of("/proc/loadavg")).get(0).split(" ", 4)[0],
                 options.upstream(), versions.strip(), run("wrk", "--version").lines().findFirst().orElse("wrk").replaceAll(" Copyright.*", "").strip(),
                 Runtime.getRuntime().availableProcessors(), options.warmup().toMillis() / 1e3,
-                options.duration().toMillis() / 1e3, options.settle().toSeconds(), ChatBodies.MAX_TOKENS);
+                options.duration().toMillis() / 1e3, options.settle().isZero() ? "no settling round"
+                        : "after a settling round of " + options.settle().toSeconds() + " s per load", ChatBodies.MAX_TOKENS);
     }
 
     private static String run(String... command) throws IOException, InterruptedException {
