@@ -512,6 +512,33 @@ class EpdProxyTest {
     }
 
     @Test
+    void theTokensOfOneReadFromTheBackendGoToTheClientAsOneChunk() throws Exception {
+        TestBackend pd = backend(Role.PD);
+        pd.tokens = 20; // written at once, one HTTP chunk each: the proxy reads them together
+        EpdProxy proxy = proxy(List.of(), List.of(pd), List.of(), List.of());
+
+        String response;
+        try (RawHttp client = RawHttp.post(proxy.port(), "/v1/chat/completions", TEXT_CHAT)) {
+            response = client.readToEnd();
+        }
+
+        assertThat(RawHttp.endsWithLastChunk(response)).as(response).isTrue();
+        List<String> chunks = RawHttp.chunks(response);
+        String events = String.join("", chunks);
+        for (int token = 0; token < 20; token++) {
+            assertThat(events).contains("\"tok" + token + "\"");
+        }
+        assertThat(events).endsWith("data: [DONE]\n\n");
+        assertThat(events.split("\n\n")).as("every event whole, in order").hasSize(21)
+                .allSatisfy(event -> assertThat(event).startsWith("data: "));
+        for (int token = 1; token < 20; token++) {
+            assertThat(events.indexOf("\"tok" + token + "\"")).isGreaterThan(events.indexOf("\"tok" + (token - 1) + "\""));
+        }
+        // 21 chunks came from the backend; a read or two of them, each a chunk of its own
+        assertThat(chunks).as(response).hasSizeLessThanOrEqualTo(3);
+    }
+
+    @Test
     void aChunkReachesTheClientAloneWhileTheBackendSendsNothingMore() throws Exception {
         TestBackend pd = backend(Role.PD);
         pd.tokens = 2;

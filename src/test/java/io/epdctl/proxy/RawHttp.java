@@ -64,6 +64,22 @@ final class RawHttp implements AutoCloseable {
         return response.endsWith("\r\n0\r\n\r\n");
     }
 
+    /** The chunks of a chunked answer (status line and headers left out), up to its last chunk or where it broke off. */
+    static java.util.List<String> chunks(String response) {
+        java.util.List<String> chunks = new java.util.ArrayList<>();
+        int at = response.indexOf("\r\n\r\n") + 4;
+        while (at > 3 && at < response.length()) {
+            int lineEnd = response.indexOf("\r\n", at);
+            int size = lineEnd < 0 ? 0 : Integer.parseInt(response.substring(at, lineEnd).strip(), 16);
+            if (size == 0 || lineEnd + 2 + size > response.length()) {
+                break;
+            }
+            chunks.add(response.substring(lineEnd + 2, lineEnd + 2 + size));
+            at = lineEnd + 2 + size + 2;
+        }
+        return chunks;
+    }
+
     @Override
     public void close() throws IOException {
         socket.close();
