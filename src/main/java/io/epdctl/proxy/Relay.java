@@ -74,6 +74,7 @@ final class Relay {
 
         void add(Buffer chunk) {
             if (pending == null) {
+                // room for the few more a read usually holds, so that appending seldom grows it
                 pending = Buffer.buffer(Math.max(chunk.length() * 4, 1024)).appendBuffer(chunk);
                 // runs after the rest of this read: tasks wait until the event loop has handled its I/O
                 exchange.context().runOnContext(ignored -> write());

@@ -64,7 +64,10 @@ final class RawHttp implements AutoCloseable {
         return response.endsWith("\r\n0\r\n\r\n");
     }
 
-    /** The chunks of a chunked answer (status line and headers left out), up to its last chunk or where it broke off. */
+    /**
+     * The chunks of a chunked answer (status line and headers left out), up to its last chunk or where it broke
+     * off; for ASCII answers, whose characters are their bytes.
+     */
     static java.util.List<String> chunks(String response) {
         java.util.List<String> chunks = new java.util.ArrayList<>();
         int at = response.indexOf("\r\n\r\n") + 4;
