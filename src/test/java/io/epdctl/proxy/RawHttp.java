@@ -70,8 +70,12 @@ final class RawHttp implements AutoCloseable {
      */
     static java.util.List<String> chunks(String response) {
         java.util.List<String> chunks = new java.util.ArrayList<>();
-        int at = response.indexOf("\r\n\r\n") + 4;
-        while (at > 3 && at < response.length()) {
+        int headersEnd = response.indexOf("\r\n\r\n");
+        if (headersEnd < 0) {
+            return chunks;
+        }
+        int at = headersEnd + 4;
+        while (at < response.length()) {
             int lineEnd = response.indexOf("\r\n", at);
             int size = lineEnd < 0 ? 0 : Integer.parseInt(response.substring(at, lineEnd).strip(), 16);
             if (size == 0 || lineEnd + 2 + size > response.length()) {
