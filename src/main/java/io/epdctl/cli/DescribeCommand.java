@@ -93,7 +93,7 @@ public final class DescribeCommand implements Callable<Integer> {
         fields.add(new String[] {"NPUs", d.npus().isEmpty() ? "-" : d.npus().stream().map(String::valueOf).collect(Collectors.joining(","))});
         List<String> ports = new ArrayList<>();
         for (int port : d.ports()) {
-            ports.add(port + (port == d.port() ? " (HTTP)" : " (KV)"));
+            ports.add(port + (port == d.port() ? " (HTTP)" : Integer.valueOf(port).equals(d.dpRpcPort()) ? " (DP RPC)" : " (KV)"));
         }
         fields.add(new String[] {"Ports", ports.isEmpty() ? "-" : String.join(", ", ports)});
         fields.add(new String[] {"Process group", d.processGroup() > 0 ? d.processGroup() + (d.groupPids().isEmpty() ? ""

@@ -73,7 +73,8 @@ public record LaunchPlan(List<Launch> nodes, Launch proxy, boolean liveProxy) {
         ProcessRecord record = new ProcessRecord(spec.name(), spec.role(), spec.host(), spec.address(), spec.port(),
                 spec.devices(), otherPorts(spec.placement()), 0, "", null, directory, hash, parts(spec, directory),
                 spec.container() == null ? null : new ContainerRecord(spec.container().command(), spec.container().name(), deployment),
-                spec.readiness(), spec.group());
+                spec.readiness(), spec.group(),
+                spec.placement().listener(Listener.Kind.DP_RPC).map(Listener::first).orElse(null));
         return new Launch(record, script, supervisor, spec.interfaceAddress());
     }
 

@@ -63,7 +63,7 @@ public final class NodeDescriber {
             List<Long> members, NodeDescription.LastExit lastExit, NodeProbe.Readiness readiness, List<String> argv,
             Map<String, String> env, String scriptProblem) {
         return new NodeDescription(deployment.deployment(), process.name(), process.role(), process.host(), process.address(),
-                process.devices(), process.port(), process.ports(), process.processGroup(), members, process.startedAt(),
+                process.devices(), process.port(), process.ports(), process.dpRpcPort(), process.processGroup(), members, process.startedAt(),
                 state.describe(), state.isRunning(), readiness.ready(), readiness.detail(), process.script(), process.log(),
                 argv, env, scriptProblem, lastExit,
                 state.kind() == ProcessState.Kind.UNREACHABLE || !process.isStarted() ? null : state.supervision().restarts());

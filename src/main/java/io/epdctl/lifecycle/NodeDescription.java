@@ -1,5 +1,6 @@
 package io.epdctl.lifecycle;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -11,7 +12,8 @@ import java.util.Map;
  * pid of the wrapper shell that leads the group; {@code groupPids} the group's live processes (the server
  * and its engine children). {@code lastExit} is the last exit of the script its supervisor recorded (null when
  * it never ended, or ended without one). {@code restarts} is how often the supervisor started it again since
- * {@code up} started it (null when its host cannot be asked).
+ * {@code up} started it (null when its host cannot be asked). {@code dpRpcPort} is which of {@code ports} is the
+ * data-parallel RPC port (null when none is, or the state does not say); the others but {@code port} are KV ports.
  */
 public record NodeDescription(
         String deployment,
@@ -22,6 +24,7 @@ public record NodeDescription(
         List<Integer> npus,
         int port,
         List<Integer> ports,
+        @JsonInclude(JsonInclude.Include.NON_NULL) Integer dpRpcPort,
         long processGroup,
         List<Long> groupPids,
         Instant startedAt,

@@ -104,7 +104,7 @@ final class Rollout {
         ProcessRecord wanted = proxy.record();
         LaunchPlan.Launch temporary = new LaunchPlan.Launch(new ProcessRecord(TEMPORARY, wanted.role(), wanted.host(),
                 wanted.address(), wanted.port(), wanted.devices(), wanted.extraPorts(), 0, "", null, wanted.directory(),
-                wanted.specHash(), wanted.spec(), wanted.container(), wanted.readiness(), null), proxy.script(), Supervisor.script(TEMPORARY, RestartPolicy.NEVER),
+                wanted.specHash(), wanted.spec(), wanted.container(), wanted.readiness(), null, null), proxy.script(), Supervisor.script(TEMPORARY, RestartPolicy.NEVER),
                 proxy.interfaceAddress());
         java.util.Optional<ProcessRecord> left = state.process(TEMPORARY);
         if (left.isPresent()) {

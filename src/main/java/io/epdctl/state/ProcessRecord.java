@@ -20,6 +20,8 @@ import java.util.List;
  * {@code /health}, and at {@code /healthcheck} when that route does not exist). {@code group} is the name of the node
  * a process of a node over several hosts belongs to (its every process, the first host's included, carries it): they
  * are started, restarted and stopped together; null for every other process (and left out of the state file then).
+ * {@code dpRpcPort} is which of {@code extraPorts} is the data-parallel RPC port (on the first host of a node over several
+ * hosts), so that it is not taken for a KV port; null for every other process and in records written before it was kept.
  */
 public record ProcessRecord(
         String name,
@@ -37,14 +39,15 @@ public record ProcessRecord(
         ProcessSpec spec,
         @JsonInclude(JsonInclude.Include.NON_NULL) ContainerRecord container,
         @JsonInclude(JsonInclude.Include.NON_NULL) String readiness,
-        @JsonInclude(JsonInclude.Include.NON_NULL) String group) {
+        @JsonInclude(JsonInclude.Include.NON_NULL) String group,
+        @JsonInclude(JsonInclude.Include.NON_NULL) Integer dpRpcPort) {
 
     /** A node on one host, or the proxy probed as before routes were kept: no readiness route of its own, no group. */
     public ProcessRecord(String name, String role, String host, String address, int port, List<Integer> devices,
             List<Integer> extraPorts, long processGroup, String startTicks, Instant startedAt, String directory,
             String specHash, ProcessSpec spec, ContainerRecord container) {
         this(name, role, host, address, port, devices, extraPorts, processGroup, startTicks, startedAt, directory,
-                specHash, spec, container, null, null);
+                specHash, spec, container, null, null, null);
     }
 
     public String script() {
@@ -118,7 +121,7 @@ public record ProcessRecord(
 
     public ProcessRecord started(long pid, String ticks, Instant at) {
         return new ProcessRecord(name, role, host, address, port, devices, extraPorts, pid, ticks, at, directory, specHash, spec,
-                container, readiness, group);
+                container, readiness, group, dpRpcPort);
     }
 
     private String file(String suffix) {

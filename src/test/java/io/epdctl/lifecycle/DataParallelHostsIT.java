@@ -53,6 +53,11 @@ class DataParallelHostsIT {
                 assertThat(status.exitCode()).as(status.toString()).isZero();
                 assertThat(status.out()).containsPattern("(?m)^d0\\s+decode\\s+h1\\s+.*ready")
                         .containsPattern("(?m)^d0-dp1\\s+decode\\s+h2\\s+121\\s+-\\s+\\d+\\s+ready");
+                Cli.Result describe = deployment.epdctl("describe", "d0", "--known-hosts", knownHosts.toString());
+                assertThat(describe.exitCode()).as(describe.toString()).isZero();
+                assertThat(describe.out()).as("the leader's ports, each named for what listens")
+                        .contains(deployment.port("d0") + " (HTTP)", deployment.port("d0.rpc") + " (DP RPC)", " (KV)")
+                        .doesNotContain(deployment.port("d0.rpc") + " (KV)");
 
                 // The headless rank dies while no epdctl runs: its leader fails with it, and both supervisors start them again.
                 long leaderGroup = ProcessTable.pidFromFile(run.resolve("d0.pid"));

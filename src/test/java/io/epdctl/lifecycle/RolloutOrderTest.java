@@ -75,7 +75,7 @@ class RolloutOrderTest {
     private static ProcessRecord member(ProcessRecord record, int port) {
         return new ProcessRecord(record.name(), record.role(), record.host(), record.address(), port, record.devices(),
                 record.extraPorts(), record.processGroup(), record.startTicks(), record.startedAt(), record.directory(),
-                record.specHash(), record.spec(), null, null, "g0");
+                record.specHash(), record.spec(), null, null, "g0", null);
     }
 
     @Test

@@ -582,7 +582,7 @@ class UpPlanTest {
     /** A recorded process, of the group g0 when {@code group} (a node over several hosts). */
     private static ProcessRecord grouped(String name, boolean group) {
         return new ProcessRecord(name, "decode", "b", "10.0.0.2", name.contains("-dp") ? 0 : 8000, List.of(0), List.of(), 100, "1",
-                STARTED, "/run", "h-" + name, null, null, null, group ? "g0" : null);
+                STARTED, "/run", "h-" + name, null, null, null, group ? "g0" : null, null);
     }
 
     private static UpPlan.Row row(UpPlan.Action action, ProcessRecord record, String reason) {
