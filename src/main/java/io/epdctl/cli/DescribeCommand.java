@@ -84,6 +84,13 @@ public final class DescribeCommand implements Callable<Integer> {
                 .enable(SerializationFeature.INDENT_OUTPUT).build().writeValueAsString(description);
     }
 
+    private static String portKind(NodeDescription d, int port) {
+        if (port == d.port()) {
+            return "HTTP";
+        }
+        return d.dpRpcPort() != null && port == d.dpRpcPort() ? "DP RPC" : "KV";
+    }
+
     static String text(NodeDescription d) {
         List<String[]> fields = new ArrayList<>();
         fields.add(new String[] {"Name", d.name()});
@@ -93,7 +100,7 @@ public final class DescribeCommand implements Callable<Integer> {
         fields.add(new String[] {"NPUs", d.npus().isEmpty() ? "-" : d.npus().stream().map(String::valueOf).collect(Collectors.joining(","))});
         List<String> ports = new ArrayList<>();
         for (int port : d.ports()) {
-            ports.add(port + (port == d.port() ? " (HTTP)" : Integer.valueOf(port).equals(d.dpRpcPort()) ? " (DP RPC)" : " (KV)"));
+            ports.add(port + " (" + portKind(d, port) + ")");
         }
         fields.add(new String[] {"Ports", ports.isEmpty() ? "-" : String.join(", ", ports)});
         fields.add(new String[] {"Process group", d.processGroup() > 0 ? d.processGroup() + (d.groupPids().isEmpty() ? ""
